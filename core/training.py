@@ -1,0 +1,244 @@
+"""Training as a generator.
+
+``fit(model, splits, config)`` yields a frozen ``TrainRecord`` every ``report_every`` steps (and at
+the end). The CLI prints the records, the app charts them, the tests collect them; to stop, stop
+iterating. Nothing here prints or touches a UI.
+
+A "step" is one optimiser update: with ``batch_size=None`` it is one full-batch iteration over
+all training images (the original project's "iteration"), otherwise one mini-batch.
+"""
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from .errors import ConfigError, TrainingDiverged
+from .model import MLP, ModelConfig
+from .optimizers import OPTIMIZERS, make_optimizer
+
+MAX_STEPS = 1_000_000
+MAX_EPOCHS = 1000
+LR_RANGE = (1e-6, 100.0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str = "mnist"
+    learning_rate: float = 0.1
+    epochs: int = 10                   # used when iterations is None
+    iterations: int | None = None      # number of optimiser steps; overrides epochs when set
+    batch_size: int | None = 128       # None: full batch (gradient descent on all training images)
+    optimizer: str = "sgd"             # sgd | momentum | adam
+    momentum: float = 0.9
+    weight_decay: float = 0.0          # L2 penalty on weights (not biases)
+    lr_schedule: str = "constant"      # constant | cosine (decays to 0 over the run)
+    validation_size: int | float = 5000
+    scaling: str = "unit"              # unit [0, 1] | symmetric [-1, 1]
+    augment: bool = False              # random shifts/rotations/thickness (core.augment)
+    seed: int = 0
+    report_every: int | None = None    # steps between records; None: every epoch, or ~200 records
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        lo, hi = LR_RANGE
+        lr = self.learning_rate
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lo <= lr <= hi):
+            raise ConfigError(f"Learning rate {lr} is out of range: use a value from {lo:g} to {hi:g}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"Unknown optimiser {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}.")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ConfigError(f"Unknown learning-rate schedule {self.lr_schedule!r}: use constant or cosine.")
+        if self.scaling not in ("unit", "symmetric"):
+            raise ConfigError(f"Unknown pixel scaling {self.scaling!r}: use unit ([0, 1]) or symmetric ([-1, 1]).")
+        if self.iterations is not None and not 1 <= self.iterations <= MAX_STEPS:
+            raise ConfigError(f"{self.iterations} iterations is not possible: use from 1 to {MAX_STEPS:,}.")
+        if self.iterations is None and not 1 <= self.epochs <= MAX_EPOCHS:
+            raise ConfigError(f"{self.epochs} epochs is not possible: use from 1 to {MAX_EPOCHS}.")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ConfigError(f"Batch size {self.batch_size} is not possible: use 1 or more, or full batch.")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"Momentum {self.momentum} is out of range: use a value in [0, 1).")
+        if not (math.isfinite(self.weight_decay) and 0 <= self.weight_decay <= 1):
+            raise ConfigError(f"L2 weight decay {self.weight_decay} is out of range: use 0 to 1.")
+        if self.report_every is not None and self.report_every < 1:
+            raise ConfigError("report_every must be at least 1 step.")
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class TrainRecord:
+    step: int
+    total_steps: int
+    epoch: float                    # fractional: steps done / steps per epoch
+    train_loss: float               # mean over the steps since the previous record
+    train_accuracy: float
+    val_loss: float                 # nan when there is no validation split
+    val_accuracy: float
+    learning_rate: float
+    elapsed: float                  # seconds since training started
+    samples_per_second: float
+
+    @property
+    def progress(self):
+        return self.step / self.total_steps
+
+    @property
+    def eta(self):
+        """Estimated seconds left, from the pace so far."""
+        return self.elapsed / self.step * (self.total_steps - self.step) if self.step else float("nan")
+
+    def to_dict(self):
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    model: ModelConfig
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+PRESETS = {
+    "original": Preset(
+        "original",
+        "The project we grew from: 784-10-10 ReLU/softmax, full-batch gradient descent, lr 0.1, "
+        "1000 iterations, weights and biases from U[-0.5, 0.5).",
+        ModelConfig(hidden_sizes=(10,), activation="relu", output_activation="softmax",
+                    loss="cross_entropy", init="small_uniform"),
+        TrainConfig(learning_rate=0.1, iterations=1000, batch_size=None, optimizer="sgd",
+                    scaling="unit", validation_size=5000),
+    ),
+    "textbook": Preset(
+        "textbook",
+        "The classic textbook MLP: 784-50-10 sigmoid everywhere, MSE on one-hot targets, "
+        "mini-batches of 100, lr 0.1, 50 epochs, pixels in [-1, 1].",
+        ModelConfig(hidden_sizes=(50,), activation="sigmoid", output_activation="sigmoid",
+                    loss="mse", init="glorot"),
+        TrainConfig(learning_rate=0.1, epochs=50, batch_size=100, optimizer="sgd",
+                    scaling="symmetric", validation_size=5000),
+    ),
+    "recommended": Preset(
+        "recommended",
+        "The best this machine trains in about a minute: 784-256-128-10 ReLU, Adam with a cosine "
+        "schedule, mini-batches of 128, light dropout.",
+        ModelConfig(hidden_sizes=(256, 128), activation="relu", output_activation="softmax",
+                    loss="cross_entropy", init="he", dropout=0.1),
+        TrainConfig(learning_rate=0.001, epochs=12, batch_size=128, optimizer="adam",
+                    lr_schedule="cosine", scaling="unit", validation_size=5000),
+    ),
+}
+
+
+def get_preset(name, dataset="mnist"):
+    if name not in PRESETS:
+        raise ConfigError(f"Unknown preset {name!r}: choose one of {', '.join(PRESETS)}.")
+    preset = PRESETS[name]
+    return replace(preset, train=replace(preset.train, dataset=dataset))
+
+
+def _learning_rate(config, step, total_steps):
+    if config.lr_schedule == "cosine":
+        return config.learning_rate * 0.5 * (1 + math.cos(math.pi * (step - 1) / total_steps))
+    return config.learning_rate
+
+
+def plan(config, n_train):
+    """(batch size, steps per epoch, total steps) for ``n_train`` training images."""
+    if n_train < 1:
+        raise ConfigError("There are no training images left: make the validation split smaller.")
+    batch = n_train if config.batch_size is None else min(config.batch_size, n_train)
+    steps_per_epoch = math.ceil(n_train / batch)
+    total = config.iterations if config.iterations is not None else config.epochs * steps_per_epoch
+    if total > MAX_STEPS:
+        raise ConfigError(f"{total:,} steps is too long a run: use fewer epochs or a larger batch "
+                          f"(at most {MAX_STEPS:,} steps).")
+    return batch, steps_per_epoch, total
+
+
+def fit(model, splits, config, rng=None):
+    """Train ``model`` on ``splits`` (core.datasets.Splits); yield a TrainRecord per report.
+
+    Raises TrainingDiverged if the loss or the weights stop being finite; the model then holds the
+    weights of the last record, which were finite.
+    """
+    if model.config.input_size != splits.X_train.shape[1]:
+        raise ConfigError("The model's input size does not match the images.")
+    rng = rng if rng is not None else np.random.default_rng(config.seed)
+    X, y = splits.X_train, splits.y_train
+    if X.dtype != model.dtype:
+        X = X.astype(model.dtype)
+    n_train = X.shape[0]
+    batch, steps_per_epoch, total = plan(config, n_train)
+    report_every = config.report_every or (steps_per_epoch if config.batch_size is not None
+                                           else max(1, total // 200))
+    augment = None
+    if config.augment:
+        from .augment import AugmentConfig
+        augment = AugmentConfig()
+    optimizer = make_optimizer(config.optimizer, config.learning_rate, config.momentum,
+                               config.weight_decay)
+    full_batch = batch == n_train and augment is None
+
+    good_params = model.copy_params()
+    start = time.perf_counter()
+    loss_sum = correct = seen = samples = 0
+    order = None
+    for step in range(1, total + 1):
+        position = (step - 1) % steps_per_epoch
+        if full_batch:
+            Xb, yb = X, y
+        else:
+            if position == 0:
+                order = rng.permutation(n_train)
+            idx = order[position * batch:(position + 1) * batch]
+            Xb, yb = X[idx], y[idx]                      # (B, 784), contiguous copy
+            if augment is not None:
+                Xb = augment(Xb, rng)
+        optimizer.learning_rate = _learning_rate(config, step, total)
+        loss, probs, grads = model.loss_and_grads(Xb, yb, rng=rng)
+        if not math.isfinite(loss):
+            model.load_params(good_params)
+            raise TrainingDiverged(
+                f"Training diverged at step {step:,}: the loss became {loss}. The learning rate "
+                f"{config.learning_rate:g} is too large for this network; try "
+                f"{config.learning_rate / 10:g}. The weights from step "
+                f"{max(0, step - 1 - (step - 1) % report_every):,} were kept.")
+        optimizer.step(model.params, grads)
+        n = yb.shape[0]
+        loss_sum += loss * n
+        correct += int((probs.argmax(axis=1) == yb).sum())
+        seen += n
+        samples += n
+        if step % report_every == 0 or step == total:
+            if not model.params_finite():
+                model.load_params(good_params)
+                raise TrainingDiverged(
+                    f"Training diverged at step {step:,}: the weights became infinite. Lower the "
+                    f"learning rate (now {config.learning_rate:g}). The last good weights were kept.")
+            val_loss, val_accuracy = model.evaluate(splits.X_val, splits.y_val)
+            elapsed = time.perf_counter() - start
+            good_params = model.copy_params()
+            yield TrainRecord(step=step, total_steps=total, epoch=step / steps_per_epoch,
+                              train_loss=loss_sum / seen, train_accuracy=correct / seen,
+                              val_loss=val_loss, val_accuracy=val_accuracy,
+                              learning_rate=optimizer.learning_rate, elapsed=elapsed,
+                              samples_per_second=samples / elapsed if elapsed > 0 else 0.0)
+            loss_sum = correct = seen = 0
+
+
+def train(model_config, splits, config, rng=None):
+    """Build a model and run ``fit`` to the end. Returns (model, list of records)."""
+    rng = rng if rng is not None else np.random.default_rng(config.seed)
+    model = MLP(model_config, rng)
+    records = list(fit(model, splits, config, rng))
+    return model, records
