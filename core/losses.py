@@ -21,12 +21,13 @@ class SoftmaxCrossEntropy:
     def loss_and_delta(self, Z, y):
         """Return (loss, P, dZ) for logits Z (N, K) and labels y (N,)."""
         N = Z.shape[0]
-        P = softmax(Z)                                   # (N, K)
         rows = np.arange(N)
-        picked = P[rows, y]
-        # log of the softmax computed from the shifted logits would be exact; clipping at the
-        # smallest float keeps the loss finite when a probability underflows to 0.
-        loss = float(-np.log(np.maximum(picked, np.finfo(P.dtype).tiny)).mean())
+        shifted = Z - Z.max(axis=1, keepdims=True)       # (N, K), max entry 0 per row
+        P = np.exp(shifted)
+        sums = P.sum(axis=1, keepdims=True)               # (N, 1), >= 1
+        P /= sums
+        # exact log-softmax: log p_y = shifted_y - log(sum exp(shifted)); never log(0)
+        loss = float((np.log(sums[:, 0]) - shifted[rows, y]).mean())
         dZ = P.copy()
         dZ[rows, y] -= 1
         dZ /= N

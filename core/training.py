@@ -20,6 +20,9 @@ from .optimizers import OPTIMIZERS, make_optimizer
 MAX_STEPS = 1_000_000
 MAX_EPOCHS = 1000
 LR_RANGE = (1e-6, 100.0)
+# A loss this large means the weights have blown up even if the numbers are still finite
+# (cross-entropy starts near ln 10 = 2.3; MSE never exceeds 2).
+EXPLODED_LOSS = 1e4
 
 
 @dataclass(frozen=True)
@@ -206,10 +209,10 @@ def fit(model, splits, config, rng=None):
                 Xb = augment(Xb, rng)
         optimizer.learning_rate = _learning_rate(config, step, total)
         loss, probs, grads = model.loss_and_grads(Xb, yb, rng=rng)
-        if not math.isfinite(loss):
+        if not math.isfinite(loss) or loss > EXPLODED_LOSS:
             model.load_params(good_params)
             raise TrainingDiverged(
-                f"Training diverged at step {step:,}: the loss became {loss}. The learning rate "
+                f"Training diverged at step {step:,}: the loss became {loss:.3g}. The learning rate "
                 f"{config.learning_rate:g} is too large for this network; try "
                 f"{config.learning_rate / 10:g}. The weights from step "
                 f"{max(0, step - 1 - (step - 1) % report_every):,} were kept.")
