@@ -1,0 +1,255 @@
+"""Command line: ``python -m core train | eval | visualize``.
+
+Keeps the original project's spellings (``-dataset mnist -lr 0.1 -i 1000``) next to the long forms.
+Every NNError is printed as one line and exits with status 2; no traceback for a user's mistake.
+"""
+import argparse
+import math
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, NNError
+from .model import MLP, ModelConfig
+from .training import PRESETS, TrainConfig, fit, get_preset, plan
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL_ROOT = ROOT / "model"
+
+
+def _hidden_sizes(text):
+    text = text.strip().lower()
+    if text in ("", "none", "-"):
+        return ()
+    try:
+        return tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"hidden sizes are comma-separated whole numbers like 256,128; got {text!r}") from None
+
+
+def _batch_size(text):
+    if text.strip().lower() in ("full", "none", "0"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"batch size is a whole number or 'full'; got {text!r}") from None
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m core", allow_abbrev=False,
+                                     description="Train, evaluate and visualise a NumPy MLP on MNIST or Fashion-MNIST.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("-dataset", "--dataset", default="mnist", choices=("mnist", "fashion-mnist"))
+        p.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ IDX files "
+                                          "(default: $NN_DATA_DIR, the cache, a download, then the bundled sample)")
+        p.add_argument("--offline", action="store_true", help="never try to download")
+
+    train = sub.add_parser("train", help="train a network and save it", allow_abbrev=False)
+    common(train)
+    train.add_argument("--preset", default="original", choices=sorted(PRESETS),
+                       help="starting point for every setting below (default: original)")
+    train.add_argument("-lr", "--learning-rate", type=float)
+    train.add_argument("-i", "--iterations", type=int, help="optimiser steps (full-batch: passes over the data)")
+    train.add_argument("-e", "--epochs", type=int)
+    train.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS,
+                       help="images per step, or 'full'")
+    train.add_argument("--hidden", type=_hidden_sizes, help="hidden layer sizes, e.g. 256,128")
+    train.add_argument("--activation", choices=("relu", "leaky_relu", "sigmoid", "tanh"))
+    train.add_argument("--output-activation", choices=("softmax", "sigmoid"))
+    train.add_argument("--loss", choices=("cross_entropy", "mse"))
+    train.add_argument("--init", choices=("he", "glorot", "small_uniform"))
+    train.add_argument("--optimizer", choices=("sgd", "momentum", "adam"))
+    train.add_argument("--momentum", type=float)
+    train.add_argument("--weight-decay", type=float, help="L2 penalty on the weights")
+    train.add_argument("--dropout", type=float)
+    train.add_argument("--lr-schedule", choices=("constant", "cosine"))
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                       help="random shifts, rotations and stroke thickness on every batch")
+    train.add_argument("--validation-size", type=float, help="held-out images (count, or fraction < 1)")
+    train.add_argument("--scaling", choices=("unit", "symmetric"))
+    train.add_argument("--dtype", choices=("float32", "float64"))
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", help="model file to write (default: model/<dataset>/nn_parameters.npz)")
+
+    ev = sub.add_parser("eval", help="test accuracy of a saved model", allow_abbrev=False)
+    common(ev)
+    ev.add_argument("--model", help="model file (default: model/<dataset>/nn_parameters.npz)")
+
+    vis = sub.add_parser("visualize", help="write PNG figures of a saved model", allow_abbrev=False)
+    common(vis)
+    vis.add_argument("--model", help="model file (default: model/<dataset>/nn_parameters.npz)")
+    vis.add_argument("--out-dir", help="folder for the PNGs (default: figures/<dataset>/)")
+    return parser
+
+
+def configs_from_args(args):
+    """(ModelConfig, TrainConfig) from the preset, overridden by the flags that were given."""
+    preset = get_preset(args.preset, args.dataset)
+    model_overrides = {k: v for k, v in {
+        "hidden_sizes": args.hidden, "activation": args.activation,
+        "output_activation": args.output_activation, "loss": args.loss, "init": args.init,
+        "dropout": args.dropout, "dtype": args.dtype}.items() if v is not None}
+    train_overrides = {k: v for k, v in {
+        "learning_rate": args.learning_rate, "iterations": args.iterations, "epochs": args.epochs,
+        "optimizer": args.optimizer, "momentum": args.momentum, "weight_decay": args.weight_decay,
+        "lr_schedule": args.lr_schedule, "augment": args.augment, "scaling": args.scaling,
+        "seed": args.seed}.items() if v is not None}
+    if hasattr(args, "batch_size"):                      # None means full batch, so SUPPRESS marks "not given"
+        train_overrides["batch_size"] = args.batch_size
+    if args.validation_size is not None:
+        v = args.validation_size
+        train_overrides["validation_size"] = int(v) if v >= 1 else v
+    if args.epochs is not None and args.iterations is None:
+        train_overrides["iterations"] = None
+    if args.loss == "cross_entropy" and args.output_activation is None:
+        model_overrides["output_activation"] = "softmax"
+    model_config = replace(preset.model, **model_overrides)
+    train_config = replace(preset.train, **train_overrides)
+    return model_config, train_config
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr when it is a terminal; periodic lines otherwise."""
+
+    def __init__(self, stream=sys.stderr, lines=20):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.lines = lines
+        self.last_line = -1
+
+    def update(self, r):
+        text = (f"step {r.step:>{len(str(r.total_steps))},}/{r.total_steps:,}  epoch {r.epoch:6.2f}  "
+                f"loss {r.train_loss:.4f}  train {r.train_accuracy:6.2%}  "
+                f"val {_pct(r.val_accuracy)}  {r.elapsed:6.1f}s  eta {r.eta:5.0f}s")
+        if self.tty:
+            width = 24
+            filled = int(width * r.progress)
+            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {text}")
+            if r.step == r.total_steps:
+                self.stream.write("\n")
+        else:
+            line = int(r.progress * self.lines)
+            if line != self.last_line:
+                self.last_line = line
+                self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _pct(x):
+    return "   n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:6.2%}"
+
+
+def _load_raw(args):
+    from .datasets import load_dataset
+
+    def progress(done, total, message=""):
+        if message:
+            print(message, file=sys.stderr)
+
+    raw = load_dataset(args.dataset, args.data_dir, download=not args.offline, progress=progress)
+    print(f"Data: {raw.describe()}")
+    return raw
+
+
+def cmd_train(args):
+    from .datasets import make_splits
+    from .modelio import SavedModel, save_model
+
+    model_config, train_config = configs_from_args(args)
+    raw = _load_raw(args)
+    rng = np.random.default_rng(train_config.seed)
+    splits = make_splits(raw, train_config.validation_size, train_config.scaling, rng,
+                         dtype=np.dtype(model_config.dtype))
+    model = MLP(model_config, rng)
+    batch, _, total = plan(train_config, splits.X_train.shape[0])
+    print(f"Model: {model}")
+    print(f"Training: {train_config.optimizer}, lr {train_config.learning_rate:g}, "
+          f"{'full batch' if train_config.batch_size is None else f'batches of {batch}'}, "
+          f"{total:,} steps on {splits.X_train.shape[0]:,} images "
+          f"(validation {splits.X_val.shape[0]:,})")
+    out = Path(args.out) if args.out else DEFAULT_MODEL_ROOT / args.dataset / "nn_parameters.npz"
+    bar = ProgressBar()
+    history = []
+    for record in fit(model, splits, train_config, rng):
+        history.append(record.to_dict())
+        bar.update(record)
+    last = history[-1]
+    test_loss, test_accuracy = model.evaluate(splits.X_test, splits.y_test)
+    metrics = {"train_accuracy": last["train_accuracy"], "val_accuracy": last["val_accuracy"],
+               "test_accuracy": test_accuracy, "test_loss": test_loss,
+               "training_seconds": last["elapsed"], "data": raw.describe()}
+    print(f"Validation accuracy: {_pct(last['val_accuracy']).strip()}")
+    print(f"Test accuracy: {test_accuracy:.2%}  ({last['elapsed']:.1f} s of training)")
+    saved = SavedModel(model=model, dataset=args.dataset, scaling=train_config.scaling,
+                       train_config=train_config.to_dict(), history=history, metrics=metrics)
+    path = save_model(out, saved)
+    print(f"Saved parameters to {path}")
+    return 0
+
+
+def _load_saved(args):
+    from .modelio import load_model
+    path = Path(args.model) if args.model else DEFAULT_MODEL_ROOT / args.dataset / "nn_parameters.npz"
+    saved = load_model(path)
+    if args.model is None and saved.dataset != args.dataset:
+        raise ConfigError(f"{path} holds a {saved.dataset} model, not {args.dataset}.")
+    if saved.dataset != args.dataset:
+        print(f"Note: {path} was trained on {saved.dataset}; evaluating it on {saved.dataset}.")
+        args.dataset = saved.dataset
+    print(f"Loaded parameters from {path}: {saved.describe()}")
+    return saved
+
+
+def evaluate_saved(saved, raw):
+    """(probabilities (M, 10), test labels (M,)) of ``saved`` on the test set of ``raw``."""
+    from .datasets import scale_pixels
+    X = scale_pixels(raw.test_images, saved.scaling, dtype=saved.model.dtype)
+    return saved.model.predict_proba(X), np.asarray(raw.test_labels, np.int64)
+
+
+def cmd_eval(args):
+    from .datasets import CLASS_NAMES
+    from .metrics import accuracy, confusion_matrix, per_class_accuracy
+
+    saved = _load_saved(args)
+    raw = _load_raw(args)
+    probs, labels = evaluate_saved(saved, raw)
+    predicted = probs.argmax(axis=1)
+    print(f"Accuracy: {accuracy(predicted, labels) * 100:.2f}%")
+    per_class = per_class_accuracy(confusion_matrix(predicted, labels))
+    counts = np.bincount(labels, minlength=10)
+    print("Per-class accuracy:")
+    for k, name in enumerate(CLASS_NAMES[saved.dataset]):
+        print(f"  {k}  {name:<12} {_pct(float(per_class[k]))}  ({counts[k]:,} images)")
+    return 0
+
+
+def cmd_visualize(args):
+    from . import visualize
+    saved = _load_saved(args)
+    raw = _load_raw(args)
+    out_dir = Path(args.out_dir) if args.out_dir else ROOT / "figures" / args.dataset
+    probs, labels = evaluate_saved(saved, raw)
+    for path in visualize.write_all(saved, raw, probs, labels, out_dir):
+        print(path)
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return {"train": cmd_train, "eval": cmd_eval, "visualize": cmd_visualize}[args.command](args)
+    except NNError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nInterrupted; nothing was saved.", file=sys.stderr)
+        return 130
