@@ -1,0 +1,4 @@
+"""Streamlit-side helpers that are not pages: session state, the background trainer, charts.
+
+May import streamlit; never imported by ``core``.
+"""

@@ -1,0 +1,175 @@
+"""Session state and shared, cached resources of the app: the one place that knows the keys.
+
+Every page starts from ``init_state()`` (the frame calls it on every run). Keys in
+``st.session_state`` (all set by ``init_state``; never create others ad hoc, add them here):
+
+    "dataset"         str, "mnist" | "fashion-mnist": the dataset every page works on. The sidebar
+                      selectbox in streamlit_app.py is bound to this key.
+    "user_models"     dict dataset -> (SavedModel, label) | None: the model this session trained or
+                      loaded for that dataset. Use current_model() / set_current_model(), not the dict.
+    "runs"            list of dicts, the finished runs of this session, oldest first, for "compare
+                      runs": {"label": str, "dataset": str, "history": list[TrainRecord dict]}.
+    "drawing_pixels"  np.ndarray (784,) float32 in [0, 1] | None: the latest drawing as the network
+                      sees it (set by the Draw page when it has ink, None when the canvas is empty).
+                      The Train page re-classifies it while a model trains.
+    "drawing_dataset" str | None: the dataset selected when that drawing was made.
+    "trainer"         app.trainer.Trainer | None: this session's background training (created by the
+                      Train page; survives page switches because it lives here).
+    "train_settings"  dict: the Train page's control values, kept across page switches.
+
+Functions:
+    init_state()                               set every key above to its default if missing
+    model_root() -> Path                       model/ (or $NN_MODEL_DIR, used by the tests)
+    load_raw(dataset) -> RawDataset            cached; arrays read-only
+    load_splits(dataset, validation_size, scaling, seed) -> Splits   cached; arrays read-only
+    shipped_model(dataset) -> (SavedModel | None, reason)            model/<dataset>/nn_parameters.npz
+    current_model(dataset=None) -> (SavedModel | None, label)        the session's model, else shipped
+    set_current_model(dataset, saved, label)   make ``saved`` this session's model for ``dataset``
+    dataset_title(dataset) -> "MNIST" | "Fashion-MNIST"
+    class_names(dataset) -> tuple of 10 names
+
+Caching: datasets are large (the full MNIST as float32 splits is ~220 MB). ``st.cache_data`` would
+unpickle a fresh copy on every call and every rerun, so they are kept with ``st.cache_resource``
+and their arrays are made read-only: sharing them between sessions is then safe. Models a user
+trains live in ``st.session_state`` only; the shipped models are read-only files, shared.
+"""
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.errors import ModelFileError, NNError
+from core.modelio import DEFAULT_NAME, load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ("mnist", "fashion-mnist")
+_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+_DIGITS = tuple(str(d) for d in range(10))
+_FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+            "Bag", "Ankle boot")
+
+
+def init_state():
+    """Give every session_state key its default (only keys that are missing)."""
+    defaults = {
+        "dataset": "mnist",
+        "user_models": {name: None for name in DATASETS},
+        "runs": [],
+        "drawing_pixels": None,
+        "drawing_dataset": None,
+        "trainer": None,
+        "train_settings": {},
+    }
+    for key, value in defaults.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+    if st.session_state["dataset"] not in DATASETS:
+        st.session_state["dataset"] = "mnist"
+
+
+def model_root():
+    """The folder of model files: ``model/`` next to the app, or ``$NN_MODEL_DIR``."""
+    return Path(os.environ.get("NN_MODEL_DIR") or ROOT / "model")
+
+
+def dataset_title(dataset):
+    return _TITLES.get(dataset, dataset)
+
+
+def class_names(dataset):
+    try:
+        from core.datasets import CLASS_NAMES
+        return tuple(CLASS_NAMES[dataset])
+    except (ImportError, KeyError):
+        return _FASHION if dataset == "fashion-mnist" else _DIGITS
+
+
+def _read_only(*arrays):
+    for a in arrays:
+        if isinstance(a, np.ndarray):
+            a.setflags(write=False)
+
+
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=2)
+def load_raw(dataset):
+    """The RawDataset (uint8 images) for ``dataset``: folder, cache, download or bundled sample.
+
+    Raises core.errors.DatasetError with a message for the user when nothing can be loaded.
+    ``raw.describe()`` says where it came from and how many images it has.
+    """
+    from core.datasets import load_dataset
+    offline = os.environ.get("NN_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+    raw = load_dataset(dataset, os.environ.get("NN_DATA_DIR") or None, download=not offline)
+    _read_only(raw.train_images, raw.train_labels, raw.test_images, raw.test_labels)
+    return raw
+
+
+@st.cache_resource(show_spinner="Preparing training, validation and test sets…", max_entries=4)
+def load_splits(dataset, validation_size=5000, scaling="unit", seed=0):
+    """Splits (X_train, y_train, X_val, y_val, X_test, y_test) of ``dataset``, scaled, read-only.
+
+    The same arguments always give the same split (the shuffle uses ``seed``).
+    """
+    from core.datasets import make_splits
+    raw = load_raw(dataset)
+    splits = make_splits(raw, validation_size, scaling, np.random.default_rng(seed))
+    _read_only(*(getattr(splits, name) for name in
+                 ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")))
+    return splits
+
+
+def _shipped_path(dataset):
+    return model_root() / dataset / f"{DEFAULT_NAME}.npz"
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _load_shipped(path, mtime):              # mtime in the key: a replaced file is reloaded
+    return load_model(path)
+
+
+def shipped_model(dataset):
+    """(SavedModel, "") for model/<dataset>/nn_parameters.npz, or (None, reason) if unusable.
+
+    Shared between sessions (read-only): never train or modify the returned model in place.
+    """
+    path = _shipped_path(dataset)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return None, (f"No pretrained {dataset_title(dataset)} model is installed "
+                      f"({path.name} is missing): train one on the Train page.")
+    try:
+        saved = _load_shipped(str(path), mtime)
+    except ModelFileError as e:
+        return None, f"The pretrained model cannot be used: {e}"
+    if saved.dataset != dataset:
+        return None, f"{path} is a {saved.dataset} model, not {dataset_title(dataset)}."
+    return saved, ""
+
+
+def current_model(dataset=None):
+    """(SavedModel | None, label) for ``dataset`` (default: the selected one).
+
+    The model this session trained or loaded for that dataset, else the shipped one. With neither,
+    (None, a sentence saying why and what to do). Draw and Inspect use this.
+    """
+    init_state()
+    dataset = dataset or st.session_state["dataset"]
+    entry = st.session_state["user_models"].get(dataset)
+    if entry is not None:
+        return entry
+    saved, reason = shipped_model(dataset)
+    if saved is None:
+        return None, reason
+    return saved, "the pretrained model"
+
+
+def set_current_model(dataset, saved, label="your model"):
+    """Make ``saved`` (a SavedModel; None to go back to the shipped one) this session's model."""
+    init_state()
+    if saved is not None and saved.dataset != dataset:
+        raise NNError(f"That is a {saved.dataset} model; it cannot be the {dataset} model.")
+    models = dict(st.session_state["user_models"])
+    models[dataset] = None if saved is None else (saved, label)
+    st.session_state["user_models"] = models
