@@ -1,0 +1,209 @@
+"""Download MNIST / Fashion-MNIST from the official mirrors into a cache folder, verified.
+
+Each file is fetched whole into memory with urllib, checked against the SHA-256 of its
+DECOMPRESSED bytes (the gzip wrapper differs between mirrors, the data does not), written to a
+temporary file next to its final name and renamed, so the cache never holds half a file. When a
+mirror fails in any way (no network, HTTP error, cut connection, wrong checksum) the next one is
+tried; when all fail, DownloadError says what each mirror said.
+
+Mirrors can be replaced with the ``mirrors`` argument or the environment variable ``NN_MIRRORS``:
+base URLs separated by commas or spaces; ``{dataset}`` in a URL becomes the dataset's name, e.g.
+``NN_MIRRORS=http://127.0.0.1:8000/{dataset}/``. ``NN_OFFLINE=1`` switches downloading off.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from .errors import DatasetError, DownloadError
+from .idx import decompress, is_gzip, parse_idx, write_bytes_atomic
+
+# progress(done_bytes, total_bytes_or_None, message)
+Progress = Callable[[int, "int | None", str], None]
+
+FILE_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+MIRRORS: dict[str, tuple[str, ...]] = {
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ),
+    "fashion-mnist": (
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+    ),
+}
+
+# SHA-256 of the decompressed IDX bytes (see ../shared/datasets/README.md).
+SHA256: dict[str, dict[str, str]] = {
+    "mnist": {
+        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+}
+
+CONNECT_TIMEOUT = 5.0  # seconds per socket operation: an offline machine gives up quickly
+CHUNK_BYTES = 1 << 16
+USER_AGENT = "nn-playground (Python urllib)"
+
+
+def offline() -> bool:
+    """True when the environment variable NN_OFFLINE switches downloading off."""
+    return os.environ.get("NN_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def mirrors_for(dataset: str, mirrors: Sequence[str] | Mapping[str, Sequence[str]] | None = None
+                ) -> tuple[str, ...]:
+    """The base URLs to try for ``dataset``: the ``mirrors`` argument, else NN_MIRRORS, else MIRRORS.
+
+    ``mirrors`` may be a sequence of base URLs or a dict of them per dataset. ``{dataset}`` in a
+    URL is replaced by the dataset's name. Each base URL ends with "/".
+    """
+    if mirrors is None and os.environ.get("NN_MIRRORS", "").strip():
+        mirrors = os.environ["NN_MIRRORS"].replace(",", " ").split()
+    if mirrors is None:
+        mirrors = MIRRORS[dataset]
+    elif isinstance(mirrors, Mapping):
+        mirrors = mirrors[dataset]
+    elif isinstance(mirrors, str):
+        mirrors = mirrors.replace(",", " ").split()
+    bases = []
+    for base in mirrors:
+        base = base.replace("{dataset}", dataset)
+        bases.append(base if base.endswith("/") else base + "/")
+    return tuple(bases)
+
+
+def sha256_of_decompressed(data: bytes) -> str:
+    """SHA-256 (hex) of ``data`` after gunzip when it is gzip, else of ``data`` itself."""
+    return hashlib.sha256(decompress(data)).hexdigest()
+
+
+def cached_file(folder: str | os.PathLike, file_name: str) -> Path | None:
+    """The path of ``file_name`` (.gz or raw) in ``folder``, or None when it is not there."""
+    for candidate in (Path(folder) / f"{file_name}.gz", Path(folder) / file_name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def fetch(url: str, *, timeout: float = CONNECT_TIMEOUT, progress: Progress | None = None,
+          message: str = "") -> bytes:
+    """The whole body at ``url``; raises OSError / urllib errors, or DownloadError on a short body."""
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        chunks, done = [], 0
+        if progress:
+            progress(0, total, message)
+        while True:
+            chunk = response.read(CHUNK_BYTES)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, total, message)
+    if total is not None and done != total:
+        raise DownloadError(f"the connection was cut after {done:,} of {total:,} bytes")
+    return b"".join(chunks)
+
+
+def _reason(error: BaseException) -> str:
+    """A short, readable account of why one mirror failed."""
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    if isinstance(error, urllib.error.URLError):
+        return f"cannot connect ({error.reason})"
+    if isinstance(error, http.client.IncompleteRead):
+        return f"the connection was cut after {len(error.partial):,} bytes"
+    if isinstance(error, TimeoutError):
+        return "timed out (no network?)"
+    return str(error) or type(error).__name__
+
+
+def download_file(dataset: str, file_name: str, folder: str | os.PathLike, *,
+                  mirrors: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+                  checksums: Mapping[str, Mapping[str, str]] | None = None,
+                  progress: Progress | None = None, timeout: float = CONNECT_TIMEOUT) -> Path:
+    """Fetch one file (e.g. "train-images-idx3-ubyte") from the first mirror that serves it intact.
+
+    The verified bytes are stored as served (``<file_name>.gz`` when gzip, else ``<file_name>``) in
+    ``folder``, atomically. Returns the path. Raises DownloadError listing every mirror's failure;
+    OSError when ``folder`` cannot be written (read-only, disk full).
+    """
+    expected = (checksums or SHA256)[dataset][file_name]
+    folder = Path(folder)
+    failures = []
+    for base in mirrors_for(dataset, mirrors):
+        url = f"{base}{file_name}.gz"
+        try:
+            data = fetch(url, timeout=timeout, progress=progress,
+                         message=f"Downloading {url}")
+            found = sha256_of_decompressed(data)
+            if found != expected:
+                raise DownloadError(f"checksum mismatch (SHA-256 {found[:12]}..., "
+                                    f"expected {expected[:12]}...)")
+            parse_idx(data, source=url)  # a checksum collision is unlikely; a wrong table is not
+        except Exception as error:  # any failure at all (network, HTTP, IncompleteRead, bad
+            failures.append(f"  {url}: {_reason(error)}")  # gzip, checksum): try the next mirror
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / (f"{file_name}.gz" if is_gzip(data) else file_name)
+        write_bytes_atomic(target, data)
+        stale = folder / (file_name if is_gzip(data) else f"{file_name}.gz")
+        if stale.exists():  # an older copy in the other form would shadow or confuse
+            stale.unlink()
+        if progress:
+            progress(len(data), len(data), f"Saved {target}")
+        return target
+    raise DownloadError(f"Could not download {file_name} of {dataset} from any mirror:\n"
+                        + "\n".join(failures)
+                        + "\nCheck the network connection, or download the files yourself and "
+                          "pass their folder with --data-dir / NN_DATA_DIR.")
+
+
+def download_dataset(dataset: str, folder: str | os.PathLike, *,
+                     mirrors: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+                     checksums: Mapping[str, Mapping[str, str]] | None = None,
+                     progress: Progress | None = None, timeout: float = CONNECT_TIMEOUT
+                     ) -> dict[str, Path]:
+    """Make sure ``folder`` holds the four verified files of ``dataset``; download what is missing.
+
+    A file already in ``folder`` whose checksum matches is kept; a missing or damaged one is
+    downloaded again. Returns {file_name: path}. Raises DownloadError (when NN_OFFLINE is set, too)
+    or OSError when ``folder`` cannot be written.
+    """
+    if dataset not in MIRRORS:
+        raise DownloadError(f"Unknown dataset {dataset!r}; known: {', '.join(MIRRORS)}.")
+    if offline():
+        raise DownloadError("Downloading is switched off (NN_OFFLINE is set).")
+    table = checksums or SHA256
+    paths = {}
+    for file_name in FILE_NAMES:
+        present = cached_file(folder, file_name)
+        if present is not None:
+            try:
+                if sha256_of_decompressed(present.read_bytes()) == table[dataset][file_name]:
+                    paths[file_name] = present
+                    continue
+            except (OSError, DatasetError):
+                pass  # damaged: download it again
+        paths[file_name] = download_file(dataset, file_name, folder, mirrors=mirrors,
+                                         checksums=table, progress=progress, timeout=timeout)
+    return paths
