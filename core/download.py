@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -178,6 +179,13 @@ def download_file(dataset: str, file_name: str, folder: str | os.PathLike, *,
                           "pass their folder with --data-dir / NN_DATA_DIR.")
 
 
+def _check_writable(folder: Path) -> None:
+    """Raise OSError now when ``folder`` cannot be created or written (read-only, full, a file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder):
+        pass
+
+
 def download_dataset(dataset: str, folder: str | os.PathLike, *,
                      mirrors: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
                      checksums: Mapping[str, Mapping[str, str]] | None = None,
@@ -194,6 +202,7 @@ def download_dataset(dataset: str, folder: str | os.PathLike, *,
     if offline():
         raise DownloadError("Downloading is switched off (NN_OFFLINE is set).")
     table = checksums or SHA256
+    _check_writable(Path(folder))  # before any download, not after it
     paths = {}
     for file_name in FILE_NAMES:
         present = cached_file(folder, file_name)
