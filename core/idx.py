@@ -149,6 +149,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
+            os.fchmod(file.fileno(), 0o644)  # mkstemp makes 0600; a data file is for everyone to read
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
