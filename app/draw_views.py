@@ -1,0 +1,210 @@
+"""Streamlit-side helpers for the Draw page (no st.* calls here, so they test without an app).
+
+- ``decode_upload``: an uploaded file's bytes -> a (H, W) uint8 greyscale array, with PIL. Decoding
+  belongs to the page layer: ``core`` only ever sees arrays.
+- ``enlarge``: a small image -> a bigger uint8 one with nearest-neighbour pixels, so a 28x28 input
+  shows as crisp squares instead of the browser's blur.
+- ``probability_spec``: the ten output probabilities as a Vega-Lite bar chart (1-3 ms to draw,
+  where ``st.bar_chart`` costs ~100 ms).
+- ``to_model_input`` / ``classify``: 784 pixels in [0, 1] -> the model's probabilities.
+"""
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import DrawingError
+
+MAX_UPLOAD_BYTES = 20 * 2**20          # 20 MB: a photo of a digit is far smaller
+MAX_UPLOAD_PIXELS = 50_000_000         # 50 megapixels: beyond that it is a decompression bomb
+ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "gif", "bmp", "webp")
+
+# The Draw page's own session_state keys (app.state owns the shared ones, e.g. "drawing_pixels").
+DRAW_DEFAULTS = {
+    "draw_brush": 20,               # brush width slider
+    "draw_canvas_version": 0,       # part of the canvas key: Clear increments it (a new, empty canvas)
+    "draw_source": "canvas",        # what is classified: "canvas" | "upload" | "test"
+    "draw_test_seed": 0,            # picks the random test image (index = seed % number of images)
+    "draw_upload_decoded": None,    # (file_id, (H, W) uint8 | None, error | None): decoded once
+    "draw_rgba": None,              # the last canvas image, to restore the drawing after a page switch
+    "draw_json": None,              # the last canvas objects (Fabric.js JSON), same purpose
+    "draw_initial": None,           # the objects the current canvas was created with
+    "draw_server_ms": None,         # server time of the last update, shown on the page
+}
+
+OPTION_HELP = {
+    "crop": ("Crop to the ink", "Cut away the empty canvas around the strokes, so that where you "
+             "drew does not matter."),
+    "fit_box": ("Fit a 20x20 box", "Scale the longest side to 20 pixels with anti-aliasing, "
+                "keeping the aspect ratio, so that big and small drawings look alike."),
+    "center_of_mass": ("Centre the mass", "Shift the digit so that its centre of mass is the "
+                       "centre of the 28x28 image, as in MNIST."),
+    "normalize_stroke": ("Even out the stroke", "Make the stroke about as thick as MNIST's pen "
+                         "strokes, whatever brush you used."),
+    "subpixel": ("Sub-pixel shift", "Centre by fractions of a pixel (MNIST used whole pixels)."),
+    "blur": ("Soften the edges", "A gentle blur, like the anti-aliased scans MNIST was made from."),
+    "stretch_contrast": ("Stretch the contrast", "Make the brightest pixel full white, as in every "
+                         "MNIST image, so a faint drawing reads as strongly as a bold one."),
+}
+BLUR_SIGMA = 0.5                    # the blur toggle's sigma, in output pixels
+
+GUESS_COLOUR = "#e4572e"
+OTHER_COLOUR = "#9aa5b1"
+
+
+def init_draw_state():
+    """Give the Draw page's keys their defaults (only the missing ones)."""
+    import streamlit as st
+    for key, value in DRAW_DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def option_help(name):
+    """(toggle title, one-line help) for a core.drawing.PreprocessOptions field."""
+    return OPTION_HELP.get(name, (name.replace("_", " ").capitalize(), f"The '{name}' step."))
+
+
+def test_image(raw, seed):
+    """(index, 784 pixels in [0, 1], label) of the test image that ``seed`` picks from ``raw``."""
+    count = raw.test_images.shape[0]
+    if count == 0:
+        raise DrawingError("This dataset has no test images to show.")
+    index = int(seed) % count
+    return index, raw.test_images[index].astype(np.float32) / 255.0, int(raw.test_labels[index])
+
+
+def decode_upload(data, name="The file"):
+    """Decode image bytes into a (H, W) uint8 greyscale array. Raises DrawingError.
+
+    Refuses non-images, animations, files over 20 MB and images over 50 megapixels. CMYK, 16-bit,
+    palette and transparent images are converted so that the digit keeps its contrast: a
+    transparent background is filled with the colour opposite to the ink.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if not data:
+        raise DrawingError(f"{name} is empty: choose a PNG or JPEG picture of a digit.")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise DrawingError(f"{name} is {len(data) / 2**20:.1f} MB; upload an image of at most "
+                           f"{MAX_UPLOAD_BYTES // 2**20} MB (a digit needs only a few kB).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > MAX_UPLOAD_PIXELS:
+                raise DrawingError(f"{name} is {width} x {height} pixels; upload an image of at "
+                                   f"most {MAX_UPLOAD_PIXELS // 1_000_000} megapixels.")
+            if image.format not in ACCEPTED_FORMATS:
+                raise DrawingError(f"{name} is a {image.format} image; upload a PNG or JPEG.")
+            if getattr(image, "n_frames", 1) > 1:
+                raise DrawingError(f"{name} is an animation; upload a single still image.")
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DrawingError(f"{name} is too many pixels to open safely; upload an image of at most "
+                           f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels.") from None
+    except UnidentifiedImageError:
+        raise DrawingError(f"{name} is not an image PIL can read; upload a PNG or JPEG.") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise DrawingError(f"{name} is damaged or truncated ({e}); upload another copy.") from None
+    if min(width, height) < 1:
+        raise DrawingError(f"{name} has no pixels.")
+    image = ImageOps.exif_transpose(image)       # phone photos are often stored sideways
+    return _to_grey(image)
+
+
+def _to_grey(image):
+    """A PIL image of any mode -> (H, W) uint8 greyscale."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        if mode == "F" and values.size and np.nanmax(values) <= 1.0:
+            values = values * 255.0
+        elif values.size and np.nanmax(values) > 255:
+            values = values / 257.0                 # 16-bit samples: 65535 -> 255
+        return np.clip(np.nan_to_num(values), 0, 255).astype(np.uint8)
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif mode == "1":
+        image = image.convert("L")
+    elif mode not in ("L", "LA", "RGB", "RGBA"):
+        image = image.convert("RGB")                # CMYK, YCbCr, LAB, HSV, PA, La, RGBa...
+    if image.mode in ("LA", "RGBA"):
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32)
+        grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+        alpha = rgba[..., 3] / 255.0
+        if alpha.min() >= 0.98:
+            return np.clip(grey, 0, 255).astype(np.uint8)
+        ink = float((grey * alpha).sum() / max(alpha.sum(), 1e-6))   # mean colour of what is drawn
+        background = 255.0 if ink < 128 else 0.0
+        return np.clip(grey * alpha + background * (1 - alpha), 0, 255).astype(np.uint8)
+    return np.asarray(image.convert("L"), dtype=np.uint8)
+
+
+def enlarge(image, size=168):
+    """A 2-D image in [0, 1] (or uint8) -> uint8, scaled up by an integer factor to about ``size``
+    pixels on its longer side with nearest-neighbour pixels. Larger images are only converted."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = (np.clip(np.nan_to_num(image), 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    factor = max(1, int(size) // max(image.shape[:2]))
+    if factor > 1:
+        image = np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+    return image
+
+
+def to_model_input(pixels, scaling="unit"):
+    """784 pixels in [0, 1] -> the model's input row (1, 784) in its pixel scaling."""
+    row = np.asarray(pixels, dtype=np.float32).reshape(1, -1)
+    return row * 2.0 - 1.0 if scaling == "symmetric" else row
+
+
+@dataclass(frozen=True)
+class Guess:
+    probabilities: np.ndarray   # (10,)
+    index: int                  # the predicted class
+    label: str                  # the digit or class name
+    confidence: float
+
+
+def classify(saved, pixels, class_names):
+    """Run ``saved`` (a core.modelio.SavedModel) on 784 pixels in [0, 1]."""
+    probabilities = saved.model.predict_proba(to_model_input(pixels, saved.scaling))[0]
+    index = int(np.argmax(probabilities))
+    return Guess(probabilities, index, str(class_names[index]), float(probabilities[index]))
+
+
+def probability_spec(probabilities, class_names, height=None, title=None):
+    """A horizontal Vega-Lite bar chart of the 10 probabilities, the guess highlighted."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    best = int(np.argmax(probabilities))
+    values = [{"class": str(name), "order": i, "probability": float(p), "guess": i == best,
+               "text": f"{p:.0%}" if p >= 0.005 else ""}
+              for i, (name, p) in enumerate(zip(class_names, probabilities))]
+    y = {"field": "class", "type": "nominal", "sort": {"field": "order"}, "title": None,
+         "axis": {"labelFontSize": 13}}
+    spec = {
+        "data": {"values": values},
+        "height": height or 22 * len(values),
+        "encoding": {"y": y},
+        "layer": [
+            {"mark": {"type": "bar", "cornerRadiusEnd": 2},
+             "encoding": {
+                 "x": {"field": "probability", "type": "quantitative",
+                       "scale": {"domain": [0, 1]}, "axis": {"format": "%", "tickCount": 5},
+                       "title": "probability"},
+                 "color": {"condition": {"test": "datum.guess", "value": GUESS_COLOUR},
+                           "value": OTHER_COLOUR},
+                 "tooltip": [{"field": "class", "type": "nominal"},
+                             {"field": "probability", "type": "quantitative", "format": ".1%"}]}},
+            {"mark": {"type": "text", "align": "left", "dx": 4, "fontSize": 12},
+             "encoding": {"x": {"field": "probability", "type": "quantitative"},
+                          "text": {"field": "text"}}},
+        ],
+    }
+    if title:
+        spec["title"] = title
+    return spec

@@ -1,0 +1,219 @@
+"""Inspect: how good is the model, where is it wrong, and what has it learned?
+
+The model's predictions over the whole test set are computed once per set of weights
+(app.inspect_views.test_predictions) and reused on every rerun; the rest is cheap.
+"""
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from app import state
+from app.draw_views import classify, enlarge, probability_spec, to_model_input
+from app.inspect_views import (WEIGHTS_PER_PAGE, activation_spec, confusion_spec, curves_spec,
+                               evaluation_key, grey_images, load_model_file, per_class_spec,
+                               test_predictions, weight_images)
+from core import metrics
+from core.errors import NNError
+from core.modelio import DEFAULT_NAME, list_models
+
+MISTAKES_PER_PAGE = 40
+ANY = "any"
+
+state.init_state()
+ss = st.session_state
+dataset = ss["dataset"]
+names = state.class_names(dataset)
+title = state.dataset_title(dataset)
+
+st.title("Inspect")
+st.caption(f"Open up a {title} model: where it is right, where it is wrong, and what its units "
+           "respond to. Switch the dataset in the sidebar.")
+
+# -- which model ------------------------------------------------------------------------------------
+current, current_label = state.current_model(dataset)
+root = state.model_root()
+files = list_models(root, dataset)
+choices = (["current"] if current is not None else []) + [str(p) for p in files]
+
+
+def describe_choice(choice):
+    if choice == "current":
+        return f"Current model: {current_label}"
+    name = Path(choice).stem
+    return f"Saved file: {name}" + (" (pretrained)" if name == DEFAULT_NAME else "")
+
+
+if not choices:
+    st.warning(f"There is no {title} model to inspect yet. {current_label}")
+    st.page_link("pages/train.py", label="Train a model (about a minute)",
+                 icon=":material/model_training:")
+    st.stop()
+
+choice = st.selectbox("Model", choices, format_func=describe_choice, key="inspect_model",
+                      help="The current model is the one you trained last (or the pretrained one); "
+                           f"saved models are the files in model/{dataset}/.")
+try:
+    if choice == "current":
+        saved, label = current, current_label
+    else:
+        path = Path(choice)
+        saved, label = load_model_file(str(path), path.stat().st_mtime), path.stem
+        if saved.dataset != dataset:
+            raise NNError(f"{path.name} is a {saved.dataset} model; switch the dataset in the "
+                          "sidebar to inspect it.")
+    raw = state.load_raw(dataset)
+    evaluation = test_predictions(evaluation_key(saved, raw), saved, raw)
+except (NNError, OSError) as e:
+    st.error(str(e))
+    st.stop()
+
+config = saved.model.config
+wrong = int((evaluation.predicted != evaluation.labels).sum())
+cols = st.columns(4)
+cols[0].metric("Test accuracy", f"{evaluation.accuracy:.2%}",
+               help=f"Share of the {evaluation.labels.size:,} test images it classifies correctly. "
+                    "It never saw them while training.")
+cols[1].metric("Mistakes", f"{wrong:,}", help="Test images it gets wrong: see the Mistakes tab.")
+cols[2].metric("Architecture", "-".join(str(s) for s in config.layer_sizes),
+               help=f"{config.describe()}: units per layer, input to output.")
+cols[3].metric("Parameters", f"{saved.model.num_parameters:,}",
+               help="Weights and biases the training adjusted.")
+st.caption(f"Test set: {raw.describe()}.")
+
+tabs = st.tabs(["Accuracy", "Mistakes", "Activations", "What units look for", "Training curves"])
+
+# -- accuracy -----------------------------------------------------------------------------------------
+with tabs[0]:
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.subheader("Confusion matrix")
+        st.caption("Each row is a true class, each column what the model said. The diagonal "
+                   "(green) is right; the darker an orange cell, the more of that class goes wrong "
+                   "that way.")
+        st.vega_lite_chart(confusion_spec(evaluation.confusion, names), width="content")
+    with right:
+        st.subheader("Accuracy per class")
+        st.caption("How many images of each true class it gets right; the dashed line is the "
+                   "overall accuracy.")
+        st.vega_lite_chart(per_class_spec(evaluation.per_class, names, evaluation.accuracy),
+                           width="stretch")
+        worst = int(np.nanargmin(evaluation.per_class))
+        confusion = evaluation.confusion.copy()
+        np.fill_diagonal(confusion, 0)
+        t, p = np.unravel_index(int(confusion.argmax()), confusion.shape)
+        st.info(f"Hardest class: **{names[worst]}** ({evaluation.per_class[worst]:.1%} right). "
+                f"Most common mistake: **{names[t]}** taken for **{names[p]}** "
+                f"({confusion[t, p]:,} times).", icon=":material/lightbulb:")
+
+# -- mistakes -----------------------------------------------------------------------------------------
+with tabs[1]:
+    st.caption("Test images the model gets wrong, the most confident mistakes first. Many are "
+               "hard even for people; some are mislabelled.")
+    filters = st.columns(3)
+    true_pick = filters[0].selectbox("True class", [ANY, *names], key="inspect_true")
+    predicted_pick = filters[1].selectbox("Predicted as", [ANY, *names], key="inspect_predicted")
+    indices = metrics.mistakes(evaluation.probabilities, evaluation.labels,
+                               None if true_pick == ANY else names.index(true_pick),
+                               None if predicted_pick == ANY else names.index(predicted_pick))
+    pages = max(1, -(-indices.size // MISTAKES_PER_PAGE))
+    page = filters[2].number_input("Page", 1, pages, 1, key="inspect_mistakes_page",
+                                   help=f"{MISTAKES_PER_PAGE} mistakes per page.") if pages > 1 else 1
+    shown = indices[(page - 1) * MISTAKES_PER_PAGE:page * MISTAKES_PER_PAGE]
+    if indices.size == 0:
+        st.success("No mistakes of that kind on the test set.")
+    else:
+        st.write(f"**{indices.size:,}** mistakes" + (f", page {page} of {pages}" if pages > 1 else "")
+                 + ". Caption: true → predicted (confidence).")
+        images = grey_images(raw.test_images[shown].reshape(-1, 28, 28) / 255.0, scale=3)
+        captions = [f"{names[evaluation.labels[i]]} → {names[evaluation.predicted[i]]} "
+                    f"({evaluation.probabilities[i, evaluation.predicted[i]]:.0%})" for i in shown]
+        st.image(images, caption=captions, width=84)
+
+# -- activations --------------------------------------------------------------------------------------
+with tabs[2]:
+    has_drawing = ss.get("drawing_pixels") is not None
+    sources = ["A test image", "Your drawing"]
+    source = st.segmented_control("Look at", sources, default=sources[0], key="inspect_source",
+                                  required=True,
+                                  help="Pick a test image, or the digit you drew on the Draw page.")
+    count = raw.test_images.shape[0]
+
+    def random_index():
+        ss["inspect_index"] = int(np.random.default_rng().integers(count))
+
+    if source == "Your drawing" and not has_drawing:
+        st.info("You have not drawn anything yet: draw a digit on the Draw page, then come back.")
+        st.page_link("pages/draw.py", label="Go to Draw", icon=":material/draw:")
+        x = None
+    elif source == "Your drawing":
+        pixels = np.asarray(ss["drawing_pixels"], np.float32)
+        caption = "Your drawing"
+        if ss.get("drawing_dataset") not in (None, dataset):
+            st.caption(f"(drawn while {state.dataset_title(ss['drawing_dataset'])} was selected)")
+        x = pixels
+    else:
+        pick = st.columns([4, 1], vertical_alignment="bottom")
+        if ss.get("inspect_index", 0) >= count:
+            ss["inspect_index"] = 0
+        index = pick[0].slider("Test image", 0, count - 1, key="inspect_index",
+                               help="Index of the test image to feed the network.")
+        pick[1].button("Random", on_click=random_index, icon=":material/shuffle:",
+                       use_container_width=True)
+        x = raw.test_images[index].astype(np.float32) / 255.0
+        caption = f"Test image #{index:,}: {names[int(raw.test_labels[index])]}"
+    if x is not None:
+        guess = classify(saved, x, names)
+        image_col, output_col = st.columns([1, 2], gap="large")
+        image_col.image(enlarge(x.reshape(28, 28), 168), caption=caption)
+        with output_col:
+            st.metric("Predicted", guess.label, f"{guess.confidence:.0%} sure", delta_color="off")
+            st.vega_lite_chart(probability_spec(guess.probabilities, names, title="Output layer"),
+                               width="stretch")
+        hidden = saved.model.hidden_activations(to_model_input(x, saved.scaling))
+        if not hidden:
+            st.caption("This network has no hidden layer: the inputs go straight to the outputs.")
+        for i, layer in enumerate(hidden):
+            values = layer[0]
+            active = int((values > 1e-6).sum()) if config.activation in ("relu",) else None
+            note = f", {active} of {values.size} active" if active is not None else ""
+            st.vega_lite_chart(activation_spec(values, f"Hidden layer {i + 1}: {values.size} units "
+                                                       f"({config.activation}{note})"),
+                               width="stretch")
+
+# -- first-layer weights ------------------------------------------------------------------------------
+with tabs[3]:
+    W = np.asarray(saved.model.params["layers.0.W"])                 # (784, H)
+    units = W.shape[1]
+    is_output = len(config.hidden_sizes) == 0
+    st.caption(("Each picture is the 784 incoming weights of one " +
+                ("output unit (no hidden layer)" if is_output else "first-layer hidden unit") +
+                ", laid out as the 28x28 image. **Red**: ink there pushes the unit up; **blue**: "
+                "ink there pushes it down; white: the unit ignores that pixel. Each unit has its "
+                "own colour scale."))
+    start = 0
+    if units > WEIGHTS_PER_PAGE:
+        starts = list(range(0, units, WEIGHTS_PER_PAGE))
+        start = st.select_slider(
+            "Units", starts, key="inspect_weights_start",
+            format_func=lambda s: f"{s}–{min(units, s + WEIGHTS_PER_PAGE) - 1}",
+            help=f"{units} units, {WEIGHTS_PER_PAGE} at a time.")
+    images = weight_images(W, start, WEIGHTS_PER_PAGE, scale=3)
+    captions = ([names[j] for j in range(start, start + len(images))] if is_output
+                else [f"unit {j}" for j in range(start, start + len(images))])
+    st.image(images, caption=captions, width=84)
+
+# -- training curves ----------------------------------------------------------------------------------
+with tabs[4]:
+    if not saved.history:
+        st.info("This model was saved without a training history.")
+    else:
+        left, right = st.columns(2)
+        left.vega_lite_chart(curves_spec(saved.history, "loss"), width="stretch")
+        right.vega_lite_chart(curves_spec(saved.history, "accuracy"), width="stretch")
+        last = saved.history[-1]
+        st.caption(f"{len(saved.history)} records over {last.get('epoch', float('nan')):.1f} "
+                   f"epochs, {last.get('elapsed', float('nan')):.0f} s of training.")
+    if saved.train_config:
+        with st.expander("Training settings"):
+            st.json(saved.train_config, expanded=True)
