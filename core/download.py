@@ -24,7 +24,8 @@ from typing import Callable, Mapping, Sequence
 from .errors import DatasetError, DownloadError
 from .idx import decompress, is_gzip, parse_idx, write_bytes_atomic
 
-# progress(done_bytes, total_bytes_or_None, message)
+# progress(done_bytes, total_bytes_or_None, message): message is non-empty when something new
+# happens (a file starts downloading, is saved, a mirror fails); byte updates carry "".
 Progress = Callable[[int, "int | None", str], None]
 
 FILE_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -119,7 +120,7 @@ def fetch(url: str, *, timeout: float = CONNECT_TIMEOUT, progress: Progress | No
             chunks.append(chunk)
             done += len(chunk)
             if progress:
-                progress(done, total, message)
+                progress(done, total, "")  # only byte counts: a printer prints nothing new
     if total is not None and done != total:
         raise DownloadError(f"the connection was cut after {done:,} of {total:,} bytes")
     return b"".join(chunks)
@@ -163,6 +164,8 @@ def download_file(dataset: str, file_name: str, folder: str | os.PathLike, *,
             parse_idx(data, source=url)  # a checksum collision is unlikely; a wrong table is not
         except Exception as error:  # any failure at all (network, HTTP, IncompleteRead, bad
             failures.append(f"  {url}: {_reason(error)}")  # gzip, checksum): try the next mirror
+            if progress:
+                progress(0, None, f"{url} failed: {_reason(error)}")
             continue
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / (f"{file_name}.gz" if is_gzip(data) else file_name)
