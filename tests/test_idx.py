@@ -4,6 +4,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.errors import DatasetError
 from core.idx import (IMAGES_MAGIC, LABELS_MAGIC, encode_idx, parse_idx, read_idx,
@@ -141,3 +143,17 @@ def test_atomic_write_leaves_old_file_when_it_fails(tmp_path, monkeypatch):
         write_bytes_atomic(path, b"new contents")
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["data.gz"]  # no temporary file left
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 5), rows=st.integers(1, 6), cols=st.integers(1, 6),
+       compress=st.booleans(), cut=st.integers(0, 10_000), seed=st.integers(0, 2**16))
+def test_any_file_round_trips_and_any_prefix_is_refused_cleanly(n, rows, cols, compress, cut, seed):
+    images = np.random.default_rng(seed).integers(0, 256, (n, rows, cols), dtype=np.uint8)
+    data = encode_idx(images)
+    if compress:
+        data = gzip.compress(data)
+    np.testing.assert_array_equal(parse_idx(data), images.reshape(n, rows * cols))
+    prefix = data[: cut % len(data)]  # always shorter than the whole file
+    with pytest.raises(DatasetError):
+        parse_idx(prefix)
