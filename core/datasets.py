@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -113,7 +114,10 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
         return Path(cache_dir).expanduser()
     if os.environ.get("NN_CACHE_DIR"):
         return Path(os.environ["NN_CACHE_DIR"]).expanduser()
-    return Path.home() / ".cache" / "nn-playground"
+    try:
+        return Path.home() / ".cache" / "nn-playground"
+    except RuntimeError:  # no home folder (some service accounts): a cache that lasts a while
+        return Path(tempfile.gettempdir()) / "nn-playground"
 
 
 def sample_path(name: str) -> Path:
