@@ -1,0 +1,1 @@
+"""Drawing-fidelity benchmark: MNIST digits and hand-designed digits as canvas strokes."""
