@@ -77,16 +77,29 @@ def set_threads(n):
     return previous
 
 
+_pins = {"count": 0, "previous": None}
+
+
 @contextlib.contextmanager
 def threads(n):
     """``with threads(1): ...`` runs the block with the BLAS pinned to ``n`` threads (n=None:
-    leave it alone) and restores the previous count afterwards."""
-    previous = set_threads(n) if n else None
+    leave it alone) and restores the previous count when the last such block ends (training
+    runs in several threads at once share one process-wide setting)."""
+    if not n or not available():
+        yield
+        return
+    with _lock:
+        if _pins["count"] == 0:
+            _pins["previous"] = int(_api[0]())
+        _pins["count"] += 1
+        _api[1](int(n))
     try:
         yield
     finally:
-        if previous is not None:
-            set_threads(previous)
+        with _lock:
+            _pins["count"] -= 1
+            if _pins["count"] == 0 and _pins["previous"] is not None:
+                _api[1](_pins["previous"])
 
 
 def training_threads():

@@ -21,17 +21,24 @@ class SoftmaxCrossEntropy:
     def loss_and_delta(self, Z, y):
         """Return (loss, P, dZ) for logits Z (N, K) and labels y (N,)."""
         N = Z.shape[0]
-        rows = np.arange(N)
-        shifted = Z - Z.max(axis=1, keepdims=True)       # (N, K), max entry 0 per row
-        P = np.exp(shifted)
-        sums = P.sum(axis=1, keepdims=True)               # (N, 1), >= 1
-        P /= sums
+        loss_sum, P, dZ = self.loss_sum_and_delta(Z.copy(), y, N)
+        return loss_sum / N, P, dZ
+
+    def loss_sum_and_delta(self, Z, y, denominator):
+        """The hot-path form: overwrites the logits Z (N, K) with the probabilities P and returns
+        (sum of the N losses, P, dZ) with dZ = (P - Y) / denominator. With chunks of a larger batch
+        the denominator is the whole batch's size, so the chunks' gradients add up."""
+        rows = np.arange(Z.shape[0])
+        Z -= Z.max(axis=1, keepdims=True)                # (N, K), max entry 0 per row
+        picked = Z[rows, y]                              # shifted logit of the true class
+        P = np.exp(Z, out=Z)
+        sums = P.sum(axis=1, keepdims=True)              # (N, 1), >= 1
         # exact log-softmax: log p_y = shifted_y - log(sum exp(shifted)); never log(0)
-        loss = float((np.log(sums[:, 0]) - shifted[rows, y]).mean())
-        dZ = P.copy()
-        dZ[rows, y] -= 1
-        dZ /= N
-        return loss, P, dZ
+        loss_sum = float((np.log(sums[:, 0]) - picked).sum())
+        P /= sums
+        dZ = P * P.dtype.type(1.0 / denominator)
+        dZ[rows, y] -= P.dtype.type(1.0 / denominator)
+        return loss_sum, P, dZ
 
     def __repr__(self):
         return "SoftmaxCrossEntropy()"
@@ -44,11 +51,16 @@ class MeanSquaredError:
     def loss_and_delta(self, A, y):
         """Return (loss, dA) for outputs A (N, K) and labels y (N,)."""
         N = A.shape[0]
+        loss_sum, dA = self.loss_sum_and_delta(A, y, N)
+        return loss_sum / N, dA
+
+    def loss_sum_and_delta(self, A, y, denominator):
+        """(sum of the N losses, dA = 2 (A - Y) / denominator); A is not modified."""
         diff = A.copy()
-        diff[np.arange(N), y] -= 1                       # A - Y without building Y
-        loss = float(np.einsum("ij,ij->", diff, diff) / N)
-        diff *= diff.dtype.type(2.0 / N)
-        return loss, diff
+        diff[np.arange(A.shape[0]), y] -= 1              # A - Y without building Y
+        loss_sum = float(np.einsum("ij,ij->", diff, diff))
+        diff *= diff.dtype.type(2.0 / denominator)
+        return loss_sum, diff
 
     def __repr__(self):
         return "MeanSquaredError()"

@@ -17,6 +17,11 @@ from .losses import LOSSES
 
 MAX_UNITS = 4096          # per hidden layer: beyond this, a 2-core machine can't train it live
 MAX_HIDDEN_LAYERS = 6
+# Batches larger than this are processed in chunks of this many rows (2 MB of float32 pixels:
+# a chunk's forward and backward pass run while it is still in the CPU cache).
+CHUNK_ROWS = 1024
+# Chunks of a CompactRows plan: smaller chunks skip more zero columns, larger ones cost less Python.
+COMPACT_ROWS = 512
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,49 @@ class ModelConfig:
     def from_dict(cls, d):
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+class CompactRows:
+    """A fixed training set rearranged once for full-batch training, where every step reads all of
+    it: rows sorted by the bounding box of their ink (the gradient is a sum over rows, so the order
+    does not matter), cut into chunks, and each chunk stored with only the pixel columns that are
+    not zero in at least one of its rows. MNIST is 81% zeros; sorted chunks of 1024 rows use about
+    half of the 784 columns, so the first layer's two products per step do half the arithmetic
+    and read half the bytes, exactly: the skipped terms are products with exact zeros.
+
+    ``order`` maps position in the plan to row of the original X; ``y`` is in plan order.
+    """
+
+    def __init__(self, X, y, chunk_rows):
+        X = np.asarray(X)
+        N, D = X.shape
+        ink = X != 0
+        side = int(round(D ** 0.5))
+        if side * side == D:                               # images: sort by bounding box
+            img = ink.reshape(N, side, side)
+            cols, rows = img.any(axis=1), img.any(axis=2)
+            keys = (rows[:, ::-1].argmax(1), rows.argmax(1), cols[:, ::-1].argmax(1), cols.argmax(1))
+            self.order = np.lexsort(keys)
+        else:
+            self.order = np.arange(N)
+        self.y = np.asarray(y)[self.order]
+        self.n_rows, self.n_inputs = N, D
+        self.chunks = []                                   # (start, stop, columns or None, block)
+        used = 0
+        for start in range(0, N, chunk_rows):
+            idx = self.order[start:start + chunk_rows]
+            columns = np.flatnonzero(ink[idx].any(axis=0))
+            block = X[np.ix_(idx, columns)] if len(columns) < D else X[idx]
+            self.chunks.append((start, start + len(idx), columns if len(columns) < D else None,
+                                np.ascontiguousarray(block)))
+            used += len(idx) * len(columns)
+        self.density = used / max(1, N * D)                # share of the X entries kept
+
+    @classmethod
+    def worth_it(cls, X, y, chunk_rows=None, max_density=0.8):
+        """A plan for X when it saves at least a fifth of the work, else None."""
+        plan = cls(X, y, chunk_rows or COMPACT_ROWS)
+        return plan if plan.density <= max_density else None
 
 
 class MLP:
@@ -152,27 +200,91 @@ class MLP:
         return logits, (cache, A)
 
     def loss_and_grads(self, X, y, rng=None, training=True):
-        """Loss on (X, y), the output probabilities (N, 10) and the gradient of every parameter."""
+        """Loss on (X, y), the output probabilities (N, 10) and the gradient of every parameter.
+
+        A batch of more than ``CHUNK_ROWS`` rows (full-batch training) is processed in chunks:
+        the forward and backward pass of each chunk run while its rows are still in the CPU cache,
+        so the data is read from memory once per step instead of twice, and no (N, hidden)
+        intermediate is ever allocated. The gradients add up to those of the whole batch; with
+        dropout the masks are drawn chunk by chunk.
+        """
         y = np.asarray(y)
-        logits, (cache, last_input) = self.forward(X, training=training, rng=rng)
+        X = self._as_input(X)
+        N = X.shape[0]
+        if N <= CHUNK_ROWS:
+            loss_sum, probs, grads = self._block(X, y, N, rng, training)
+            return loss_sum / N, probs, grads
+        grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        probs = np.empty((N, self.config.output_size), self.dtype)
+        loss_sum = 0.0
+        for start in range(0, N, CHUNK_ROWS):
+            stop = min(start + CHUNK_ROWS, N)
+            part, probs[start:stop], _ = self._block(X[start:stop], y[start:stop], N, rng, training,
+                                                     grads_out=grads)
+            loss_sum += part
+        return loss_sum / N, probs, grads
+
+    def loss_and_grads_compact(self, plan, rng=None, training=True):
+        """``loss_and_grads(X, y)`` for the rows a ``CompactRows`` plan holds (probabilities in
+        the original row order): the same numbers up to rounding, in about half the time."""
+        N = plan.n_rows
+        grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        probs = np.empty((N, self.config.output_size), self.dtype)
+        loss_sum = 0.0
+        for start, stop, columns, block in plan.chunks:
+            part, probs[plan.order[start:stop]], _ = self._block(
+                block, plan.y[start:stop], N, rng, training, grads_out=grads, columns=columns)
+            loss_sum += part
+        return loss_sum / N, probs, grads
+
+    def _block(self, X, y, denominator, rng, training, grads_out=None, columns=None):
+        """Forward and backward on one block of rows: (sum of its losses, its probabilities,
+        grads) with dZ scaled by 1 / denominator. With ``grads_out`` the gradients are added into
+        those arrays. ``columns`` (a compact first layer): X holds only those input columns, the
+        others being zero in every row of the block, so only those rows of W0 take part."""
+        n_hidden = len(self.layers) - 1
+        dropout = self.dropout if training else None
+        inputs = []                                          # per hidden layer: (input, A, mask)
+        A = X
+        for i, layer in enumerate(self.layers):
+            W = layer.W if (i or columns is None) else layer.W[columns]
+            Z = A @ W                                        # (n, D_in) @ (D_in, D_out)
+            Z += layer.b
+            if i == n_hidden:
+                break
+            H = self.activation.forward_inplace(Z)           # Z is overwritten by the activation
+            mask = dropout.mask(H.shape, rng, self.dtype) if dropout is not None else None
+            inputs.append((A, H, mask))
+            A = H if mask is None else H * mask
+        logits = Z                                           # (n, 10)
         if self.loss_fn.fused_with_softmax:
-            loss, probs, dZ = self.loss_fn.loss_and_delta(logits, y)
+            loss_sum, probs, dZ = self.loss_fn.loss_sum_and_delta(logits, y, denominator)
         else:
             probs = self.output_activation.forward(logits)
-            loss, dA = self.loss_fn.loss_and_delta(probs, y)
+            loss_sum, dA = self.loss_fn.loss_sum_and_delta(probs, y, denominator)
             dZ = self.output_activation.backward(logits, probs, dA)
-        grads = {}
-        n_hidden = len(self.layers) - 1
-        dA, grads[f"layers.{n_hidden}.W"], grads[f"layers.{n_hidden}.b"] = \
-            self.layers[-1].backward(last_input, dZ, need_input_grad=n_hidden > 0)
-        for i in range(n_hidden - 1, -1, -1):
-            A_in, Z, H, mask = cache[i]
-            if mask is not None:
-                dA = dA * mask
-            dZ = self.activation.backward(Z, H, dA)
-            dA, grads[f"layers.{i}.W"], grads[f"layers.{i}.b"] = \
-                self.layers[i].backward(A_in, dZ, need_input_grad=i > 0)
-        return loss, probs, grads
+        grads = {} if grads_out is None else grads_out
+        for i in range(n_hidden, -1, -1):
+            layer = self.layers[i]
+            A_in = A if i == n_hidden else inputs[i][0]
+            W_name, b_name = f"layers.{i}.W", f"layers.{i}.b"
+            dW = A_in.T @ dZ                                 # (D_in, n) @ (n, D_out)
+            db = dZ.sum(axis=0)
+            dA = dZ @ layer.W.T if i > 0 else None           # (n, D_out) @ (D_out, D_in)
+            if grads_out is None:
+                grads[W_name], grads[b_name] = dW, db
+            else:
+                if i == 0 and columns is not None:
+                    grads[W_name][columns] += dW
+                else:
+                    grads[W_name] += dW
+                grads[b_name] += db
+            if i > 0:
+                _, H, mask = inputs[i - 1]
+                if mask is not None:
+                    dA *= mask
+                dZ = self.activation.backward_inplace(H, dA)
+        return loss_sum, probs, grads
 
     def predict_proba(self, X, batch_size=8192):
         """Class probabilities (N, 10) for X (N, 784) (or one image (784,) -> (1, 10))."""

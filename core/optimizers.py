@@ -69,6 +69,7 @@ class Adam(SGD):
         super().__init__(learning_rate, weight_decay)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.m, self.v, self.t = {}, {}, 0
+        self._scratch = {}                      # name -> two work buffers, not state
 
     def step(self, params, grads):
         self.t += 1
@@ -80,12 +81,24 @@ class Adam(SGD):
             if name not in self.m:
                 self.m[name] = np.zeros_like(param)
                 self.v[name] = np.zeros_like(param)
+                self._scratch[name] = (np.empty_like(param), np.empty_like(param))
             m, v = self.m[name], self.v[name]
+            tmp, update = self._scratch[name]
+            # the same operations, in the same order, as
+            #   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+            #   param -= step_size * m / (sqrt(v) + eps)
+            # but into two preallocated buffers instead of six temporary arrays per step
             m *= dt(b1)
-            m += dt(1 - b1) * g
+            m += np.multiply(g, dt(1 - b1), out=tmp)
             v *= dt(b2)
-            v += dt(1 - b2) * (g * g)
-            param -= dt(step_size) * m / (np.sqrt(v) + dt(self.eps))
+            np.multiply(g, g, out=tmp)
+            tmp *= dt(1 - b2)
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp += dt(self.eps)
+            np.multiply(m, dt(step_size), out=update)
+            update /= tmp
+            param -= update
 
     def __repr__(self):
         return f"Adam(learning_rate={self.learning_rate}, betas=({self.beta1}, {self.beta2}))"

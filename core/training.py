@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from . import blas
 from .errors import ConfigError, TrainingDiverged
-from .model import MLP, ModelConfig
+from .model import MLP, CompactRows, ModelConfig
 from .optimizers import OPTIMIZERS, make_optimizer
 
 MAX_STEPS = 1_000_000
@@ -23,6 +24,8 @@ LR_RANGE = (1e-6, 100.0)
 # A loss this large means the weights have blown up even if the numbers are still finite
 # (cross-entropy starts near ln 10 = 2.3; MSE never exceeds 2).
 EXPLODED_LOSS = 1e4
+# Full batches of fewer rows than 4x this are not worth rearranging into a CompactRows plan.
+COMPACT_MIN_ROWS = 512
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,17 @@ def fit(model, splits, config, rng=None):
 
     Raises TrainingDiverged if the loss or the weights stop being finite; the model then holds the
     weights of the last record, which were finite.
+
+    While it runs, the BLAS is pinned to ``blas.training_threads()`` threads (1 by default: faster
+    for these small products on a shared 2-core machine); the previous setting comes back when
+    the run ends or is stopped. Full-batch runs rearrange the training set once into a
+    ``CompactRows`` plan (see core.model) when that halves the work.
     """
+    with blas.threads(blas.training_threads()):
+        yield from _fit(model, splits, config, rng)
+
+
+def _fit(model, splits, config, rng):
     if model.config.input_size != splits.X_train.shape[1]:
         raise ConfigError("The model's input size does not match the images.")
     rng = rng if rng is not None else np.random.default_rng(config.seed)
@@ -192,6 +205,10 @@ def fit(model, splits, config, rng=None):
                                config.weight_decay)
     full_batch = batch == n_train and augment is None
 
+    compact = None
+    if full_batch and n_train > 4 * COMPACT_MIN_ROWS:
+        compact = CompactRows.worth_it(X, y)
+
     good_params = model.copy_params()
     start = time.perf_counter()
     loss_sum = correct = seen = samples = 0
@@ -208,7 +225,10 @@ def fit(model, splits, config, rng=None):
             if augment is not None:
                 Xb = augment(Xb, rng)
         optimizer.learning_rate = _learning_rate(config, step, total)
-        loss, probs, grads = model.loss_and_grads(Xb, yb, rng=rng)
+        if compact is not None:
+            loss, probs, grads = model.loss_and_grads_compact(compact, rng=rng)
+        else:
+            loss, probs, grads = model.loss_and_grads(Xb, yb, rng=rng)
         if not math.isfinite(loss) or loss > EXPLODED_LOSS:
             model.load_params(good_params)
             raise TrainingDiverged(
