@@ -15,7 +15,9 @@ Every page starts from ``init_state()`` (the frame calls it on every run). Keys 
     "drawing_dataset" str | None: the dataset selected when that drawing was made.
     "trainer"         app.trainer.Trainer | None: this session's background training (created by the
                       Train page; survives page switches because it lives here).
-    "train_settings"  dict: the Train page's control values, kept across page switches.
+    "train_notice"    (kind, text) | None: a message from a Train page callback ("success" |
+                      "error" | "info"), shown once on the next run.
+    "adopted_run"     int: the trainer run_id whose result was last adopted (see adopt_finished_run).
 
 Functions:
     init_state()                               set every key above to its default if missing
@@ -25,6 +27,11 @@ Functions:
     shipped_model(dataset) -> (SavedModel | None, reason)            model/<dataset>/nn_parameters.npz
     current_model(dataset=None) -> (SavedModel | None, label)        the session's model, else shipped
     set_current_model(dataset, saved, label)   make ``saved`` this session's model for ``dataset``
+    adopt_finished_run() -> bool               called by the frame on every run: when the trainer's
+                                               run has ended, make its model the current one (if
+                                               done or stopped) and add its curves to "runs"; once
+    session_liveness() -> callable | None      "is this browser session still connected?" for the
+                                               trainer thread (None outside `streamlit run`)
     dataset_title(dataset) -> "MNIST" | "Fashion-MNIST"
     class_names(dataset) -> tuple of 10 names
 
@@ -59,7 +66,8 @@ def init_state():
         "drawing_pixels": None,
         "drawing_dataset": None,
         "trainer": None,
-        "train_settings": {},
+        "train_notice": None,
+        "adopted_run": 0,
     }
     for key, value in defaults.items():
         if key not in st.session_state:
@@ -173,3 +181,45 @@ def set_current_model(dataset, saved, label="your model"):
     models = dict(st.session_state["user_models"])
     models[dataset] = None if saved is None else (saved, label)
     st.session_state["user_models"] = models
+
+
+def adopt_finished_run():
+    """If this session's run has ended since we last looked, adopt it. Returns True if it did.
+
+    A finished or stopped run becomes the current model for its dataset (Draw and Inspect then
+    use it); every run with at least one record joins "runs" for the compare-runs overlay.
+    A diverged run keeps the shipped/previous model: its weights are the last good ones, but
+    a run that blew up is not what the user wants to draw into.
+    """
+    init_state()
+    trainer = st.session_state["trainer"]
+    if trainer is None:
+        return False
+    snap = trainer.snapshot(poll=False)
+    if not snap.finished or snap.run_id == st.session_state["adopted_run"]:
+        return False
+    st.session_state["adopted_run"] = snap.run_id
+    if snap.history:
+        st.session_state["runs"] = [*st.session_state["runs"],
+                                    {"label": snap.label, "dataset": snap.dataset,
+                                     "history": snap.history}][-8:]
+    if snap.saved is not None and snap.status in ("done", "stopped"):
+        set_current_model(snap.dataset, snap.saved, f"your {snap.label}")
+    return True
+
+
+def session_liveness():
+    """A callable telling whether the current browser session is still connected, for the
+    trainer thread; None when there is no Streamlit runtime (AppTest, scripts)."""
+    try:
+        from streamlit.runtime import Runtime
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+        ctx = get_script_run_ctx()
+        if ctx is None or not Runtime.exists():
+            return None
+        runtime, session_id = Runtime.instance(), ctx.session_id
+        if not runtime.is_active_session(session_id):
+            return None
+        return lambda: runtime.is_active_session(session_id)
+    except Exception:          # private runtime details moved: fall back to the poll timeout
+        return None

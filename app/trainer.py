@@ -1,0 +1,339 @@
+"""A background training run per session, polled by the page.
+
+The Train page keeps one ``Trainer`` in ``st.session_state["trainer"]``. ``start()`` runs
+``core.training.fit`` in a daemon thread. The thread never calls ``st.*``: it only updates the
+trainer's own fields under a lock (history, status, message, the finished SavedModel). The page
+reads them with ``snapshot()`` from an ``st.fragment(run_every=...)``, so a click elsewhere or a
+visit to another page neither kills nor restarts the run.
+
+Lifecycle of the thread (it always ends; there is no orphan):
+    * ``fit`` yields a record every ``report_every`` steps; report_every is computed from a timing
+      of the first steps so that records come about every ``RECORD_SECONDS`` (0.4 s). Between
+      records the thread checks the stop event, so Stop takes effect within about half a second.
+    * It ends by itself when the run is finished, diverged (TrainingDiverged: the message says to
+      lower the learning rate), failed, or when its session is gone: with ``is_alive`` (a callable
+      that asks the Streamlit runtime whether the browser session is still connected) after
+      ``DISCONNECT_GRACE`` seconds of disconnection; without it, when nobody has polled for
+      ``poll_timeout`` seconds. A reload starts a new session, so the old run stops.
+    * A server-wide cap (env ``NN_MAX_TRAININGS``, default 2) limits concurrent runs: on a 2-core
+      machine a third run would only slow the others down.
+
+Live validation figures are computed on at most ``LIVE_VALIDATION`` images so that frequent
+records cost little (a full validation pass on every record would slow training by ~10%); when
+the run ends, the model is evaluated on the whole validation and test sets.
+"""
+import dataclasses
+import logging
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+
+from core.errors import NNError, TrainingDiverged
+from core.model import MLP
+from core.modelio import SavedModel
+from core.training import plan
+
+log = logging.getLogger(__name__)
+
+RECORD_SECONDS = 0.4        # target time between records: charts get a new point each poll
+LIVE_VALIDATION = 1000      # validation images used for the live curve
+DISCONNECT_GRACE = 15.0     # seconds a session may be disconnected before its run stops
+POLL_TIMEOUT = 120.0        # without is_alive: seconds without a poll before the run stops
+FINAL_STATES = ("done", "stopped", "diverged", "failed", "abandoned")
+
+
+class TrainingBusy(NNError):
+    """The server already runs as many trainings as it allows."""
+
+
+def max_trainings():
+    try:
+        return max(1, int(os.environ.get("NN_MAX_TRAININGS", "2")))
+    except ValueError:
+        return 2
+
+
+_running = set()                 # trainers whose thread is alive, across all sessions
+_running_lock = threading.Lock()
+
+
+def running_count():
+    with _running_lock:
+        return len(_running)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the page shows; a consistent copy taken under the trainer's lock."""
+    run_id: int
+    status: str                  # idle | starting | running | stopping | evaluating | FINAL_STATES
+    message: str                 # error or explanation for the user ("" when none)
+    history: list                # TrainRecord dicts, oldest first
+    total_steps: int
+    dataset: str
+    label: str
+    model_config: object = None
+    train_config: object = None
+    saved: object = None         # SavedModel when the run has ended with usable weights
+    report_every: int = 0
+    started: float = 0.0
+
+    @property
+    def active(self):
+        return self.status in ("starting", "running", "stopping", "evaluating")
+
+    @property
+    def finished(self):
+        return self.status in FINAL_STATES
+
+    @property
+    def last(self):
+        return self.history[-1] if self.history else None
+
+    @property
+    def progress(self):
+        last = self.last
+        return last["step"] / self.total_steps if last and self.total_steps else 0.0
+
+    @property
+    def eta(self):
+        last = self.last
+        if not last or not last["step"]:
+            return float("nan")
+        return last["elapsed"] / last["step"] * (self.total_steps - last["step"])
+
+
+class Trainer:
+    """One session's training run. Create once per session; ``start`` may be called again when
+    the previous run has ended."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        self._model = None
+        self._run_id = 0
+        self._status = "idle"
+        self._message = ""
+        self._history = []
+        self._total_steps = 0
+        self._dataset = ""
+        self._label = ""
+        self._model_config = None
+        self._train_config = None
+        self._saved = None
+        self._report_every = 0
+        self._started = 0.0
+        self._last_poll = time.monotonic()
+
+    # -- control (called from the page's callbacks) --------------------------------------------
+    def start(self, model_config, train_config, splits, *, dataset=None, label="", data_note="",
+              is_alive=None, poll_timeout=POLL_TIMEOUT, record_seconds=RECORD_SECONDS):
+        """Start training a new MLP(model_config) on ``splits`` with ``train_config``.
+
+        Raises TrainingBusy when this trainer or the server is already busy. ``is_alive``: a
+        callable returning False once the browser session is gone (see the module docstring).
+        """
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise TrainingBusy("A training is already running in this session: stop it first.")
+        cap = max_trainings()
+        with _running_lock:
+            if len(_running) >= cap:
+                raise TrainingBusy(
+                    f"The server is already running {len(_running)} trainings (the limit is {cap}, "
+                    f"so that each one stays fast). Try again when one has finished.")
+            _running.add(self)
+        try:
+            _, _, total = plan(train_config, splits.X_train.shape[0])
+            rng = np.random.default_rng(train_config.seed)
+            model = MLP(model_config, rng)
+        except BaseException:
+            with _running_lock:
+                _running.discard(self)
+            raise
+        with self._lock:
+            self._run_id += 1
+            self._stop.clear()
+            self._model = model
+            self._status = "starting"
+            self._message = ""
+            self._history = []
+            self._total_steps = total
+            self._dataset = dataset or train_config.dataset
+            self._label = label or f"run {self._run_id}"
+            self._model_config = model_config
+            self._train_config = train_config
+            self._saved = None
+            self._report_every = 0
+            self._started = time.time()
+            self._last_poll = time.monotonic()
+            self._thread = threading.Thread(
+                target=self._run, name=f"trainer-{self._label}", daemon=True,
+                args=(model, splits, train_config, rng, data_note, is_alive, poll_timeout,
+                      record_seconds))
+            self._thread.start()
+
+    def stop(self):
+        """Ask the run to stop; it ends at the next record (within about half a second)."""
+        self._stop.set()
+        with self._lock:
+            if self._status in ("starting", "running"):
+                self._status = "stopping"
+
+    def reset(self):
+        """Stop any run and forget its history (the finished model stays wherever it was adopted)."""
+        self.stop()
+        self.join(2.0)
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._status, self._message, self._history, self._saved = "idle", "", [], None
+                self._total_steps = 0
+
+    def join(self, timeout=None):
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return thread is None or not thread.is_alive()
+
+    @property
+    def thread_alive(self):
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- reading (called from the page's fragment) ----------------------------------------------
+    def snapshot(self, poll=True):
+        """A consistent copy of the state; counts as a poll (the session is still watching)."""
+        with self._lock:
+            if poll:
+                self._last_poll = time.monotonic()
+            return Snapshot(run_id=self._run_id, status=self._status, message=self._message,
+                            history=list(self._history), total_steps=self._total_steps,
+                            dataset=self._dataset, label=self._label,
+                            model_config=self._model_config, train_config=self._train_config,
+                            saved=self._saved, report_every=self._report_every,
+                            started=self._started)
+
+    def live_model(self):
+        """A copy of the model being trained, as of now (None before a run). For showing guesses:
+        the copy is taken while the optimiser may be writing, so it can mix two consecutive
+        steps, which is harmless for a display."""
+        model = self._model
+        if model is None:
+            return None
+        return MLP(model.config, params=model.copy_params())
+
+    # -- the thread --------------------------------------------------------------------------
+    def _set(self, **fields):
+        with self._lock:
+            for key, value in fields.items():
+                setattr(self, f"_{key}", value)
+
+    def _gone(self, is_alive, poll_timeout, since_alive):
+        if is_alive is not None:
+            return time.monotonic() - since_alive > DISCONNECT_GRACE
+        with self._lock:
+            return time.monotonic() - self._last_poll > poll_timeout
+
+    def _run(self, model, splits, config, rng, data_note, is_alive, poll_timeout, record_seconds):
+        try:
+            self._train(model, splits, config, rng, data_note, is_alive, poll_timeout,
+                        record_seconds)
+        except Exception as e:        # never let a thread die silently: the page shows it
+            log.exception("training thread failed")
+            self._set(status="failed", message=f"Training failed unexpectedly: {type(e).__name__}: {e}")
+        finally:
+            with _running_lock:
+                _running.discard(self)
+
+    def _train(self, model, splits, config, rng, data_note, is_alive, poll_timeout,
+               record_seconds):
+        from core.training import fit
+        report_every = calibrate_report_every(model, splits, config, record_seconds)
+        config = dataclasses.replace(config, report_every=report_every)
+        live = live_splits(splits)
+        self._set(status="running", report_every=report_every)
+        since_alive = time.monotonic()
+        ended = "done"
+        message = ""
+        try:
+            for record in fit(model, live, config, rng):
+                with self._lock:
+                    self._history.append(record.to_dict())
+                if self._stop.is_set():
+                    ended = "stopped"
+                    break
+                if is_alive is not None and is_alive():
+                    since_alive = time.monotonic()
+                if self._gone(is_alive, poll_timeout, since_alive):
+                    ended, message = "abandoned", "The page that started this run was closed, so it stopped."
+                    break
+        except TrainingDiverged as e:
+            ended, message = "diverged", str(e)
+        except NNError as e:
+            self._set(status="failed", message=str(e))
+            return
+        with self._lock:
+            history = list(self._history)
+            if ended != "abandoned":
+                self._status = "evaluating"
+        if not history or ended == "abandoned":
+            self._set(status=ended, message=message or ("Stopped before the first measurement; "
+                                                        "no model was kept." if not history else ""))
+            return
+        saved = finish_model(model, splits, config, history, self._dataset, data_note, ended)
+        self._set(status=ended, message=message, saved=saved)
+
+
+def calibrate_report_every(model, splits, config, record_seconds=RECORD_SECONDS, trials=3):
+    """Steps between records so that one comes about every ``record_seconds``.
+
+    Times ``trials`` forward+backward passes on one batch (no update, its own RNG, so the run
+    itself is unchanged) and keeps the fastest. ``config.report_every``, when set, wins.
+    """
+    if config.report_every:
+        return config.report_every
+    batch, steps_per_epoch, total = plan(config, splits.X_train.shape[0])
+    X = splits.X_train[:batch]
+    y = splits.y_train[:batch]
+    probe_rng = np.random.default_rng(12345)
+    best = math.inf
+    for _ in range(trials):
+        t = time.perf_counter()
+        model.loss_and_grads(X, y, rng=probe_rng)
+        best = min(best, time.perf_counter() - t)
+        if best > record_seconds:
+            break
+    step_seconds = best * 1.15            # the optimiser update and batch gathering come on top
+    return int(max(1, min(total, round(record_seconds / max(step_seconds, 1e-6)))))
+
+
+def live_splits(splits, size=LIVE_VALIDATION):
+    """``splits`` with its validation set cut to ``size`` images (the live curve)."""
+    if splits.X_val.shape[0] <= size:
+        return splits
+    fields = {"X_val": splits.X_val[:size], "y_val": splits.y_val[:size]}
+    try:
+        return dataclasses.replace(splits, **fields)
+    except TypeError:
+        return SimpleNamespace(**{**vars(splits), **fields})
+
+
+def finish_model(model, splits, config, history, dataset, data_note="", ended="done"):
+    """Evaluate ``model`` on the full validation and test sets; return a SavedModel."""
+    val_loss, val_accuracy = model.evaluate(splits.X_val, splits.y_val)
+    test_loss, test_accuracy = model.evaluate(splits.X_test, splits.y_test)
+    last = history[-1]
+    metrics = {"train_accuracy": last["train_accuracy"], "val_accuracy": val_accuracy,
+               "val_loss": val_loss, "test_accuracy": test_accuracy, "test_loss": test_loss,
+               "training_seconds": last["elapsed"], "steps": last["step"], "ended": ended}
+    if data_note:
+        metrics["data"] = data_note
+    train_config = config.to_dict()
+    return SavedModel(model=model, dataset=dataset, scaling=config.scaling,
+                      train_config=train_config, history=history, metrics=metrics,
+                      created=time.strftime("%Y-%m-%dT%H:%M:%S"))

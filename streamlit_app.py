@@ -1,0 +1,60 @@
+"""The frame: page config, session-state defaults, the sidebar and the navigation.
+
+    streamlit run streamlit_app.py
+
+Pages live in pages/ and are reached at /, /train, /draw and /inspect.
+"""
+import streamlit as st
+
+from app.state import DATASETS, adopt_finished_run, current_model, dataset_title, init_state
+
+st.set_page_config(page_title="Neural network playground", page_icon="🧠", layout="wide")
+init_state()
+adopt_finished_run()
+if st.query_params.get("dataset") in DATASETS:          # links like /draw?dataset=fashion-mnist
+    st.session_state["dataset"] = st.query_params["dataset"]
+    del st.query_params["dataset"]
+
+pages = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+    st.Page("pages/inspect.py", title="Inspect", icon=":material/search:", url_path="inspect"),
+]
+page = st.navigation(pages)
+
+with st.sidebar:
+    st.selectbox("Dataset", DATASETS, key="dataset", format_func=dataset_title,
+                 help="MNIST: handwritten digits 0-9. Fashion-MNIST: ten kinds of clothing, same "
+                      "28×28 grey images, harder to tell apart. Every page uses this choice.")
+    saved, label = current_model()
+    if saved is None:
+        st.caption(f"**Model:** none yet. {label}")
+    else:
+        accuracy = saved.metrics.get("test_accuracy")
+        accuracy_text = f" · test accuracy **{accuracy:.1%}**" if isinstance(accuracy, float) else ""
+        sizes = "-".join(str(s) for s in saved.model.config.layer_sizes)
+        st.caption(f"**Model:** {label}  \n{sizes} {saved.model.config.activation}"
+                   f"{accuracy_text}")
+
+    trainer = st.session_state["trainer"]
+    watching = trainer is not None and trainer.snapshot(poll=False).active
+    on_train_page = page.url_path == "train"
+
+    @st.fragment(run_every=1.0 if watching and not on_train_page else None)
+    def training_status():
+        """While a run is going, show it on every page (and keep polling the trainer)."""
+        if trainer is None:
+            return
+        snap = trainer.snapshot()
+        if snap.active and not on_train_page:
+            last = snap.last
+            figures = f" · val {last['val_accuracy']:.0%}" if last and last["val_accuracy"] == last["val_accuracy"] else ""
+            st.progress(snap.progress, text=f"Training {snap.label}: {snap.progress:.0%}{figures}")
+            st.page_link("pages/train.py", label="Watch it learn", icon=":material/monitoring:")
+        elif snap.finished and snap.run_id != st.session_state["adopted_run"]:
+            st.rerun(scope="app")        # the frame adopts the new model on the full rerun
+
+    training_status()
+
+page.run()
