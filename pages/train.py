@@ -65,9 +65,10 @@ for _name, _value in preset_settings(DEFAULT_PRESET).items():
 
 # Suggested experiments from the Home page arrive as ?experiment=<name>.
 EXPERIMENTS = {
-    "diverge": ({**preset_settings("original"), "learning_rate": 5.0},
-                "Experiment: the original 784-10-10 network with a learning rate of 5. Press "
-                "**Start** and watch the loss: then try 0.5."),
+    "diverge": ({**preset_settings("recommended"), "optimizer": "sgd", "lr_schedule": "constant",
+                 "learning_rate": 5.0},
+                "Experiment: plain SGD with a learning rate of 5. Press **Start**: the steps are so "
+                "big that the loss explodes within a few steps. Then try 0.5, and 0.05."),
     "tiny": ({**preset_settings("recommended"), "hidden": "10", "dropout": 0.0, "epochs": 3,
               "learning_rate": 0.005},
              "Experiment: 784-10-10, only 10 hidden units. Press **Start**; when it is done, open "

@@ -1,0 +1,158 @@
+"""The background trainer on its own: runs, stops within a second, diverges, respects the cap,
+and never outlives an abandoned session."""
+import threading
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from app import trainer as trainer_module
+from app.trainer import Trainer, TrainingBusy, calibrate_report_every, running_count
+from core.model import ModelConfig
+from core.training import TrainConfig
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    """Two easy, separable classes in 784 pixels: fast to learn, no dataset needed."""
+    rng = np.random.default_rng(0)
+
+    def make(n):
+        y = rng.integers(0, 10, n)
+        X = rng.random((n, 784), dtype=np.float32) * 0.2
+        X[np.arange(n), y * 70] += 1.0
+        return X, y.astype(np.int64)
+    X_train, y_train = make(2000)
+    X_val, y_val = make(300)
+    X_test, y_test = make(300)
+    return SimpleNamespace(X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val,
+                           X_test=X_test, y_test=y_test, scaling="unit")
+
+
+SMALL = ModelConfig(hidden_sizes=(16,))
+
+
+def wait_for(predicate, timeout=20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads():
+    yield
+    assert wait_for(lambda: running_count() == 0, 5), "a training thread outlived its test"
+
+
+def test_run_to_the_end_gives_a_model_with_test_accuracy(splits):
+    t = Trainer()
+    t.start(SMALL, TrainConfig(learning_rate=0.5, epochs=3, batch_size=50), splits, dataset="mnist")
+    assert t.join(30)
+    snap = t.snapshot()
+    assert snap.status == "done", snap.message
+    assert snap.history and snap.history[-1]["step"] == snap.total_steps == 120
+    assert snap.saved is not None and snap.saved.metrics["test_accuracy"] > 0.9
+    assert snap.saved.dataset == "mnist" and snap.saved.history == snap.history
+
+
+def test_stop_takes_effect_within_a_second(splits):
+    t = Trainer()
+    t.start(ModelConfig(hidden_sizes=(64,)), TrainConfig(learning_rate=0.1, iterations=1_000_000,
+                                                         batch_size=32), splits)
+    assert wait_for(lambda: len(t.snapshot().history) >= 2)
+    started = time.monotonic()
+    t.stop()
+    assert t.join(1.0), "the thread was still running a second after Stop"
+    assert time.monotonic() - started < 1.0
+    snap = t.snapshot()
+    assert snap.status == "stopped"
+    assert snap.saved is not None, "a stopped run keeps the weights learned so far"
+
+
+def test_records_come_several_times_a_second(splits):
+    t = Trainer()
+    t.start(SMALL, TrainConfig(learning_rate=0.1, iterations=1_000_000, batch_size=32), splits)
+    assert wait_for(lambda: len(t.snapshot().history) >= 5, 10)
+    t.stop()
+    t.join(2)
+    elapsed = [r["elapsed"] for r in t.snapshot().history]
+    gaps = np.diff(elapsed)
+    # ~0.3 s by design; the slack is for a machine shared with other work
+    assert np.median(gaps) < 0.6, f"records came every {np.median(gaps):.2f} s; charts need < 0.5 s"
+    assert gaps.max() < 1.2, f"records came {gaps.max():.2f} s apart; Stop needs < 1 s"
+
+
+def test_divergence_stops_with_advice_to_lower_the_learning_rate(splits):
+    t = Trainer()
+    t.start(ModelConfig(hidden_sizes=(64, 64)), TrainConfig(learning_rate=50.0, epochs=5,
+                                                            batch_size=32), splits)
+    assert t.join(30)
+    snap = t.snapshot()
+    assert snap.status == "diverged"
+    assert "learning rate" in snap.message.lower()
+
+
+def test_server_wide_cap(splits, monkeypatch):
+    monkeypatch.setenv("NN_MAX_TRAININGS", "1")
+    first, second = Trainer(), Trainer()
+    long_run = TrainConfig(learning_rate=0.1, iterations=1_000_000, batch_size=32)
+    first.start(SMALL, long_run, splits)
+    with pytest.raises(TrainingBusy, match="limit is 1"):
+        second.start(SMALL, long_run, splits)
+    with pytest.raises(TrainingBusy, match="already running in this session"):
+        first.start(SMALL, long_run, splits)
+    first.stop()
+    assert first.join(2)
+    second.start(SMALL, TrainConfig(learning_rate=0.1, iterations=20, batch_size=32), splits)
+    assert second.join(20)
+    assert second.snapshot().status == "done"
+
+
+def test_run_stops_when_nobody_polls(splits):
+    t = Trainer()
+    t.start(SMALL, TrainConfig(learning_rate=0.1, iterations=1_000_000, batch_size=32), splits,
+            poll_timeout=0.5)
+    assert t.join(5), "an unpolled run must end by itself"
+    assert t.snapshot().status == "abandoned"
+
+
+def test_run_stops_when_the_browser_session_is_gone(splits, monkeypatch):
+    monkeypatch.setattr(trainer_module, "DISCONNECT_GRACE", 0.3)
+    connected = threading.Event()
+    connected.set()
+    t = Trainer()
+    t.start(SMALL, TrainConfig(learning_rate=0.1, iterations=1_000_000, batch_size=32), splits,
+            is_alive=connected.is_set, poll_timeout=0.1)
+    time.sleep(1.0)
+    assert t.thread_alive, "a connected session keeps its run even without polls"
+    connected.clear()                       # the tab was closed or reloaded
+    assert t.join(3)
+    assert t.snapshot().status == "abandoned"
+
+
+def test_live_model_is_a_copy(splits):
+    t = Trainer()
+    assert t.live_model() is None
+    t.start(SMALL, TrainConfig(learning_rate=0.5, iterations=30, batch_size=50), splits)
+    t.join(20)
+    live = t.live_model()
+    final = t.snapshot().saved.model
+    assert live is not final
+    assert all(np.array_equal(live.params[k], final.params[k]) for k in final.params)
+    assert live.params["layers.0.W"] is not final.params["layers.0.W"]
+
+
+def test_calibration_targets_the_record_interval(splits):
+    from core.model import MLP
+    model = MLP(SMALL, np.random.default_rng(0))
+    config = TrainConfig(iterations=100_000, batch_size=32)
+    fast = calibrate_report_every(model, splits, config, record_seconds=0.4)
+    slow = calibrate_report_every(model, splits, config, record_seconds=0.04)
+    assert fast >= slow >= 1
+    assert calibrate_report_every(model, splits, TrainConfig(iterations=10, report_every=3)) == 3
