@@ -16,6 +16,13 @@ Resampling is exact box filtering (area averaging) written as two small matrices
 R_x.T``; placing the digit by its centre of mass is the same product on a shifted grid, so a
 sub-pixel shift costs nothing and adds no blur.
 
+Defaults were chosen with ``python -m benchmarks.fidelity`` (MNIST test digits re-drawn as canvas
+strokes, brush 10-30 px, digit height 120-250 px; 784-256-128-10 model with augmentation, n=1000):
+97.5% with the defaults; without crop 54.6%, stretched instead of fitted 49.0%, box centre instead
+of centre of mass 96.7%, without stroke normalisation 97.2%, stroke width 2.0 / 3.0 px 97.1 / 96.6%.
+Sub-pixel centring (97.3%) and a 0.5 px blur (97.4%) made no measurable difference, so the
+defaults stay with MNIST's own whole-pixel shifts and no blur.
+
 Behaviour at the edges, chosen on purpose:
     * ``None``, a zero-size array or a canvas with no ink -> ``Preprocessed(empty=True)`` with 784
       zeros (the page shows an invitation to draw, not a guess).
@@ -343,16 +350,18 @@ def _normalize_stroke(img, target_width, box_pixels):
     return change_thickness(big, radius)
 
 
+@lru_cache(maxsize=16)
+def _blur_matrix(n, sigma):
+    """(n, n) banded Gaussian matrix; blurring is one product per axis, like the resampling."""
+    offsets = np.arange(n)[:, None] - np.arange(n)[None, :]
+    band = np.exp(-0.5 * (offsets / sigma) ** 2) * (np.abs(offsets) <= max(1, math.ceil(3 * sigma)))
+    band = (band / band.sum(axis=1, keepdims=True)).astype(np.float32)
+    band.setflags(write=False)
+    return band
+
+
 def _gaussian_blur(img, sigma):
-    radius = max(1, int(math.ceil(3 * sigma)))
-    x = np.arange(-radius, radius + 1)
-    kernel = np.exp(-0.5 * (x / sigma) ** 2)
-    kernel = (kernel / kernel.sum()).astype(np.float32)
-    n = img.shape[0]
-    # Blurring as a banded (n, n) matrix keeps it one product per axis, like the resampling.
-    band = np.zeros((n, n), np.float32)
-    for d, k in zip(x, kernel):
-        band += np.eye(n, k=int(d), dtype=np.float32) * k
+    band = _blur_matrix(img.shape[0], float(sigma))
     return band @ img @ band.T
 
 

@@ -135,8 +135,9 @@ def _place(lines, rng, height_range=(120, 250), brush_range=(10, 30)):
     room = CANVAS - brush - 4                                  # the ink must fit on the canvas
     scale = min(scale, room / size[0], room / size[1])
     extent = size * scale
-    corner = np.array([rng.uniform(brush / 2 + 2, CANVAS - brush / 2 - 2 - extent[0]),
-                       rng.uniform(brush / 2 + 2, CANVAS - brush / 2 - 2 - extent[1])])
+    low = brush / 2 + 2
+    high = np.maximum(low, CANVAS - brush / 2 - 2 - extent)          # (x, y)
+    corner = np.array([rng.uniform(low, high[0]), rng.uniform(low, high[1])])
     return [(line - lo) * scale + corner for line in lines], brush
 
 
