@@ -139,7 +139,7 @@ PRESETS = {
         "schedule, mini-batches of 128, light dropout.",
         ModelConfig(hidden_sizes=(256, 128), activation="relu", output_activation="softmax",
                     loss="cross_entropy", init="he", dropout=0.1),
-        TrainConfig(learning_rate=0.001, epochs=12, batch_size=128, optimizer="adam",
+        TrainConfig(learning_rate=0.001, epochs=20, batch_size=128, optimizer="adam",
                     lr_schedule="cosine", scaling="unit", validation_size=5000),
     ),
 }
