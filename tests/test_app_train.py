@@ -1,0 +1,170 @@
+"""The Train page in AppTest: tiny runs end to end, errors shown as st.error, models saved safely."""
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from app.trainer import running_count
+
+pytestmark = pytest.mark.timeout(90)
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+
+
+@pytest.fixture(autouse=True)
+def app_env(monkeypatch, tmp_path):
+    """Offline, models in a temporary folder, and st.navigation mode in AppTest.
+
+    AppTest re-detects the legacy pages/ folder on every run and would then run a page file
+    without the frame; a real server switches that off on the first st.navigation call.
+    """
+    monkeypatch.setenv("NN_OFFLINE", "1")
+    monkeypatch.setenv("NN_MODEL_DIR", str(tmp_path / "model"))
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+    monkeypatch.setattr(PagesManager, "__init__", init)
+    yield
+    end = time.monotonic() + 5
+    while running_count() and time.monotonic() < end:
+        time.sleep(0.05)
+
+
+def train_page():
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def tiny(at, hidden="16", epochs=1):
+    at.text_input(key="train.hidden").set_value(hidden)
+    at.selectbox(key="train.optimizer").set_value("adam")
+    at.select_slider(key="train.learning_rate").set_value(0.005)
+    at.select_slider(key="train.batch_size").set_value(128)
+    at.number_input(key="train.epochs").set_value(epochs)
+    at.number_input(key="train.validation_size").set_value(1000)
+    at.slider(key="train.dropout").set_value(0.0)
+    return at.run()
+
+
+def run_until_finished(at, timeout=40):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        trainer = at.session_state["trainer"]
+        if trainer is not None and trainer.snapshot(poll=False).finished:
+            at.run()                      # the run that notices it (run_every does not fire here)
+            return at.run()
+        time.sleep(0.3)
+        at.run()
+    raise AssertionError("the training did not finish")
+
+
+def texts(elements):
+    return " ".join(str(e.value) for e in elements)
+
+
+def test_tiny_training_shows_progress_metrics_and_charts_then_becomes_the_model(tmp_path):
+    at = tiny(train_page())
+    assert "Plan:" in texts(at.caption)
+    at.button(key="train.start").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert at.session_state["trainer"].snapshot(poll=False).active
+    assert at.button(key="train.stop").disabled is False
+    at = run_until_finished(at)
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric]
+    assert {"Train loss", "Train accuracy", "Validation accuracy"} <= set(labels)
+    assert len(at.get("vega_lite_chart")) >= 2, "loss and accuracy charts"
+    assert "Test accuracy" in texts(at.success)
+    saved, label = at.session_state["user_models"]["mnist"]
+    assert saved.metrics["test_accuracy"] > 0.5 and "run 1" in label
+    assert "run 1" in texts(at.sidebar.caption), "the sidebar shows the current model"
+    assert len(at.session_state["runs"]) == 1
+
+    # Save: path tricks and the shipped name are refused; a good name is written.
+    for bad in ("../x", "nn_parameters", "a/b", ""):
+        at.text_input(key="train.save_name").set_value(bad)
+        at.button(key="train.save").click().run()
+        assert at.error, f"{bad!r} should be refused"
+        assert not at.exception
+    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "model" / "mnist" / "nn_parameters.npz").exists()
+    at.text_input(key="train.save_name").set_value("my first net")
+    at.button(key="train.save").click().run()
+    assert "Saved" in texts(at.success), texts(at.error)
+    assert (tmp_path / "model" / "mnist" / "my first net.npz").is_file()
+
+    # Load and delete it again.
+    at.selectbox(key="train.load_name").set_value("my first net")
+    at.button(key="train.load").click().run()
+    assert "Loaded" in texts(at.success)
+    assert "my first net" in at.session_state["user_models"]["mnist"][1]
+    at.button(key="train.delete").click().run()
+    assert not (tmp_path / "model" / "mnist" / "my first net.npz").exists()
+    assert not at.exception
+
+
+def test_bad_hidden_sizes_show_an_error_and_disable_start():
+    at = train_page()
+    at.text_input(key="train.hidden").set_value("abc").run()
+    assert "abc" in texts(at.error)
+    assert at.button(key="train.start").disabled
+    at.text_input(key="train.hidden").set_value("10, 99999").run()
+    assert "units" in texts(at.error)
+    assert not at.exception
+
+
+def test_a_huge_learning_rate_diverges_with_advice():
+    at = train_page()
+    at.query_params["experiment"] = "diverge"            # the Home page's suggestion
+    at = tiny(at)
+    at.select_slider(key="train.learning_rate").set_value(10.0)
+    at.selectbox(key="train.optimizer").set_value("sgd")
+    at.run()
+    at.button(key="train.start").click().run()
+    at = run_until_finished(at)
+    assert "learning rate" in texts(at.error).lower()
+    assert not at.exception
+    assert at.session_state["user_models"]["mnist"] is None, "a diverged run is not adopted"
+
+
+def test_the_home_experiment_link_fills_the_controls():
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.query_params["experiment"] = "diverge"
+    at.switch_page("pages/train.py").run()
+    assert at.select_slider(key="train.learning_rate").value == 5.0
+    assert at.selectbox(key="train.optimizer").value == "sgd"
+    assert "learning rate of 5" in texts(at.info)
+
+
+def test_settings_and_a_running_training_survive_a_page_switch():
+    at = tiny(train_page(), hidden="24", epochs=30)
+    at.button(key="train.start").click().run()
+    trainer = at.session_state["trainer"]
+    at.switch_page("pages/home.py").run()
+    assert not at.exception
+    assert trainer.snapshot(poll=False).active, "visiting another page must not stop the run"
+    at.switch_page("pages/train.py").run()
+    assert at.text_input(key="train.hidden").value == "24"
+    assert at.session_state["trainer"] is trainer
+    at.button(key="train.stop").click().run()
+    assert trainer.join(1.5)
+    at = run_until_finished(at)
+    assert trainer.snapshot(poll=False).status == "stopped"
+    assert "Stopped" in texts(at.success)
+
+
+def test_start_when_the_server_is_full_shows_a_warning(monkeypatch):
+    monkeypatch.setenv("NN_MAX_TRAININGS", "1")
+    at1 = tiny(train_page(), epochs=30)
+    at1.button(key="train.start").click().run()
+    at2 = tiny(train_page())
+    at2.button(key="train.start").click().run()
+    assert "limit is 1" in texts(at2.warning)
+    assert not at2.exception
+    at1.button(key="train.stop").click().run()
