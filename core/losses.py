@@ -14,6 +14,17 @@ import numpy as np
 from .activations import softmax
 
 
+def _row_max(Z):
+    """Z.max(axis=1, keepdims=True); for the usual 10 classes, column by column, which is about
+    ten times faster than NumPy's reduction along short rows."""
+    if Z.shape[1] > 16 or Z.shape[1] == 0:
+        return Z.max(axis=1, keepdims=True)
+    m = Z[:, 0].copy()
+    for j in range(1, Z.shape[1]):
+        np.maximum(m, Z[:, j], out=m)
+    return m[:, None]
+
+
 class SoftmaxCrossEntropy:
     name = "cross_entropy"
     fused_with_softmax = True
@@ -29,10 +40,10 @@ class SoftmaxCrossEntropy:
         (sum of the N losses, P, dZ) with dZ = (P - Y) / denominator. With chunks of a larger batch
         the denominator is the whole batch's size, so the chunks' gradients add up."""
         rows = np.arange(Z.shape[0])
-        Z -= Z.max(axis=1, keepdims=True)                # (N, K), max entry 0 per row
+        Z -= _row_max(Z)                                 # (N, K), max entry 0 per row
         picked = Z[rows, y]                              # shifted logit of the true class
         P = np.exp(Z, out=Z)
-        sums = P.sum(axis=1, keepdims=True)              # (N, 1), >= 1
+        sums = (P @ np.ones(P.shape[1], P.dtype))[:, None]   # (N, 1), >= 1 (BLAS: faster than sum)
         # exact log-softmax: log p_y = shifted_y - log(sum exp(shifted)); never log(0)
         loss_sum = float((np.log(sums[:, 0]) - picked).sum())
         P /= sums
