@@ -56,7 +56,7 @@ def curves_spec(metric, current=None, earlier=(), height=260):
         "data": {"values": rows},
         "mark": {"type": "line", "point": len(rows) < 60, "interpolate": "monotone"},
         "encoding": {
-            "x": {"field": "epoch", "type": "quantitative", "title": "epochs (passes over the training images)"},
+            "x": {"field": "epoch", "type": "quantitative", "title": "epoch"},
             "y": y,
             "color": {"field": "split", "type": "nominal", "title": None,
                       "scale": {"domain": list(SPLIT_COLORS), "range": list(SPLIT_COLORS.values())},

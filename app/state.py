@@ -57,8 +57,25 @@ _FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Sh
             "Bag", "Ankle boot")
 
 
+def _leave_legacy_pages_mode():
+    """Make sure the frame (streamlit_app.py) runs, whatever URL the first visitor opened.
+
+    Streamlit sees our pages/ folder and starts in its legacy multipage mode, which runs a page
+    file on its own (no frame, no sidebar, no page config) until some run calls st.navigation.
+    A visitor whose first URL is /train would stay in that mode. Switch it off and rerun.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:                       # moved in a later Streamlit: nothing to fix
+        return
+    if getattr(PagesManager, "uses_pages_directory", None):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def init_state():
     """Give every session_state key its default (only keys that are missing)."""
+    _leave_legacy_pages_mode()
     defaults = {
         "dataset": "mnist",
         "user_models": {name: None for name in DATASETS},

@@ -260,8 +260,9 @@ class Trainer:
         since_alive = time.monotonic()
         ended = "done"
         message = ""
+        records = fit(model, live, config, rng)
         try:
-            for record in fit(model, live, config, rng):
+            for record in records:
                 with self._lock:
                     self._history.append(record.to_dict())
                 if self._stop.is_set():
@@ -277,6 +278,8 @@ class Trainer:
         except NNError as e:
             self._set(status="failed", message=str(e))
             return
+        finally:
+            records.close()          # ends fit's with-blocks (BLAS threads) now, not at GC time
         with self._lock:
             history = list(self._history)
             if ended != "abandoned":
@@ -303,14 +306,20 @@ def calibrate_report_every(model, splits, config, record_seconds=RECORD_SECONDS,
     probe = MLP(model.config, params=model.copy_params())
     optimizer = make_optimizer(config.optimizer, config.learning_rate, config.momentum,
                                config.weight_decay)
-    probe_rng = np.random.default_rng(12345)
-    n_train = splits.X_train.shape[0]
     augment = None
     if config.augment:
         from core.augment import AugmentConfig
         augment = AugmentConfig()
+    from core import blas
+    with blas.threads(blas.training_threads()):          # as fit runs its steps
+        return _calibrate(probe, optimizer, augment, splits, batch, total, record_seconds, trials)
+
+
+def _calibrate(probe, optimizer, augment, splits, batch, total, record_seconds, trials):
+    probe_rng = np.random.default_rng(12345)
+    n_train = splits.X_train.shape[0]
     times = []
-    for _ in range(trials):
+    for trial in range(trials + 1):                      # the first step warms up; not timed
         t = time.perf_counter()
         idx = probe_rng.integers(0, n_train, batch) if batch < n_train else slice(None)
         X, y = splits.X_train[idx], splits.y_train[idx]
@@ -318,8 +327,10 @@ def calibrate_report_every(model, splits, config, record_seconds=RECORD_SECONDS,
             X = augment(X, probe_rng)
         _, _, grads = probe.loss_and_grads(X, y, rng=probe_rng)
         optimizer.step(probe.params, grads)
-        times.append(time.perf_counter() - t)
-        if sum(times) > record_seconds:
+        seconds = time.perf_counter() - t
+        if trial or seconds > record_seconds:            # a slow step needs no second look
+            times.append(seconds)
+        if sum(times) > record_seconds and len(times) >= min(3, trials):
             break
     step_seconds = float(np.median(times))
     t = time.perf_counter()

@@ -248,7 +248,7 @@ busy = snap is not None and snap.active
 
 st.title("Train a network")
 st.caption("Pick a starting point, change anything, press **Start** and watch the network learn. "
-           "Hover over ⓘ on any control to see what it does.")
+           "Hover over the ? next to any control to see what it does.")
 
 controls, view = st.columns([1, 2], gap="large")
 
@@ -374,7 +374,8 @@ with controls:
         st.error(config_error)
 
 with view:
-    b1, b2, b3, _ = st.columns([1, 1, 1, 3])
+    buttons = st.container(horizontal=True)
+    b1 = b2 = b3 = buttons
     b1.button("Start", type="primary", icon=":material/play_arrow:", on_click=on_start,
               disabled=busy or config_error is not None or raw is None, key=K + "start",
               help="Train a new network from random weights with the settings on the left.")
@@ -394,7 +395,7 @@ with view:
             what = "Finished" if snap.status == "done" else f"Stopped at step {snap.last['step']:,}"
             st.success(f"{what}. Test accuracy **{acc:.1%}** (validation "
                        f"{saved.metrics['val_accuracy']:.1%}). Draw and Inspect now use this model.")
-            l1, l2, _ = st.columns([1, 1, 2])
+            l1 = l2 = st.container(horizontal=True)
             l1.page_link("pages/draw.py", label="Draw a digit into it", icon=":material/draw:")
             l2.page_link("pages/inspect.py", label="See its mistakes", icon=":material/search:")
         elif snap.status == "diverged":
@@ -434,17 +435,18 @@ with view:
         if last is not None:
             prev = history[-2] if len(history) > 1 else None
             m = st.columns(4)
-            m[0].metric("Train loss", f"{last['train_loss']:.4f}",
-                        None if prev is None else f"{last['train_loss'] - prev['train_loss']:+.4f}",
+            m[0].metric("Train loss", f"{last['train_loss']:.3f}",
+                        None if prev is None else f"{last['train_loss'] - prev['train_loss']:+.3f}",
                         delta_color="inverse", help="Average loss on the last steps' batches.")
             m[1].metric("Train accuracy", f"{last['train_accuracy']:.1%}",
                         help="Share of the last steps' training images classified correctly.")
             val = last["val_accuracy"]
-            m[2].metric("Validation accuracy", f"{val:.1%}" if val == val else "n/a",
+            m[2].metric("Val. accuracy", f"{val:.1%}" if val == val else "n/a",
                         None if prev is None or val != val else f"{(val - prev['val_accuracy']) * 100:+.1f} pts",
                         help="On held-out images the network never trains on (up to 1,000 "
                              "of them while training; all of them at the end).")
-            m[3].metric("Speed", f"{last['samples_per_second']:,.0f} img/s",
+            speed = last["samples_per_second"]
+            m[3].metric("Images/s", f"{speed / 1000:.1f}k" if speed >= 10_000 else f"{speed:,.0f}",
                         help="Training images processed per second.")
         current = (snap.label, history) if history else None
         earlier = []

@@ -78,7 +78,7 @@ def test_tiny_training_shows_progress_metrics_and_charts_then_becomes_the_model(
     at = run_until_finished(at)
     assert not at.exception, at.exception
     labels = [m.label for m in at.metric]
-    assert {"Train loss", "Train accuracy", "Validation accuracy"} <= set(labels)
+    assert {"Train loss", "Train accuracy", "Val. accuracy"} <= set(labels)
     assert len(at.get("vega_lite_chart")) >= 2, "loss and accuracy charts"
     assert "Test accuracy" in texts(at.success)
     saved, label = at.session_state["user_models"]["mnist"]
