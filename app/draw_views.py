@@ -188,7 +188,7 @@ def probability_spec(probabilities, class_names, height=None, title=None):
          "axis": {"labelFontSize": 13}}
     spec = {
         "data": {"values": values},
-        "height": height or 22 * len(values),
+        "height": {"step": 22} if height is None else height,
         "encoding": {"y": y},
         "layer": [
             {"mark": {"type": "bar", "cornerRadiusEnd": 2},

@@ -78,7 +78,7 @@ def display_images(X, scaling):
 
 
 # -- charts --------------------------------------------------------------------------------------
-def confusion_spec(confusion, class_names, size=380):
+def confusion_spec(confusion, class_names, cell=34):
     """A heat map of counts: true class down, predicted class across, counts written in the cells."""
     confusion = np.asarray(confusion)
     totals = confusion.sum(axis=1)
@@ -94,18 +94,22 @@ def confusion_spec(confusion, class_names, size=380):
     x = {"field": "predicted", "type": "ordinal", "sort": {"field": "p"}, "title": "predicted",
          "axis": {**axis, "orient": "top", "labelAngle": 0 if len(max(class_names, key=len)) < 3 else -40}}
     y = {"field": "true", "type": "ordinal", "sort": {"field": "t"}, "title": "true", "axis": axis}
-    # colour by the share of the true class, so a rare class's mistakes are as visible as a common one's;
-    # the diagonal is coloured on its own scale-free grey-green so mistakes stand out
+    # Colour the mistakes by their share of the true class (so a rare class's mistakes show as well
+    # as a common one's), on a square-root scale so that a single mistake is visible; the diagonal
+    # is a flat green and empty cells are white, so the eye goes to the mistakes.
     return {
         "data": {"values": values},
-        "width": size, "height": size,
+        # sizes per cell ("step"): a fixed total size would be squeezed to fit the legend and titles
+        "width": {"step": cell}, "height": {"step": cell},
         "encoding": {"x": x, "y": y},
         "layer": [
             {"mark": {"type": "rect", "stroke": "white", "strokeWidth": 1},
              "encoding": {
-                 "color": {"condition": {"test": "datum.correct", "value": "#cfe8d5"},
+                 "color": {"condition": [{"test": "datum.correct", "value": "#cfe8d5"},
+                                         {"test": "datum.count == 0", "value": "#ffffff"}],
                            "field": "share", "type": "quantitative", "title": "share of true class",
-                           "scale": {"scheme": "oranges", "domain": [0, 0.1], "clamp": True},
+                           "scale": {"type": "sqrt", "domain": [0, 0.1], "clamp": True,
+                                     "range": ["#fdd9b5", "#a63603"]},
                            "legend": {"format": "%"}},
                  "tooltip": [{"field": "true", "title": "true"},
                              {"field": "predicted", "title": "predicted"},
@@ -135,7 +139,7 @@ def per_class_spec(per_class, class_names, overall=None):
         layers.append({"data": {"values": [{"overall": float(overall)}]},
                        "mark": {"type": "rule", "color": "#e4572e", "strokeDash": [4, 3]},
                        "encoding": {"x": {"field": "overall", "type": "quantitative"}}})
-    return {"data": {"values": values}, "height": 24 * len(values), "layer": layers}
+    return {"data": {"values": values}, "height": {"step": 24}, "layer": layers}
 
 
 def activation_spec(activations, layer_title):
@@ -210,14 +214,20 @@ def weight_images(W, start=0, count=WEIGHTS_PER_PAGE, scale=4):
     images = []
     for j in range(start, stop):
         image = diverging_rgb(W[:, j].reshape(28, 28))
-        images.append(np.repeat(np.repeat(image, scale, axis=0), scale, axis=1))
+        images.append(_margin(np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)))
     return images
 
 
 def grey_images(images, scale=3):
-    """(N, 28, 28) floats in [0, 1] -> list of enlarged uint8 images (nearest-neighbour)."""
+    """(N, 28, 28) floats in [0, 1] -> list of enlarged uint8 images (nearest-neighbour), each with
+    a thin white margin so that neighbours in a gallery do not run into each other."""
     out = []
     for image in images:
         image = (np.clip(image, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
-        out.append(np.repeat(np.repeat(image, scale, axis=0), scale, axis=1))
+        out.append(_margin(np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)))
     return out
+
+
+def _margin(image, width=3, value=255):
+    pad = ((width, width), (width, width)) + ((0, 0),) * (image.ndim - 2)
+    return np.pad(image, pad, constant_values=value)

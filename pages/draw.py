@@ -53,6 +53,7 @@ st.caption(
      "makes of it)" if fashion else "Draw a digit from 0 to 9")
     + " in the black square. The network guesses as you draw. Switch the dataset in the sidebar.")
 
+st.space("small")                           # room for the canvas toolbar, which floats above it
 canvas_column, result_column = st.columns([5, 6], gap="large")
 
 with canvas_column:
@@ -82,7 +83,10 @@ with canvas_column:
             return_image_data=True, initial_drawing=ss["draw_initial"], key=canvas_key,
             on_change=use_canvas)
 
-pipeline = st.expander("How a drawing becomes the 784 numbers the network reads")
+# on_change="rerun" makes .open tell whether the expander is open: the step images, the costliest
+# part of the page to send, are only drawn when someone looks at them
+pipeline = st.expander("How a drawing becomes the 784 numbers the network reads",
+                       key="draw_steps_open", on_change="rerun")
 with pipeline:
     st.markdown(
         "MNIST digits were made by cropping each handwritten digit, scaling it to fit a 20x20 box "
@@ -173,7 +177,9 @@ with result_column:
                                          "digits were made. Open the steps below to see how.")
 
 with steps_box:
-    if steps:
+    if not pipeline.open:
+        pass
+    elif steps:
         step_columns = st.columns(len(steps))
         for column, (title, image) in zip(step_columns, steps):
             column.image(enlarge(image, 112), caption=title, width=112)

@@ -25,6 +25,7 @@ ss = st.session_state
 dataset = ss["dataset"]
 names = state.class_names(dataset)
 title = state.dataset_title(dataset)
+fashion = dataset == "fashion-mnist"
 
 st.title("Inspect")
 st.caption(f"Open up a {title} model: where it is right, where it is wrong, and what its units "
@@ -81,17 +82,19 @@ cols[3].metric("Parameters", f"{saved.model.num_parameters:,}",
                help="Weights and biases the training adjusted.")
 st.caption(f"Test set: {raw.describe()}.")
 
-tabs = st.tabs(["Accuracy", "Mistakes", "Activations", "What units look for", "Training curves"])
 
-# -- accuracy -----------------------------------------------------------------------------------------
-with tabs[0]:
+# -- the tabs, each drawn only when open -------------------------------------------------------------
+
+# -- accuracy ---------------------------------------------------------------------------------------
+def show_accuracy():
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("Confusion matrix")
         st.caption("Each row is a true class, each column what the model said. The diagonal "
                    "(green) is right; the darker an orange cell, the more of that class goes wrong "
                    "that way.")
-        st.vega_lite_chart(confusion_spec(evaluation.confusion, names), width="content")
+        st.vega_lite_chart(confusion_spec(evaluation.confusion, names, cell=28 if fashion else 34),
+                           width="content")
     with right:
         st.subheader("Accuracy per class")
         st.caption("How many images of each true class it gets right; the dashed line is the "
@@ -107,7 +110,7 @@ with tabs[0]:
                 f"({confusion[t, p]:,} times).", icon=":material/lightbulb:")
 
 # -- mistakes -----------------------------------------------------------------------------------------
-with tabs[1]:
+def show_mistakes():
     st.caption("Test images the model gets wrong, the most confident mistakes first. Many are "
                "hard even for people; some are mislabelled.")
     filters = st.columns(3)
@@ -128,10 +131,10 @@ with tabs[1]:
         images = grey_images(raw.test_images[shown].reshape(-1, 28, 28) / 255.0, scale=3)
         captions = [f"{names[evaluation.labels[i]]} → {names[evaluation.predicted[i]]} "
                     f"({evaluation.probabilities[i, evaluation.predicted[i]]:.0%})" for i in shown]
-        st.image(images, caption=captions, width=84)
+        st.image(images, caption=captions, width=90)
 
 # -- activations --------------------------------------------------------------------------------------
-with tabs[2]:
+def show_activations():
     has_drawing = ss.get("drawing_pixels") is not None
     sources = ["A test image", "Your drawing"]
     source = st.segmented_control("Look at", sources, default=sources[0], key="inspect_source",
@@ -167,7 +170,8 @@ with tabs[2]:
         image_col, output_col = st.columns([1, 2], gap="large")
         image_col.image(enlarge(x.reshape(28, 28), 168), caption=caption)
         with output_col:
-            st.metric("Predicted", guess.label, f"{guess.confidence:.0%} sure", delta_color="off")
+            st.metric("Predicted", guess.label, f"{guess.confidence:.0%} sure", delta_color="off",
+                      delta_arrow="off")
             st.vega_lite_chart(probability_spec(guess.probabilities, names, title="Output layer"),
                                width="stretch")
         hidden = saved.model.hidden_activations(to_model_input(x, saved.scaling))
@@ -182,7 +186,7 @@ with tabs[2]:
                                width="stretch")
 
 # -- first-layer weights ------------------------------------------------------------------------------
-with tabs[3]:
+def show_weights():
     W = np.asarray(saved.model.params["layers.0.W"])                 # (784, H)
     units = W.shape[1]
     is_output = len(config.hidden_sizes) == 0
@@ -201,10 +205,10 @@ with tabs[3]:
     images = weight_images(W, start, WEIGHTS_PER_PAGE, scale=3)
     captions = ([names[j] for j in range(start, start + len(images))] if is_output
                 else [f"unit {j}" for j in range(start, start + len(images))])
-    st.image(images, caption=captions, width=84)
+    st.image(images, caption=captions, width=90)
 
 # -- training curves ----------------------------------------------------------------------------------
-with tabs[4]:
+def show_curves():
     if not saved.history:
         st.info("This model was saved without a training history.")
     else:
@@ -217,3 +221,12 @@ with tabs[4]:
     if saved.train_config:
         with st.expander("Training settings"):
             st.json(saved.train_config, expanded=True)
+
+
+# on_change="rerun": only the open tab's content runs (the galleries are the costly part)
+TABS = {"Accuracy": show_accuracy, "Mistakes": show_mistakes, "Activations": show_activations,
+        "What units look for": show_weights, "Training curves": show_curves}
+for tab, show in zip(st.tabs(list(TABS), key="inspect_tab", on_change="rerun"), TABS.values()):
+    if tab.open:
+        with tab:
+            show()
