@@ -1,0 +1,279 @@
+"""The Draw page in AppTest, and its helpers (upload decoding, enlarging, the probability chart).
+
+A drawing is simulated the way the browser sends it: the canvas component's value, set through
+session_state under the canvas key, holds a PNG data URL of the 280x280 RGBA canvas.
+"""
+import base64
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from app import draw_views
+from app.draw_views import decode_upload, enlarge, probability_spec
+from core.errors import DrawingError
+
+pytestmark = pytest.mark.timeout(60)
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "streamlit_app.py")
+CANVAS = "draw_canvas_0"                      # the canvas key before any Clear
+
+
+@pytest.fixture(autouse=True)
+def app_env(monkeypatch, tmp_path):
+    """Offline, st.navigation mode in AppTest (see tests/test_app_train.py), and a model folder
+    holding a copy of the shipped models (empty when they are not built yet)."""
+    monkeypatch.setenv("NN_OFFLINE", "1")
+    model_dir = tmp_path / "model"
+    if (ROOT / "model").is_dir():
+        shutil.copytree(ROOT / "model", model_dir)
+    monkeypatch.setenv("NN_MODEL_DIR", str(model_dir))
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+    monkeypatch.setattr(PagesManager, "__init__", init)
+    return model_dir
+
+
+needs_model = pytest.mark.skipif(not (ROOT / "model" / "mnist" / "nn_parameters.npz").exists(),
+                                 reason="the shipped MNIST model is not built yet")
+
+
+# -- drawings, as the canvas sends them -----------------------------------------------------------
+def canvas_rgba(shape):
+    """A 280x280 black RGBA canvas with white strokes: "1" (a vertical bar), "0" (a ring),
+    "7" (a bar and a diagonal), or "blank"."""
+    yy, xx = np.mgrid[0:280, 0:280]
+    if shape == "1":
+        ink = (np.abs(xx - 140) <= 10) & (yy >= 40) & (yy <= 240)
+    elif shape == "0":
+        r = np.hypot((xx - 140) / 70.0, (yy - 140) / 100.0)
+        ink = np.abs(r - 1.0) <= 0.13
+    elif shape == "7":
+        top = (np.abs(yy - 50) <= 10) & (xx >= 70) & (xx <= 210)
+        t = (yy - 50) / 180.0
+        diagonal = (t >= 0) & (t <= 1) & (np.abs(xx - (210 - 80 * t)) <= 10)
+        ink = top | diagonal
+    else:
+        ink = np.zeros((280, 280), bool)
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[ink, :3] = 255
+    return rgba
+
+
+def png_bytes(array):
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def draw(at, shape, key=CANVAS):
+    """Set the canvas component's value as the browser would after a stroke, and rerun."""
+    url = "data:image/png;base64," + base64.b64encode(png_bytes(canvas_rgba(shape))).decode()
+    at.session_state[key] = {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": url},
+                             "backgroundFit": None}
+    return at.run()
+
+
+def draw_page(dataset="mnist"):
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    if dataset != "mnist":
+        at.sidebar.selectbox(key="dataset").set_value(dataset).run()
+    at.switch_page("pages/draw.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def prediction(at):
+    values = [m.value for m in at.metric if m.label == "Prediction"]
+    return values[0] if values else None
+
+
+# -- the page ----------------------------------------------------------------------------------------
+def test_empty_canvas_invites_to_draw_and_guesses_nothing():
+    at = draw_page()
+    assert prediction(at) is None
+    assert any("Draw a digit" in info.value for info in at.info)
+    assert at.session_state["drawing_pixels"] is None
+    assert not at.error
+
+
+@needs_model
+@pytest.mark.parametrize("shape", ["1", "0", "7"])
+def test_a_drawn_digit_is_recognised_and_kept_for_training(shape):
+    at = draw(draw_page(), shape)
+    assert not at.exception, at.exception
+    assert prediction(at) == shape
+    confidence = [m.value for m in at.metric if m.label == "Confidence"][0]
+    assert confidence.endswith("%") and int(confidence[:-1]) >= 50
+    assert len(at.get("vega_lite_chart")) == 1, "the probability bars"
+    pixels = at.session_state["drawing_pixels"]
+    assert pixels.shape == (784,) and pixels.max() == pytest.approx(1.0)
+    assert at.session_state["drawing_dataset"] == "mnist"
+    assert at.session_state["draw_server_ms"] < 1000
+
+
+@needs_model
+def test_clear_empties_the_canvas_and_forgets_the_drawing():
+    at = draw(draw_page(), "1")
+    at.button[0].click().run()                # "Clear"
+    assert at.session_state["draw_canvas_version"] == 1
+    assert prediction(at) is None
+    assert at.session_state["drawing_pixels"] is None
+    at = draw(at, "0", key="draw_canvas_1")   # the new canvas works
+    assert prediction(at) == "0"
+
+
+@needs_model
+def test_preprocessing_steps_show_and_every_option_can_be_switched_off():
+    at = draw(draw_page(), "1")
+    assert len(at.get("image")) == 1, "what the network receives; the steps only when open"
+    at.session_state["draw_steps_open"] = True          # the user opens the expander
+    at.run()
+    assert len(at.get("image")) >= 4, "what the network receives and each step of the pipeline"
+    for toggle in at.toggle:
+        toggle.set_value(not toggle.value)
+    at.run()
+    assert not at.exception, at.exception
+    assert prediction(at) is not None       # still a guess (maybe a worse one: that is the point)
+
+
+@needs_model
+def test_blank_canvas_after_a_stroke_is_empty_again():
+    at = draw(draw_page(), "blank")
+    assert prediction(at) is None
+    assert any("Draw a digit" in info.value for info in at.info)
+
+
+@needs_model
+def test_random_test_image_is_classified_with_its_label():
+    at = draw_page()
+    at.button[1].click().run()                # "Random test image"
+    assert not at.exception, at.exception
+    assert prediction(at) is not None
+    assert any("Test image #" in md.value for md in at.markdown)
+    assert at.session_state["draw_source"] == "test"
+    at = draw(at, "1")                        # drawing again switches back (on_change in a browser)
+    at.session_state["draw_source"] = "canvas"
+    assert prediction(at.run()) == "1"
+
+
+@needs_model
+def test_uploaded_picture_goes_through_the_same_pipeline():
+    at = draw_page()
+    paper = np.full((120, 90), 250, np.uint8)                 # dark "1" on light paper
+    paper[15:105, 40:52] = 20
+    at.file_uploader(key="draw_upload").set_value(("one.png", png_bytes(paper), "image/png")).run()
+    assert not at.exception, at.exception
+    assert not at.error
+    assert prediction(at) == "1"
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("notes.png", b"this is not an image at all", "not an image"),
+    ("empty.png", b"", "empty"),
+])
+def test_a_bad_upload_shows_an_error_not_a_traceback(name, content, message):
+    at = draw_page()
+    at.file_uploader(key="draw_upload").set_value((name, content, "image/png")).run()
+    assert not at.exception, at.exception
+    assert at.error and message in at.error[0].value
+    assert prediction(at) is None
+
+
+def test_without_any_model_the_page_says_so_and_links_to_train(app_env):
+    shutil.rmtree(app_env, ignore_errors=True)
+    at = draw(draw_page(), "1")
+    assert not at.exception, at.exception
+    assert prediction(at) is None
+    assert at.warning and "Train" in at.warning[0].value
+    assert any("Train" in link.label for link in at.get("page_link"))
+
+
+@pytest.mark.skipif(not (ROOT / "model" / "fashion-mnist" / "nn_parameters.npz").exists(),
+                    reason="the shipped Fashion-MNIST model is not built yet")
+def test_fashion_guesses_are_class_names():
+    from core.datasets import CLASS_NAMES
+    at = draw(draw_page("fashion-mnist"), "0")
+    assert prediction(at) in CLASS_NAMES["fashion-mnist"]
+    chart = at.get("vega_lite_chart")[0].proto.SerializeToString()     # spec and its data
+    assert b"Ankle boot" in chart and b"T-shirt/top" in chart
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+def test_decode_refuses_animations_and_decompression_bombs(monkeypatch):
+    frames = [Image.new("L", (20, 20), v) for v in (0, 255)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    with pytest.raises(DrawingError, match="animation"):
+        decode_upload(buffer.getvalue())
+    small = png_bytes(np.zeros((40, 40), np.uint8))
+    monkeypatch.setattr(draw_views, "MAX_UPLOAD_PIXELS", 1000)
+    with pytest.raises(DrawingError, match="megapixels"):
+        decode_upload(small)
+    monkeypatch.setattr(draw_views, "MAX_UPLOAD_PIXELS", 50_000_000)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)         # PIL's own guard
+    with pytest.raises(DrawingError, match="pixels"):
+        decode_upload(small)
+    monkeypatch.setattr(draw_views, "MAX_UPLOAD_BYTES", 10)
+    with pytest.raises(DrawingError, match="MB"):
+        decode_upload(small)
+
+
+def test_decode_refuses_other_formats_and_truncated_files():
+    buffer = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(buffer, format="TIFF")
+    with pytest.raises(DrawingError, match="TIFF"):
+        decode_upload(buffer.getvalue())
+    with pytest.raises(DrawingError):
+        decode_upload(png_bytes(np.zeros((50, 50), np.uint8))[:60])
+
+
+def test_decode_converts_cmyk_16_bit_palette_and_transparency():
+    digit = np.zeros((30, 30), np.uint8)
+    digit[5:25, 13:17] = 255
+    # CMYK JPEG, white stroke on black
+    cmyk = Image.fromarray(digit).convert("RGB").convert("CMYK")
+    buffer = io.BytesIO()
+    cmyk.save(buffer, format="JPEG", quality=95)
+    grey = decode_upload(buffer.getvalue())
+    assert grey.dtype == np.uint8 and grey.shape == (30, 30)
+    assert grey[15, 15] > 200 and grey[15, 3] < 50
+    # 16-bit greyscale PNG: 65535 -> 255
+    buffer = io.BytesIO()
+    Image.fromarray(digit.astype(np.uint16) * 257).save(buffer, format="PNG")
+    grey = decode_upload(buffer.getvalue())
+    assert grey[15, 15] == 255 and grey[15, 3] == 0
+    # palette image
+    buffer = io.BytesIO()
+    Image.fromarray(digit).convert("P").save(buffer, format="PNG")
+    assert decode_upload(buffer.getvalue())[15, 15] > 200
+    # black ink on a transparent background: the background becomes white paper
+    rgba = np.zeros((30, 30, 4), np.uint8)
+    rgba[5:25, 13:17, 3] = 255
+    grey = decode_upload(png_bytes(rgba))
+    assert grey[15, 15] < 50 and grey[15, 3] > 200
+
+
+def test_enlarge_uses_whole_pixels():
+    image = np.array([[0.0, 1.0], [0.5, 0.25]], np.float32)
+    big = enlarge(image, 10)
+    assert big.shape == (10, 10) and big.dtype == np.uint8
+    assert (big[:5, :5] == 0).all() and (big[:5, 5:] == 255).all() and (big[5:, :5] == 128).all()
+    assert enlarge(np.zeros((280, 280)), 100).shape == (280, 280)
+
+
+def test_probability_chart_highlights_the_guess():
+    spec = probability_spec(np.eye(10)[3] * 0.9 + 0.01, [str(d) for d in range(10)])
+    values = spec["data"]["values"]
+    assert [v["guess"] for v in values].index(True) == 3
+    assert values[3]["text"] == "91%"
