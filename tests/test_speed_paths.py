@@ -170,3 +170,4 @@ def test_training_pins_blas_threads_and_restores_them():
     assert blas.get_threads() == blas.training_threads()
     run.close()
     assert blas.get_threads() == before
+
