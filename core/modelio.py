@@ -27,6 +27,7 @@ from .model import MLP, ModelConfig
 
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024        # the largest model the app builds is ~30 MB
+UNPACKED_FACTOR = 4                      # arrays may inflate to 4x the file limit (weights barely compress)
 DEFAULT_NAME = "nn_parameters"
 HISTORY_FIELDS = ("step", "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
                   "learning_rate", "elapsed", "samples_per_second")
@@ -138,7 +139,7 @@ def load_model(source, expected_dataset=None, max_bytes=MAX_FILE_BYTES):
     if len(data) > max_bytes:
         raise ModelFileError(f"{name} is larger than {max_bytes / 2**20:.0f} MB, the limit for a model file.")
     try:
-        saved = _parse(data)
+        saved = _parse(data, max_unpacked=UNPACKED_FACTOR * max_bytes)
     except ModelFileError as e:
         raise ModelFileError(f"{name} is not a usable model: {e}") from None
     if expected_dataset is not None and saved.dataset != expected_dataset:
@@ -147,19 +148,30 @@ def load_model(source, expected_dataset=None, max_bytes=MAX_FILE_BYTES):
     return saved
 
 
-def _parse(data):
+def _parse(data, max_unpacked):
     if not data.startswith(b"PK"):
         raise ModelFileError("it is not an .npz file (a model saved by this app).")
     try:
+        # a zip bomb (a small file that inflates to gigabytes) is refused from its declared sizes;
+        # zipfile never inflates a member beyond its declared size
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > max_unpacked:
+            raise ModelFileError(f"its arrays take {unpacked / 2**20:,.0f} MB uncompressed; a model "
+                                 f"may take at most {max_unpacked / 2**20:,.0f} MB.")
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
+    except ModelFileError:
+        raise
     except ValueError as e:
         if "pickle" in str(e).lower():
             raise ModelFileError("it contains pickled Python objects, which are never loaded "
                                  "(they could run code).") from None
         raise ModelFileError(f"an array in it cannot be read ({e}).") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
-        raise ModelFileError(f"the archive is damaged ({e}).") from None
+    except MemoryError:                  # an array header claiming more than the file holds
+        raise ModelFileError("an array in it claims to be larger than memory.") from None
+    except Exception as e:               # zipfile/zlib/npy errors of a damaged archive, whatever their type
+        raise ModelFileError(f"the archive is damaged ({type(e).__name__}: {e}).") from None
     if "meta" not in arrays:
         raise ModelFileError("it has no 'meta' entry, so it was not saved by this app.")
     try:
@@ -174,7 +186,7 @@ def _parse(data):
                              f"version {FORMAT_VERSION}.")
     try:
         config = ModelConfig.from_dict(meta["model_config"])
-    except (NNError, KeyError, TypeError, ValueError) as e:
+    except (NNError, KeyError, TypeError, ValueError, AttributeError) as e:
         raise ModelFileError(f"its architecture is not valid ({e}).") from None
     dataset = meta.get("dataset")
     if dataset not in ("mnist", "fashion-mnist"):
