@@ -1,7 +1,8 @@
 """Draw: draw a digit (or upload a picture, or load a test image) and see what the network thinks.
 
-The page reruns on every stroke, so it does little: preprocess the canvas (core.drawing), one
-forward pass, a Vega-Lite chart and a few small images. Datasets and models come cached from
+A stroke reruns only the fragment below (not the frame and sidebar), and the fragment does little:
+preprocess the canvas (core.drawing), one forward pass, a Vega-Lite chart and one small image. The
+step images are drawn only while their expander is open. Datasets and models come cached from
 app.state; an uploaded file is decoded once and kept in session_state.
 """
 import time
@@ -12,21 +13,21 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from app import state
-from app.draw_views import (BLUR_SIGMA, MAX_UPLOAD_BYTES, UPLOAD_TYPES, classify, decode_upload, enlarge,
-                            init_draw_state, option_help, probability_spec, test_image)
+from app.draw_views import (BLUR_SIGMA, MAX_UPLOAD_BYTES, UPLOAD_TYPES, classify, decode_upload,
+                            enlarge, init_draw_state, option_help, probability_spec, test_image)
 from core.drawing import PreprocessOptions, preprocess_canvas, preprocess_image
 from core.errors import NNError
 
-started = time.perf_counter()
 state.init_state()
 init_draw_state()
 ss = st.session_state
 dataset = ss["dataset"]
 names = state.class_names(dataset)
 fashion = dataset == "fashion-mnist"
-saved, model_label = state.current_model(dataset)
+title = state.dataset_title(dataset)
 
 
+# -- callbacks ------------------------------------------------------------------------------------
 def use_canvas():
     ss["draw_source"] = "canvas"
 
@@ -47,146 +48,162 @@ def load_test_image():
     ss["draw_test_seed"] = int(np.random.default_rng().integers(2**31))
 
 
-st.title("Draw")
-st.caption(
-    (f"Draw a piece of clothing (or a digit, to see what a {state.dataset_title(dataset)} model "
-     "makes of it)" if fashion else "Draw a digit from 0 to 9")
-    + " in the black square. The network guesses as you draw. Switch the dataset in the sidebar.")
-
-st.space("small")                           # room for the canvas toolbar, which floats above it
-canvas_column, result_column = st.columns([5, 6], gap="large")
-
-with canvas_column:
-    canvas_box = st.container()
-    brush = st.slider("Brush width", 6, 40, key="draw_brush",
-                      help="Thickness of the pen in canvas pixels. MNIST digits have strokes about "
-                           "a tenth of the digit's height: around 20 for a digit filling the square.")
-    buttons = st.columns(2)
-    buttons[0].button("Clear", on_click=clear_canvas, icon=":material/ink_eraser:",
-                      use_container_width=True, help="Start a new drawing.")
-    buttons[1].button("Random test image", on_click=load_test_image, icon=":material/shuffle:",
-                      use_container_width=True,
-                      help=f"Show a real {state.dataset_title(dataset)} test image, to compare "
-                           "with your own drawing.")
-    upload = st.file_uploader("Or upload a picture", type=list(UPLOAD_TYPES), key="draw_upload",
-                              on_change=use_upload, max_upload_size=MAX_UPLOAD_BYTES // 2**20,
-                              help="A PNG or JPEG of one digit, light on dark or dark on light; "
-                                   "it goes through the same preprocessing as a drawing.")
-    canvas_key = f"draw_canvas_{ss['draw_canvas_version']}"
-    if canvas_key not in ss:
-        # a new canvas (first visit, Clear, or back from another page): redraw the last drawing
-        ss["draw_initial"] = ss["draw_json"]
-    with canvas_box:
-        canvas = st_canvas(
-            stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000",
-            width=280, height=280, drawing_mode="freedraw", update_streamlit=True,
-            return_image_data=True, initial_drawing=ss["draw_initial"], key=canvas_key,
-            on_change=use_canvas)
-
-# on_change="rerun" makes .open tell whether the expander is open: the step images, the costliest
-# part of the page to send, are only drawn when someone looks at them
-pipeline = st.expander("How a drawing becomes the 784 numbers the network reads",
-                       key="draw_steps_open", on_change="rerun")
-with pipeline:
-    st.markdown(
-        "MNIST digits were made by cropping each handwritten digit, scaling it to fit a 20x20 box "
-        "and centring its centre of mass in a 28x28 image. Your drawing goes through the same "
-        "steps; switch one off and watch the guess change: the network only knows digits that "
-        "look like its training images.")
-    switchable = [f for f in fields(PreprocessOptions) if isinstance(f.default, bool) or f.name == "blur"]
-    toggle_columns = st.columns(3)
-    chosen = {}
-    for i, option in enumerate(switchable):
-        title, help_text = option_help(option.name)
-        on = toggle_columns[i % 3].toggle(title, value=bool(option.default),
-                                          key=f"draw_opt_{option.name}", help=help_text)
-        chosen[option.name] = (BLUR_SIGMA if on else 0.0) if option.name == "blur" else on
-    options = PreprocessOptions(**chosen)
-    steps_box = st.container()
-
-# -- the input: drawing, upload or test image -----------------------------------------------------
-source = ss["draw_source"]
-if source == "upload" and upload is None:
-    source = ss["draw_source"] = "canvas"
-error = None
-pixels, steps, empty, note = None, (), True, ""
-try:
+# -- the input ------------------------------------------------------------------------------------
+def read_input(source, canvas, upload, options):
+    """(pixels (784,) | None, steps, empty, note) for the chosen source. Raises NNError."""
     if source == "upload":
         cached = ss["draw_upload_decoded"]
         if cached is None or cached[0] != upload.file_id:
             try:
-                cached = (upload.file_id, decode_upload(upload.getvalue(), f"“{upload.name}”"), None)
+                grey = decode_upload(upload.getvalue(), f"“{upload.name}”")    # (H, W) uint8
+                cached = (upload.file_id, grey, None)
             except NNError as e:
                 cached = (upload.file_id, None, str(e))
             ss["draw_upload_decoded"] = cached
         if cached[2]:
-            error = cached[2]
+            raise NNError(cached[2])
+        result = preprocess_image(cached[1], options)
+        note = f"Your picture “{upload.name}”, as the network sees it."
+        return result.pixels, result.steps, result.empty, note
+    if source == "test":
+        index, image, label = test_image(state.load_raw(dataset), ss["draw_test_seed"])
+        note = (f"Test image #{index:,} of {title}, labelled **{names[label]}**. Draw on the "
+                "canvas to go back to your drawing.")
+        return image, ((f"test image #{index}", image.reshape(28, 28)),), False, note
+    rgba = canvas.image_data                  # (280, 280, 4) uint8; None before the first stroke
+    if rgba is None:
+        rgba = ss["draw_rgba"]                    # a restored drawing the canvas has not sent yet
+    else:
+        ss["draw_rgba"], ss["draw_json"] = rgba, canvas.json_data
+    if rgba is None:
+        return None, (), True, ""
+    result = preprocess_canvas(rgba, options)
+    ss["drawing_pixels"] = None if result.empty else np.asarray(result.pixels, np.float32).copy()
+    ss["drawing_dataset"] = None if result.empty else dataset
+    return result.pixels, result.steps, result.empty, ""
+
+
+def preprocessing_toggles():
+    """A toggle per switchable step of core.drawing.PreprocessOptions -> the options chosen."""
+    switchable = [f for f in fields(PreprocessOptions)
+                  if isinstance(f.default, bool) or f.name == "blur"]
+    columns = st.columns(3)
+    chosen = {}
+    for i, option in enumerate(switchable):
+        label, help_text = option_help(option.name)
+        on = columns[i % 3].toggle(label, value=bool(option.default),
+                                   key=f"draw_opt_{option.name}", help=help_text)
+        chosen[option.name] = (BLUR_SIGMA if on else 0.0) if option.name == "blur" else on
+    return PreprocessOptions(**chosen)
+
+
+# -- the page -------------------------------------------------------------------------------------
+st.title("Draw")
+st.caption((f"Draw a piece of clothing (or a digit, to see what a {title} model makes of it)"
+            if fashion else "Draw a digit from 0 to 9")
+           + " in the black square. The network guesses as you draw. Switch the dataset in the "
+             "sidebar.")
+
+
+@st.fragment
+def draw_and_guess():
+    """Everything a stroke changes: a stroke reruns only this, not the frame around it."""
+    started = time.perf_counter()
+    saved, model_label = state.current_model(dataset)
+    st.space("small")                       # room for the canvas toolbar, which floats above it
+    canvas_column, result_column = st.columns([5, 6], gap="large")
+
+    with canvas_column:
+        canvas_box = st.container()
+        brush = st.slider("Brush width", 6, 40, key="draw_brush",
+                          help="Thickness of the pen in canvas pixels. MNIST strokes are about a "
+                               "tenth of the digit's height: around 20 for a digit filling the "
+                               "square.")
+        buttons = st.columns(2)
+        buttons[0].button("Clear", on_click=clear_canvas, icon=":material/ink_eraser:",
+                          use_container_width=True, help="Start a new drawing.")
+        buttons[1].button("Random test image", on_click=load_test_image,
+                          icon=":material/shuffle:", use_container_width=True,
+                          help=f"Show a real {title} test image, to compare with your drawing.")
+        upload = st.file_uploader(
+            "Or upload a picture", type=list(UPLOAD_TYPES), key="draw_upload",
+            on_change=use_upload, max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+            help="A PNG or JPEG of one digit, light on dark or dark on light; it goes through the "
+                 "same preprocessing as a drawing.")
+        canvas_key = f"draw_canvas_{ss['draw_canvas_version']}"
+        if canvas_key not in ss:
+            # a new canvas (first visit, Clear, or back from another page): redraw the last drawing
+            ss["draw_initial"] = ss["draw_json"]
+        with canvas_box:
+            canvas = st_canvas(
+                stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000",
+                width=280, height=280, drawing_mode="freedraw", update_streamlit=True,
+                return_image_data=True, initial_drawing=ss["draw_initial"], key=canvas_key,
+                on_change=use_canvas)
+
+    # on_change="rerun" makes .open say whether the expander is open: the step images, the largest
+    # part of the page to send, are only drawn while someone looks at them
+    pipeline = st.expander("How a drawing becomes the 784 numbers the network reads",
+                           key="draw_steps_open", on_change="rerun")
+    with pipeline:
+        st.markdown(
+            "MNIST digits were made by cropping each handwritten digit, scaling it to fit a 20x20 "
+            "box and centring its centre of mass in a 28x28 image. Your drawing goes through the "
+            "same steps. Switch one off and watch the guess change: the network only knows digits "
+            "that look like its training images.")
+        options = preprocessing_toggles()
+        steps_box = st.container()
+
+    source = ss["draw_source"]
+    if source == "upload" and upload is None:
+        source = ss["draw_source"] = "canvas"
+    error, pixels, steps, empty, note = None, None, (), True, ""
+    try:
+        pixels, steps, empty, note = read_input(source, canvas, upload, options)
+    except NNError as e:
+        error = str(e)
+
+    with result_column:
+        if error:
+            st.error(error)
+        elif empty:
+            st.info(("Draw a piece of clothing" if fashion else "Draw a digit")
+                    + " in the black square: the network's guess and how sure it is appear here "
+                      "as you draw.", icon=":material/draw:")
+        elif saved is None:
+            st.warning(f"There is no model to ask. {model_label}")
+            st.page_link("pages/train.py", label="Train a model (about a minute)",
+                         icon=":material/model_training:")
         else:
-            result = preprocess_image(cached[1], options)
-            pixels, steps, empty = result.pixels, result.steps, result.empty
-            note = f"Your picture “{upload.name}”, as the network sees it."
-    elif source == "test":
-        raw = state.load_raw(dataset)
-        index, image, label = test_image(raw, ss["draw_test_seed"])
-        pixels, empty = image, False
-        steps = ((f"test image #{index}", image.reshape(28, 28)),)
-        note = (f"Test image #{index:,} of {state.dataset_title(dataset)}, labelled "
-                f"**{names[label]}**. Draw on the canvas to go back to your drawing.")
-    else:
-        rgba = canvas.image_data                  # (280, 280, 4) uint8, None before the first stroke
-        if rgba is None:
-            rgba = ss["draw_rgba"]                # a restored drawing the canvas has not sent yet
-        else:
-            ss["draw_rgba"], ss["draw_json"] = rgba, canvas.json_data
-        if rgba is not None:
-            result = preprocess_canvas(rgba, options)
-            pixels, steps, empty = result.pixels, result.steps, result.empty
-            ss["drawing_pixels"] = None if empty else np.asarray(pixels, np.float32).copy()
-            ss["drawing_dataset"] = None if empty else dataset
-except NNError as e:
-    error = str(e)
+            guess = classify(saved, pixels, names)
+            metric_columns = st.columns(2)
+            metric_columns[0].metric("Prediction", guess.label,
+                                     help="The class with the highest probability.")
+            metric_columns[1].metric("Confidence", f"{guess.confidence:.0%}",
+                                     help="The probability the network gives its guess. A "
+                                          "confident network can still be wrong: see Inspect.")
+            st.vega_lite_chart(probability_spec(guess.probabilities, names), width="stretch")
+        if saved is not None:
+            st.caption(f"Model: {model_label}, {saved.model.config.describe()}.")
+        if pixels is not None and not empty:
+            seen = st.columns([2, 3], vertical_alignment="center")
+            seen[0].image(enlarge(np.asarray(pixels).reshape(28, 28), 140),
+                          caption="What the network receives: 28x28 pixels")
+            seen[1].markdown(note or "Your drawing, shrunk to 28x28 pixels the way MNIST digits "
+                                     "were made. Open the steps below to see how.")
 
-# -- the guess ------------------------------------------------------------------------------------
-with result_column:
-    if error:
-        st.error(error)
-    elif empty:
-        st.info(("Draw a piece of clothing" if fashion else "Draw a digit")
-                + " in the black square: the network's guess and how sure it is appear here as "
-                  "you draw.", icon=":material/draw:")
-    elif saved is None:
-        st.warning(f"There is no model to ask. {model_label}")
-        st.page_link("pages/train.py", label="Train a model (about a minute)",
-                     icon=":material/model_training:")
-    else:
-        guess = classify(saved, pixels, names)
-        metric_columns = st.columns(2)
-        metric_columns[0].metric("Prediction", guess.label,
-                                 help="The class with the highest probability.")
-        metric_columns[1].metric("Confidence", f"{guess.confidence:.0%}",
-                                 help="The probability the network gives its guess. A confident "
-                                      "network can still be wrong: see the Inspect page.")
-        st.vega_lite_chart(probability_spec(guess.probabilities, names), width="stretch")
-    if saved is not None:
-        st.caption(f"Model: {model_label}, {saved.model.config.describe()}.")
-    if pixels is not None and not empty:
-        seen_columns = st.columns([2, 3], vertical_alignment="center")
-        seen_columns[0].image(enlarge(np.asarray(pixels).reshape(28, 28), 140),
-                              caption="What the network receives: 28x28 pixels")
-        seen_columns[1].markdown(note or "Your drawing, shrunk to 28x28 pixels the way MNIST "
-                                         "digits were made. Open the steps below to see how.")
+    if pipeline.open:
+        with steps_box:
+            if steps:
+                for column, (step_title, image) in zip(st.columns(len(steps)), steps):
+                    column.image(enlarge(image, 112), caption=step_title, width=112)
+            else:
+                st.caption("Draw something to see each step.")
 
-with steps_box:
-    if not pipeline.open:
-        pass
-    elif steps:
-        step_columns = st.columns(len(steps))
-        for column, (title, image) in zip(step_columns, steps):
-            column.image(enlarge(image, 112), caption=title, width=112)
-    else:
-        st.caption("Draw something to see each step.")
+    ss["draw_server_ms"] = (time.perf_counter() - started) * 1000
+    with pipeline:
+        st.caption(f"Server time for this update (preprocessing, prediction and page): "
+                   f"{ss['draw_server_ms']:.1f} ms.")
 
-ss["draw_server_ms"] = (time.perf_counter() - started) * 1000
-with pipeline:
-    st.caption(f"Server time for this update (preprocessing, prediction and page): "
-               f"{ss['draw_server_ms']:.1f} ms.")
+
+draw_and_guess()
