@@ -391,10 +391,11 @@ with view:
     if snap is not None and snap.finished and snap.run_id == st.session_state["adopted_run"]:
         saved = snap.saved
         if snap.status in ("done", "stopped") and saved is not None:
-            acc = saved.metrics["test_accuracy"]
+            acc, val = saved.metrics["test_accuracy"], saved.metrics["val_accuracy"]
             what = "Finished" if snap.status == "done" else f"Stopped at step {snap.last['step']:,}"
-            st.success(f"{what}. Test accuracy **{acc:.1%}** (validation "
-                       f"{saved.metrics['val_accuracy']:.1%}). Draw and Inspect now use this model.")
+            val_text = f"validation {val:.1%}" if val == val else "no validation images were held out"
+            st.success(f"{what}. Test accuracy **{acc:.1%}** ({val_text}). Draw and Inspect now "
+                       f"use this model.")
             l1 = l2 = st.container(horizontal=True)
             l1.page_link("pages/draw.py", label="Draw a digit into it", icon=":material/draw:")
             l2.page_link("pages/inspect.py", label="See its mistakes", icon=":material/search:")
