@@ -149,7 +149,7 @@ def activation_spec(activations, layer_title):
     return {
         "data": {"values": values},
         "title": {"text": layer_title, "anchor": "start", "fontSize": 13},
-        "height": 110,
+        "height": 190,                  # the whole chart (Streamlit fits title and axes inside)
         "mark": {"type": "bar", "width": {"band": 0.9} if len(values) <= 256 else 1},
         "encoding": {
             "x": {"field": "unit", "type": "quantitative" if len(values) > 256 else "ordinal",

@@ -76,8 +76,8 @@ cols[0].metric("Test accuracy", f"{evaluation.accuracy:.2%}",
                help=f"Share of the {evaluation.labels.size:,} test images it classifies correctly. "
                     "It never saw them while training.")
 cols[1].metric("Mistakes", f"{wrong:,}", help="Test images it gets wrong: see the Mistakes tab.")
-cols[2].metric("Architecture", "-".join(str(s) for s in config.layer_sizes),
-               help=f"{config.describe()}: units per layer, input to output.")
+cols[2].metric("Hidden layers", ", ".join(str(h) for h in config.hidden_sizes) or "none",
+               help=f"Units in each hidden layer. The whole network: {config.describe()}.")
 cols[3].metric("Parameters", f"{saved.model.num_parameters:,}",
                help="Weights and biases the training adjusted.")
 st.caption(f"Test set: {raw.describe()}.")

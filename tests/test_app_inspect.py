@@ -80,7 +80,7 @@ def test_accuracy_and_confusion_matrix():
     assert 0.8 < accuracy <= 1.0
     mistakes = int(metric(at, "Mistakes").replace(",", ""))
     assert mistakes == round((1 - accuracy) * 2000)              # the bundled sample's 2,000
-    assert metric(at, "Architecture") == "784-80-10"
+    assert metric(at, "Hidden layers") == "80"
     specs = chart_specs(at)
     heat_maps = [s for s in specs if s.get("encoding", {}).get("x", {}).get("title") == "predicted"]
     assert len(heat_maps) == 1, "the confusion matrix"
@@ -155,7 +155,7 @@ def test_saved_model_files_can_be_chosen_and_bad_ones_are_reported(app_env, tiny
     at.session_state["inspect_model"] = str(app_env / "mnist" / "my run.npz")
     at.run()
     assert not at.error
-    assert metric(at, "Architecture") == "784-80-10"
+    assert metric(at, "Hidden layers") == "80"
 
 
 def test_without_a_model_the_page_says_so():
