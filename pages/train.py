@@ -48,8 +48,19 @@ def preset_settings(name):
         (t.batch_size if t.batch_size in BATCH_SIZES else nearest(BATCH_SIZES, t.batch_size)),
         "weight_decay": nearest(WEIGHT_DECAYS, t.weight_decay) if t.weight_decay else 0.0,
         "augment": bool(t.augment), "scaling": t.scaling, "seed": int(t.seed),
-        "validation_size": int(t.validation_size),
+        "validation_size": validation_images(t.validation_size),
     }
+
+
+def validation_images(validation_size):
+    """A preset's validation share as a number of images of the dataset this page shows."""
+    if isinstance(validation_size, int):
+        return validation_size
+    try:
+        n_train = len(load_raw(st.session_state.get("dataset", "mnist")).train_labels)
+    except NNError:
+        n_train = 60_000
+    return int(round(validation_size * n_train))
 
 
 DEFAULT_PRESET = "recommended"
@@ -282,20 +293,21 @@ with controls:
                      persist_state="session", disabled=busy,
                      help="The non-linearity after each hidden layer. ReLU (max(0, x)) trains "
                           "fast; sigmoid and tanh saturate and learn slower in deep nets.")
+        st.selectbox("Loss", ["cross_entropy", "mse"], key=K + "loss", persist_state="session",
+                     disabled=busy, format_func={"cross_entropy": "cross-entropy",
+                                                 "mse": "mean squared error"}.get,
+                     help="What training minimises. Cross-entropy punishes confident mistakes "
+                          "hard (needs softmax); MSE is the squared distance to the one-hot target.")
         c1, c2 = st.columns(2)
         c1.selectbox("Output", ["softmax", "sigmoid"], key=K + "output_activation",
                      persist_state="session", disabled=busy,
                      help="Softmax turns the 10 outputs into probabilities that sum to 1; "
                           "sigmoid scores each class on its own (the textbook way).")
-        c2.selectbox("Loss", ["cross_entropy", "mse"], key=K + "loss", persist_state="session",
-                     disabled=busy,
-                     help="What training minimises. Cross-entropy punishes confident mistakes "
-                          "hard (needs softmax); MSE is the squared distance to the one-hot target.")
-        c1.selectbox("Initial weights", ["he", "glorot", "small_uniform"], key=K + "init",
+        c2.selectbox("Initial weights", ["he", "glorot", "small_uniform"], key=K + "init",
                      persist_state="session", disabled=busy,
                      help="How the random starting weights are drawn. He suits ReLU, Glorot suits "
                           "sigmoid/tanh; small_uniform is U[-0.5, 0.5), as in the original project.")
-        c2.slider("Dropout", 0.0, 0.9, step=0.05, key=K + "dropout", persist_state="session",
+        st.slider("Dropout", 0.0, 0.9, step=0.05, key=K + "dropout", persist_state="session",
                   disabled=busy,
                   help="While training, switch off this share of hidden units at random on every "
                        "step, so the network cannot rely on any one unit: less overfitting.")
@@ -351,7 +363,7 @@ with controls:
                      persist_state="session", disabled=busy,
                      help="Unit maps pixels to [0, 1]; symmetric to [-1, 1] (as the textbook "
                           "network expects).")
-        c2.toggle("Augmentation", key=K + "augment", persist_state="session", disabled=busy,
+        st.toggle("Augmentation", key=K + "augment", persist_state="session", disabled=busy,
                   help="Shift, rotate and thicken every training image a little at random, so "
                        "the network copes better with your own drawings. Slower to train.")
 
