@@ -91,8 +91,10 @@ def confusion_spec(confusion, class_names, cell=34):
                            "count": count, "share": share, "correct": t == p,
                            "label": str(count) if count else ""})
     axis = {"labelAngle": 0, "labelLimit": 90}
+    long_names = len(max(class_names, key=len)) > 2
     x = {"field": "predicted", "type": "ordinal", "sort": {"field": "p"}, "title": "predicted",
-         "axis": {**axis, "orient": "top", "labelAngle": 0 if len(max(class_names, key=len)) < 3 else -40}}
+         "axis": {**axis, "orient": "top", "labelAngle": -45 if long_names else 0,
+                  "labelOverlap": False}}
     y = {"field": "true", "type": "ordinal", "sort": {"field": "t"}, "title": "true", "axis": axis}
     # Colour the mistakes by their share of the true class (so a rare class's mistakes show as well
     # as a common one's), on a square-root scale so that a single mistake is visible; the diagonal
@@ -110,7 +112,7 @@ def confusion_spec(confusion, class_names, cell=34):
                            "field": "share", "type": "quantitative", "title": "share of true class",
                            "scale": {"type": "sqrt", "domain": [0, 0.1], "clamp": True,
                                      "range": ["#fdd9b5", "#a63603"]},
-                           "legend": {"format": "%"}},
+                           "legend": {"format": "%", "values": [0.005, 0.02, 0.05, 0.1]}},
                  "tooltip": [{"field": "true", "title": "true"},
                              {"field": "predicted", "title": "predicted"},
                              {"field": "count", "title": "images"},

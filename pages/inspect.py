@@ -25,7 +25,6 @@ ss = st.session_state
 dataset = ss["dataset"]
 names = state.class_names(dataset)
 title = state.dataset_title(dataset)
-fashion = dataset == "fashion-mnist"
 
 st.title("Inspect")
 st.caption(f"Open up a {title} model: where it is right, where it is wrong, and what its units "
@@ -93,7 +92,7 @@ def show_accuracy():
         st.caption("Each row is a true class, each column what the model said. The diagonal "
                    "(green) is right; the darker an orange cell, the more of that class goes wrong "
                    "that way.")
-        st.vega_lite_chart(confusion_spec(evaluation.confusion, names, cell=28 if fashion else 34),
+        st.vega_lite_chart(confusion_spec(evaluation.confusion, names),
                            width="content")
     with right:
         st.subheader("Accuracy per class")
