@@ -24,11 +24,11 @@ UPLOAD_TYPES = ("png", "jpg", "jpeg", "gif", "bmp", "webp")
 # The Draw page's own session_state keys (app.state owns the shared ones, e.g. "drawing_pixels").
 DRAW_DEFAULTS = {
     "draw_brush": 20,               # brush width slider
-    "draw_canvas_version": 0,       # part of the canvas key: Clear increments it (a new, empty canvas)
+    "draw_canvas_version": 0,       # in the canvas key: Clear increments it (a new, empty canvas)
     "draw_source": "canvas",        # what is classified: "canvas" | "upload" | "test"
     "draw_test_seed": 0,            # picks the random test image (index = seed % number of images)
     "draw_upload_decoded": None,    # (file_id, (H, W) uint8 | None, error | None): decoded once
-    "draw_rgba": None,              # the last canvas image, to restore the drawing after a page switch
+    "draw_rgba": None,              # the last canvas image: restores the drawing after a page switch
     "draw_json": None,              # the last canvas objects (Fabric.js JSON), same purpose
     "draw_initial": None,           # the objects the current canvas was created with
     "draw_server_ms": None,         # server time of the last update, shown on the page
@@ -60,6 +60,30 @@ def init_draw_state():
     for key, value in DRAW_DEFAULTS.items():
         if key not in st.session_state:
             st.session_state[key] = value
+
+
+_warm = set()
+
+
+def warm_up(saved=None):
+    """Run the stroke path once on a made-up drawing (PNG decoding, every preprocessing step, a
+    forward pass of ``saved``) when the page first loads, so that the user's first stroke does
+    not pay for first-call set-up (imports, cached matrices, BLAS threads). Once per process
+    and model."""
+    key = id(saved.model) if saved is not None else None
+    if key in _warm:
+        return
+    from PIL import Image
+    from core.drawing import preprocess_canvas
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[60:220, 130:150, :3] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    result = preprocess_canvas(np.asarray(Image.open(io.BytesIO(buffer.getvalue()))))
+    if saved is not None:
+        saved.model.predict_proba(to_model_input(result.pixels, saved.scaling))
+    _warm.add(key)
 
 
 def option_help(name):

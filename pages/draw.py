@@ -14,7 +14,8 @@ from streamlit_drawable_canvas import st_canvas
 
 from app import state
 from app.draw_views import (BLUR_SIGMA, MAX_UPLOAD_BYTES, UPLOAD_TYPES, classify, decode_upload,
-                            enlarge, init_draw_state, option_help, probability_spec, test_image)
+                            enlarge, init_draw_state, option_help, probability_spec, test_image,
+                            warm_up)
 from core.drawing import PreprocessOptions, preprocess_canvas, preprocess_image
 from core.errors import NNError
 
@@ -157,6 +158,8 @@ def draw_and_guess():
     source = ss["draw_source"]
     if source == "upload" and upload is None:
         source = ss["draw_source"] = "canvas"
+    if ss["draw_rgba"] is None and not (canvas.json_data or {}).get("objects"):
+        warm_up(saved)                    # nothing drawn yet: get ready for the first stroke
     error, pixels, steps, empty, note = None, None, (), True, ""
     try:
         pixels, steps, empty, note = read_input(source, canvas, upload, options)
