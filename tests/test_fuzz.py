@@ -228,8 +228,12 @@ def image_arrays(draw):
         h, w = array.shape[:2]
         array = array.copy()
         array[...] = 0
-        array[h // 4: max(h // 4 + 1, 3 * h // 4), w // 2: w // 2 + max(1, w // 8)] = \
-            draw(st.sampled_from([1, 255])) if dtype.kind in "iub" else 1.0
+        ink = 1.0
+        if dtype.kind in "iu":
+            ink = draw(st.sampled_from([1, min(255, int(np.iinfo(dtype).max))]))
+        elif dtype.kind == "b":
+            ink = True
+        array[h // 4: max(h // 4 + 1, 3 * h // 4), w // 2: w // 2 + max(1, w // 8)] = ink
     return array
 
 
