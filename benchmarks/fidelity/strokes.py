@@ -32,12 +32,17 @@ def render(strokes, brush_width, size=CANVAS):
     big = Image.new("L", (size * s, size * s), 0)
     draw = ImageDraw.Draw(big)
     r = brush_width * s / 2
+    # Canvas pixel i covers [i, i + 1); Pillow's pixel i is centred on i and its shapes include
+    # both ends (a line of width w over x covers w + 1 pixels). Shifting by half a pixel and
+    # ending ellipses one pixel early gives exactly the canvas's coverage (checked in Chromium:
+    # benchmarks/fidelity/replay.py compares the two images).
     for stroke in strokes:
-        pts = [(float(x) * s, float(y) * s) for x, y in np.asarray(stroke, float).reshape(-1, 2)]
+        pts = [(float(x) * s - 0.5, float(y) * s - 0.5)
+               for x, y in np.asarray(stroke, float).reshape(-1, 2)]
         if len(pts) > 1:
             draw.line(pts, fill=255, width=max(1, int(round(brush_width * s))))
         for x, y in pts:                                   # round caps and joins
-            draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
+            draw.ellipse([x - r + 0.5, y - r + 0.5, x + r - 0.5, y + r - 0.5], fill=255)
     gray = np.asarray(big.resize((size, size), Image.BOX))
     rgba = np.empty((size, size, 4), np.uint8)
     rgba[..., :3] = gray[..., None]
