@@ -37,10 +37,12 @@ DRAW_DEFAULTS = {
 OPTION_HELP = {
     "crop": ("Crop to the ink", "Cut away the empty canvas around the strokes, so that where you "
              "drew does not matter."),
-    "fit_box": ("Fit a 20x20 box", "Scale the longest side to 20 pixels with anti-aliasing, "
-                "keeping the aspect ratio, so that big and small drawings look alike."),
-    "center_of_mass": ("Centre the mass", "Shift the digit so that its centre of mass is the "
-                       "centre of the 28x28 image, as in MNIST."),
+    "fit_box": ("Fit a {box}x{box} box", "Scale the longest side to {box} pixels with "
+                "anti-aliasing, keeping the aspect ratio, so that big and small drawings look "
+                "alike."),
+    "center_of_mass": ("Centre the mass", "Shift the drawing so that its centre of mass is the "
+                       "centre of the 28x28 image, as in MNIST (off: centre its bounding box, as "
+                       "in Fashion-MNIST)."),
     "normalize_stroke": ("Even out the stroke", "Make the stroke about as thick as MNIST's pen "
                          "strokes, whatever brush you used."),
     "subpixel": ("Sub-pixel shift", "Centre by fractions of a pixel (MNIST used whole pixels)."),
@@ -49,6 +51,31 @@ OPTION_HELP = {
                          "MNIST image, so a faint drawing reads as strongly as a bold one."),
 }
 BLUR_SIGMA = 0.5                    # the blur toggle's sigma, in output pixels
+
+# The canvas component draws its toolbar (undo, redo, reset, edit) inside its shadow root, hidden
+# but *over* the top 30 px of the canvas until the mouse has hovered for 0.2 s: a quick stroke (or a
+# touch, which never hovers) starting in that strip lands on the invisible toolbar and is lost.
+# This script puts the toolbar above the canvas, always visible. Our own constant code; no input.
+CANVAS_TOOLBAR_FIX = """<script>
+(() => {
+  if (window.__nnCanvasToolbarFix) return;
+  window.__nnCanvasToolbarFix = true;
+  const css = ".dc-toolbar{top:-2.9rem !important;opacity:1 !important;padding-bottom:0 !important}";
+  const fix = () => {
+    for (const host of document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')) {
+      const root = host.shadowRoot;
+      if (root && root.querySelector(".dc-toolbar") && !root.querySelector("style[data-nn]")) {
+        const style = document.createElement("style");
+        style.dataset.nn = "toolbar";
+        style.textContent = css;
+        root.appendChild(style);
+      }
+    }
+  };
+  fix();
+  setInterval(fix, 100);    // the component fills its shadow root later, out of observers' sight
+})();
+</script>"""
 
 GUESS_COLOUR = "#e4572e"
 OTHER_COLOUR = "#9aa5b1"
@@ -86,9 +113,11 @@ def warm_up(saved=None):
     _warm.add(key)
 
 
-def option_help(name):
+def option_help(name, box_size=20):
     """(toggle title, one-line help) for a core.drawing.PreprocessOptions field."""
-    return OPTION_HELP.get(name, (name.replace("_", " ").capitalize(), f"The '{name}' step."))
+    title, help_text = OPTION_HELP.get(name, (name.replace("_", " ").capitalize(),
+                                              f"The '{name}' step."))
+    return title.format(box=box_size), help_text.format(box=box_size)
 
 
 def test_image(raw, seed):

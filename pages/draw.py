@@ -6,17 +6,17 @@ step images are drawn only while their expander is open. Datasets and models com
 app.state; an uploaded file is decoded once and kept in session_state.
 """
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from app import state
-from app.draw_views import (BLUR_SIGMA, MAX_UPLOAD_BYTES, UPLOAD_TYPES, classify, decode_upload,
-                            enlarge, init_draw_state, option_help, probability_spec, test_image,
-                            warm_up)
-from core.drawing import PreprocessOptions, preprocess_canvas, preprocess_image
+from app.draw_views import (BLUR_SIGMA, CANVAS_TOOLBAR_FIX, MAX_UPLOAD_BYTES, UPLOAD_TYPES,
+                            classify, decode_upload, enlarge, init_draw_state, option_help,
+                            probability_spec, test_image, warm_up)
+from core.drawing import PreprocessOptions, options_for, preprocess_canvas, preprocess_image
 from core.errors import NNError
 
 state.init_state()
@@ -84,18 +84,19 @@ def read_input(source, canvas, upload, options):
     return result.pixels, result.steps, result.empty, ""
 
 
-def preprocessing_toggles():
-    """A toggle per switchable step of core.drawing.PreprocessOptions -> the options chosen."""
-    switchable = [f for f in fields(PreprocessOptions)
+def preprocessing_toggles(base):
+    """A toggle per switchable step of core.drawing.PreprocessOptions, starting from ``base`` (the
+    dataset's own steps; each dataset keeps its own switches) -> the options chosen."""
+    switchable = [f.name for f in fields(PreprocessOptions)
                   if isinstance(f.default, bool) or f.name == "blur"]
     columns = st.columns(3)
     chosen = {}
-    for i, option in enumerate(switchable):
-        label, help_text = option_help(option.name)
-        on = columns[i % 3].toggle(label, value=bool(option.default),
-                                   key=f"draw_opt_{option.name}", help=help_text)
-        chosen[option.name] = (BLUR_SIGMA if on else 0.0) if option.name == "blur" else on
-    return PreprocessOptions(**chosen)
+    for i, name in enumerate(switchable):
+        label, help_text = option_help(name, base.box_size)
+        on = columns[i % 3].toggle(label, value=bool(getattr(base, name)),
+                                   key=f"draw_opt_{dataset}_{name}", help=help_text)
+        chosen[name] = (BLUR_SIGMA if on else 0.0) if name == "blur" else on
+    return replace(base, **chosen)
 
 
 # -- the page -------------------------------------------------------------------------------------
@@ -104,6 +105,7 @@ st.caption((f"Draw a piece of clothing (or a digit, to see what a {title} model 
             if fashion else "Draw a digit from 0 to 9")
            + " in the black square. The network guesses as you draw. Switch the dataset in the "
              "sidebar.")
+st.html(CANVAS_TOOLBAR_FIX, unsafe_allow_javascript=True)
 
 
 @st.fragment
@@ -148,11 +150,15 @@ def draw_and_guess():
                            key="draw_steps_open", on_change="rerun")
     with pipeline:
         st.markdown(
+            "Fashion-MNIST's pictures were made by trimming each product photo, scaling its longest "
+            "side to 28 pixels and centring it in a 28x28 image. Your drawing goes through the "
+            "same steps. Switch one off and watch the guess change: the network only knows "
+            "pictures that look like its training images." if fashion else
             "MNIST digits were made by cropping each handwritten digit, scaling it to fit a 20x20 "
             "box and centring its centre of mass in a 28x28 image. Your drawing goes through the "
             "same steps. Switch one off and watch the guess change: the network only knows digits "
             "that look like its training images.")
-        options = preprocessing_toggles()
+        options = preprocessing_toggles(options_for(dataset))
         steps_box = st.container()
 
     source = ss["draw_source"]
@@ -169,6 +175,11 @@ def draw_and_guess():
     with result_column:
         if error:
             st.error(error)
+        elif empty and source == "upload":
+            st.warning(f"“{upload.name}” looks blank: it is one colour throughout, so there is no "
+                       f"{'shape' if fashion else 'digit'} to read. Upload a picture of one "
+                       f"{'piece of clothing' if fashion else 'digit'}, dark on light or light on "
+                       "dark.", icon=":material/hide_image:")
         elif empty:
             st.info(("Draw a piece of clothing" if fashion else "Draw a digit")
                     + " in the black square: the network's guess and how sure it is appear here "
@@ -192,8 +203,8 @@ def draw_and_guess():
             seen = st.columns([2, 3], vertical_alignment="center")
             seen[0].image(enlarge(np.asarray(pixels).reshape(28, 28), 140),
                           caption="What the network receives: 28x28 pixels")
-            seen[1].markdown(note or "Your drawing, shrunk to 28x28 pixels the way MNIST digits "
-                                     "were made. Open the steps below to see how.")
+            seen[1].markdown(note or f"Your drawing, shrunk to 28x28 pixels the way {title}'s "
+                                     "images were made. Open the steps below to see how.")
 
     if pipeline.open:
         with steps_box:

@@ -207,6 +207,11 @@ def test_fashion_guesses_are_class_names():
     assert prediction(at) in CLASS_NAMES["fashion-mnist"]
     chart = at.get("vega_lite_chart")[0].proto.SerializeToString()     # spec and its data
     assert b"Ankle boot" in chart and b"T-shirt/top" in chart
+    # Fashion-MNIST's own preprocessing: the picture fills the square, centred by its box
+    assert at.toggle(key="draw_opt_fashion-mnist_fit_box").label == "Fit a 28x28 box"
+    assert not at.toggle(key="draw_opt_fashion-mnist_center_of_mass").value
+    assert not at.toggle(key="draw_opt_fashion-mnist_normalize_stroke").value
+    assert any("Fashion-MNIST's pictures were made" in m.value for m in at.markdown)
 
 
 # -- helpers -------------------------------------------------------------------------------------------

@@ -225,3 +225,39 @@ def test_canvas_preprocessing_is_fast():
         preprocess_canvas(rgba)
         times.append(time.perf_counter() - start)
     assert np.median(times) < 0.010                           # ~0.5 ms here; budget 3 ms
+
+
+MODELS = __import__("pathlib").Path(__file__).resolve().parents[1] / "model"
+
+
+@pytest.mark.skipif(not (MODELS / "fashion-mnist" / "nn_parameters.npz").exists(),
+                    reason="the shipped Fashion-MNIST model is not built yet")
+def test_fashion_pictures_go_through_fashion_mnists_own_steps():
+    """Fashion-MNIST's pictures fill the 28 x 28 square and are centred by their box; put through
+    MNIST's steps (20-px box, centre of mass, even strokes) the shipped model reads them badly.
+    Enlarged test pictures placed anywhere on the canvas come back close to the originals."""
+    from core.datasets import read_sample
+    from core.drawing import options_for
+    from core.modelio import load_model
+
+    raw = read_sample("fashion-mnist")
+    model = load_model(MODELS / "fashion-mnist" / "nn_parameters.npz").model
+    images, labels = raw.test_images[:300].reshape(-1, 28, 28), raw.test_labels[:300]
+    rng = np.random.default_rng(0)
+    canvases = []
+    for image in images:
+        big = np.kron(image, np.ones((8, 8), np.uint8))              # 224 x 224
+        canvas = np.zeros((CANVAS, CANVAS), np.uint8)
+        y, x = rng.integers(0, CANVAS - 224 + 1, 2)
+        canvas[y:y + 224, x:x + 224] = big
+        canvases.append(canvas)
+
+    def accuracy(pixels):
+        return float((model.predict(np.stack(pixels).astype(np.float32)) == labels).mean())
+
+    original = accuracy([image.reshape(-1) / 255.0 for image in images])
+    fashion = accuracy([preprocess_image(c, options_for("fashion-mnist")).pixels for c in canvases])
+    mnist = accuracy([preprocess_image(c, options_for("mnist")).pixels for c in canvases])
+    assert fashion >= original - 0.03, (fashion, original)
+    assert mnist < fashion - 0.2, (mnist, fashion)
+    assert options_for("mnist") == PreprocessOptions() == options_for("no-such-dataset")

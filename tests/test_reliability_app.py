@@ -301,7 +301,8 @@ def test_awkward_uploads_get_a_sensible_answer_or_a_clear_error(name, make, mime
     elif answer == "empty":
         assert not at.error, texts(at.error)
         assert prediction(at) is None, "a one-colour picture is blank paper: no guess"
-        assert at.info, "the page says what to do instead"
+        assert "looks blank" in texts(at.warning) and name in texts(at.warning), \
+            "the page says the picture is blank (not 'draw a digit')"
     else:
         assert at.error, f"{name} must be refused with a message"
         assert prediction(at) is None

@@ -128,3 +128,29 @@ def test_test_image_then_a_drawing_and_the_drawing_kept_across_pages(app_url, pa
     wait_for_prediction(page, "7")          # the drawing is still there, and still classified
     page.wait_for_timeout(500)
     screenshot("draw-6-back-from-inspect")
+
+
+def test_a_stroke_starting_at_the_top_edge_is_drawn(app_url, page, screenshot):
+    """The canvas's toolbar (undo, redo, reset) used to lie hidden over the top 30 px of the canvas
+    until the mouse had hovered there for 0.2 s: a quick stroke, or a touch, starting in that strip
+    was swallowed. The page moves the toolbar above the canvas."""
+    page.set_viewport_size({"width": 1400, "height": 1100})
+    page.goto(f"{app_url}/draw")
+    canvas = page.locator("canvas.upper-canvas")
+    canvas.wait_for()
+    page.wait_for_timeout(500)
+    box = canvas.bounding_box()
+    hit = page.evaluate("""([x, y]) => {
+        let e = document.elementFromPoint(x, y);
+        while (e && e.shadowRoot) {
+            const inner = e.shadowRoot.elementFromPoint(x, y);
+            if (!inner || inner === e) break;
+            e = inner;
+        }
+        return e && e.tagName === 'CANVAS' && e.classList.contains('upper-canvas');
+    }""", [box["x"] + 250, box["y"] + 4])
+    assert hit, "the top-right corner of the canvas must be the canvas, not its toolbar"
+    # a 1 from the top-right corner down to the left, pressed the moment the mouse arrives
+    stroke(page, box, [(255 - 6 * i, 3 + 12 * i) for i in range(21)])
+    wait_for_prediction(page, "1")
+    screenshot("draw-7-stroke-from-top-edge")
