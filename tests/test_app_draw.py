@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from app import draw_views
@@ -25,21 +24,9 @@ CANVAS = "draw_canvas_0"                      # the canvas key before any Clear
 
 
 @pytest.fixture(autouse=True)
-def app_env(monkeypatch, tmp_path):
-    """Offline, st.navigation mode in AppTest (see tests/test_app_train.py), and a model folder
-    holding a copy of the shipped models (empty when they are not built yet)."""
-    monkeypatch.setenv("NN_OFFLINE", "1")
-    model_dir = tmp_path / "model"
-    if (ROOT / "model").is_dir():
-        shutil.copytree(ROOT / "model", model_dir)
-    monkeypatch.setenv("NN_MODEL_DIR", str(model_dir))
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-    monkeypatch.setattr(PagesManager, "__init__", init)
-    return model_dir
+def app_env(shipped_models):
+    """Offline, st.navigation mode and a copy of the shipped models (tests/conftest.py)."""
+    return shipped_models
 
 
 needs_model = pytest.mark.skipif(not (ROOT / "model" / "mnist" / "nn_parameters.npz").exists(),

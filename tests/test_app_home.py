@@ -2,7 +2,6 @@
 from pathlib import Path
 
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 pytestmark = pytest.mark.timeout(60)
@@ -10,15 +9,9 @@ APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
 
 @pytest.fixture(autouse=True)
-def app_env(monkeypatch, tmp_path):
-    monkeypatch.setenv("NN_OFFLINE", "1")
-    monkeypatch.setenv("NN_MODEL_DIR", str(tmp_path / "model"))   # no shipped model here
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):          # see tests/test_app_train.py
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-    monkeypatch.setattr(PagesManager, "__init__", init)
+def app_env(app_models):
+    """Offline, st.navigation mode, no shipped model (tests/conftest.py)."""
+    return app_models
 
 
 def test_home_explains_shows_samples_and_suggests_experiments():

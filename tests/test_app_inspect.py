@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from app.inspect_views import (confusion_spec, curves_spec, diverging_rgb, per_class_spec,
@@ -36,21 +35,12 @@ def tiny_model():
 
 
 @pytest.fixture(autouse=True)
-def app_env(monkeypatch, tmp_path, tiny_model):
-    """Offline, st.navigation mode in AppTest (see tests/test_app_train.py), and a model folder
-    with the tiny model as the pretrained MNIST model."""
-    monkeypatch.setenv("NN_OFFLINE", "1")
+def app_env(monkeypatch, app_models, tiny_model):
+    """Offline, st.navigation mode (tests/conftest.py), and a model folder with the tiny model as
+    the pretrained MNIST model."""
     monkeypatch.delenv("NN_DATA_DIR", raising=False)           # the bundled sample: fast
-    model_dir = tmp_path / "model"
-    save_model(model_dir / "mnist" / "nn_parameters.npz", tiny_model)
-    monkeypatch.setenv("NN_MODEL_DIR", str(model_dir))
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-    monkeypatch.setattr(PagesManager, "__init__", init)
-    return model_dir
+    save_model(app_models / "mnist" / "nn_parameters.npz", tiny_model)
+    return app_models
 
 
 def inspect_page(tab=None, dataset="mnist"):

@@ -3,34 +3,16 @@ import time
 from pathlib import Path
 
 import pytest
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
-
-from app.trainer import running_count
 
 pytestmark = pytest.mark.timeout(90)
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
 
 @pytest.fixture(autouse=True)
-def app_env(monkeypatch, tmp_path):
-    """Offline, models in a temporary folder, and st.navigation mode in AppTest.
-
-    AppTest re-detects the legacy pages/ folder on every run and would then run a page file
-    without the frame; a real server switches that off on the first st.navigation call.
-    """
-    monkeypatch.setenv("NN_OFFLINE", "1")
-    monkeypatch.setenv("NN_MODEL_DIR", str(tmp_path / "model"))
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-    monkeypatch.setattr(PagesManager, "__init__", init)
-    yield
-    end = time.monotonic() + 5
-    while running_count() and time.monotonic() < end:
-        time.sleep(0.05)
+def app_env(app_models):
+    """Offline, st.navigation mode, models in an empty temporary folder (tests/conftest.py)."""
+    return app_models
 
 
 def train_page():

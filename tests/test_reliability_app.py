@@ -10,7 +10,6 @@ tests/test_modelio.py and tests/test_fuzz.py: no page accepts a model upload.)
 import errno
 import io
 import re
-import shutil
 import struct
 import time
 import zlib
@@ -19,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from app.trainer import running_count
@@ -32,24 +30,10 @@ APP = str(ROOT / "streamlit_app.py")
 
 
 @pytest.fixture(autouse=True)
-def app_env(monkeypatch, tmp_path):
-    """Offline, a copy of the shipped models in a temporary model/, st.navigation mode (see
-    tests/test_app_train.py), and no training left running afterwards."""
-    monkeypatch.setenv("NN_OFFLINE", "1")
-    model_dir = tmp_path / "model"
-    if (ROOT / "model").is_dir():
-        shutil.copytree(ROOT / "model", model_dir)
-    monkeypatch.setenv("NN_MODEL_DIR", str(model_dir))
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-    monkeypatch.setattr(PagesManager, "__init__", init)
-    yield model_dir
-    end = time.monotonic() + 5
-    while running_count() and time.monotonic() < end:
-        time.sleep(0.05)
+def app_env(shipped_models):
+    """Offline, st.navigation mode, a copy of the shipped models (tests/conftest.py), and no
+    training left running afterwards."""
+    yield shipped_models
     assert running_count() == 0, "a training outlived its test"
 
 
