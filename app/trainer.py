@@ -24,11 +24,10 @@ the run ends, the model is evaluated on the whole validation and test sets.
 """
 import dataclasses
 import logging
-import math
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np

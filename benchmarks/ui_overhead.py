@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 

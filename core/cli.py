@@ -5,17 +5,15 @@ Every NNError is printed as one line and exits with status 2; no traceback for a
 """
 import argparse
 import math
-import os
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ConfigError, NNError
-from .model import MLP, ModelConfig
-from .training import PRESETS, TrainConfig, fit, get_preset, plan
+from .model import MLP
+from .training import PRESETS, fit, get_preset, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_ROOT = ROOT / "model"

@@ -11,8 +11,6 @@ gradient ``2 (A - Y) / N`` with respect to A: the gradient the textbook MLP actu
 """
 import numpy as np
 
-from .activations import softmax
-
 
 def _row_max(Z):
     """Z.max(axis=1, keepdims=True); for the usual 10 classes, column by column, which is about

@@ -92,7 +92,7 @@ def main(argv=None):
         times.append(time.perf_counter() - t)
 
     print(f"Model: {description} ({args.model})\n")
-    print(f"| set | accuracy |\n|---|---|")
+    print("| set | accuracy |\n|---|---|")
     print(f"| MNIST test images (first {args.n}) | {original:.2%} |")
     s = accuracy(predict, stroke_canvases, stroke_labels, DEFAULTS)
     d = accuracy(predict, designed_canvases, designed_labels, DEFAULTS)
