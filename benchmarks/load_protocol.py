@@ -1,0 +1,645 @@
+"""Protocol-level load test: N visitors drawing on /draw while one trains, without a browser.
+
+    python benchmarks/load_protocol.py                         # rounds of 1, 5, 10, 20 sessions
+    python benchmarks/load_protocol.py --sessions 10 --duration 60
+    python benchmarks/load_protocol.py --sessions 0 1 5 10 20 --duration 30   # 0: training alone
+    python benchmarks/load_protocol.py --url http://127.0.0.1:8501   # an app already running here
+
+Every visitor is an asyncio websocket client (the ``websockets`` package) speaking Streamlit's own
+protocol on ``/_stcore/stream``: protobuf ``BackMsg`` up, ``ForwardMsg`` down, as the browser does
+(subprotocol "streamlit"; a first ``rerun_script`` with ``page_name="draw"``), so 20 sessions cost
+the client a few percent of one core and the figures are the server's. Each drawing session loops:
+
+    wait ``--think`` seconds (the time a visitor takes to draw a stroke), then send the rerun the
+    canvas sends after a stroke (the Draw fragment's id; the canvas widget's value: Fabric.js JSON
+    of one stroke and the 280x280 PNG the canvas would send, rendered by
+    benchmarks/fidelity/strokes.render); wait for the run's ``script_finished``; check that the
+    run carried the "Prediction" metric with the digit drawn (1, 0 or 7: load_test.STROKES);
+    then send Clear (the same canvas value plus the Clear button's trigger, as the browser does),
+    check that the guess is gone and take the new canvas's widget id from the run.
+
+Round trip = the stroke's BackMsg sent to its run's ``script_finished`` received (the Prediction
+delta arrives a few ms before). Errors: no ``script_finished`` within 10 s, a wrong or missing
+guess, an exception or ``st.error`` element in a run, a closed websocket.
+
+Meanwhile one more protocol session trains (unless --no-training): it opens /train, sets Epochs to
+200 on the recommended preset and presses Start (the button's trigger), then behaves like a
+browser watching the run: it answers the page's ``auto_rerun`` messages (the live fragment, every
+0.5 s) with auto reruns and reads "Step N of M" from the progress bar. It presses Stop after each
+round, so every round starts a fresh run.
+
+Without --url it starts the app itself (benchmarks/load_test.py's start_server: ``streamlit run``
+on 127.0.0.1, a free port, NN_OFFLINE=1) and stops it at the end; then it also reports the
+server's CPU time. Only 127.0.0.1 is ever contacted (no proxy either). Bounded: ``--duration``
+seconds of drawing per round, at most 600 s over all rounds, and at most ``--max-strokes``
+strokes per session and round.
+Prints a Markdown table and writes it to benchmarks/results/load_protocol.md and the raw figures
+to load_protocol.json (``--out``).
+"""
+import argparse
+import asyncio
+import base64
+import io
+import json
+import math
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:                     # run as a script: benchmarks/ is sys.path[0]
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.load_test import (STROKES, local_url, percentile, start_server,  # noqa: E402
+                                  stop_server)
+
+GUESS_TIMEOUT_S = 10.0        # a stroke without its finished run by then is an error
+RESYNC_TIMEOUT_S = 30.0       # after a timeout, how long to wait for the late run before giving up
+LOAD_TIMEOUT_S = 60.0         # first load of a page
+BRUSH_WIDTH = 20              # the Draw page's default brush (its "draw_brush" slider)
+TRAINING_EPOCHS = 200         # long enough to outlast any round
+SERVER_TIME = re.compile(r"Server time for this update[^:]*: ([\d.]+) ms")
+STEP = re.compile(r"Step ([\d,]+) of ([\d,]+)")
+
+# The properties Fabric.js 7 writes for a free-drawing path (recorded from the real canvas);
+# the server only stores this JSON, but the message should weigh what the browser's weighs.
+FABRIC_PATH_DEFAULTS = {
+    "lockMovementX": False, "lockMovementY": False, "lockRotation": False, "lockScalingX": False,
+    "lockScalingY": False, "lockSkewingX": False, "lockSkewingY": False, "lockScalingFlip": False,
+    "type": "Path", "version": "7.4.0", "originX": "center", "originY": "center", "fill": None,
+    "stroke": "#FFFFFF", "strokeWidth": BRUSH_WIDTH, "strokeDashArray": None,
+    "strokeLineCap": "round", "strokeDashOffset": 0, "strokeLineJoin": "round",
+    "strokeUniform": False, "strokeMiterLimit": 10, "scaleX": 1, "scaleY": 1, "angle": 0,
+    "flipX": False, "flipY": False, "opacity": 1, "shadow": None, "visible": True,
+    "backgroundColor": "", "fillRule": "nonzero", "paintFirst": "fill",
+    "globalCompositeOperation": "source-over", "skewX": 0, "skewY": 0,
+}
+
+
+# -- what a browser would send ---------------------------------------------------------------------
+def canvas_value(points, brush_width=BRUSH_WIDTH):
+    """The canvas component's widget value after one stroke through ``points`` (canvas pixels):
+    ``{"drawing": {"raw": <Fabric.js JSON>, "data": "data:image/png;base64,..."}}`` as a string,
+    like streamlit-drawable-canvas 0.13 sends it."""
+    import numpy as np
+    from PIL import Image
+
+    from benchmarks.fidelity.strokes import render
+    rgba = render([np.asarray(points, float)], brush_width)              # (280, 280, 4) uint8
+    png = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(png, format="PNG")
+    # Fabric's pencil: quadratic curves through the midpoints of successive points
+    path = [["M", *points[0]]]
+    for (x0, y0), (x1, y1) in zip(points[:-1], points[1:]):
+        path.append(["Q", x0, y0, (x0 + x1) / 2, (y0 + y1) / 2])
+    path.append(["L", *points[-1]])
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    raw_path = {**FABRIC_PATH_DEFAULTS, "strokeWidth": brush_width,
+                "left": (min(xs) + max(xs)) / 2, "top": (min(ys) + max(ys)) / 2,
+                "width": max(xs) - min(xs), "height": max(ys) - min(ys), "path": path}
+    drawing = {"raw": {"version": "7.4.0", "objects": [raw_path], "background": "#000000"},
+               "data": "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()}
+    return json.dumps({"drawing": drawing}, separators=(",", ":"))
+
+
+def widget_state(widget_id, **value):
+    """One WidgetState: ``widget_state(id, trigger_value=True)``, ``json_value=...``, ..."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+    return WidgetState(id=widget_id, **value)
+
+
+# -- one session -----------------------------------------------------------------------------------
+@dataclass
+class Run:
+    """One script run as the ForwardMsg stream showed it (new_session .. script_finished)."""
+    started: float                                   # perf_counter at its new_session
+    elements: list = field(default_factory=list)     # (kind, element proto, fragment_id)
+    errors: list = field(default_factory=list)       # exceptions, st.error, page not found
+    prediction_at: float = None                      # when the "Prediction" metric arrived
+    auto_reruns: dict = field(default_factory=dict)  # fragment_id -> interval (s)
+    status: int = None
+    finished: float = None
+
+    def find(self, kind, label=None):
+        """The first element of ``kind`` (with ``label``), or None."""
+        for k, element, _ in self.elements:
+            if k == kind and (label is None or getattr(element, "label", None) == label):
+                return element
+        return None
+
+    def find_all(self, kind):
+        return [element for k, element, _ in self.elements if k == kind]
+
+    def fragment_of(self, kind):
+        for k, _, fragment_id in self.elements:
+            if k == kind:
+                return fragment_id
+        return ""
+
+    def metric(self, label):
+        element = self.find("metric", label)
+        return None if element is None else element.body
+
+    def texts(self):
+        """Markdown bodies and progress texts, in order."""
+        out = []
+        for k, element, _ in self.elements:
+            if k == "markdown":
+                out.append(element.body)
+            elif k == "progress":
+                out.append(element.text)
+        return out
+
+
+class StreamlitSession:
+    """One visitor: a websocket on /_stcore/stream, BackMsgs up, ForwardMsgs down.
+
+    ``rerun(...)`` sends a rerun_script and returns the Run that answers it. ``auto_rerun``
+    messages are obeyed like the browser's timers do (so a /train page keeps polling its run)."""
+
+    def __init__(self, url, page_name, name):
+        self.url, self.page_name, self.name = url, page_name, name
+        self.page_script_hash = ""      # the page shown, sent with every rerun (as the browser)
+        self.pages = {}                 # url path -> page_script_hash, from st.navigation
+        self.widgets = {}              # widget id -> WidgetState sent with every rerun
+        self.on_run = None             # callback(Run) for every finished run
+        self._ws = None
+        self._reader = None
+        self._run = None
+        self._waiters = []             # (sent_at, future)
+        self._timers = {}              # fragment_id -> asyncio.Task sending auto reruns
+        self.closed = None             # why the stream ended, once it has
+        self.messages = 0
+
+    async def open(self):
+        from websockets.asyncio.client import connect
+        ws_url = self.url.replace("http://", "ws://", 1) + "/_stcore/stream"
+        # proxy=None: never through a proxy from the environment; only 127.0.0.1 is contacted
+        self._ws = await connect(ws_url, subprotocols=["streamlit"], origin=self.url,
+                                 proxy=None, max_size=None, open_timeout=30)
+        self._reader = asyncio.create_task(self._read(), name=f"{self.name}-reader")
+
+    async def close(self):
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+    # -- down: ForwardMsgs
+    async def _read(self):
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        try:
+            async for frame in self._ws:
+                self.messages += 1
+                self._handle(ForwardMsg.FromString(frame))
+            self.closed = f"websocket closed ({self._ws.close_code})"
+        except Exception as e:                        # a broken stream fails every waiter
+            self.closed = f"{type(e).__name__}: {e}"
+        for _, future in self._waiters:
+            if not future.done():
+                future.set_exception(ConnectionError(self.closed))
+
+    def _handle(self, msg):
+        kind = msg.WhichOneof("type")
+        now = time.perf_counter()
+        if kind == "new_session":
+            # its page_script_hash may be the main script's (st.navigation apps): the page that
+            # runs is named by the navigation message below
+            self._run = Run(started=now)
+        elif kind == "navigation":
+            self.page_script_hash = msg.navigation.page_script_hash
+            self.pages = {p.url_pathname: p.page_script_hash for p in msg.navigation.app_pages}
+        elif self._run is None:
+            return
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            element = msg.delta.new_element
+            element_kind = element.WhichOneof("type")
+            proto = getattr(element, element_kind)
+            self._run.elements.append((element_kind, proto, msg.delta.fragment_id))
+            if element_kind == "metric" and proto.label == "Prediction":
+                self._run.prediction_at = now
+            elif element_kind == "exception":
+                self._run.errors.append(f"exception {proto.type}: {proto.message[:200]}")
+            elif element_kind == "alert" and proto.format == proto.ERROR:
+                self._run.errors.append(f"st.error: {proto.body[:200]}")
+        elif kind == "page_not_found":
+            self._run.errors.append(f"page not found: {msg.page_not_found.page_name!r}")
+        elif kind == "auto_rerun":
+            self._run.auto_reruns[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
+        elif kind == "stop_auto_rerun":
+            for fragment_id in msg.stop_auto_rerun.fragment_ids:
+                timer = self._timers.pop(fragment_id, None)
+                if timer is not None:
+                    timer.cancel()
+        elif kind == "script_finished":
+            run, self._run = self._run, None
+            run.status, run.finished = msg.script_finished, now
+            self._follow_auto_reruns(run)
+            if self.on_run is not None:
+                self.on_run(run)
+            if run.status == msg.FINISHED_EARLY_FOR_RERUN:
+                return                                 # a newer run answers the request
+            for sent_at, future in list(self._waiters):
+                if run.started >= sent_at and not future.done():
+                    future.set_result(run)
+            self._waiters = [(s, f) for s, f in self._waiters if not f.done()]
+
+    def _follow_auto_reruns(self, run):
+        """As the browser: a full run replaces the timers with those it registered; a fragment
+        run only adds its own."""
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        if run.status == ForwardMsg.FINISHED_SUCCESSFULLY:
+            for fragment_id in set(self._timers) - set(run.auto_reruns):
+                self._timers.pop(fragment_id).cancel()
+        for fragment_id, interval in run.auto_reruns.items():
+            if fragment_id in self._timers:
+                self._timers.pop(fragment_id).cancel()
+            self._timers[fragment_id] = asyncio.create_task(
+                self._auto_rerun(fragment_id, interval), name=f"{self.name}-auto-rerun")
+
+    async def _auto_rerun(self, fragment_id, interval):
+        while True:                                    # setInterval: whether or not it finished
+            await asyncio.sleep(interval)
+            await self._send(fragment_id=fragment_id, is_auto_rerun=True)
+
+    # -- up: BackMsgs
+    async def _send(self, extra=(), fragment_id="", is_auto_rerun=False, page_name=""):
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        msg = BackMsg()
+        state = msg.rerun_script
+        state.query_string = ""
+        state.page_script_hash = "" if page_name else self.page_script_hash
+        state.page_name = page_name
+        state.fragment_id = fragment_id
+        state.is_auto_rerun = is_auto_rerun
+        extra_ids = {w.id for w in extra}
+        state.widget_states.widgets.extend(
+            [w for i, w in self.widgets.items() if i not in extra_ids] + list(extra))
+        info = state.context_info
+        info.timezone, info.timezone_offset, info.locale = "UTC", 0, "en-US"
+        info.url = f"{self.url}/{self.page_name}"
+        info.is_embedded, info.color_scheme = False, "light"
+        await self._ws.send(msg.SerializeToString())
+
+    async def rerun(self, extra=(), fragment_id="", page_name=""):
+        """Send a rerun (``extra`` widget states on top of ``self.widgets``); returns a future of
+        the Run that answers it (the first run to finish that started after the send)."""
+        if self.closed:
+            raise ConnectionError(self.closed)
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append((time.perf_counter(), future))
+        await self._send(extra, fragment_id, page_name=page_name)
+        return future
+
+    async def load(self):
+        """Open the page the way the browser does: a first rerun with only the page's name."""
+        future = await self.rerun(page_name=self.page_name)
+        run = await asyncio.wait_for(future, LOAD_TIMEOUT_S)
+        if run.errors:
+            raise RuntimeError(f"{self.name}: /{self.page_name} showed {run.errors[0]}")
+        if not self.page_script_hash or self.pages.get(self.page_name) != self.page_script_hash:
+            raise RuntimeError(f"{self.name}: asked for /{self.page_name}, another page ran")
+        return run
+
+
+# -- the visitors ----------------------------------------------------------------------------------
+def draw_widgets(run):
+    """(canvas widget id, Clear button id, the Draw fragment's id) from a run of /draw."""
+    canvas = run.find("bidi_component")
+    clear = run.find("button", "Clear")
+    if canvas is None or clear is None:
+        raise RuntimeError("the Draw page showed no canvas or no Clear button")
+    return canvas.id, clear.id, run.fragment_of("bidi_component")
+
+
+async def timed(future, results, what):
+    """The Run that answers ``future``. A run later than GUESS_TIMEOUT_S is an error, and is still
+    waited for (RESYNC_TIMEOUT_S more) so that the session stays in step with its page; raises
+    when even that fails."""
+    try:
+        return await asyncio.wait_for(asyncio.shield(future), GUESS_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        results["errors"].append(f"{what}: no finished run within {GUESS_TIMEOUT_S:.0f} s")
+        results["timeouts"] += 1
+    return await asyncio.wait_for(future, RESYNC_TIMEOUT_S)
+
+
+async def draw_session(index, url, clock, args, values, results, ready):
+    """One visitor on /draw: loads the page, sets ``ready``, waits for ``clock["go"]``, then
+    strokes and clears until ``clock["stop_at"]`` or ``args.max_strokes``."""
+    name = f"session {index}"
+    session = StreamlitSession(url, "draw", name)
+    errors = results["errors"]
+    try:
+        await session.open()
+        canvas_id, clear_id, fragment_id = draw_widgets(await session.load())
+    except Exception as e:
+        errors.append(f"{name}: /draw did not load ({type(e).__name__}: {e})")
+        ready.set()
+        await session.close()
+        return
+    ready.set()
+    await clock["go"].wait()
+    digits = list(STROKES)
+    strokes = 0
+    try:
+        while time.monotonic() < clock["stop_at"] and strokes < args.max_strokes:
+            await asyncio.sleep(args.think)           # the visitor draws the stroke
+            digit = digits[(index + strokes) % len(digits)]
+            canvas = widget_state(canvas_id, json_value=values[digit])
+            strokes += 1
+            sent = time.perf_counter()
+            run = await timed(await session.rerun([canvas], fragment_id), results,
+                              f"{name}, stroke {strokes}")
+            results["round_trips"].append(run.finished - sent)
+            if run.prediction_at is not None:
+                results["to_prediction"].append(run.prediction_at - sent)
+            server_ms = [float(m.group(1)) for t in run.texts() if (m := SERVER_TIME.search(t))]
+            results["server_ms"].extend(server_ms[-1:])
+            shown = run.metric("Prediction")
+            if run.errors:
+                errors.append(f"{name}: stroke {strokes}: {run.errors[0]}")
+            elif shown != digit:
+                errors.append(f"{name}: drew {digit}, the page showed {shown!r}")
+            # Clear: the browser sends the canvas's value again plus the button's trigger
+            sent = time.perf_counter()
+            clear = widget_state(clear_id, trigger_value=True)
+            run = await timed(await session.rerun([canvas, clear], fragment_id), results,
+                              f"{name}, Clear")
+            results["clear_trips"].append(run.finished - sent)
+            if run.errors or run.metric("Prediction") is not None:
+                errors.append(f"{name}: Clear left {run.errors[:1] or run.metric('Prediction')!r}")
+            new_canvas_id, clear_id, fragment_id = draw_widgets(run)
+            if new_canvas_id == canvas_id:
+                errors.append(f"{name}: Clear did not give a new canvas")
+            canvas_id = new_canvas_id
+    except Exception as e:
+        errors.append(f"{name}: {type(e).__name__}: {str(e)[:160]}")
+    finally:
+        results["strokes"] += strokes
+        results["messages"] += session.messages
+        await session.close()
+
+
+class TrainingVisitor:
+    """A protocol session on /train that starts the recommended preset (Epochs 200) and keeps
+    watching it like a browser (auto reruns of the live fragment)."""
+
+    def __init__(self, url):
+        self.session = StreamlitSession(url, "train", "training")
+        self.step = None                 # last "Step N of M" shown
+        self.total = None
+        self.stop_id = None
+        self.errors = []
+        self.runs = 0
+
+    def _on_run(self, run):
+        self.runs += 1
+        for text in run.texts():
+            if m := STEP.search(text):
+                self.step = int(m.group(1).replace(",", ""))
+                self.total = int(m.group(2).replace(",", ""))
+        self.errors.extend(f"training: {e}" for e in run.errors)
+        stop = run.find("button", "Stop")
+        if stop is not None:
+            self.stop_id = stop.id
+
+    async def start(self):
+        s = self.session
+        s.on_run = self._on_run
+        await s.open()
+        run = await s.load()
+        epochs, start = run.find("number_input", "Epochs"), run.find("button", "Start")
+        if epochs is None or start is None:
+            raise RuntimeError("/train showed no Epochs field or no Start button")
+        s.widgets[epochs.id] = widget_state(epochs.id, int_value=TRAINING_EPOCHS)
+        await asyncio.wait_for(await s.rerun(), LOAD_TIMEOUT_S)
+        run = await asyncio.wait_for(await s.rerun([widget_state(start.id, trigger_value=True)]),
+                                     LOAD_TIMEOUT_S)
+        if run.errors:
+            raise RuntimeError(f"Start: {run.errors[0]}")
+        deadline = time.monotonic() + LOAD_TIMEOUT_S
+        while self.step is None:                       # its first record: the run is going
+            if time.monotonic() > deadline or s.closed:
+                raise RuntimeError("the training showed no step within 60 s")
+            await asyncio.sleep(0.1)
+
+    async def stop(self):
+        s = self.session
+        try:
+            if self.stop_id and not s.closed:
+                stop = widget_state(self.stop_id, trigger_value=True)
+                await asyncio.wait_for(await s.rerun([stop]), LOAD_TIMEOUT_S)
+        finally:
+            await s.close()
+
+
+# -- a round ---------------------------------------------------------------------------------------
+def cpu_seconds(pid):
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+async def run_round(url, sessions, args, values, server_pid=None):
+    """``sessions`` drawing visitors (0: none) for ``args.duration`` s, with a training visitor
+    unless ``args.no_training``. Returns the round's raw figures."""
+    results = {"sessions": sessions, "round_trips": [], "to_prediction": [], "clear_trips": [],
+               "server_ms": [], "errors": [], "timeouts": 0, "strokes": 0, "messages": 0}
+    training = None
+    if not args.no_training:
+        training = TrainingVisitor(url)
+        try:
+            await training.start()
+        except Exception as e:
+            results["errors"].append(f"training did not start: {type(e).__name__}: {e}")
+            await training.session.close()
+            training = None
+    readies = [asyncio.Event() for _ in range(sessions)]
+    clock = {"go": asyncio.Event(), "stop_at": math.inf}
+
+    async def arrive(i):
+        await asyncio.sleep(0.1 * i)                   # visitors arrive over a few seconds
+        await draw_session(i, url, clock, args, values, results, readies[i])
+
+    tasks = [asyncio.create_task(arrive(i)) for i in range(sessions)]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 180)
+        step0 = training.step if training else None
+        cpu0, server0, load0 = time.process_time(), cpu_seconds(server_pid), os.getloadavg()[0]
+        started = time.monotonic()
+        clock["stop_at"] = started + args.duration
+        clock["go"].set()
+        if tasks:
+            await asyncio.gather(*tasks)
+        else:
+            await asyncio.sleep(args.duration)
+        wall = time.monotonic() - started
+        server1 = cpu_seconds(server_pid)
+        results.update(
+            wall=wall, client_cpu=(time.process_time() - cpu0) / wall,
+            server_cpu=None if server0 is None or server1 is None else (server1 - server0) / wall,
+            load_before=load0, load_after=os.getloadavg()[0])
+        if training is not None:
+            results["training_steps"] = (training.step or 0) - (step0 or 0)
+            results["training_total"] = training.total
+            results["training_runs"] = training.runs
+            results["errors"].extend(training.errors)
+            if training.session.closed:
+                results["errors"].append(f"training: {training.session.closed}")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if training is not None:
+            await training.stop()
+    return results
+
+
+async def run_all(url, args, server_pid=None):
+    values = {digit: canvas_value(points) for digit, points in STROKES.items()}
+    rounds = []
+    for n in args.sessions:
+        r = await run_round(url, n, args, values, server_pid)
+        print(f"{n} sessions: {len(r['round_trips'])} guesses, "
+              f"p95 {ms(r['round_trips'], 0.95)} ms, {r.get('training_steps', 0):,} training "
+              f"steps, {len(r['errors'])} errors",
+              file=sys.stderr)
+        rounds.append(r)
+        await asyncio.sleep(2)                         # the stopped training winds down
+    return rounds
+
+
+# -- the report ------------------------------------------------------------------------------------
+def ms(values, q):
+    return f"{percentile(values, q) * 1000:.0f}" if values else "n/a"
+
+
+COLUMNS = ["drawing sessions", "guesses", "p50 ms", "p95 ms", "max ms", "errors",
+           "training steps during the round", "Clear p50 / p95 ms", "script time p50 / p95 ms",
+           "server CPU", "client CPU", "load avg before / after", "target met"]
+
+
+def round_cells(r, training):
+    trips, server, clears = r["round_trips"], r["server_ms"], r["clear_trips"]
+    met = "n/a" if not r["sessions"] else (
+        "yes" if trips and percentile(trips, 0.95) < 1 and not r["errors"] else "NO")
+    return [
+        str(r["sessions"]), f"{len(trips):,}", ms(trips, 0.5), ms(trips, 0.95), ms(trips, 1.0),
+        str(len(r["errors"])),
+        f"{r.get('training_steps', 0):,}" if training else "no training",
+        f"{ms(clears, 0.5)} / {ms(clears, 0.95)}",
+        f"{percentile(server, 0.5):.0f} / {percentile(server, 0.95):.0f}" if server else "n/a",
+        "n/a" if r.get("server_cpu") is None else f"{r['server_cpu']:.0%}",
+        f"{r['client_cpu']:.0%}",
+        f"{r['load_before']:.1f} / {r['load_after']:.1f}",
+        met,
+    ]
+
+
+def report(args, rounds):
+    training = not args.no_training
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(round_cells(r, training)) + " |" for r in rounds]
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    sessions = " ".join(str(n) for n in args.sessions)
+    text = (f"## Protocol load test: drawing sessions{' + 1 training' if training else ''}\n\n"
+            f"`python benchmarks/load_protocol.py --sessions {sessions} --duration "
+            f"{args.duration:.0f} --think {args.think:g}{'' if training else ' --no-training'}`"
+            f" on {time.strftime('%Y-%m-%d')} ({machine}; the server, the training and the "
+            f"client share these cores).\n\n" + "\n".join(lines) + "\n\n"
+            f"Round trip: the stroke's rerun sent to its run's script_finished (the Prediction "
+            f"delta arrives just before it); {args.duration:.0f} s of drawing per round, "
+            f"{args.think:g} s of drawing time before each stroke; target: p95 < 1000 ms and no "
+            f"errors. Script time: the Draw fragment's own figure (\"Server time for this "
+            f"update\"). CPU: share of one core over the round.\n")
+    errors = [e for r in rounds for e in r["errors"]]
+    if errors:
+        text += "\nErrors (first 10):\n\n" + "\n".join(f"- {e}" for e in errors[:10]) + "\n"
+    return text, all(r["round_trips"] and not r["errors"] for r in rounds if r["sessions"])
+
+
+def rounded(value):
+    """Floats to 4 decimals (0.1 ms) all through, for a JSON file of readable size."""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(v) for v in value]
+    return value
+
+
+def source_state():
+    """The commit measured and the files that differed from it (the app is run from disk)."""
+    import subprocess
+
+    def git(*cmd):
+        try:
+            return subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    return {"commit": git("rev-parse", "HEAD"),
+            "uncommitted": [line[3:] for line in git("status", "--porcelain").splitlines()]}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 5, 10, 20],
+                        help="drawing sessions, one round per number (0: training alone)")
+    parser.add_argument("--duration", type=float, default=30.0,
+                        help="seconds of drawing per round (600 at most over all rounds)")
+    parser.add_argument("--think", type=float, default=0.5,
+                        help="seconds a visitor takes to draw each stroke")
+    parser.add_argument("--max-strokes", type=int, default=1000, help="per session and round")
+    parser.add_argument("--no-training", action="store_true", help="no training meanwhile")
+    parser.add_argument("--url", help="an app already running on http://127.0.0.1:<port>")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "load_protocol.md"),
+                        help="Markdown file for the results, JSON next to it ('' for none)")
+    args = parser.parse_args(argv)
+    if not all(0 <= n <= 100 for n in args.sessions) or len(args.sessions) > 10:
+        parser.error("use 0-100 sessions per round and at most 10 rounds")
+    if not 1 <= args.duration or len(args.sessions) * args.duration > 600:
+        parser.error("use at most 600 s of drawing in all (rounds x --duration)")
+    if not 1 <= args.max_strokes <= 10_000:
+        parser.error("use 1-10,000 strokes per session")
+    if not 0 <= args.think <= 60:
+        parser.error("use a think time of 0-60 s")
+    server = None
+    if args.url:
+        url = local_url(args.url)
+    else:
+        log_path = Path(tempfile.mkdtemp(prefix="load-protocol-")) / "streamlit.log"
+        server, url = start_server(log_path)
+        print(f"app started at {url} (log: {log_path})", file=sys.stderr)
+    try:
+        rounds = asyncio.run(run_all(url, args, server.pid if server else None))
+    finally:
+        if server is not None:
+            stop_server(server)
+    text, ok = report(args, rounds)
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        out.with_suffix(".json").write_text(json.dumps(
+            {"command": sys.argv, "date": time.strftime("%Y-%m-%d %H:%M"), **source_state(),
+             "rounds": rounded(rounds)}, indent=1, default=str))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
