@@ -406,8 +406,8 @@ with view:
             acc, val = saved.metrics["test_accuracy"], saved.metrics["val_accuracy"]
             what = "Finished" if snap.status == "done" else f"Stopped at step {snap.last['step']:,}"
             val_text = f"validation {val:.1%}" if val == val else "no validation images were held out"
-            st.success(f"{what}. Test accuracy **{acc:.1%}** ({val_text}). Draw and Inspect now "
-                       f"use this model.")
+            st.success(f"{what} after {snap.last['elapsed']:,.1f} s of training. Test accuracy "
+                       f"**{acc:.1%}** ({val_text}). Draw and Inspect now use this model.")
             l1 = l2 = st.container(horizontal=True)
             l1.page_link("pages/draw.py", label="Draw a digit into it", icon=":material/draw:")
             l2.page_link("pages/inspect.py", label="See its mistakes", icon=":material/search:")
