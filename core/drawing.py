@@ -90,10 +90,10 @@ class PreprocessOptions:
 
 # Fashion-MNIST's pictures were made differently (Xiao, Rasul and Vollgraf, 2017): each product
 # photo was trimmed, its longest side scaled to all 28 pixels, and the picture centred by its box;
-# there is no pen stroke to even out. Measured on 2,000 Fashion-MNIST test images enlarged 6-9x onto
-# a 280 x 280 canvas at random places, shipped Fashion model (90.6% on the originals): MNIST's steps
-# 36.4%; 28-px box and centre of mass 74.2%; 28-px box centred by its box 76.2%; and also without
-# stroke normalisation 89.7% (the steps below).
+# there is no pen stroke to even out. ``python -m benchmarks.fidelity.fashion --n 2000`` (test
+# pictures enlarged 6-9x onto a 280 x 280 canvas at random places, shipped Fashion model: 90.6% on
+# the originals): MNIST's steps 36.4%; 28-px box and centre of mass 74.2%; 28-px box centred by its
+# box 76.2%; and also without stroke normalisation 89.7% (the steps below).
 DATASET_OPTIONS = {
     "mnist": PreprocessOptions(),
     "fashion-mnist": PreprocessOptions(box_size=FIELD, center_of_mass=False, normalize_stroke=False),
