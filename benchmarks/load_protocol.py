@@ -14,7 +14,7 @@ the client a few percent of one core and the figures are the server's. Each draw
     canvas sends after a stroke (the Draw fragment's id; the canvas widget's value: Fabric.js JSON
     of one stroke and the 280x280 PNG the canvas would send, rendered by
     benchmarks/fidelity/strokes.render); wait for the run's ``script_finished``; check that the
-    run carried the "Prediction" metric with the digit drawn (1, 0 or 7: load_test.STROKES);
+    run carried the "Prediction" metric with the digit drawn (1, 0 or 7: browser.STROKES);
     then send Clear (the same canvas value plus the Clear button's trigger, as the browser does),
     check that the guess is gone and take the new canvas's widget id from the run.
 
@@ -28,7 +28,7 @@ browser watching the run: it answers the page's ``auto_rerun`` messages (the liv
 0.5 s) with auto reruns and reads "Step N of M" from the progress bar. It presses Stop after each
 round, so every round starts a fresh run.
 
-Without --url it starts the app itself (benchmarks/load_test.py's start_server: ``streamlit run``
+Without --url it starts the app itself (benchmarks/browser.py's start_server: ``streamlit run``
 on 127.0.0.1, a free port, NN_OFFLINE=1) and stops it at the end; then it also reports the
 server's CPU time. Only 127.0.0.1 is ever contacted (no proxy either). Bounded: ``--duration``
 seconds of drawing per round, at most 600 s over all rounds, and at most ``--max-strokes``
@@ -46,7 +46,6 @@ import os
 import platform
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,8 +54,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:                     # run as a script: benchmarks/ is sys.path[0]
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.load_test import (STROKES, local_url, percentile, start_server,  # noqa: E402
-                                  stop_server)
+from benchmarks.browser import STROKES, served_app  # noqa: E402
+from benchmarks.load_test import percentile  # noqa: E402
 
 GUESS_TIMEOUT_S = 10.0        # a stroke without its finished run by then is an error
 RESYNC_TIMEOUT_S = 30.0       # after a timeout, how long to wait for the late run before giving up
@@ -617,18 +616,8 @@ def main(argv=None):
         parser.error("use 1-10,000 strokes per session")
     if not 0 <= args.think <= 60:
         parser.error("use a think time of 0-60 s")
-    server = None
-    if args.url:
-        url = local_url(args.url)
-    else:
-        log_path = Path(tempfile.mkdtemp(prefix="load-protocol-")) / "streamlit.log"
-        server, url = start_server(log_path)
-        print(f"app started at {url} (log: {log_path})", file=sys.stderr)
-    try:
+    with served_app(args.url, "load-protocol-") as (url, server):
         rounds = asyncio.run(run_all(url, args, server.pid if server else None))
-    finally:
-        if server is not None:
-            stop_server(server)
     text, ok = report(args, rounds)
     print(text)
     if args.out:

@@ -27,87 +27,18 @@ import math
 import os
 import platform
 import re
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-renderer-backgrounding", "--disable-background-timer-throttling"]
+if str(ROOT) not in sys.path:                     # run as a script: benchmarks/ is sys.path[0]
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.browser import (CHROMIUM, CHROMIUM_ARGS_UNTHROTTLED, PREDICTION_JS,  # noqa: E402
+                                STROKES, served_app)
+
 GUESS_TIMEOUT_MS = 10_000
-
-PREDICTION_JS = """() => {
-    for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
-        const label = m.querySelector('[data-testid="stMetricLabel"]');
-        if (label && label.innerText.trim().startsWith('Prediction'))
-            return m.querySelector('[data-testid="stMetricValue"]').innerText.trim();
-    }
-    return null;
-}"""
-
-# One stroke per digit in canvas pixels (280 x 280); the shipped MNIST model reads them right
-# (the same strokes as tests/browser/test_draw_browser.py).
-STROKES = {
-    "1": [(140, 40 + 10 * i) for i in range(21)],
-    "0": [(140 + 70 * math.sin(2 * math.pi * t / 32), 140 - 100 * math.cos(2 * math.pi * t / 32))
-          for t in range(34)],
-    "7": [(70 + 7 * i, 50) for i in range(21)] + [(210 - 4 * i, 50 + 9 * i) for i in range(1, 21)],
-}
-
-
-def local_url(url):
-    """``url`` if it points at 127.0.0.1, else exit: this tool never loads anyone else's server."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme != "http" or parts.hostname != "127.0.0.1" or not parts.port:
-        sys.exit(f"refusing {url!r}: the load test only targets http://127.0.0.1:<port>")
-    return f"http://127.0.0.1:{parts.port}"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(log_path):
-    """``streamlit run`` on a free port of 127.0.0.1; returns (process, url) once healthy."""
-    port = free_port()
-    env = {**os.environ, "NN_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    log = open(log_path, "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"streamlit exited with {server.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                if r.status == 200:
-                    return server, url
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    sys.exit("streamlit did not become healthy within 60 s")
-
-
-def stop_server(server):
-    server.terminate()
-    try:
-        server.wait(10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(5)
 
 
 def percentile(values, q):
@@ -241,7 +172,7 @@ async def run(args, url):
         browsers = []
         for _ in range(args.browsers):                      # each with a fresh temporary profile
             browsers.append(await p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                    args=CHROMIUM_ARGS))
+                                                    args=CHROMIUM_ARGS_UNTHROTTLED))
         training = None
         try:
             train_step = None
@@ -335,18 +266,8 @@ def main(argv=None):
         parser.error("use a duration of 1-600 s and 1-10,000 strokes per session")
     if not Path(CHROMIUM).exists():
         sys.exit(f"{CHROMIUM} is missing: install Debian's chromium")
-    server = None
-    if args.url:
-        url = local_url(args.url)
-    else:
-        log_path = Path(tempfile.mkdtemp(prefix="load-test-")) / "streamlit.log"
-        server, url = start_server(log_path)
-        print(f"app started at {url} (log: {log_path})", file=sys.stderr)
-    try:
+    with served_app(args.url, "load-test-") as (url, _):
         results = asyncio.run(run(args, url))
-    finally:
-        if server is not None:
-            stop_server(server)
     text, ok = report(args, results, url)
     print(text)
     if args.out:

@@ -8,34 +8,12 @@ visible in Chromium, and the Draw page's canvas ready to draw on. Prints a Markd
 """
 import argparse
 import os
-import socket
 import statistics
 import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url, deadline):
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
-                if r.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.05)
-    return False
+from benchmarks.browser import (CHROMIUM, CHROMIUM_ARGS, free_port, stop_server,
+                                streamlit_process, wait_healthy)
 
 
 def one_run(browser):
@@ -43,13 +21,9 @@ def one_run(browser):
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "NN_OFFLINE": os.environ.get("NN_OFFLINE", "1")}
     start = time.monotonic()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = streamlit_process(port, env, subprocess.DEVNULL)
     try:
-        if not wait_healthy(url, start + 60):
+        if not wait_healthy(url, start + 60, poll=0.05):
             raise RuntimeError("the server did not answer within 60 s")
         healthy = time.monotonic() - start
         page = browser.new_page()
@@ -63,8 +37,7 @@ def one_run(browser):
         page.close()
         return healthy, home, draw
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop_server(server)
 
 
 def main(argv=None):
@@ -73,7 +46,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         runs = [one_run(browser) for _ in range(args.repeats)]
         browser.close()
     names = ["server answers /_stcore/health", "Home page title and sample grid visible",

@@ -97,14 +97,18 @@ def app_seconds(page, url, dataset, epochs):
 
 def server_mode(args):
     from playwright.sync_api import sync_playwright
-    from benchmarks.load_test import CHROMIUM, CHROMIUM_ARGS, start_server, stop_server
+    from benchmarks.browser import (CHROMIUM, CHROMIUM_ARGS_UNTHROTTLED, ServerError,
+                                    start_server, stop_server)
 
     work = Path(tempfile.mkdtemp(prefix="ui-overhead-"))
-    server, url = start_server(work / "streamlit.log")
+    try:
+        server, url = start_server(work / "streamlit.log")
+    except ServerError as e:
+        sys.exit(str(e))
     cli, app = [], []
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS_UNTHROTTLED)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.set_default_timeout(60_000)
             app_seconds(page, url, args.dataset, 1)                  # warm-up: imports, data

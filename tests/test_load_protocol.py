@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 from benchmarks import load_protocol
-from benchmarks.load_test import start_server, stop_server
+from benchmarks.browser import start_server, stop_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

@@ -27,26 +27,22 @@ import argparse
 import base64
 import io
 import json
-import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.browser import (CHROMIUM, CHROMIUM_ARGS, ON_CANVAS_JS, PREDICTION_JS, start_server,
+                                stop_server)
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = ROOT / "artifacts"     # screenshots of failed replays (gitignored)
 STEP = 2.5                       # px between mouse positions along a stroke
 BRUSH_MIN, BRUSH_MAX = 6, 40     # the Draw page's "Brush width" slider (step 1)
@@ -55,23 +51,8 @@ FINISHED = (0, 3)                # ForwardMsg.ScriptFinishedStatus: successfully
 
 # where to move a digit whose stroke starts under the toolbar: none first, then down, then left
 SHIFTS = [(0, 0)] + [(0, d) for d in range(1, 41)] + [(-d, 0) for d in range(2, 150, 2)]
-ON_CANVAS_JS = """(points) => points.map(([x, y]) => {
-    let e = document.elementFromPoint(x, y);
-    while (e && e.shadowRoot) {
-        const inner = e.shadowRoot.elementFromPoint(x, y);
-        if (!inner || inner === e) break;
-        e = inner;
-    }
-    return !!e && e.tagName === 'CANVAS' && e.classList.contains('upper-canvas');
-})"""
-PREDICTION_JS = """() => {
-    for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
-        const label = m.querySelector('[data-testid="stMetricLabel"]');
-        if (label && label.innerText.trim().startsWith('Prediction'))
-            return m.querySelector('[data-testid="stMetricValue"]').innerText.trim();
-    }
-    return null;
-}"""
+# for each page point [x, y]: is it the canvas itself (not its toolbar)?
+ALL_ON_CANVAS_JS = f"points => points.map({ON_CANVAS_JS})"
 
 
 # --------------------------------------------------------------------------- the sample, offline
@@ -121,52 +102,20 @@ def offline(strokes, brush, predict):
 
 # --------------------------------------------------------------------------- the app
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def running_app(model_dir=None, timeout=90):
     """Start ``streamlit run streamlit_app.py`` on a free 127.0.0.1 port (offline; models from a
     temporary copy of ``model_dir``, default the repo's model/); yield its URL; stop it."""
-    port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="replay-"))
-    shutil.copytree(Path(model_dir or ROOT / "model"), tmp / "model")
-    env = {**os.environ, "NN_OFFLINE": "1", "NN_MODEL_DIR": str(tmp / "model"),
-           "PYTHONUNBUFFERED": "1"}
-    log = open(tmp / "streamlit.log", "w+")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    server = None
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if server.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"streamlit exited with {server.returncode}:\n{log.read()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not become healthy within {timeout} s")
-            time.sleep(0.2)
+        shutil.copytree(Path(model_dir or ROOT / "model"), tmp / "model")
+        server, url = start_server(tmp / "streamlit.log", env={"NN_MODEL_DIR": str(tmp / "model")},
+                                   timeout=timeout)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
-        log.close()
+        if server is not None:
+            stop_server(server)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -394,7 +343,8 @@ class DrawPage:
                 page = np.round(densify(np.asarray(stroke) + shift) + corner)
                 keep = np.r_[True, np.any(page[1:] != page[:-1], axis=1)]   # no repeated points
                 page_paths.append(page[keep])
-            ends = self.page.evaluate(ON_CANVAS_JS, [p[i].tolist() for p in page_paths for i in (0, -1)])
+            ends = self.page.evaluate(ALL_ON_CANVAS_JS,
+                                      [p[i].tolist() for p in page_paths for i in (0, -1)])
             if all(ends[0::2]) or all(a or b for a, b in zip(ends[0::2], ends[1::2])):
                 # a stroke that cannot start under the toolbar is drawn from its other end
                 page_paths = [p if start else p[::-1] for p, start in zip(page_paths, ends[0::2])]

@@ -4,7 +4,6 @@ Also measures the browser round trip (mouse-up to the updated "Prediction" on sc
 server time the page reports for each update; the figures go to artifacts/draw_timing.json.
 """
 import json
-import math
 import statistics
 import time
 
@@ -12,31 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.browser import ON_CANVAS_JS, PREDICTION_JS, STROKES
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-PREDICTION_JS = """() => {
-    for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
-        const label = m.querySelector('[data-testid="stMetricLabel"]');
-        if (label && label.innerText.trim().startsWith('Prediction'))
-            return m.querySelector('[data-testid="stMetricValue"]').innerText.trim();
-    }
-    return null;
-}"""
 SERVER_MS_JS = """() => {
     const p = [...document.querySelectorAll('p')].find(e => e.textContent.startsWith('Server time'));
     const m = p && p.textContent.match(/([\\d.]+) ms/);
     return m ? parseFloat(m[1]) : null;
 }"""
-
-# Shapes a real model gets right, in canvas pixels (280 x 280), as one stroke each.
-STROKES = {
-    "1": [(140, 40 + 10 * i) for i in range(21)],
-    "0": [(140 + 70 * math.sin(2 * math.pi * t / 32), 140 - 100 * math.cos(2 * math.pi * t / 32))
-          for t in range(34)],
-    "7": [(70 + 7 * i, 50) for i in range(21)] + [(210 - 4 * i, 50 + 9 * i) for i in range(1, 21)],
-}
 
 
 def stroke(page, box, points):
@@ -140,15 +125,7 @@ def test_a_stroke_starting_at_the_top_edge_is_drawn(app_url, page, screenshot):
     canvas.wait_for()
     page.wait_for_timeout(500)
     box = canvas.bounding_box()
-    hit = page.evaluate("""([x, y]) => {
-        let e = document.elementFromPoint(x, y);
-        while (e && e.shadowRoot) {
-            const inner = e.shadowRoot.elementFromPoint(x, y);
-            if (!inner || inner === e) break;
-            e = inner;
-        }
-        return e && e.tagName === 'CANVAS' && e.classList.contains('upper-canvas');
-    }""", [box["x"] + 250, box["y"] + 4])
+    hit = page.evaluate(ON_CANVAS_JS, [box["x"] + 250, box["y"] + 4])
     assert hit, "the top-right corner of the canvas must be the canvas, not its toolbar"
     # a 1 from the top-right corner down to the left, pressed the moment the mouse arrives
     stroke(page, box, [(255 - 6 * i, 3 + 12 * i) for i in range(21)])
