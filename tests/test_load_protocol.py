@@ -6,6 +6,7 @@ No browser needed.
 """
 import argparse
 import asyncio
+import concurrent.futures
 
 import pytest
 
@@ -21,7 +22,10 @@ def test_two_sessions_draw_and_guess_while_one_trains(tmp_path):
               for digit, points in load_protocol.STROKES.items()}
     server, url = start_server(tmp_path / "streamlit.log")
     try:
-        result = asyncio.run(load_protocol.run_round(url, 2, args, values, server.pid))
+        # in a thread of its own: the browser tests' Playwright may still own this thread's loop
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            result = pool.submit(asyncio.run, load_protocol.run_round(
+                url, 2, args, values, server.pid)).result()
     finally:
         stop_server(server)
     assert result["errors"] == [], result["errors"]
