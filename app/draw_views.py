@@ -197,12 +197,18 @@ def _to_grey(image):
     return np.asarray(image.convert("L"), dtype=np.uint8)
 
 
-def enlarge(image, size=168):
+def enlarge(image, size=168, square=False):
     """A 2-D image in [0, 1] (or uint8) -> uint8, scaled up by an integer factor to about ``size``
-    pixels on its longer side with nearest-neighbour pixels. Larger images are only converted."""
+    pixels on its longer side with nearest-neighbour pixels. Larger images are only converted.
+    ``square``: first pad it with black to a centred square, so a row of steps lines up."""
     image = np.asarray(image)
     if image.dtype != np.uint8:
         image = (np.clip(np.nan_to_num(image), 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    if square and image.ndim == 2 and image.shape[0] != image.shape[1]:
+        h, w = image.shape
+        side = max(h, w)
+        top, left = (side - h) // 2, (side - w) // 2
+        image = np.pad(image, ((top, side - h - top), (left, side - w - left)))
     factor = max(1, int(size) // max(image.shape[:2]))
     if factor > 1:
         image = np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)

@@ -210,7 +210,7 @@ def draw_and_guess():
         with steps_box:
             if steps:
                 for column, (step_title, image) in zip(st.columns(len(steps)), steps):
-                    column.image(enlarge(image, 112), caption=step_title, width=112)
+                    column.image(enlarge(image, 112, square=True), caption=step_title, width=112)
             else:
                 st.caption("Draw something to see each step.")
 

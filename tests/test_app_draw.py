@@ -262,6 +262,8 @@ def test_enlarge_uses_whole_pixels():
     assert big.shape == (10, 10) and big.dtype == np.uint8
     assert (big[:5, :5] == 0).all() and (big[:5, 5:] == 255).all() and (big[5:, :5] == 128).all()
     assert enlarge(np.zeros((280, 280)), 100).shape == (280, 280)
+    tall = enlarge(np.ones((30, 10), np.float32), 60, square=True)     # a cropped "1"
+    assert tall.shape == (60, 60) and tall[:, :20].max() == 0 and tall[:, 20:40].min() == 255
 
 
 def test_probability_chart_highlights_the_guess():
