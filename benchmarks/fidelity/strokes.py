@@ -13,6 +13,7 @@ streamlit-drawable-canvas does: white, round caps and joins, anti-aliased, on bl
 Uses Pillow (rendering) and scikit-image (skeletons); never imported by the product.
 """
 import gzip
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,14 @@ def render(strokes, brush_width, size=CANVAS):
 # --------------------------------------------------------------------------- MNIST -> strokes
 
 def load_mnist_test(folder=MNIST_DIR):
-    """(images (N, 784) uint8, labels (N,) uint8) from the official gz files."""
+    """(images (N, 784) uint8, labels (N,) uint8) from the official gz files; without them (a
+    fresh clone with no ../shared), the 2,000 test images of the bundled sample, with a note."""
+    if not (Path(folder) / "t10k-images-idx3-ubyte.gz").exists():
+        from core.datasets import read_sample
+        print(f"note: no MNIST test set in {folder}; using the bundled sample's test images",
+              file=sys.stderr)
+        raw = read_sample("mnist")
+        return raw.test_images.reshape(-1, 784), raw.test_labels
     with gzip.open(Path(folder) / "t10k-images-idx3-ubyte.gz") as f:
         images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784)
     with gzip.open(Path(folder) / "t10k-labels-idx1-ubyte.gz") as f:

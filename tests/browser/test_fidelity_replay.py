@@ -2,13 +2,13 @@
 
 The full check (100 digits, a report in benchmarks/results/replay.md) is
 ``python -m benchmarks.fidelity.replay --n 100``; this is its quick version: 6 MNIST test digits
-re-drawn as strokes and 6 hand-designed digits, drawn with the mouse at their own brush widths.
+re-drawn as strokes (from the bundled sample when ../shared/datasets is absent) and 6
+hand-designed digits, drawn with the mouse at their own brush widths.
 """
 import importlib.util
 
 import pytest
 
-from benchmarks.fidelity import strokes as fidelity_strokes
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -19,8 +19,6 @@ N = 12
 def predict():
     if importlib.util.find_spec("skimage") is None:
         pytest.skip("scikit-image is not installed (the benchmark skeletonises MNIST digits)")
-    if not (fidelity_strokes.MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"the MNIST test set is not in {fidelity_strokes.MNIST_DIR}")
     from benchmarks.fidelity.replay import ROOT, load_predictor
     return load_predictor(ROOT / "model" / "mnist" / "nn_parameters.npz")[0]
 
