@@ -49,9 +49,7 @@ BRUSH_MIN, BRUSH_MAX = 6, 40     # the Draw page's "Brush width" slider (step 1)
 SEEN_CAPTION = "What the network receives"
 FINISHED = (0, 3)                # ForwardMsg.ScriptFinishedStatus: successfully, fragment successfully
 
-# where to move a digit whose stroke starts under the toolbar: none first, then down, then left
-SHIFTS = [(0, 0)] + [(0, d) for d in range(1, 41)] + [(-d, 0) for d in range(2, 150, 2)]
-# for each page point [x, y]: is it the canvas itself (not its toolbar)?
+# for each page point [x, y]: is it the canvas itself (nothing lying over it)?
 ALL_ON_CANVAS_JS = f"points => points.map({ON_CANVAS_JS})"
 
 
@@ -147,8 +145,6 @@ class Replayed:
     brush: int
     strokes: int
     mouse_moves: int = 0
-    shift: tuple = (0.0, 0.0)            # the digit moved to start its strokes on the canvas
-    reversed: int = 0                    # strokes drawn from their other end, for the same reason
     offline: int | None = None           # offline, on the points the canvas received
     offline_exact: int | None = None     # offline, on the benchmark's own (fractional) points
     page: str | None = None              # the page's "Prediction"
@@ -317,40 +313,29 @@ class DrawPage:
         if self.brush() != value:
             raise RuntimeError(f"the brush slider shows {self.brush()}, not {value}")
 
-    def mouse_path(self, strokes, brush):
-        """Strokes in canvas pixels -> (page positions for the mouse, the canvas points they give,
-        the shift (dx, dy) applied to the digit, how many strokes are drawn from their other end).
+    def mouse_path(self, strokes):
+        """Strokes in canvas pixels -> (page positions for the mouse, the canvas points they give).
 
         The canvas reads mouse events, whose clientX/clientY are whole CSS pixels (Chromium drops
         the fraction, as a real mouse never has one), so the mouse goes to whole page pixels and
         the canvas receives ``page - canvas corner``: those points are what the offline side draws.
-        A stroke must start on the canvas itself: the canvas toolbar covers part of its top
-        strip, and a press there never reaches the canvas. A stroke starting under it is drawn
-        from its other end; if both ends are under it, the digit is moved down (or left) just
-        enough, as a person would start their stroke elsewhere.
+        Every stroke must start on the canvas itself: a press on anything lying over it (the
+        canvas toolbar did, over the top strip, until the page moved it) never reaches the canvas,
+        so that is reported as this digit's error rather than drawn.
         """
         box = self.canvas.bounding_box()
         corner = np.array([box["x"], box["y"]])
-        pts = np.vstack(strokes)
-        room_low = brush / 2 - pts.min(0)                    # shifts keeping the ink on the canvas
-        room_high = 280 - brush / 2 - pts.max(0)
-        for shift in SHIFTS:
-            shift = np.asarray(shift, float)
-            if np.any(shift < np.minimum(room_low, 0)) or np.any(shift > np.maximum(room_high, 0)):
-                continue
-            page_paths = []
-            for stroke in strokes:
-                page = np.round(densify(np.asarray(stroke) + shift) + corner)
-                keep = np.r_[True, np.any(page[1:] != page[:-1], axis=1)]   # no repeated points
-                page_paths.append(page[keep])
-            ends = self.page.evaluate(ALL_ON_CANVAS_JS,
-                                      [p[i].tolist() for p in page_paths for i in (0, -1)])
-            if all(ends[0::2]) or all(a or b for a, b in zip(ends[0::2], ends[1::2])):
-                # a stroke that cannot start under the toolbar is drawn from its other end
-                page_paths = [p if start else p[::-1] for p, start in zip(page_paths, ends[0::2])]
-                return (page_paths, [p - corner for p in page_paths], tuple(shift),
-                        len(ends[0::2]) - sum(ends[0::2]))
-        raise RuntimeError("no place on the canvas where every stroke of this digit can start")
+        page_paths = []
+        for stroke in strokes:
+            page = np.round(densify(np.asarray(stroke)) + corner)
+            keep = np.r_[True, np.any(page[1:] != page[:-1], axis=1)]   # no repeated points
+            page_paths.append(page[keep])
+        starts = self.page.evaluate(ALL_ON_CANVAS_JS, [p[0].tolist() for p in page_paths])
+        covered = [(p[0] - corner).tolist() for p, ok in zip(page_paths, starts) if not ok]
+        if covered:
+            raise RuntimeError(f"strokes start at canvas points {covered}, where something lies "
+                               "over the canvas")
+        return page_paths, [p - corner for p in page_paths]
 
     def draw(self, page_paths):
         """Draw strokes given in page positions; return (Update for the finished drawing, moves)."""
@@ -403,11 +388,9 @@ def replay(draw_page, digits, predict, log=None):
         update = Update()
         mark = draw_page.socket.mark()
         try:
-            page_paths, canvas_paths, shift, result.reversed = draw_page.mouse_path(strokes, width)
-            result.shift = shift
+            page_paths, canvas_paths = draw_page.mouse_path(strokes)
             result.offline, pixels, rgba = offline(canvas_paths, width, predict)
-            result.offline_exact = offline([np.asarray(st) + shift for st in strokes], width,
-                                           predict)[0]
+            result.offline_exact = offline([np.asarray(st) for st in strokes], width, predict)[0]
             started = time.perf_counter()
             draw_page.set_brush(width)
             update, result.mouse_moves = draw_page.draw(page_paths)
@@ -479,9 +462,6 @@ def report(results, command, description, model_caption, wall):
         f"{sum(r.canvas_offline == r.offline for r in results)}/{n} |",
         f"| offline on whole-pixel mouse points agrees with offline on the benchmark's fractional "
         f"points | {sum(r.offline == r.offline_exact for r in results)}/{n} |",
-        f"| digits with a stroke starting under the canvas toolbar (a press there never reaches "
-        f"the canvas): drawn from the stroke's other end / moved | "
-        f"{sum(r.reversed > 0 for r in results)} / {sum(r.shift != (0.0, 0.0) for r in results)} |",
     ]
     if seconds:
         lines.append(f"| time per digit (slider, strokes, update) | median {statistics.median(seconds):.2f} s, "
