@@ -607,7 +607,7 @@ def main(argv=None):
     if raw.source == "sample":
         notes.append("Full MNIST was not found (set NN_DATA_DIR): these figures are on the bundled sample.")
     splits = make_splits(raw, 5000)
-    from core.model import CompactRows
+    from core.compact import CompactRows
     results = {"quick": quick, "threads": args.threads, "notes": notes,
                "platform": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                            f"Python {platform.python_version()}, NumPy {np.__version__}",

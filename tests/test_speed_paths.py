@@ -10,7 +10,8 @@ import pytest
 import core.model as model_module
 from core import blas
 from core.activations import HIDDEN_ACTIVATIONS
-from core.model import MLP, CompactRows, ModelConfig
+from core.compact import CompactRows
+from core.model import MLP, ModelConfig
 from core.optimizers import Adam
 from core.training import TrainConfig, fit
 
