@@ -424,6 +424,7 @@ def peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+import numpy as np
 from core.datasets import load_dataset, make_splits
 from core.model import MLP
 from core.training import TrainConfig, fit, get_preset
@@ -431,7 +432,7 @@ preset = get_preset(sys.argv[1])
 splits = make_splits(load_dataset("mnist", download=False), preset.train.validation_size)
 loaded = peak_mib()
 cfg = TrainConfig(**{**preset.train.to_dict(), **json.loads(sys.argv[2])})
-model = MLP(preset.model)
+model = MLP(preset.model, np.random.default_rng(cfg.seed))
 for record in fit(model, splits, cfg):
     pass
 print(json.dumps({"maxrss_mib": peak_mib(),

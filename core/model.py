@@ -18,6 +18,7 @@ from .losses import LOSSES
 
 MAX_UNITS = 4096          # per hidden layer: beyond this, a 2-core machine can't train it live
 MAX_HIDDEN_LAYERS = 6
+MAX_DROPOUT = 0.9         # inclusive; at higher rates too few units survive a step to learn from
 # Batches larger than this are processed in chunks of this many rows (2 MB of float32 pixels:
 # a chunk's forward and backward pass run while it is still in the CPU cache).
 CHUNK_ROWS = 1024
@@ -60,12 +61,19 @@ class ModelConfig:
                                   f"layer needs between 1 and {MAX_UNITS} units.")
         if self.input_size < 1 or self.output_size < 2:
             raise ConfigError("The network needs at least 1 input and 2 output classes.")
-        if not 0.0 <= self.dropout < 0.95:
-            raise ConfigError(f"Dropout {self.dropout} is out of range: use a rate from 0 to 0.9.")
+        if not 0.0 <= self.dropout <= MAX_DROPOUT:
+            raise ConfigError(f"Dropout {self.dropout} is out of range: use a rate from 0 to "
+                              f"{MAX_DROPOUT}.")
 
     @property
     def layer_sizes(self):
         return (self.input_size, *self.hidden_sizes, self.output_size)
+
+    @property
+    def num_parameters(self):
+        """Weights and biases of every layer: sum of (fan_in + 1) * fan_out."""
+        sizes = self.layer_sizes
+        return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
 
     def describe(self):
         """e.g. '784-128-10 relu / softmax, cross_entropy'."""
@@ -89,8 +97,20 @@ def _column_sums(M):
     return np.ones(M.shape[0], M.dtype) @ M
 
 
+def _require_generator(rng, purpose):
+    """Refuse anything but a np.random.Generator: a None would mean an unseeded, unrepeatable run
+    (or an AttributeError deep inside a draw), and an int seed is too easily shared by mistake."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{purpose} needs a random generator: pass rng=np.random.default_rng(seed) "
+                        f"(got {type(rng).__name__}).")
+
+
 class MLP:
-    """A fully connected network. ``params`` maps ``layers.i.W`` / ``layers.i.b`` to arrays."""
+    """A fully connected network. ``params`` maps ``layers.i.W`` / ``layers.i.b`` to arrays.
+
+    ``MLP(config, rng)`` draws new weights from ``rng`` (a np.random.Generator, required so that
+    every run can be repeated); ``MLP(config, params=params)`` wraps existing weights.
+    """
 
     def __init__(self, config, rng=None, params=None):
         self.config = config
@@ -100,7 +120,7 @@ class MLP:
         self.loss_fn = LOSSES[config.loss]()
         self.dropout = Dropout(config.dropout) if config.dropout > 0 else None
         if params is None:
-            rng = rng if rng is not None else np.random.default_rng()
+            _require_generator(rng, "Initialising an MLP's weights")
             init = INITIALIZERS[config.init]
             params = {}
             sizes = config.layer_sizes
@@ -115,6 +135,7 @@ class MLP:
 
     @property
     def num_parameters(self):
+        """The size of the arrays the model holds; the same as ``config.num_parameters``."""
         return int(sum(p.size for p in self.params.values()))
 
     def __repr__(self):
@@ -145,21 +166,14 @@ class MLP:
                               f"array of shape {X.shape}.")
         return X.astype(self.dtype, copy=False)
 
-    def forward(self, X, training=False, rng=None):
-        """Run the network on X (N, 784). Returns (output, cache) where output is the (N, 10)
-        probabilities and cache keeps what backward needs (inputs, pre-activations, masks)."""
+    def forward(self, X):
+        """The (N, 10) logits for X (N, 784): the output layer's pre-activations, before the
+        softmax or sigmoid (``predict_proba`` applies it). Inference only: no dropout, nothing
+        kept for a backward pass (training uses ``loss_and_grads``)."""
         A = self._as_input(X)
-        cache = []          # per hidden layer: (layer input, Z, activation before dropout, mask)
         for layer in self.layers[:-1]:
-            Z = layer.forward(A)
-            H = self.activation.forward(Z)
-            mask = None
-            if training and self.dropout is not None:
-                mask = self.dropout.mask(H.shape, rng, self.dtype)
-            cache.append((A, Z, H, mask))
-            A = H if mask is None else H * mask
-        logits = self.layers[-1].forward(A)                 # (N, 10)
-        return logits, (cache, A)
+            A = self.activation.forward(layer.forward(A))   # (N, H_i)
+        return self.layers[-1].forward(A)                   # (N, D_in) @ (D_in, 10)
 
     def loss_and_grads(self, X, y, rng=None, training=True):
         """Loss on (X, y), the output probabilities (N, 10) and the gradient of every parameter.
@@ -169,7 +183,11 @@ class MLP:
         so the data is read from memory once per step instead of twice, and no (N, hidden)
         intermediate is ever allocated. The gradients add up to those of the whole batch; with
         dropout the masks are drawn chunk by chunk.
+
+        With dropout and ``training=True``, ``rng`` (a np.random.Generator) draws the masks;
+        ``training=False`` computes the loss without dropout and needs no rng.
         """
+        self._check_dropout_rng(rng, training)
         y = np.asarray(y)
         X = self._as_input(X)
         N = X.shape[0]
@@ -191,6 +209,7 @@ class MLP:
         the original row order): the same numbers up to rounding, in about half the time.
         (Sharing the groups among 2 threads was measured: no faster, the parts are too small
         to outweigh the interpreter lock.)"""
+        self._check_dropout_rng(rng, training)
         N = plan.n_rows
         grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         sorted_probs = np.empty((N, self.config.output_size), self.dtype)   # in plan order
@@ -202,6 +221,13 @@ class MLP:
         probs = np.empty_like(sorted_probs)
         probs[plan.order] = sorted_probs                                      # original order
         return loss_sum / N, probs, grads
+
+    def _check_dropout_rng(self, rng, training):
+        if training and self.dropout is not None and not isinstance(rng, np.random.Generator):
+            raise ConfigError(
+                f"Dropout ({self.config.dropout}) needs a random generator: pass "
+                f"rng=np.random.default_rng(seed), or training=False for the loss without dropout "
+                f"(got rng={rng!r}).")
 
     def _block(self, X, y, denominator, rng, training, grads_out=None, compact=False):
         """Forward and backward on one block of rows: (sum of its losses, its probabilities,
@@ -260,7 +286,7 @@ class MLP:
         X = self._as_input(X)
         out = np.empty((X.shape[0], self.config.output_size), self.dtype)
         for start in range(0, X.shape[0], batch_size):
-            logits, _ = self.forward(X[start:start + batch_size])
+            logits = self.forward(X[start:start + batch_size])
             out[start:start + batch_size] = self.output_activation.forward(logits)
         if self.config.output_activation == "sigmoid":
             # independent sigmoids: normalise so the 10 bars read as shares of one guess
@@ -288,7 +314,7 @@ class MLP:
         total_loss, correct = 0.0, 0
         for start in range(0, X.shape[0], batch_size):
             Xb, yb = X[start:start + batch_size], y[start:start + batch_size]
-            logits, _ = self.forward(Xb)
+            logits = self.forward(Xb)
             if self.loss_fn.fused_with_softmax:
                 loss, probs, _ = self.loss_fn.loss_and_delta(logits, yb)
             else:
