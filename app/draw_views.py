@@ -4,8 +4,6 @@
   belongs to the page layer: ``core`` only ever sees arrays.
 - ``enlarge``: a small image -> a bigger uint8 one with nearest-neighbour pixels, so a 28x28 input
   shows as crisp squares instead of the browser's blur.
-- ``probability_spec``: the ten output probabilities as a Vega-Lite bar chart (1-3 ms to draw,
-  where ``st.bar_chart`` costs ~100 ms).
 - ``to_model_input`` / ``classify``: 784 pixels in [0, 1] -> the model's probabilities.
 """
 import io
@@ -20,19 +18,6 @@ MAX_UPLOAD_BYTES = 20 * 2**20          # 20 MB: a photo of a digit is far smalle
 MAX_UPLOAD_PIXELS = 50_000_000         # 50 megapixels: beyond that it is a decompression bomb
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "gif", "bmp", "webp")
-
-# The Draw page's own session_state keys (app.state owns the shared ones, e.g. "drawing_pixels").
-DRAW_DEFAULTS = {
-    "draw_brush": 20,               # brush width slider
-    "draw_canvas_version": 0,       # in the canvas key: Clear increments it (a new, empty canvas)
-    "draw_source": "canvas",        # what is classified: "canvas" | "upload" | "test"
-    "draw_test_seed": 0,            # picks the random test image (index = seed % number of images)
-    "draw_upload_decoded": None,    # (file_id, (H, W) uint8 | None, error | None): decoded once
-    "draw_rgba": None,              # the last canvas image: restores the drawing after a page switch
-    "draw_json": None,              # the last canvas objects (Fabric.js JSON), same purpose
-    "draw_initial": None,           # the objects the current canvas was created with
-    "draw_server_ms": None,         # server time of the last update, shown on the page
-}
 
 OPTION_HELP = {
     "crop": ("Crop to the ink", "Cut away the empty canvas around the strokes, so that where you "
@@ -76,18 +61,6 @@ CANVAS_TOOLBAR_FIX = """<script>
   setInterval(fix, 100);    // the component fills its shadow root later, out of observers' sight
 })();
 </script>"""
-
-GUESS_COLOUR = "#e4572e"
-OTHER_COLOUR = "#9aa5b1"
-
-
-def init_draw_state():
-    """Give the Draw page's keys their defaults (only the missing ones)."""
-    import streamlit as st
-    for key, value in DRAW_DEFAULTS.items():
-        if key not in st.session_state:
-            st.session_state[key] = value
-
 
 _warm = set()
 
@@ -234,36 +207,3 @@ def classify(saved, pixels, class_names):
     probabilities = saved.model.predict_proba(to_model_input(pixels, saved.scaling))[0]
     index = int(np.argmax(probabilities))
     return Guess(probabilities, index, str(class_names[index]), float(probabilities[index]))
-
-
-def probability_spec(probabilities, class_names, height=None, title=None):
-    """A horizontal Vega-Lite bar chart of the 10 probabilities, the guess highlighted."""
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    best = int(np.argmax(probabilities))
-    values = [{"class": str(name), "order": i, "probability": float(p), "guess": i == best,
-               "text": f"{p:.0%}" if p >= 0.005 else ""}
-              for i, (name, p) in enumerate(zip(class_names, probabilities))]
-    y = {"field": "class", "type": "nominal", "sort": {"field": "order"}, "title": None,
-         "axis": {"labelFontSize": 13}}
-    spec = {
-        "data": {"values": values},
-        "height": {"step": 22} if height is None else height,
-        "encoding": {"y": y},
-        "layer": [
-            {"mark": {"type": "bar", "cornerRadiusEnd": 2},
-             "encoding": {
-                 "x": {"field": "probability", "type": "quantitative",
-                       "scale": {"domain": [0, 1]}, "axis": {"format": "%", "tickCount": 5},
-                       "title": "probability"},
-                 "color": {"condition": {"test": "datum.guess", "value": GUESS_COLOUR},
-                           "value": OTHER_COLOUR},
-                 "tooltip": [{"field": "class", "type": "nominal"},
-                             {"field": "probability", "type": "quantitative", "format": ".1%"}]}},
-            {"mark": {"type": "text", "align": "left", "dx": 4, "fontSize": 12},
-             "encoding": {"x": {"field": "probability", "type": "quantitative"},
-                          "text": {"field": "text"}}},
-        ],
-    }
-    if title:
-        spec["title"] = title
-    return spec

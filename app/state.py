@@ -1,10 +1,11 @@
 """Session state and shared, cached resources of the app: the one place that knows the keys.
 
-Every page starts from ``init_state()`` (the frame calls it on every run). Keys in
-``st.session_state`` (all set by ``init_state``; never create others ad hoc, add them here):
+Every page starts from ``init_state()`` (the frame calls it on every run), which gives every key
+below its default. Never create session_state keys ad hoc: add them here.
 
-    "dataset"         str, "mnist" | "fashion-mnist": the dataset every page works on. The sidebar
-                      selectbox in streamlit_app.py is bound to this key.
+Shared by every page (``SHARED_DEFAULTS``):
+    "dataset"         str, one of core.datasets.DATASETS: the dataset every page works on. The
+                      sidebar selectbox in streamlit_app.py is bound to this key.
     "user_models"     dict dataset -> (SavedModel, label) | None: the model this session trained or
                       loaded for that dataset. Use current_model() / set_current_model(), not the dict.
     "runs"            list of dicts, the finished runs of this session, oldest first, for "compare
@@ -16,8 +17,10 @@ Every page starts from ``init_state()`` (the frame calls it on every run). Keys 
     "trainer"         app.trainer.Trainer | None: this session's background training (created by the
                       Train page; survives page switches because it lives here).
     "train_notice"    (kind, text) | None: a message from a Train page callback ("success" |
-                      "error" | "info"), shown once on the next run.
+                      "error" | "warning" | "info"), shown on the next run.
     "adopted_run"     int: the trainer run_id whose result was last adopted (see adopt_finished_run).
+The Draw page's keys (``DRAW_DEFAULTS``, all prefixed "draw_") and the Train page's widget keys
+(``app.train_form.form_defaults()``, all prefixed "train.") are listed where they are defined.
 
 Functions:
     init_state()                               set every key above to its default if missing
@@ -27,13 +30,14 @@ Functions:
     shipped_model(dataset) -> (SavedModel | None, reason)            model/<dataset>/nn_parameters.npz
     current_model(dataset=None) -> (SavedModel | None, label)        the session's model, else shipped
     set_current_model(dataset, saved, label)   make ``saved`` this session's model for ``dataset``
+    notify(kind, text)                         a message for the Train page's next run
     adopt_finished_run() -> bool               called by the frame on every run: when the trainer's
                                                run has ended, make its model the current one (if
                                                done or stopped) and add its curves to "runs"; once
     session_liveness() -> callable | None      "is this browser session still connected?" for the
                                                trainer thread (None outside `streamlit run`)
-    dataset_title(dataset) -> "MNIST" | "Fashion-MNIST"
-    class_names(dataset) -> tuple of 10 names
+    dataset_title(dataset) -> "MNIST" | "Fashion-MNIST"     (from core.datasets)
+    class_names(dataset) -> tuple of 10 names               (from core.datasets)
 
 Caching: datasets are large (the full MNIST as float32 splits is ~220 MB). ``st.cache_data`` would
 unpickle a fresh copy on every call and every rerun, so they are kept with ``st.cache_resource``
@@ -46,15 +50,35 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from core.datasets import CLASS_NAMES, DATASETS, TITLES
 from core.errors import ModelFileError, NNError
 from core.modelio import DEFAULT_NAME, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ("mnist", "fashion-mnist")
-_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
-_DIGITS = tuple(str(d) for d in range(10))
-_FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-            "Bag", "Ankle boot")
+MAX_RUNS_KEPT = 8              # earlier runs kept for the compare-runs overlay
+
+SHARED_DEFAULTS = {
+    "dataset": DATASETS[0],
+    "user_models": None,           # filled per dataset by init_state (a fresh dict per session)
+    "runs": [],
+    "drawing_pixels": None,
+    "drawing_dataset": None,
+    "trainer": None,
+    "train_notice": None,
+    "adopted_run": 0,
+}
+# The Draw page's keys.
+DRAW_DEFAULTS = {
+    "draw_brush": 20,               # brush width slider
+    "draw_canvas_version": 0,       # in the canvas key: Clear increments it (a new, empty canvas)
+    "draw_source": "canvas",        # what is classified: "canvas" | "upload" | "test"
+    "draw_test_seed": 0,            # picks the random test image (index = seed % number of images)
+    "draw_upload_decoded": None,    # (file_id, (H, W) uint8 | None, error | None): decoded once
+    "draw_rgba": None,              # the last canvas image: restores the drawing after a page switch
+    "draw_json": None,              # the last canvas objects (Fabric.js JSON), same purpose
+    "draw_initial": None,           # the objects the current canvas was created with
+    "draw_server_ms": None,         # server time of the last update, shown on the page
+}
 
 
 def _leave_legacy_pages_mode():
@@ -76,21 +100,18 @@ def _leave_legacy_pages_mode():
 def init_state():
     """Give every session_state key its default (only keys that are missing)."""
     _leave_legacy_pages_mode()
-    defaults = {
-        "dataset": "mnist",
-        "user_models": {name: None for name in DATASETS},
-        "runs": [],
-        "drawing_pixels": None,
-        "drawing_dataset": None,
-        "trainer": None,
-        "train_notice": None,
-        "adopted_run": 0,
-    }
-    for key, value in defaults.items():
-        if key not in st.session_state:
-            st.session_state[key] = value
-    if st.session_state["dataset"] not in DATASETS:
-        st.session_state["dataset"] = "mnist"
+    ss = st.session_state
+    for key, value in {**SHARED_DEFAULTS, **DRAW_DEFAULTS}.items():
+        if key not in ss:
+            ss[key] = [] if key == "runs" else value      # never share one list between sessions
+    if ss["user_models"] is None:
+        ss["user_models"] = {name: None for name in DATASETS}
+    if ss["dataset"] not in DATASETS:
+        ss["dataset"] = DATASETS[0]
+    if "train.preset" not in ss:
+        from app.train_form import form_defaults         # imports this module: import here
+        for key, value in form_defaults().items():
+            ss.setdefault(key, value)
 
 
 def model_root():
@@ -99,15 +120,11 @@ def model_root():
 
 
 def dataset_title(dataset):
-    return _TITLES.get(dataset, dataset)
+    return TITLES.get(dataset, dataset)
 
 
 def class_names(dataset):
-    try:
-        from core.datasets import CLASS_NAMES
-        return tuple(CLASS_NAMES[dataset])
-    except (ImportError, KeyError):
-        return _FASHION if dataset == "fashion-mnist" else _DIGITS
+    return CLASS_NAMES[dataset]
 
 
 def _read_only(*arrays):
@@ -200,6 +217,12 @@ def set_current_model(dataset, saved, label="your model"):
     st.session_state["user_models"] = models
 
 
+def notify(kind, text):
+    """Show ``text`` with st.<kind> ("success" | "error" | "warning" | "info") at the top of the
+    Train page's run view on the next run (callbacks cannot draw)."""
+    st.session_state["train_notice"] = (kind, text)
+
+
 def adopt_finished_run():
     """If this session's run has ended since we last looked, adopt it. Returns True if it did.
 
@@ -219,7 +242,7 @@ def adopt_finished_run():
     if snap.history:
         st.session_state["runs"] = [*st.session_state["runs"],
                                     {"label": snap.label, "dataset": snap.dataset,
-                                     "history": snap.history}][-8:]
+                                     "history": snap.history}][-MAX_RUNS_KEPT:]
     if snap.saved is not None and snap.status in ("done", "stopped"):
         set_current_model(snap.dataset, snap.saved, f"your {snap.label}")
     return True

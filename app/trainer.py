@@ -35,7 +35,7 @@ import numpy as np
 from core.errors import NNError, TrainingDiverged
 from core.model import MLP
 from core.modelio import SavedModel
-from core.training import plan
+from core.training import new_run, plan
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +150,7 @@ class Trainer:
             _running.add(self)
         try:
             _, _, total = plan(train_config, splits.X_train.shape[0])
-            rng = np.random.default_rng(train_config.seed)
-            model = MLP(model_config, rng)
+            model, rng = new_run(model_config, train_config)     # as `python -m core train` does
         except BaseException:
             with _running_lock:
                 _running.discard(self)
@@ -242,6 +241,8 @@ class Trainer:
         try:
             self._train(model, splits, config, rng, data_note, is_alive, poll_timeout,
                         record_seconds)
+        except NNError as e:          # a setting that cannot work: its own message says why
+            self._set(status="failed", message=str(e))
         except Exception as e:        # never let a thread die silently: the page shows it
             log.exception("training thread failed")
             self._set(status="failed", message=f"Training failed unexpectedly: {type(e).__name__}: {e}")
@@ -255,7 +256,10 @@ class Trainer:
         report_every = calibrate_report_every(model, splits, config, record_seconds)
         config = dataclasses.replace(config, report_every=report_every)
         live = live_splits(splits)
-        self._set(status="running", report_every=report_every)
+        with self._lock:
+            self._report_every = report_every
+            if self._status == "starting":       # a Stop while starting stays "stopping"
+                self._status = "running"
         since_alive = time.monotonic()
         ended = "done"
         message = ""
@@ -274,9 +278,6 @@ class Trainer:
                     break
         except TrainingDiverged as e:
             ended, message = "diverged", str(e)
-        except NNError as e:
-            self._set(status="failed", message=str(e))
-            return
         finally:
             records.close()          # ends fit's with-blocks (BLAS threads) now, not at GC time
         with self._lock:

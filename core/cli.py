@@ -11,32 +11,23 @@ from pathlib import Path
 
 import numpy as np
 
+from . import options
 from .errors import ConfigError, NNError
-from .model import MLP
-from .training import PRESETS, fit, get_preset, plan
+from .training import PRESETS, fit, get_preset, new_run, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_ROOT = ROOT / "model"
 
 
-def _hidden_sizes(text):
-    text = text.strip().lower()
-    if text in ("", "none", "-"):
-        return ()
-    try:
-        return tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"hidden sizes are comma-separated whole numbers like 256,128; got {text!r}") from None
-
-
-def _batch_size(text):
-    if text.strip().lower() in ("full", "none", "0"):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"batch size is a whole number or 'full'; got {text!r}") from None
+def _argument(parse):
+    """An argparse type from one of core.options' parsers (its ConfigError becomes a usage error)."""
+    def convert(text):
+        try:
+            return parse(text)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    convert.__name__ = parse.__name__
+    return convert
 
 
 def build_parser():
@@ -45,7 +36,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p):
-        p.add_argument("-dataset", "--dataset", default="mnist", choices=("mnist", "fashion-mnist"))
+        p.add_argument("-dataset", "--dataset", default="mnist", choices=options.DATASETS)
         p.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ IDX files "
                                           "(default: $NN_DATA_DIR, the cache, a download, then the bundled sample)")
         p.add_argument("--offline", action="store_true", help="never try to download")
@@ -57,22 +48,22 @@ def build_parser():
     train.add_argument("-lr", "--learning-rate", type=float)
     train.add_argument("-i", "--iterations", type=int, help="optimiser steps (full-batch: passes over the data)")
     train.add_argument("-e", "--epochs", type=int)
-    train.add_argument("--batch-size", type=_batch_size, default=argparse.SUPPRESS,
+    train.add_argument("--batch-size", type=_argument(options.parse_batch_size), default=argparse.SUPPRESS,
                        help="images per step, or 'full'")
-    train.add_argument("--hidden", type=_hidden_sizes, help="hidden layer sizes, e.g. 256,128")
-    train.add_argument("--activation", choices=("relu", "leaky_relu", "sigmoid", "tanh"))
-    train.add_argument("--output-activation", choices=("softmax", "sigmoid"))
-    train.add_argument("--loss", choices=("cross_entropy", "mse"))
-    train.add_argument("--init", choices=("he", "glorot", "small_uniform"))
-    train.add_argument("--optimizer", choices=("sgd", "momentum", "adam"))
+    train.add_argument("--hidden", type=_argument(options.parse_hidden_sizes), help="hidden layer sizes, e.g. 256,128")
+    train.add_argument("--activation", choices=options.ACTIVATIONS)
+    train.add_argument("--output-activation", choices=options.OUTPUT_ACTIVATIONS)
+    train.add_argument("--loss", choices=options.LOSSES)
+    train.add_argument("--init", choices=options.INITIALIZERS)
+    train.add_argument("--optimizer", choices=options.OPTIMIZERS)
     train.add_argument("--momentum", type=float)
     train.add_argument("--weight-decay", type=float, help="L2 penalty on the weights")
     train.add_argument("--dropout", type=float)
-    train.add_argument("--lr-schedule", choices=("constant", "cosine"))
+    train.add_argument("--lr-schedule", choices=options.LR_SCHEDULES)
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                        help="random shifts, rotations and stroke thickness on every batch")
     train.add_argument("--validation-size", type=float, help="held-out images (count, or fraction < 1)")
-    train.add_argument("--scaling", choices=("unit", "symmetric"))
+    train.add_argument("--scaling", choices=options.SCALINGS)
     train.add_argument("--dtype", choices=("float32", "float64"))
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", help="model file to write (default: model/<dataset>/nn_parameters.npz)")
@@ -163,10 +154,9 @@ def cmd_train(args):
 
     model_config, train_config = configs_from_args(args)
     raw = _load_raw(args)
-    rng = np.random.default_rng(train_config.seed)
-    splits = make_splits(raw, train_config.validation_size, train_config.scaling, rng,
-                         dtype=np.dtype(model_config.dtype))
-    model = MLP(model_config, rng)
+    splits = make_splits(raw, train_config.validation_size, train_config.scaling,
+                         rng=train_config.seed, dtype=np.dtype(model_config.dtype))
+    model, rng = new_run(model_config, train_config)
     batch, _, total = plan(train_config, splits.X_train.shape[0])
     print(f"Model: {model}")
     print(f"Training: {train_config.optimizer}, lr {train_config.learning_rate:g}, "

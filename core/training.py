@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from . import blas
+from .datasets import SCALINGS
 from .errors import ConfigError, TrainingDiverged
 from .model import MLP, CompactRows, ModelConfig
 from .optimizers import OPTIMIZERS, make_optimizer
@@ -24,11 +25,20 @@ LR_RANGE = (1e-6, 100.0)
 # A loss this large means the weights have blown up even if the numbers are still finite
 # (cross-entropy starts near ln 10 = 2.3; MSE never exceeds 2).
 EXPLODED_LOSS = 1e4
+# A cross-entropy averaged over a whole report this many times that of guessing at random
+# (ln 10 = 2.3 for 10 classes: 23, a probability of 1e-10 for the right class) means the weights
+# were thrown off, even if the loss then stays finite: a learning rate far too large.
+THROWN_OFF_FACTOR = 10
 # The presets hold out 1/12 of the training images: 5,000 of MNIST's 60,000 (the textbook split),
 # 833 of the bundled sample's 10,000.
 VALIDATION_SHARE = 1 / 12
 # Full batches of fewer rows than 4x this are not worth rearranging into a CompactRows plan.
 COMPACT_MIN_ROWS = 512
+# Learning-rate schedules: the factor applied to the learning rate at step (1..total).
+LR_SCHEDULES = {
+    "constant": lambda step, total: 1.0,
+    "cosine": lambda step, total: 0.5 * (1 + math.cos(math.pi * (step - 1) / total)),  # to 0 at the end
+}
 
 
 @dataclass(frozen=True)
@@ -58,9 +68,10 @@ class TrainConfig:
             raise ConfigError(f"Learning rate {lr} is out of range: use a value from {lo:g} to {hi:g}.")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"Unknown optimiser {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}.")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ConfigError(f"Unknown learning-rate schedule {self.lr_schedule!r}: use constant or cosine.")
-        if self.scaling not in ("unit", "symmetric"):
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"Unknown learning-rate schedule {self.lr_schedule!r}: choose one of "
+                              f"{', '.join(LR_SCHEDULES)}.")
+        if self.scaling not in SCALINGS:
             raise ConfigError(f"Unknown pixel scaling {self.scaling!r}: use unit ([0, 1]) or symmetric ([-1, 1]).")
         if self.iterations is not None and not 1 <= self.iterations <= MAX_STEPS:
             raise ConfigError(f"{self.iterations} iterations is not possible: use from 1 to {MAX_STEPS:,}.")
@@ -156,9 +167,7 @@ def get_preset(name, dataset="mnist"):
 
 
 def _learning_rate(config, step, total_steps):
-    if config.lr_schedule == "cosine":
-        return config.learning_rate * 0.5 * (1 + math.cos(math.pi * (step - 1) / total_steps))
-    return config.learning_rate
+    return config.learning_rate * LR_SCHEDULES[config.lr_schedule](step, total_steps)
 
 
 def plan(config, n_train):
@@ -251,20 +260,40 @@ def _fit(model, splits, config, rng):
                 raise TrainingDiverged(
                     f"Training diverged at step {step:,}: the weights became infinite. Lower the "
                     f"learning rate (now {config.learning_rate:g}). The last good weights were kept.")
+            window_loss = loss_sum / seen
+            chance_loss = math.log(model.config.output_size)
+            if model.loss_fn.fused_with_softmax and window_loss > THROWN_OFF_FACTOR * chance_loss:
+                model.load_params(good_params)
+                raise TrainingDiverged(
+                    f"Training diverged by step {step:,}: the loss averaged {window_loss:.3g}, more "
+                    f"than {THROWN_OFF_FACTOR} times the {chance_loss:.2g} of guessing at random. "
+                    f"The learning rate {config.learning_rate:g} is too large for this network; "
+                    f"try {config.learning_rate / 10:g}. The last good weights were kept.")
             val_loss, val_accuracy = model.evaluate(splits.X_val, splits.y_val)
             elapsed = time.perf_counter() - start
             good_params = model.copy_params()
             yield TrainRecord(step=step, total_steps=total, epoch=step / steps_per_epoch,
-                              train_loss=loss_sum / seen, train_accuracy=correct / seen,
+                              train_loss=window_loss, train_accuracy=correct / seen,
                               val_loss=val_loss, val_accuracy=val_accuracy,
                               learning_rate=optimizer.learning_rate, elapsed=elapsed,
                               samples_per_second=samples / elapsed if elapsed > 0 else 0.0)
             loss_sum = correct = seen = 0
 
 
-def train(model_config, splits, config, rng=None):
-    """Build a model and run ``fit`` to the end. Returns (model, list of records)."""
-    rng = rng if rng is not None else np.random.default_rng(config.seed)
-    model = MLP(model_config, rng)
+def new_run(model_config, config):
+    """(a fresh MLP, the Generator to pass to ``fit``) for a run with ``config.seed``.
+
+    The one place that turns a seed into a run: the CLI and the app both start runs here, and
+    both draw their validation split with ``make_splits(..., rng=config.seed)``, so the same seed
+    and settings give the same run everywhere. The generator draws the initial weights, then
+    (in ``fit``) the batch order, the dropout masks and the augmentations.
+    """
+    rng = np.random.default_rng(config.seed)
+    return MLP(model_config, rng), rng
+
+
+def train(model_config, splits, config):
+    """Build a model with ``new_run`` and run ``fit`` to the end. Returns (model, list of records)."""
+    model, rng = new_run(model_config, config)
     records = list(fit(model, splits, config, rng))
     return model, records

@@ -13,14 +13,13 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from app import state
+from app.charts import probabilities_spec
 from app.draw_views import (BLUR_SIGMA, CANVAS_TOOLBAR_FIX, MAX_UPLOAD_BYTES, UPLOAD_TYPES,
-                            classify, decode_upload, enlarge, init_draw_state, option_help,
-                            probability_spec, test_image, warm_up)
+                            classify, decode_upload, enlarge, option_help, test_image, warm_up)
 from core.drawing import PreprocessOptions, options_for, preprocess_canvas, preprocess_image
 from core.errors import NNError
 
 state.init_state()
-init_draw_state()
 ss = st.session_state
 dataset = ss["dataset"]
 names = state.class_names(dataset)
@@ -196,7 +195,7 @@ def draw_and_guess():
             metric_columns[1].metric("Confidence", f"{guess.confidence:.0%}",
                                      help="The probability the network gives its guess. A "
                                           "confident network can still be wrong: see Inspect.")
-            st.vega_lite_chart(probability_spec(guess.probabilities, names), width="stretch")
+            st.vega_lite_chart(probabilities_spec(guess.probabilities, names), width="stretch")
         if saved is not None:
             st.caption(f"Model: {model_label}, {saved.model.config.describe()}.")
         if pixels is not None and not empty:

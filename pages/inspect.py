@@ -9,9 +9,10 @@ import numpy as np
 import streamlit as st
 
 from app import state
-from app.draw_views import classify, enlarge, probability_spec, to_model_input
-from app.inspect_views import (WEIGHTS_PER_PAGE, activation_spec, confusion_spec, curves_spec,
-                               evaluation_key, grey_images, load_model_file, per_class_spec,
+from app.charts import (activation_spec, confusion_spec, curves_spec, per_class_spec,
+                        probabilities_spec)
+from app.draw_views import classify, enlarge, to_model_input
+from app.inspect_views import (WEIGHTS_PER_PAGE, evaluation_key, grey_images, load_model_file,
                                test_predictions, weight_images)
 from core import metrics
 from core.errors import NNError
@@ -171,7 +172,7 @@ def show_activations():
         with output_col:
             st.metric("Predicted", guess.label, f"{guess.confidence:.0%} sure", delta_color="off",
                       delta_arrow="off")
-            st.vega_lite_chart(probability_spec(guess.probabilities, names, title="Output layer"),
+            st.vega_lite_chart(probabilities_spec(guess.probabilities, names, title="Output layer"),
                                width="stretch")
         hidden = saved.model.hidden_activations(to_model_input(x, saved.scaling))
         if not hidden:
@@ -212,8 +213,9 @@ def show_curves():
         st.info("This model was saved without a training history.")
     else:
         left, right = st.columns(2)
-        left.vega_lite_chart(curves_spec(saved.history, "loss"), width="stretch")
-        right.vega_lite_chart(curves_spec(saved.history, "accuracy"), width="stretch")
+        shown = (label, saved.history)
+        left.vega_lite_chart(curves_spec("loss", shown), width="stretch")
+        right.vega_lite_chart(curves_spec("accuracy", shown), width="stretch")
         last = saved.history[-1]
         st.caption(f"{len(saved.history)} records over {last.get('epoch', float('nan')):.1f} "
                    f"epochs, {last.get('elapsed', float('nan')):.0f} s of training.")

@@ -1,0 +1,115 @@
+"""The visitor's model files: save the current model, load or delete a saved one, go back to the
+pretrained model. Callbacks (they run before the page, which then shows their notice) and the
+panel that holds their controls.
+
+Files are ``model/<dataset>/<name>.npz`` (or under ``$NN_MODEL_DIR``), written atomically by
+core.modelio; the pretrained ``nn_parameters`` file is never overwritten or deleted here.
+"""
+import streamlit as st
+
+from app.state import (MAX_RUNS_KEPT, current_model, dataset_title, model_root, notify,
+                       set_current_model)
+from app.train_form import K
+from core import modelio
+from core.errors import ConfigError, NNError
+
+
+def saved_model_names(dataset):
+    """Names of the visitor-saved models for ``dataset`` (the pretrained one excluded)."""
+    return [p.stem for p in modelio.list_models(model_root(), dataset)
+            if p.stem != modelio.DEFAULT_NAME]
+
+
+def save_current():
+    dataset = st.session_state["dataset"]
+    entry = st.session_state["user_models"].get(dataset)
+    try:
+        if entry is None:
+            raise ConfigError("Train a model first: only a model trained or loaded in this session "
+                              "can be saved.")
+        name = modelio.check_model_name(st.session_state.get(K + "save_name", ""))
+        if name == modelio.DEFAULT_NAME:
+            raise ConfigError(f"“{name}” is the pretrained model's name; choose another name.")
+        path = modelio.model_path(model_root(), dataset, name)
+        if path.exists():
+            raise ConfigError(f"A model named “{name}” already exists; choose another name or "
+                              f"delete it first.")
+        modelio.save_model(path, entry[0])
+        set_current_model(dataset, entry[0], f"your model “{name}”")
+        notify("success", f"Saved as “{name}” ({dataset_title(dataset)}).")
+    except NNError as e:
+        notify("error", str(e))
+    except OSError as e:
+        notify("error", f"The model could not be written: {e.strerror or e}.")
+
+
+def load_selected():
+    dataset = st.session_state["dataset"]
+    name = st.session_state.get(K + "load_name")
+    try:
+        if not name:
+            raise ConfigError("Choose a saved model to load.")
+        saved = modelio.load_model(modelio.model_path(model_root(), dataset, name),
+                                   expected_dataset=dataset)
+        set_current_model(dataset, saved, f"saved model “{name}”")
+        if saved.history:
+            run = {"label": f"saved “{name}”", "dataset": dataset, "history": saved.history}
+            st.session_state["runs"] = [*st.session_state["runs"], run][-MAX_RUNS_KEPT:]
+        notify("success", f"Loaded “{name}”: {saved.describe()}. Draw and Inspect now use it.")
+    except NNError as e:
+        notify("error", str(e))
+
+
+def delete_selected():
+    name = st.session_state.get(K + "load_name")
+    try:
+        if not name or name == modelio.DEFAULT_NAME:
+            raise ConfigError("Choose one of your saved models; the pretrained model cannot be "
+                              "deleted.")
+        modelio.model_path(model_root(), st.session_state["dataset"], name).unlink(missing_ok=True)
+        notify("info", f"Deleted “{name}”.")
+    except NNError as e:
+        notify("error", str(e))
+    except OSError as e:
+        notify("error", f"Could not delete “{name}”: {e.strerror or e}.")
+
+
+def use_pretrained():
+    set_current_model(st.session_state["dataset"], None)
+
+
+def clear_runs():
+    st.session_state["runs"] = []
+
+
+def panel(dataset, expanded):
+    """The "Your models" expander: which model is current, save, load, delete."""
+    with st.expander("Your models: save, load, delete", expanded=expanded):
+        entry = st.session_state["user_models"].get(dataset)
+        model, label = current_model(dataset)
+        st.caption(f"Current {dataset_title(dataset)} model: **{label}**"
+                   + (f" ({model.describe()})" if model is not None else ""))
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        c1.text_input("Save as", key=K + "save_name", placeholder="e.g. my-first-net",
+                      max_chars=64, disabled=entry is None,
+                      help="Letters, digits, spaces, “-”, “_” and “.”. Saved into "
+                           f"model/{dataset}/<name>.npz on this server.")
+        c2.button("Save", key=K + "save", on_click=save_current, disabled=entry is None,
+                  help="Save the current model under this name.")
+        names = saved_model_names(dataset)
+        if names:
+            c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+            c1.selectbox("Saved models", names, key=K + "load_name",
+                         help="Models saved on this server for this dataset.")
+            c2.button("Load", key=K + "load", on_click=load_selected,
+                      help="Make it the current model for Draw and Inspect.")
+            c3.button("Delete", key=K + "delete", on_click=delete_selected,
+                      help="Delete this saved file (the pretrained model is never deleted).")
+        else:
+            st.caption("No saved models yet.")
+        if entry is not None:
+            st.button("Use the pretrained model again", key=K + "use_pretrained",
+                      on_click=use_pretrained)
+        if st.session_state["runs"]:
+            st.button("Clear earlier runs from the charts", key=K + "clear_runs",
+                      on_click=clear_runs)

@@ -1,0 +1,277 @@
+"""The Train page's form: presets <-> widgets, the controls themselves, and configs from them.
+
+Every widget key starts with ``K`` ("train."), so tests can drive them and the settings survive a
+page switch. Option lists come from core.options (the registries), never from a list kept here.
+
+    form_defaults() -> {key: value}          the recommended preset as widget values (app.state
+                                             calls this once per session)
+    apply_preset()                           on_change of the preset box: fill every control
+    apply_experiment(name) -> str | None     a Home page experiment (?experiment=...): fill the
+                                             controls, return the explanation to show
+    controls(dataset, busy) -> Form          draw the controls; return what they describe
+    build_configs(dataset) -> (ModelConfig, TrainConfig)     raises ConfigError with a message
+"""
+import math
+from dataclasses import dataclass
+
+import streamlit as st
+
+from app.state import dataset_title, load_raw
+from core import options
+from core.datasets import validation_count
+from core.errors import NNError
+from core.model import ModelConfig
+from core.training import PRESETS, TrainConfig, plan
+
+K = "train."                       # prefix of this page's widget keys
+DEFAULT_PRESET = "recommended"
+LEARNING_RATES = [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
+                  0.2, 0.5, 1.0, 2.0, 5.0, 10.0]
+BATCH_SIZES = [1, 8, 16, 32, 64, 100, 128, 256, 512, 1024, 4096, "full"]
+WEIGHT_DECAYS = [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1]
+FULL_DATASET_IMAGES = 60_000      # when the dataset cannot be loaded, size the split for the full one
+
+
+def _nearest(choices, value):
+    """The numeric choice closest to ``value`` on a log scale (slider values are log-spaced)."""
+    numbers = [c for c in choices if isinstance(c, (int, float))]
+    return min(numbers, key=lambda c: abs(math.log(c + 1e-12) - math.log(value + 1e-12)))
+
+
+def _training_images(dataset):
+    try:
+        return len(load_raw(dataset).train_labels)
+    except NNError:
+        return FULL_DATASET_IMAGES
+
+
+def preset_settings(name, n_train):
+    """The widget values (without the key prefix) that describe preset ``name``; its validation
+    share becomes a number of images out of ``n_train``."""
+    preset = PRESETS[name]
+    m, t = preset.model, preset.train
+    if t.batch_size is None:
+        batch = "full"
+    else:
+        batch = t.batch_size if t.batch_size in BATCH_SIZES else _nearest(BATCH_SIZES, t.batch_size)
+    return {
+        "preset": name,
+        "hidden": ", ".join(str(h) for h in m.hidden_sizes),
+        "activation": m.activation, "output_activation": m.output_activation, "loss": m.loss,
+        "init": m.init, "dropout": float(m.dropout),
+        "learning_rate": _nearest(LEARNING_RATES, t.learning_rate),
+        "optimizer": t.optimizer, "momentum": float(t.momentum), "lr_schedule": t.lr_schedule,
+        "length_unit": "iterations" if t.iterations else "epochs",
+        "epochs": int(t.epochs), "iterations": int(t.iterations or 1000),
+        "batch_size": batch,
+        "weight_decay": _nearest(WEIGHT_DECAYS, t.weight_decay) if t.weight_decay else 0.0,
+        "augment": bool(t.augment), "scaling": t.scaling, "seed": int(t.seed),
+        "validation_size": validation_count(t.validation_size, n_train),
+    }
+
+
+def _set(settings):
+    for name, value in settings.items():
+        st.session_state[K + name] = value
+
+
+def form_defaults():
+    """{widget key: value} for the default preset on the selected dataset."""
+    n_train = _training_images(st.session_state.get("dataset", "mnist"))
+    return {K + name: value for name, value in preset_settings(DEFAULT_PRESET, n_train).items()}
+
+
+def apply_preset():
+    """Fill every control from the preset just chosen."""
+    dataset = st.session_state["dataset"]
+    _set(preset_settings(st.session_state[K + "preset"], _training_images(dataset)))
+
+
+# Suggested experiments from the Home page arrive as ?experiment=<name>: settings over the
+# recommended preset, and what to do.
+EXPERIMENTS = {
+    "diverge": ({"optimizer": "sgd", "lr_schedule": "constant", "learning_rate": 5.0},
+                "Experiment: plain SGD with a learning rate of 5. Press **Start**: the steps are so "
+                "big that the loss explodes within a few steps. Then try 0.5, and 0.05."),
+    "tiny": ({"hidden": "10", "dropout": 0.0, "epochs": 3, "learning_rate": 0.005},
+             "Experiment: 784-10-10, only 10 hidden units. Press **Start**; when it is done, open "
+             "**Inspect** to see the picture each unit looks for."),
+}
+
+
+def apply_experiment(name):
+    """Fill the controls for Home's experiment ``name``; its explanation, or None if unknown."""
+    if name not in EXPERIMENTS:
+        return None
+    changes, explanation = EXPERIMENTS[name]
+    n_train = _training_images(st.session_state["dataset"])
+    _set({**preset_settings("recommended", n_train), **changes})
+    return explanation
+
+
+def setting(name):
+    return st.session_state[K + name]
+
+
+def build_configs(dataset):
+    """(ModelConfig, TrainConfig) from the controls. Raises ConfigError with a message."""
+    model_config = ModelConfig(
+        hidden_sizes=options.parse_hidden_sizes(setting("hidden")),
+        activation=setting("activation"), output_activation=setting("output_activation"),
+        loss=setting("loss"), init=setting("init"), dropout=float(setting("dropout")))
+    by_epochs = setting("length_unit") == "epochs"
+    batch = setting("batch_size")
+    train_config = TrainConfig(
+        dataset=dataset, learning_rate=float(setting("learning_rate")),
+        epochs=int(setting("epochs")), iterations=None if by_epochs else int(setting("iterations")),
+        batch_size=None if batch == "full" else int(batch), optimizer=setting("optimizer"),
+        momentum=float(setting("momentum")), weight_decay=float(setting("weight_decay")),
+        lr_schedule=setting("lr_schedule"), validation_size=int(setting("validation_size")),
+        scaling=setting("scaling"), augment=bool(setting("augment")), seed=int(setting("seed")))
+    return model_config, train_config
+
+
+def plan_text(model_config, train_config, n_images):
+    """"Plan: 784-256-128-10 network, 235,146 weights; 7,180 steps of 128 images (...)"."""
+    n_train = n_images - validation_count(train_config.validation_size, n_images)
+    batch, per_epoch, total = plan(train_config, n_train)
+    sizes = "-".join(map(str, model_config.layer_sizes))
+    return (f"**Plan:** {sizes} network, {model_config.num_parameters:,} weights; {total:,} steps "
+            f"of {batch:,} images ({total / per_epoch:.3g} epochs over {n_train:,} images).")
+
+
+@dataclass(frozen=True)
+class Form:
+    """What the controls describe: the data (None when it cannot be loaded), the configs (None
+    when a setting is wrong) and the message for what is wrong."""
+    raw: object = None
+    model_config: ModelConfig | None = None
+    train_config: TrainConfig | None = None
+    error: str | None = None
+
+
+def controls(dataset, busy):
+    """Draw the controls (disabled while a run is going) and return the Form they describe."""
+    st.session_state[K + "dataset"] = dataset
+    st.radio("Dataset", options.DATASETS, key=K + "dataset", horizontal=True,
+             format_func=dataset_title, on_change=_follow_dataset, disabled=busy,
+             help="What the network learns to recognise: handwritten digits, or ten kinds of "
+                  "clothing (harder). Same as the sidebar's choice.")
+    raw = None
+    try:
+        raw = load_raw(dataset)
+        st.caption(raw.describe())
+    except NNError as e:
+        st.error(str(e))
+
+    st.selectbox("Preset", list(PRESETS), **_keyed("preset", busy), on_change=apply_preset,
+                 help="A complete starting point: picking one fills every control "
+                                     "below. Then change what you like.")
+    st.caption(PRESETS[setting("preset")].description)
+    with st.container(border=True):
+        st.markdown("**The network**")
+        _network_controls(busy)
+    with st.container(border=True):
+        st.markdown("**Training**")
+        _training_controls(busy)
+
+    try:
+        model_config, train_config = build_configs(dataset)
+    except NNError as e:
+        st.error(str(e))
+        return Form(raw=raw, error=str(e))
+    if raw is not None:
+        try:
+            st.caption(plan_text(model_config, train_config, len(raw.train_labels)))
+        except NNError as e:
+            st.error(str(e))
+            return Form(raw=raw, error=str(e))
+    return Form(raw, model_config, train_config)
+
+
+def _keyed(name, disabled):
+    """Keyword arguments of the control for setting ``name``: its key, kept for the whole session
+    (so a page switch does not lose it), and whether it is disabled."""
+    return {"key": K + name, "persist_state": "session", "disabled": disabled}
+
+
+def _follow_dataset():
+    st.session_state["dataset"] = st.session_state[K + "dataset"]
+
+
+def _network_controls(busy):
+    st.text_input("Hidden layer sizes", **_keyed("hidden", busy),
+                  help="Units in each hidden layer, input to output, e.g. “256, 128”. More "
+                       "units can learn more but train slower; empty means no hidden layer "
+                       "(a linear classifier).")
+    st.selectbox("Activation", options.ACTIVATIONS, **_keyed("activation", busy),
+                 format_func=options.label,
+                 help="The non-linearity after each hidden layer. ReLU (max(0, x)) trains "
+                      "fast; sigmoid and tanh saturate and learn slower in deep nets.")
+    st.selectbox("Loss", options.LOSSES, **_keyed("loss", busy), format_func=options.label,
+                 help="What training minimises. Cross-entropy punishes confident mistakes "
+                      "hard (needs softmax); MSE is the squared distance to the one-hot target.")
+    c1, c2 = st.columns(2)
+    c1.selectbox("Output", options.OUTPUT_ACTIVATIONS, **_keyed("output_activation", busy),
+                 format_func=options.label,
+                 help="Softmax turns the 10 outputs into probabilities that sum to 1; "
+                      "sigmoid scores each class on its own (the textbook way).")
+    c2.selectbox("Initial weights", options.INITIALIZERS, **_keyed("init", busy),
+                 format_func=options.label,
+                 help="How the random starting weights are drawn. He suits ReLU, Glorot suits "
+                      "sigmoid/tanh; small uniform is U[-0.5, 0.5), as in the original project.")
+    st.slider("Dropout", 0.0, 0.9, step=0.05, **_keyed("dropout", busy),
+              help="While training, switch off this share of hidden units at random on every "
+                   "step, so the network cannot rely on any one unit: less overfitting.")
+
+
+def _training_controls(busy):
+    st.select_slider("Learning rate", LEARNING_RATES, **_keyed("learning_rate", busy),
+                     format_func=lambda v: f"{v:g}",
+                     help="How big a step the weights take against the gradient (log scale). "
+                          "Too small: slow. Too large: the loss jumps around or explodes.")
+    c1, c2 = st.columns(2)
+    c1.selectbox("Optimiser", options.OPTIMIZERS, **_keyed("optimizer", busy),
+                 format_func=options.label,
+                 help="SGD steps straight down the gradient; momentum keeps some of the last "
+                      "step's speed; Adam adapts the step size of every weight (use lr ≈ 0.001).")
+    c2.slider("Momentum", 0.0, 0.99, step=0.01,
+              **_keyed("momentum", busy or setting("optimizer") != "momentum"),
+              help="For the momentum optimiser: the share of the previous step kept in the "
+                   "next one (0.9 is usual).")
+    c1.selectbox("Schedule", options.LR_SCHEDULES, **_keyed("lr_schedule", busy),
+                 format_func=options.label,
+                 help="Constant keeps the learning rate; cosine lowers it smoothly to 0 by the "
+                      "end, which settles the weights.")
+    c2.select_slider("L2 weight decay", WEIGHT_DECAYS, **_keyed("weight_decay", busy),
+                     format_func=lambda v: f"{v:g}",
+                     help="A penalty on large weights: pulls every weight a little towards 0 "
+                          "each step, which fights overfitting.")
+    st.select_slider("Batch size", BATCH_SIZES, **_keyed("batch_size", busy),
+                     format_func=str,
+                     help="Images per step. Small batches: many noisy steps; “full”: one exact "
+                          "step per pass over all training images (plain gradient descent).")
+    c1, c2 = st.columns(2)
+    c1.radio("Train for", ["epochs", "iterations"], **_keyed("length_unit", busy),
+             horizontal=True,
+             help="Epochs: passes over all training images. Iterations: optimiser steps.")
+    if setting("length_unit") == "epochs":
+        c2.number_input("Epochs", 1, 1000, step=1, **_keyed("epochs", busy),
+                        help="How many times the network sees every training image.")
+    else:
+        c2.number_input("Iterations", 1, 1_000_000, step=100, **_keyed("iterations", busy),
+                        help="How many weight updates (steps) to make.")
+    c1, c2 = st.columns(2)
+    c1.number_input("Validation images", 0, 50_000, step=1000, **_keyed("validation_size", busy),
+                    help="Training images held out to measure how well the network does on "
+                         "images it never trained on (the orange curve).")
+    c2.number_input("Seed", 0, 2**31 - 1, step=1, **_keyed("seed", busy),
+                    help="Fixes the random start and the order of the images: the same seed "
+                         "and settings give the same run, here and in `python -m core train`.")
+    c1.selectbox("Pixel scaling", options.SCALINGS, **_keyed("scaling", busy),
+                 format_func=options.label,
+                 help="Unit maps pixels to [0, 1]; symmetric to [-1, 1] (as the textbook "
+                      "network expects).")
+    st.toggle("Augmentation", **_keyed("augment", busy),
+              help="Shift, rotate and thicken every training image a little at random, so "
+                   "the network copes better with your own drawings. Slower to train.")

@@ -1,0 +1,69 @@
+"""app.charts: one module, one colour scheme, specs a browser can draw (no NaN, every value)."""
+import json
+
+import numpy as np
+import pytest
+
+from app import charts
+
+DIGITS = [str(d) for d in range(10)]
+HISTORY = [{"step": 10, "epoch": 1.0, "train_loss": 0.5, "val_loss": np.nan,
+            "train_accuracy": 0.8, "val_accuracy": np.nan},
+           {"step": 20, "epoch": 2.0, "train_loss": 0.3, "val_loss": 0.35,
+            "train_accuracy": 0.9, "val_accuracy": 0.88}]
+
+
+def test_confusion_spec_writes_every_count():
+    spec = charts.confusion_spec(np.arange(100).reshape(10, 10), DIGITS)
+    values = spec["data"]["values"]
+    assert len(values) == 100
+    assert values[23] == {**values[23], "true": "2", "predicted": "3", "count": 23, "label": "23"}
+    assert values[0]["label"] == ""                           # zeros are left blank
+
+
+def test_per_class_spec_leaves_a_class_without_images_empty():
+    spec = charts.per_class_spec(np.array([0.9] * 9 + [np.nan]), DIGITS, 0.9)
+    assert spec["data"]["values"][9]["accuracy"] is None
+
+
+def test_curves_skip_missing_values_and_fall_back_to_steps():
+    values = charts.curves_spec("loss", ("run 1", HISTORY))["data"]["values"]
+    assert [(v["epoch"], v["split"]) for v in values] == [(1.0, "training"), (2.0, "training"),
+                                                          (2.0, "validation")]
+    no_epochs = [{**r, "epoch": None} for r in HISTORY]
+    values = charts.curves_spec("accuracy", ("run 1", no_epochs))["data"]["values"]
+    assert [v["epoch"] for v in values] == [10, 20, 20]
+
+
+def test_earlier_runs_are_drawn_dashed_behind_the_current_one():
+    spec = charts.curves_spec("loss", ("run 2", HISTORY), [("run 1", HISTORY)])
+    runs = {(v["run"], v["current"]) for v in spec["data"]["values"]}
+    assert runs == {("run 1", "earlier"), ("run 2", "this run")}
+    assert spec["encoding"]["strokeDash"]["scale"]["range"][1] != [1, 0]
+
+
+def test_probability_chart_highlights_the_guess():
+    spec = charts.probabilities_spec(np.eye(10)[3] * 0.9 + 0.01, DIGITS)
+    values = spec["data"]["values"]
+    assert [v["guess"] for v in values].index(True) == 3
+    assert values[3]["text"] == "91%"
+    assert spec["layer"][0]["encoding"]["color"]["condition"]["value"] == charts.COLORS["guess"]
+
+
+def test_one_colour_per_meaning():
+    spec = charts.curves_spec("accuracy", ("run", HISTORY))
+    scale = spec["encoding"]["color"]["scale"]
+    assert dict(zip(scale["domain"], scale["range"])) == {
+        "training": charts.COLORS["training"], "validation": charts.COLORS["validation"]}
+
+
+@pytest.mark.parametrize("spec", [
+    charts.curves_spec("loss", ("run", HISTORY)),
+    charts.curves_spec("accuracy", None, [("old", HISTORY)]),
+    charts.probabilities_spec([0.1] * 10, DIGITS, title="Output layer"),
+    charts.confusion_spec(np.eye(10, dtype=int), DIGITS),
+    charts.per_class_spec([np.nan] * 10, DIGITS, 0.5),
+    charts.activation_spec(np.array([0.0, -1.0, 2.5]), "Hidden layer 1"),
+], ids=["loss", "accuracy", "probabilities", "confusion", "per-class", "activations"])
+def test_specs_are_strict_json(spec):
+    json.dumps(spec, allow_nan=False)        # raises on NaN or Infinity, which Vega cannot read
