@@ -280,6 +280,8 @@ class Trainer:
             ended, message = "diverged", str(e)
         finally:
             records.close()          # ends fit's with-blocks (BLAS threads) now, not at GC time
+        if ended == "done" and self._stop.is_set():
+            ended = "stopped"        # a Stop that came before the first record
         with self._lock:
             history = list(self._history)
             if ended != "abandoned":

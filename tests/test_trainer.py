@@ -9,6 +9,7 @@ import pytest
 
 from app import trainer as trainer_module
 from app.trainer import Trainer, TrainingBusy, calibrate_report_every, running_count
+from core.errors import ConfigError
 from core.model import ModelConfig
 from core.training import TrainConfig
 
@@ -156,3 +157,34 @@ def test_calibration_targets_the_record_interval(splits):
     slow = calibrate_report_every(model, splits, config, record_seconds=0.04)
     assert fast >= slow >= 1
     assert calibrate_report_every(model, splits, TrainConfig(iterations=10, report_every=3)) == 3
+
+
+def test_a_stop_while_starting_is_not_overwritten_by_running(splits, monkeypatch):
+    t = Trainer()
+    seen = []
+
+    def slow_start(model, splits, config, record_seconds=None):
+        t.stop()                                   # the visitor presses Stop during calibration
+        return 1
+
+    def fit(model, splits, config, rng):
+        seen.append(t.snapshot(poll=False).status)   # what the page shows once training begins
+        yield from ()
+
+    monkeypatch.setattr(trainer_module, "calibrate_report_every", slow_start)
+    monkeypatch.setattr("core.training.fit", fit)
+    t.start(SMALL, TrainConfig(epochs=1), splits, dataset="mnist")
+    assert t.join(10)
+    assert seen == ["stopping"]
+    assert t.snapshot().status == "stopped"
+
+
+def test_a_config_error_while_starting_shows_its_own_message(splits, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise ConfigError("Batch size 0 is not possible: use 1 or more.")
+    monkeypatch.setattr(trainer_module, "calibrate_report_every", refuse)
+    t = Trainer()
+    t.start(SMALL, TrainConfig(epochs=1), splits, dataset="mnist")
+    assert t.join(10)
+    snap = t.snapshot()
+    assert (snap.status, snap.message) == ("failed", "Batch size 0 is not possible: use 1 or more.")
