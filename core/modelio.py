@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .datasets import DATASETS
 from .errors import ConfigError, ModelFileError, NNError
 from .model import MLP, ModelConfig
 
@@ -189,8 +190,8 @@ def _parse(data, max_unpacked):
     except (NNError, KeyError, TypeError, ValueError, AttributeError) as e:
         raise ModelFileError(f"its architecture is not valid ({e}).") from None
     dataset = meta.get("dataset")
-    if dataset not in ("mnist", "fashion-mnist"):
-        raise ModelFileError(f"its dataset {dataset!r} is not mnist or fashion-mnist.")
+    if dataset not in DATASETS:
+        raise ModelFileError(f"its dataset {dataset!r} is not one of {', '.join(DATASETS)}.")
     if config.input_size != 784 or config.output_size != 10:
         raise ModelFileError(f"it takes {config.input_size} inputs and {config.output_size} classes; "
                              f"this app needs 784 and 10.")
