@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from . import blas
+from .compact import CompactRows
 from .datasets import SCALINGS
 from .errors import ConfigError, TrainingDiverged
-from .model import MLP, CompactRows, ModelConfig
+from .model import MLP, ModelConfig
 from .optimizers import OPTIMIZERS, make_optimizer
 
 MAX_STEPS = 1_000_000
