@@ -6,6 +6,24 @@ while they wait for each other; see benchmarks/results/speed.md). So training pi
 ``training_threads()`` threads (1 unless ``NN_BLAS_THREADS`` says otherwise) while it runs, and
 gives back the previous setting afterwards.
 
+The pin is process-wide: OpenBLAS keeps one thread count per process, with no per-thread setting,
+so while any run trains, every other session's Draw and Inspect inference in the same server
+process runs on 1 thread too. What that costs them, measured with
+``python -m benchmarks.blas_threads`` (784-256-128-10 float32 ``predict_proba``, medians of 15
+and 21 alternating repeats on the 2-core machine; the busy core runs a 1-thread training loop):
+
+    the other core     BLAS threads   10,000 test images   one image (a Draw stroke)
+    idle               1              40.5-41.6 ms         28-29 us
+    idle               2              23.1-24.6 ms         28-32 us
+    busy training      1              47.1-51.6 ms         29 us
+    busy training      2              48.5-49.1 ms         29-47 us
+
+A single drawing costs the same on 1 thread (its products are too small to share). A whole
+test-set pass would be 1.7x faster on 2 threads only with the second core free; while the pin is
+in force that core is running the training that asked for it, and 2 threads gain nothing
+(0.96-1.06x). So the pin stays process-wide: it costs other sessions nothing measurable while a
+run trains, and spares the run the 2-15x slow-down of spinning BLAS threads.
+
 The library is found the way threadpoolctl finds it: among the shared objects already loaded into
 this process (numpy's wheel ships ``libscipy_openblas64_``). When there is no OpenBLAS (another
 BLAS, another OS) every function here quietly does nothing and returns None.
