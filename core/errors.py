@@ -26,7 +26,17 @@ class ModelFileError(NNError):
 
 
 class TrainingDiverged(NNError):
-    """The loss or the weights became NaN or infinite; the last good weights were kept."""
+    """The loss or the weights became NaN or infinite; the last good weights were kept.
+
+    ``step`` (int), ``epoch`` (float) and ``loss`` (float, may be inf or nan) say where it blew
+    up, for a marker on a chart; None when the raiser did not say.
+    """
+
+    def __init__(self, message, step=None, epoch=None, loss=None):
+        super().__init__(message)
+        self.step = step
+        self.epoch = epoch
+        self.loss = loss
 
 
 class DrawingError(NNError):
