@@ -1,8 +1,9 @@
 """Training as a generator.
 
-``fit(model, splits, config)`` yields a frozen ``TrainRecord`` every ``report_every`` steps (and at
-the end). The CLI prints the records, the app charts them, the tests collect them; to stop, stop
-iterating. Nothing here prints or touches a UI.
+``fit(model, splits, config)`` yields a frozen ``TrainRecord`` at the steps ``report_steps`` plans
+(step 0 before any update, every one of the first 10 steps, then about 100 more, and the last),
+plus one whenever ``config.report_seconds`` have passed. The CLI prints the records, the app
+charts them, the tests collect them; to stop, stop iterating. Nothing here prints or touches a UI.
 
 A "step" is one optimiser update: with ``batch_size=None`` it is one full-batch iteration over
 all training images (the original project's "iteration"), otherwise one mini-batch.
@@ -17,6 +18,7 @@ from . import blas
 from .compact import CompactRows
 from .datasets import SCALINGS
 from .errors import ConfigError, TrainingDiverged
+from .health import layer_stats
 from .model import MLP, ModelConfig
 from .optimizers import OPTIMIZERS, make_optimizer
 
@@ -33,6 +35,17 @@ THROWN_OFF_FACTOR = 10
 # The presets hold out 1/12 of the training images: 5,000 of MNIST's 60,000 (the textbook split),
 # 833 of the bundled sample's 10,000.
 VALIDATION_SHARE = 1 / 12
+# The reporting plan: every one of the first EARLY_REPORTS steps (the early shape of the curve, and
+# a run that diverges at once still shows its last finite values), then REGULAR_REPORTS evenly
+# spaced records, so any run of 100 steps or more draws a curve of at least 100 points.
+EARLY_REPORTS = 10
+REGULAR_REPORTS = 100
+# Step 0's training loss is measured on this many of the first training images (a record before
+# any update has no steps to average over).
+STEP0_TRAIN_IMAGES = 1000
+# Layer health (core.health) is measured on this many of the first validation images (training
+# images when there is no validation set), the same images for the whole run.
+PROBE_IMAGES = 256
 # Full batches of fewer rows than 4x this are not worth rearranging into a CompactRows plan.
 COMPACT_MIN_ROWS = 512
 # Learning-rate schedules: the factor applied to the learning rate at step (1..total).
@@ -57,7 +70,8 @@ class TrainConfig:
     scaling: str = "unit"              # unit [0, 1] | symmetric [-1, 1]
     augment: bool = False              # random shifts/rotations/thickness (core.augment)
     seed: int = 0
-    report_every: int | None = None    # steps between records; None: every epoch, or ~200 records
+    report_every: int | None = None    # steps between records; None: see report_steps
+    report_seconds: float | None = None  # also a record when this many seconds passed (the app: 0.3)
 
     def __post_init__(self):
         self.validate()
@@ -86,6 +100,10 @@ class TrainConfig:
             raise ConfigError(f"L2 weight decay {self.weight_decay} is out of range: use 0 to 1.")
         if self.report_every is not None and self.report_every < 1:
             raise ConfigError("report_every must be at least 1 step.")
+        rs = self.report_seconds
+        if rs is not None and not (isinstance(rs, (int, float)) and math.isfinite(rs) and rs > 0):
+            raise ConfigError(f"report_seconds {rs} is not possible: use a number of seconds above "
+                              f"0, or None for records at the planned steps only.")
 
     def to_dict(self):
         return asdict(self)
@@ -107,6 +125,8 @@ class TrainRecord:
     learning_rate: float
     elapsed: float                  # seconds since training started
     samples_per_second: float
+    layers: tuple = ()              # per weight layer: {"layer", "dead_share", "update_ratio",
+                                    # "grad_norm"} (core.health.layer_stats)
 
     @property
     def progress(self):
@@ -118,7 +138,15 @@ class TrainRecord:
         return self.elapsed / self.step * (self.total_steps - self.step) if self.step else float("nan")
 
     def to_dict(self):
-        return asdict(self)
+        """Plain JSON-able types: ``layers`` becomes a list of dicts of floats (nan stays nan)."""
+        d = {name: _plain(value) for name, value in asdict(self).items()}
+        d["layers"] = [{key: _plain(value) for key, value in layer.items()} for layer in self.layers]
+        return d
+
+
+def _plain(value):
+    """A NumPy scalar (np.float32 has no JSON form) as the Python int or float it holds."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 @dataclass(frozen=True)
@@ -171,6 +199,22 @@ def _learning_rate(config, step, total_steps):
     return config.learning_rate * LR_SCHEDULES[config.lr_schedule](step, total_steps)
 
 
+def report_steps(total_steps, report_every=None):
+    """The steps that make a record, as a sorted tuple: 0 (before any update), 1 to EARLY_REPORTS,
+    every max(1, total_steps // REGULAR_REPORTS) steps, and total_steps. Every step when
+    total_steps < REGULAR_REPORTS; at least REGULAR_REPORTS records after step 0 otherwise.
+
+    ``report_every`` (TrainConfig.report_every), when given, replaces both the early steps and
+    the regular spacing: 0, report_every, 2 * report_every, ..., total_steps.
+    """
+    if report_every is not None:
+        spacing, early = report_every, 0
+    else:
+        spacing, early = max(1, total_steps // REGULAR_REPORTS), min(EARLY_REPORTS, total_steps)
+    steps = {0, total_steps, *range(1, early + 1), *range(spacing, total_steps + 1, spacing)}
+    return tuple(sorted(steps))
+
+
 def plan(config, n_train):
     """(batch size, steps per epoch, total steps) for ``n_train`` training images."""
     if n_train < 1:
@@ -208,8 +252,8 @@ def _fit(model, splits, config, rng):
         X = X.astype(model.dtype)
     n_train = X.shape[0]
     batch, steps_per_epoch, total = plan(config, n_train)
-    report_every = config.report_every or (steps_per_epoch if config.batch_size is not None
-                                           else max(1, total // 200))
+    planned = report_steps(total, config.report_every)            # (0, ..., total)
+    report_seconds = config.report_seconds
     augment = None
     if config.augment:
         from .augment import AugmentConfig
@@ -222,11 +266,31 @@ def _fit(model, splits, config, rng):
     if full_batch and n_train > 4 * COMPACT_MIN_ROWS:
         compact = CompactRows.worth_it(X, y)
 
-    good_params = model.copy_params()
-    start = time.perf_counter()
+    probe_source = splits.X_val if splits.X_val.shape[0] else X
+    probe_X = np.asarray(probe_source[:PROBE_IMAGES], dtype=model.dtype)   # (<=256, 784)
+    weight_names = [name for name in model.params if name.endswith(".W")]
+
+    # Step 0: the untrained network, so every curve starts where the weights started.
+    train_loss, train_accuracy = model.evaluate(X[:STEP0_TRAIN_IMAGES], y[:STEP0_TRAIN_IMAGES])
+    val_loss, val_accuracy = model.evaluate(splits.X_val, splits.y_val)
+    yield TrainRecord(step=0, total_steps=total, epoch=0.0, train_loss=train_loss,
+                      train_accuracy=train_accuracy, val_loss=val_loss, val_accuracy=val_accuracy,
+                      learning_rate=_learning_rate(config, 1, total), elapsed=0.0,
+                      samples_per_second=0.0, layers=layer_stats(model, None, None, probe_X))
+
+    good_params, good_step = model.copy_params(), 0
+    next_planned = 1                                         # index into planned
+    start = last_record = time.perf_counter()
     loss_sum = correct = seen = samples = 0
     order = None
     for step in range(1, total + 1):
+        # decided before the step, so that only a reporting step pays for a copy of the weights
+        reports = step == planned[next_planned]
+        if reports:
+            next_planned += 1
+        elif report_seconds is not None:
+            reports = time.perf_counter() - last_record >= report_seconds
+        epoch = step / steps_per_epoch
         position = (step - 1) % steps_per_epoch
         if full_batch:
             Xb, yb = X, y
@@ -247,21 +311,24 @@ def _fit(model, splits, config, rng):
             raise TrainingDiverged(
                 f"Training diverged at step {step:,}: the loss became {loss:.3g}. The learning rate "
                 f"{config.learning_rate:g} is too large for this network; try "
-                f"{config.learning_rate / 10:g}. The weights from step "
-                f"{max(0, step - 1 - (step - 1) % report_every):,} were kept.")
+                f"{config.learning_rate / 10:g}. The weights from step {good_step:,} were kept.",
+                step=step, epoch=epoch, loss=float(loss))
+        weights_before = ({name: model.params[name].copy() for name in weight_names}
+                          if reports else None)
         optimizer.step(model.params, grads)
         n = yb.shape[0]
         loss_sum += loss * n
         correct += int((probs.argmax(axis=1) == yb).sum())
         seen += n
         samples += n
-        if step % report_every == 0 or step == total:
+        if reports:
+            window_loss = loss_sum / seen
             if not model.params_finite():
                 model.load_params(good_params)
                 raise TrainingDiverged(
                     f"Training diverged at step {step:,}: the weights became infinite. Lower the "
-                    f"learning rate (now {config.learning_rate:g}). The last good weights were kept.")
-            window_loss = loss_sum / seen
+                    f"learning rate (now {config.learning_rate:g}). The last good weights were kept.",
+                    step=step, epoch=epoch, loss=float("nan"))
             chance_loss = math.log(model.config.output_size)
             if model.loss_fn.fused_with_softmax and window_loss > THROWN_OFF_FACTOR * chance_loss:
                 model.load_params(good_params)
@@ -269,17 +336,20 @@ def _fit(model, splits, config, rng):
                     f"Training diverged by step {step:,}: the loss averaged {window_loss:.3g}, more "
                     f"than {THROWN_OFF_FACTOR} times the {chance_loss:.2g} of guessing at random. "
                     f"The learning rate {config.learning_rate:g} is too large for this network; "
-                    f"try {config.learning_rate / 10:g}. The last good weights were kept.")
+                    f"try {config.learning_rate / 10:g}. The last good weights were kept.",
+                    step=step, epoch=epoch, loss=float(window_loss))
             val_loss, val_accuracy = model.evaluate(splits.X_val, splits.y_val)
+            layers = layer_stats(model, grads, weights_before, probe_X)
             elapsed = time.perf_counter() - start
-            good_params = model.copy_params()
-            yield TrainRecord(step=step, total_steps=total, epoch=step / steps_per_epoch,
-                              train_loss=window_loss, train_accuracy=correct / seen,
+            good_params, good_step = model.copy_params(), step
+            yield TrainRecord(step=step, total_steps=total, epoch=epoch,
+                              train_loss=float(window_loss), train_accuracy=correct / seen,
                               val_loss=val_loss, val_accuracy=val_accuracy,
                               learning_rate=optimizer.learning_rate, elapsed=elapsed,
-                              samples_per_second=samples / elapsed if elapsed > 0 else 0.0)
+                              samples_per_second=samples / elapsed if elapsed > 0 else 0.0,
+                              layers=layers)
             loss_sum = correct = seen = 0
-
+            last_record = time.perf_counter()         # the consumer's time is not training time
 
 def new_run(model_config, config):
     """(a fresh MLP, the Generator to pass to ``fit``) for a run with ``config.seed``.

@@ -58,7 +58,7 @@ def test_records_describe_the_run():
     data = blobs()
     config = TrainConfig(learning_rate=0.5, iterations=30, batch_size=100, report_every=10)
     _, records = train(SMALL, data, config)
-    assert [r.step for r in records] == [10, 20, 30]
+    assert [r.step for r in records] == [0, 10, 20, 30]      # step 0: before any update
     last = records[-1]
     assert last.progress == 1.0 and last.eta == 0.0
     assert 0 <= last.train_accuracy <= 1 and 0 <= last.val_accuracy <= 1
@@ -70,6 +70,7 @@ def test_stopping_is_stopping_iteration():
     data = blobs()
     model = MLP(SMALL, np.random.default_rng(0))
     run = fit(model, data, TrainConfig(learning_rate=0.5, iterations=1000, batch_size=10, report_every=5))
+    assert next(run).step == 0                              # before any update
     first = next(run)
     run.close()
     assert first.step == 5 and model.params_finite()
