@@ -207,6 +207,8 @@ def report_steps(total_steps, report_every=None):
     ``report_every`` (TrainConfig.report_every), when given, replaces both the early steps and
     the regular spacing: 0, report_every, 2 * report_every, ..., total_steps.
     """
+    if report_every is not None and report_every < 1:
+        raise ConfigError(f"report_every {report_every} is not possible: use 1 step or more.")
     if report_every is not None:
         spacing, early = report_every, 0
     else:

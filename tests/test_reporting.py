@@ -53,6 +53,8 @@ def test_report_every_sets_the_spacing():
     assert report_steps(30, report_every=10) == (0, 10, 20, 30)
     assert report_steps(25, report_every=10) == (0, 10, 20, 25)              # and the last step
     assert report_steps(3, report_every=1) == (0, 1, 2, 3)
+    with pytest.raises(ConfigError, match="report_every"):
+        report_steps(10, report_every=0)
 
 
 @pytest.mark.parametrize("seconds", [0, -1.0, float("nan"), float("inf"), "0.3"])
