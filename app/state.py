@@ -19,6 +19,8 @@ Shared by every page (``SHARED_DEFAULTS``):
     "train_notice"    (kind, text) | None: a message from a Train page callback ("success" |
                       "error" | "warning" | "info"), shown on the next run.
     "adopted_run"     int: the trainer run_id whose result was last adopted (see adopt_finished_run).
+    "hidden_map"      (run_id, app.inside.HiddenMap) | None: the Train page's last hidden-space map,
+                      so that the next refresh keeps its orientation.
 The Draw page's keys (``DRAW_DEFAULTS``, all prefixed "draw_") and the Train page's widget keys
 (``app.train_form.form_defaults()``, all prefixed "train.") are listed where they are defined.
 
@@ -66,6 +68,7 @@ SHARED_DEFAULTS = {
     "trainer": None,
     "train_notice": None,
     "adopted_run": 0,
+    "hidden_map": None,
 }
 # The Draw page's keys.
 DRAW_DEFAULTS = {

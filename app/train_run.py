@@ -11,12 +11,15 @@ import numpy as np
 import streamlit as st
 
 from app import charts
+from app import inside
 from app.draw_views import to_model_input
+from app.inspect_views import display_images
 from app.state import (adopt_finished_run, class_names, load_raw, load_splits, notify,
                        session_liveness)
 from app.train_form import K, build_configs
 from app.trainer import Trainer, TrainingBusy
 from core.errors import NNError
+from core.model import MLP
 
 POLL_SECONDS = 0.5
 
@@ -93,8 +96,9 @@ def verdict(snap):
         st.error(snap.message)
 
 
-def live_view(busy, overlay):
-    """The fragment: progress, figures, curves, the drawing's guess. Polls only while ``busy``."""
+def live_view(busy, overlay, log_scale=True, inside=True):
+    """The fragment: progress, figures, curves, the inside of the network, the drawing's guess.
+    Polls only while ``busy``."""
     @st.fragment(run_every=POLL_SECONDS if busy else None)
     def view():
         t = st.session_state["trainer"]
@@ -109,7 +113,10 @@ def live_view(busy, overlay):
             _progress(snap)
         if history:
             _figures(history)
-        _curves(snap, history, overlay)
+        moment = _replay_moment(snap) if inside and history else None
+        _curves(snap, history, overlay, log_scale, moment)
+        if inside and history:
+            _inside(t, snap, moment)
         _drawing_guess(t, snap)
     view()
 
@@ -145,19 +152,154 @@ def _figures(history):
                 help="Training images processed per second.")
 
 
-def _curves(snap, history, overlay):
+def _planned_epochs(snap):
+    """The run's length in epochs, for a fixed x axis (None when unknown)."""
+    last = snap.last if snap is not None else None
+    if not last or not last["step"] or not snap.total_steps:
+        return None
+    return snap.total_steps * last["epoch"] / last["step"]
+
+
+def _curves(snap, history, overlay, log_scale, moment):
     current = (snap.label, history) if history else None
     earlier = []
     if overlay:
         earlier = [(r["label"], r["history"]) for r in st.session_state["runs"]
                    if r["dataset"] == st.session_state["dataset"]
                    and (snap is None or r["label"] != snap.label)]
-    if current or earlier:
-        c1, c2 = st.columns(2)
-        c1.vega_lite_chart(charts.curves_spec("loss", current, earlier), width="stretch",
-                           key=K + "loss_chart")
-        c2.vega_lite_chart(charts.curves_spec("accuracy", current, earlier), width="stretch",
-                           key=K + "accuracy_chart")
+    if not (current or earlier):
+        return
+    options = {"epochs": _planned_epochs(snap) if current else None,
+               "blew_up": snap.blew_up if snap is not None and snap.status == "diverged" else None,
+               "position": moment.epoch if moment is not None else None}
+    c1, c2 = st.columns(2)
+    c1.vega_lite_chart(charts.curves_spec("loss", current, earlier, log_scale=log_scale, **options),
+                       width="stretch", key=K + "loss_chart")
+    c2.vega_lite_chart(charts.curves_spec("accuracy", current, earlier, **options),
+                       width="stretch", key=K + "accuracy_chart")
+
+
+# -- the inside of the network --------------------------------------------------------------------
+def _replay_moment(snap):
+    """The snapshot the replay slider points at, or None to show the network as it is now."""
+    kept = snap.snapshots.items() if snap.snapshots is not None else ()
+    if not st.toggle("Replay", key=K + "replay", disabled=not kept,
+                     help="Go back to any moment of the run: the pictures, guesses, map and "
+                          "health below show the network as it was then, and a red line marks "
+                          "the moment on the curves."):
+        if snap.snapshots is not None and snap.snapshots.refused:
+            st.caption(snap.snapshots.refused)
+        return None
+    share = st.slider("Moment of the run", 0, 100, 100, step=1, key=K + "replay_at",
+                      format="%d%%", help="0% is the random start; 100% the latest weights.")
+    target = share / 100 * kept[-1].elapsed
+    moment = min(kept, key=lambda k: abs(k.elapsed - target))
+    st.caption(f"Showing the network at step {moment.step:,} (epoch {moment.epoch:.2f}, "
+               f"{moment.elapsed:,.1f} s into training; {len(kept)} moments kept, "
+               f"{snap.snapshots.nbytes / 2**20:,.1f} MB).")
+    return moment
+
+
+def _inside(t, snap, moment):
+    """What the units look for, guesses flipping, the hidden space and layer health."""
+    if moment is not None:
+        model = MLP(snap.model_config, params=moment.params)
+    else:
+        model = t.live_model()
+    if model is None or snap.splits is None:
+        return
+    names = class_names(snap.dataset)
+    scaling = snap.train_config.scaling if snap.train_config is not None else "unit"
+    X, y, which = _probe_images(snap.splits)
+    st.subheader("Inside the network", anchor=False)
+    left, right = st.columns(2, gap="medium")
+    with left:
+        kept = snap.snapshots.items() if snap.snapshots is not None else ()
+        start = kept[0].params if kept and kept[0].step == 0 else None
+        _unit_pictures(model, names, start)
+    with right:
+        _hidden_space(model, X, y, names, scaling, which, snap.run_id)
+    _guesses(model, X, y, names, scaling, which)
+    _health(snap, moment)
+
+
+def _probe_images(splits):
+    """(X, y, words) of the images the live views look at: the live validation images, or the
+    first test images when no validation images were held out."""
+    if splits.X_val.shape[0]:
+        return splits.X_val, splits.y_val, "validation images"
+    return splits.X_test[:inside.MAP_POINTS], splits.y_test[:inside.MAP_POINTS], "test images"
+
+
+def _unit_pictures(model, names, start_params=None):
+    W = np.asarray(model.params["layers.0.W"])                        # (784, H)
+    has_hidden = len(model.config.hidden_sizes) > 0
+    count = min(inside.UNITS_SHOWN, W.shape[1])
+    st.markdown("**What the units look for**")
+    learned = st.segmented_control(
+        "Show", ["their weights", "what they learned"], default="their weights",
+        key=K + "weights_view",
+        label_visibility="collapsed", disabled=start_params is None,
+        help="Weights: each unit's incoming weights as they are. Learned: what training has "
+             "added to them since the random start, without the starting noise.") == "what they learned"
+    if learned and start_params is not None:
+        W = W - np.asarray(start_params["layers.0.W"])
+    st.image(inside.weight_grid(W, count, columns=6 if has_hidden else 5), width="stretch")
+    what = (f"the first {count} of {W.shape[1]} first-layer units" if has_hidden
+            else "the 10 output units (" + ", ".join(map(str, names)) + ")")
+    how = ("what training has added to the 784 incoming weights" if learned
+           else "the 784 incoming weights")
+    st.caption(f"{how.capitalize()} of {what}, as 28x28 pictures: red where ink pushes the unit "
+               "up, blue where it pushes it down. They start as noise and form strokes.")
+
+
+def _guesses(model, X, y, names, scaling, which):
+    picks = inside.panel_indices(y)
+    predicted = model.predict(X[picks])
+    right = int((predicted == y[picks]).sum())
+    st.markdown(f"**Its guesses: {right} of {len(picks)} right**")
+    st.image(inside.guess_panel(display_images(X[picks], scaling), y[picks], predicted, names),
+             width="stretch")
+    st.caption(f"The same {len(picks)} {which} for the whole run (two of each class), the guess "
+               "under each: green when right, red when wrong. Watch them flip.")
+
+
+def _hidden_space(model, X, y, names, scaling, which, run_id):
+    drawing = st.session_state["drawing_pixels"]
+    if drawing is not None:
+        drawing = to_model_input(drawing, scaling)
+    last = st.session_state["hidden_map"]
+    previous = last[1] if last is not None and last[0] == run_id else None
+    points, star = inside.hidden_points(model, X[:inside.MAP_POINTS], previous, drawing)
+    st.session_state["hidden_map"] = (run_id, points)    # the next map keeps this orientation
+    st.markdown("**The hidden space**")
+    st.vega_lite_chart(charts.map_spec(points.coordinates, y[:inside.MAP_POINTS], names, star),
+                       width="stretch", key=K + "map_chart")
+    st.caption(f"{len(points.coordinates):,} {which} as {points.layer} sees them, flattened to 2-D "
+               "(PCA). As the network learns, each class gathers into its own cluster"
+               + ("; the star is your drawing." if star is not None else "."))
+
+
+def _health(snap, moment):
+    history = charts.thin(snap.history)
+    rows = inside.health_rows(history)
+    st.markdown("**Layer health**")
+    if not rows:
+        st.caption("Health figures appear with the first steps.")
+        return
+    epochs = _planned_epochs(snap)
+    position = moment.epoch if moment is not None else None
+    record = snap.history[moment.record] if moment is not None else snap.history[-1]
+    for column, (metric, (title, subtitle, meaning)) in zip(st.columns(3), inside.HEALTH.items()):
+        column.vega_lite_chart(
+            charts.health_spec(rows, metric, title, log_scale=metric != "dead_share",
+                               healthy=1e-3 if metric == "update_ratio" else None,
+                               position=position, epochs=epochs),
+            width="stretch", key=f"{K}health_{metric}")
+        values = [layer[metric] for layer in record.get("layers") or ()
+                  if isinstance(layer.get(metric), float) and math.isfinite(layer[metric])]
+        now = inside.health_verdict(metric, max(values) if values else None)
+        column.caption(f"{subtitle} **Now** (largest layer): {now}", help=meaning)
 
 
 def _drawing_guess(t, snap):

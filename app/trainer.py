@@ -7,9 +7,10 @@ reads them with ``snapshot()`` from an ``st.fragment(run_every=...)``, so a clic
 visit to another page neither kills nor restarts the run.
 
 Lifecycle of the thread (it always ends; there is no orphan):
-    * ``fit`` yields a record every ``report_every`` steps; report_every is computed from a timing
-      of the first steps so that records come about every ``RECORD_SECONDS`` (0.3 s). Between
-      records the thread checks the stop event, so Stop takes effect within about half a second.
+    * ``fit`` yields records by its own plan (step 0, steps 1-10, at least 100 over the run) and,
+      with ``report_seconds=RECORD_SECONDS``, at least every 0.3 s. Between records the thread
+      checks the stop event, so Stop takes effect within about half a second. With each record
+      it keeps a copy of the weights (app.snapshots: bounded in count and MB) for the replay.
     * It ends by itself when the run is finished, diverged (TrainingDiverged: the message says to
       lower the learning rate), failed, or when its session is gone: with ``is_alive`` (a callable
       that asks the Streamlit runtime whether the browser session is still connected) after
@@ -30,8 +31,7 @@ import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-import numpy as np
-
+from app.snapshots import Snapshots
 from core.errors import NNError, TrainingDiverged
 from core.model import MLP
 from core.modelio import SavedModel
@@ -79,8 +79,10 @@ class Snapshot:
     model_config: object = None
     train_config: object = None
     saved: object = None         # SavedModel when the run has ended with usable weights
-    report_every: int = 0
     started: float = 0.0
+    snapshots: object = None     # app.snapshots.Snapshots of this run (replay)
+    splits: object = None        # what the run trains and validates on (live validation cut)
+    blew_up: dict | None = None  # {"step", "epoch", "loss"} where a diverged run blew up
 
     @property
     def active(self):
@@ -126,8 +128,10 @@ class Trainer:
         self._model_config = None
         self._train_config = None
         self._saved = None
-        self._report_every = 0
         self._started = 0.0
+        self._snapshots = Snapshots()
+        self._blew_up = None
+        self._splits = None
         self._last_poll = time.monotonic()
 
     # -- control (called from the page's callbacks) --------------------------------------------
@@ -168,8 +172,10 @@ class Trainer:
             self._model_config = model_config
             self._train_config = train_config
             self._saved = None
-            self._report_every = 0
             self._started = time.time()
+            self._snapshots = Snapshots()
+            self._blew_up = None
+            self._splits = None
             self._last_poll = time.monotonic()
             self._thread = threading.Thread(
                 target=self._run, name=f"trainer-{self._label}", daemon=True,
@@ -213,8 +219,9 @@ class Trainer:
                             history=list(self._history), total_steps=self._total_steps,
                             dataset=self._dataset, label=self._label,
                             model_config=self._model_config, train_config=self._train_config,
-                            saved=self._saved, report_every=self._report_every,
-                            started=self._started)
+                            saved=self._saved, started=self._started,
+                            snapshots=self._snapshots, blew_up=self._blew_up,
+                            splits=self._splits)
 
     def live_model(self):
         """A copy of the model being trained, as of now (None before a run). For showing guesses:
@@ -253,11 +260,10 @@ class Trainer:
     def _train(self, model, splits, config, rng, data_note, is_alive, poll_timeout,
                record_seconds):
         from core.training import fit
-        report_every = calibrate_report_every(model, splits, config, record_seconds)
-        config = dataclasses.replace(config, report_every=report_every)
+        config = dataclasses.replace(config, report_seconds=record_seconds)
         live = live_splits(splits)
         with self._lock:
-            self._report_every = report_every
+            self._splits = live
             if self._status == "starting":       # a Stop while starting stays "stopping"
                 self._status = "running"
         since_alive = time.monotonic()
@@ -266,8 +272,11 @@ class Trainer:
         records = fit(model, live, config, rng)
         try:
             for record in records:
+                entry = record.to_dict()
                 with self._lock:
-                    self._history.append(record.to_dict())
+                    self._history.append(entry)
+                    index = len(self._history) - 1
+                self._snapshots.add(index, entry, model.copy_params())
                 if self._stop.is_set():
                     ended = "stopped"
                     break
@@ -278,6 +287,7 @@ class Trainer:
                     break
         except TrainingDiverged as e:
             ended, message = "diverged", str(e)
+            self._set(blew_up={"step": e.step, "epoch": e.epoch, "loss": e.loss})
         finally:
             records.close()          # ends fit's with-blocks (BLAS threads) now, not at GC time
         if ended == "done" and self._stop.is_set():
@@ -292,54 +302,6 @@ class Trainer:
             return
         saved = finish_model(model, splits, config, history, self._dataset, data_note, ended)
         self._set(status=ended, message=message, saved=saved)
-
-
-def calibrate_report_every(model, splits, config, record_seconds=RECORD_SECONDS, trials=5):
-    """Steps between records so that one comes about every ``record_seconds``.
-
-    Times whole training steps (batch gathering, forward, backward, optimiser update) on a copy
-    of the model with its own RNG, so the run itself is unchanged, plus one validation pass;
-    takes the median of ``trials``. ``config.report_every``, when set, wins.
-    """
-    if config.report_every:
-        return config.report_every
-    from core.optimizers import make_optimizer
-    batch, steps_per_epoch, total = plan(config, splits.X_train.shape[0])
-    probe = MLP(model.config, params=model.copy_params())
-    optimizer = make_optimizer(config.optimizer, config.learning_rate, config.momentum,
-                               config.weight_decay)
-    augment = None
-    if config.augment:
-        from core.augment import AugmentConfig
-        augment = AugmentConfig()
-    from core import blas
-    with blas.threads(blas.training_threads()):          # as fit runs its steps
-        return _calibrate(probe, optimizer, augment, splits, batch, total, record_seconds, trials)
-
-
-def _calibrate(probe, optimizer, augment, splits, batch, total, record_seconds, trials):
-    probe_rng = np.random.default_rng(12345)
-    n_train = splits.X_train.shape[0]
-    times = []
-    for trial in range(trials + 1):                      # the first step warms up; not timed
-        t = time.perf_counter()
-        idx = probe_rng.integers(0, n_train, batch) if batch < n_train else slice(None)
-        X, y = splits.X_train[idx], splits.y_train[idx]
-        if augment is not None:
-            X = augment(X, probe_rng)
-        _, _, grads = probe.loss_and_grads(X, y, rng=probe_rng)
-        optimizer.step(probe.params, grads)
-        seconds = time.perf_counter() - t
-        if trial or seconds > record_seconds:            # a slow step needs no second look
-            times.append(seconds)
-        if sum(times) > record_seconds and len(times) >= min(3, trials):
-            break
-    step_seconds = float(np.median(times))
-    t = time.perf_counter()
-    probe.evaluate(splits.X_val[:LIVE_VALIDATION], splits.y_val[:LIVE_VALIDATION])
-    eval_seconds = time.perf_counter() - t
-    budget = max(record_seconds - eval_seconds, record_seconds / 3)
-    return int(max(1, min(total, round(budget / max(step_seconds, 1e-6)))))
 
 
 def live_splits(splits, size=LIVE_VALIDATION):

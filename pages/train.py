@@ -48,8 +48,15 @@ with view:
     if notice is not None:
         getattr(st, notice[0])(notice[1])
     train_run.verdict(snap)
-    overlay = st.toggle("Compare with earlier runs", value=True, key=K + "overlay",
-                        help="Draw the curves of this session's earlier runs (dashed) behind the "
-                             "current one.")
-    train_run.live_view(busy, overlay)
+    switches = st.container(horizontal=True)
+    overlay = switches.toggle("Compare with earlier runs", value=True, key=K + "overlay",
+                              help="Draw the curves of this session's earlier runs (dashed, named "
+                                   "in the legend) behind the current one.")
+    log_scale = switches.toggle("Loss on a log scale", value=True, key=K + "log_scale",
+                                help="A log scale shows the slow end of the loss curve as clearly "
+                                     "as its fast start.")
+    inside = switches.toggle("Show the inside", value=True, key=K + "inside",
+                             help="Below the curves: what the units look for, the guesses, the "
+                                  "hidden space and the health of each layer, live, with a replay.")
+    train_run.live_view(busy, overlay, log_scale, inside)
     model_files.panel(dataset, expanded=snap is not None and snap.finished)

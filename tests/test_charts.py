@@ -35,11 +35,40 @@ def test_curves_skip_missing_values_and_fall_back_to_steps():
     assert [v["epoch"] for v in values] == [10, 20, 20]
 
 
-def test_earlier_runs_are_drawn_dashed_behind_the_current_one():
+def test_earlier_runs_are_named_in_the_legend_and_dashed():
     spec = charts.curves_spec("loss", ("run 2", HISTORY), [("run 1", HISTORY)])
     runs = {(v["run"], v["current"]) for v in spec["data"]["values"]}
     assert runs == {("run 1", "earlier"), ("run 2", "this run")}
-    assert spec["encoding"]["strokeDash"]["scale"]["range"][1] != [1, 0]
+    dash = spec["layer"][0]["encoding"]["strokeDash"]
+    assert dash["scale"]["domain"] == ["run 2", "run 1"] and dash["legend"] is not None
+    assert dash["scale"]["range"][0] == [1, 0] and dash["scale"]["range"][1] != [1, 0]
+
+
+def test_long_histories_are_thinned_to_a_bounded_number_of_points():
+    long = [{**HISTORY[1], "step": i, "epoch": i / 100} for i in range(50_000)]
+    spec = charts.curves_spec("loss", ("now", long), [(f"before {i}", long) for i in range(3)])
+    per_run = {}
+    for row in spec["data"]["values"]:
+        per_run[row["run"]] = per_run.get(row["run"], 0) + 1
+    assert per_run["now"] <= 2 * charts.MAX_POINTS          # two splits
+    assert all(per_run[f"before {i}"] <= charts.MAX_POINTS for i in range(3))
+    kept = charts.thin(long)
+    assert kept[0] is long[0] and kept[-1] is long[-1]
+
+
+def test_loss_on_a_log_scale_and_a_fixed_epoch_axis():
+    spec = charts.curves_spec("loss", ("run", HISTORY), log_scale=True, epochs=20)
+    y = spec["layer"][0]["encoding"]["y"]
+    assert y["scale"]["type"] == "log"
+    assert spec["encoding"]["x"]["scale"]["domain"] == [0, 20.0]
+
+
+def test_a_diverged_run_is_marked_where_it_blew_up():
+    spec = charts.curves_spec("loss", ("run", HISTORY), blew_up={"epoch": 2.5})
+    marks = [layer for layer in spec["layer"] if layer["mark"].get("shape") == "cross"]
+    assert len(marks) == 1
+    marker = marks[0]["data"]["values"][0]
+    assert marker["value"] == 0.3 and "2.50" in marker["text"]     # the last finite training loss
 
 
 def test_probability_chart_highlights_the_guess():
@@ -52,13 +81,13 @@ def test_probability_chart_highlights_the_guess():
 
 def test_one_colour_per_meaning():
     spec = charts.curves_spec("accuracy", ("run", HISTORY))
-    scale = spec["encoding"]["color"]["scale"]
+    scale = spec["layer"][0]["encoding"]["color"]["scale"]
     assert dict(zip(scale["domain"], scale["range"])) == {
         "training": charts.COLORS["training"], "validation": charts.COLORS["validation"]}
 
 
 @pytest.mark.parametrize("spec", [
-    charts.curves_spec("loss", ("run", HISTORY)),
+    charts.curves_spec("loss", ("run", HISTORY), blew_up={"epoch": 1.0}, position=1.5),
     charts.curves_spec("accuracy", None, [("old", HISTORY)]),
     charts.probabilities_spec([0.1] * 10, DIGITS, title="Output layer"),
     charts.confusion_spec(np.eye(10, dtype=int), DIGITS),

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app import trainer as trainer_module
-from app.trainer import Trainer, TrainingBusy, calibrate_report_every, running_count
+from app.trainer import Trainer, TrainingBusy, running_count
 from core.errors import ConfigError
 from core.model import ModelConfig
 from core.training import TrainConfig
@@ -62,31 +62,31 @@ def test_run_to_the_end_gives_a_model_with_test_accuracy(splits):
     assert snap.saved.dataset == "mnist" and snap.saved.history == snap.history
 
 
-def test_stop_takes_effect_within_a_second(splits):
+def test_stop_ends_the_run_and_keeps_the_weights(splits):
     t = Trainer()
     t.start(ModelConfig(hidden_sizes=(64,)), TrainConfig(learning_rate=0.1, iterations=1_000_000,
                                                          batch_size=32), splits)
     assert wait_for(lambda: len(t.snapshot().history) >= 2)
-    started = time.monotonic()
     t.stop()
-    assert t.join(1.0), "the thread was still running a second after Stop"
-    assert time.monotonic() - started < 1.0
+    assert t.join(10), "the thread was still running long after Stop"
     snap = t.snapshot()
     assert snap.status == "stopped"
     assert snap.saved is not None, "a stopped run keeps the weights learned so far"
 
 
-def test_records_come_several_times_a_second(splits):
+def test_records_keep_coming_from_step_0_with_weight_snapshots(splits):
     t = Trainer()
     t.start(SMALL, TrainConfig(learning_rate=0.1, iterations=1_000_000, batch_size=32), splits)
-    assert wait_for(lambda: len(t.snapshot().history) >= 5, 10)
+    assert wait_for(lambda: len(t.snapshot().history) >= 15, 20)
     t.stop()
-    t.join(2)
-    elapsed = [r["elapsed"] for r in t.snapshot().history]
-    gaps = np.diff(elapsed)
-    # ~0.3 s by design; the slack is for a machine shared with other work (Stop itself is
-    # tested above)
-    assert np.median(gaps) < 0.8, f"records came every {np.median(gaps):.2f} s"
+    t.join(10)
+    snap = t.snapshot()
+    steps = [r["step"] for r in snap.history]
+    assert steps[:11] == list(range(11)), "step 0, then every one of the first ten steps"
+    assert steps == sorted(set(steps))
+    kept = snap.snapshots.items()
+    assert kept and kept[0].step == 0 and kept[-1].record == len(snap.history) - 1
+    assert kept[0].params["layers.0.W"] is not t.live_model().params["layers.0.W"]
 
 
 def test_divergence_stops_with_advice_to_lower_the_learning_rate(splits):
@@ -97,6 +97,8 @@ def test_divergence_stops_with_advice_to_lower_the_learning_rate(splits):
     snap = t.snapshot()
     assert snap.status == "diverged"
     assert "learning rate" in snap.message.lower()
+    assert snap.blew_up is not None and snap.blew_up["step"] >= 1, "where to mark the explosion"
+    assert snap.history, "the curve up to the explosion"
 
 
 def test_server_wide_cap(splits, monkeypatch):
@@ -149,29 +151,19 @@ def test_live_model_is_a_copy(splits):
     assert live.params["layers.0.W"] is not final.params["layers.0.W"]
 
 
-def test_calibration_targets_the_record_interval(splits):
-    from core.model import MLP
-    model = MLP(SMALL, np.random.default_rng(0))
-    config = TrainConfig(iterations=100_000, batch_size=32)
-    fast = calibrate_report_every(model, splits, config, record_seconds=0.4)
-    slow = calibrate_report_every(model, splits, config, record_seconds=0.04)
-    assert fast >= slow >= 1
-    assert calibrate_report_every(model, splits, TrainConfig(iterations=10, report_every=3)) == 3
-
-
 def test_a_stop_while_starting_is_not_overwritten_by_running(splits, monkeypatch):
     t = Trainer()
     seen = []
 
-    def slow_start(model, splits, config, record_seconds=None):
-        t.stop()                                   # the visitor presses Stop during calibration
-        return 1
+    def slow_start(splits):
+        t.stop()                                   # the visitor presses Stop while it starts
+        return splits
 
     def fit(model, splits, config, rng):
         seen.append(t.snapshot(poll=False).status)   # what the page shows once training begins
         yield from ()
 
-    monkeypatch.setattr(trainer_module, "calibrate_report_every", slow_start)
+    monkeypatch.setattr(trainer_module, "live_splits", slow_start)
     monkeypatch.setattr("core.training.fit", fit)
     t.start(SMALL, TrainConfig(epochs=1), splits, dataset="mnist")
     assert t.join(10)
@@ -182,7 +174,7 @@ def test_a_stop_while_starting_is_not_overwritten_by_running(splits, monkeypatch
 def test_a_config_error_while_starting_shows_its_own_message(splits, monkeypatch):
     def refuse(*args, **kwargs):
         raise ConfigError("Batch size 0 is not possible: use 1 or more.")
-    monkeypatch.setattr(trainer_module, "calibrate_report_every", refuse)
+    monkeypatch.setattr(trainer_module, "live_splits", refuse)
     t = Trainer()
     t.start(SMALL, TrainConfig(epochs=1), splits, dataset="mnist")
     assert t.join(10)
