@@ -1,4 +1,5 @@
 """The Train page in AppTest: tiny runs end to end, errors shown as st.error, models saved safely."""
+import json
 import time
 from pathlib import Path
 
@@ -111,6 +112,10 @@ def test_a_huge_learning_rate_diverges_with_advice():
     assert "learning rate" in texts(at.error).lower()
     assert not at.exception
     assert at.session_state["user_models"]["mnist"] is None, "a diverged run is not adopted"
+    history = at.session_state["trainer"].snapshot(poll=False).history
+    assert len(history) >= 2, "the curve up to the explosion"
+    loss = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert any(layer["mark"].get("shape") == "cross" for layer in loss["layer"]), "its marker"
 
 
 def test_the_home_experiment_link_fills_the_controls():
@@ -149,3 +154,33 @@ def test_start_when_the_server_is_full_shows_a_warning(monkeypatch):
     assert "limit is 1" in texts(at2.warning)
     assert not at2.exception
     at1.button(key="train.stop").click().run()
+
+
+@pytest.mark.parametrize("dataset, hidden, activation", [
+    ("mnist", "", "relu"),                    # no hidden layer: output units, output scores
+    ("mnist", "8, 8, 8", "sigmoid"),
+    ("fashion-mnist", "12", "tanh"),
+    ("mnist", "10", "leaky_relu"),
+])
+def test_the_inside_of_the_network_shows_for_every_architecture(dataset, hidden, activation):
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.session_state["dataset"] = dataset
+    at.switch_page("pages/train.py").run()
+    at.selectbox(key="train.activation").set_value(activation)
+    at = tiny(at, hidden=hidden)
+    at.button(key="train.start").click().run()
+    at = run_until_finished(at)
+    assert not at.exception and not at.error, texts(at.error)
+    assert "Inside the network" in texts(at.subheader)
+    assert len(at.get("image")) >= 2, "the unit pictures and the guesses panel"
+    charts = at.get("vega_lite_chart")
+    assert len(charts) >= 6, "loss, accuracy, the hidden space and three health charts"
+    captions = texts(at.caption)
+    assert ("output scores" in captions) == (hidden == ""), captions
+    assert "Its guesses" in texts(at.markdown)
+    at.toggle(key="train.replay").set_value(True).run()
+    assert "Showing the network at step" in texts(at.caption)
+    at.slider(key="train.replay_at").set_value(0).run()
+    assert "Showing the network at step 0 " in texts(at.caption)
+    assert not at.exception
