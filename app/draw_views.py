@@ -207,3 +207,29 @@ def classify(saved, pixels, class_names):
     probabilities = saved.model.predict_proba(to_model_input(pixels, saved.scaling))[0]
     index = int(np.argmax(probabilities))
     return Guess(probabilities, index, str(class_names[index]), float(probabilities[index]))
+
+
+@dataclass(frozen=True)
+class AskedModel:
+    """What ``classify`` needs: a model and the pixel scaling it was trained with."""
+    model: object
+    scaling: str
+
+
+def run_moments(trainer, dataset):
+    """The weight snapshots of this session's last run on ``dataset`` (oldest first), with the
+    trainer's snapshot they belong to; ((), None) when there is no such run."""
+    if trainer is None:
+        return (), None
+    snap = trainer.snapshot(poll=False)
+    if snap.dataset != dataset or snap.snapshots is None or snap.model_config is None:
+        return (), None
+    return snap.snapshots.items(), snap
+
+
+def model_at(snap, moment):
+    """The network of run ``snap`` as it was at ``moment`` (an app.snapshots.Snapshot)."""
+    from core.model import MLP
+    scaling = snap.train_config.scaling if snap.train_config is not None else "unit"
+    return AskedModel(MLP(snap.model_config, params=moment.params), scaling)
+

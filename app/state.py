@@ -81,6 +81,7 @@ DRAW_DEFAULTS = {
     "draw_json": None,              # the last canvas objects (Fabric.js JSON), same purpose
     "draw_initial": None,           # the objects the current canvas was created with
     "draw_server_ms": None,         # server time of the last update, shown on the page
+    "draw_moment": "now",           # ask the current model ("now") or the last run at a moment
 }
 
 

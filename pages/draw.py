@@ -15,7 +15,8 @@ from streamlit_drawable_canvas import st_canvas
 from app import state
 from app.charts import probabilities_spec
 from app.draw_views import (BLUR_SIGMA, CANVAS_TOOLBAR_FIX, MAX_UPLOAD_BYTES, UPLOAD_TYPES,
-                            classify, decode_upload, enlarge, option_help, test_image, warm_up)
+                            classify, decode_upload, enlarge, model_at, option_help, run_moments,
+                            test_image, warm_up)
 from core.drawing import PreprocessOptions, options_for, preprocess_canvas, preprocess_image
 from core.errors import NNError
 
@@ -98,6 +99,28 @@ def preprocessing_toggles(base):
     return replace(base, **chosen)
 
 
+def ask_when(saved, label):
+    """(the model to ask, its label): the current model, or, when this session has trained on this
+    dataset, that run as it was at a moment the visitor picks ("how did it see my 4 after 10 s?")."""
+    moments, snap = run_moments(ss["trainer"], dataset)
+    if not moments:
+        return saved, label
+    options = [*range(len(moments)), "now"]
+    if ss["draw_moment"] not in options:
+        ss["draw_moment"] = "now"
+    choice = st.select_slider(
+        "Ask the network as it was while training", options, key="draw_moment",
+        format_func=lambda o: "now" if o == "now" else
+        f"{moments[o].elapsed:,.1f} s (step {moments[o].step:,})",
+        help=f"Slide back through {snap.label}: see how the network read your drawing after "
+             "a few seconds of training, and how its answer changed.")
+    if choice == "now":
+        return saved, label
+    moment = moments[choice]
+    return (model_at(snap, moment),
+            f"{snap.label} after {moment.elapsed:,.1f} s of training (step {moment.step:,})")
+
+
 # -- the page -------------------------------------------------------------------------------------
 st.title("Draw")
 st.caption((f"Draw a piece of clothing (or a digit, to see what a {title} model makes of it)"
@@ -171,6 +194,7 @@ def draw_and_guess():
     except NNError as e:
         error = str(e)
 
+    asked_label = model_label
     with result_column:
         if error:
             st.error(error)
@@ -188,7 +212,8 @@ def draw_and_guess():
             st.page_link("pages/train.py", label="Train a model (about a minute)",
                          icon=":material/model_training:")
         else:
-            guess = classify(saved, pixels, names)
+            asked, asked_label = ask_when(saved, model_label)
+            guess = classify(asked, pixels, names)
             metric_columns = st.columns(2)
             metric_columns[0].metric("Prediction", guess.label,
                                      help="The class with the highest probability.")
@@ -197,7 +222,7 @@ def draw_and_guess():
                                           "confident network can still be wrong: see Inspect.")
             st.vega_lite_chart(probabilities_spec(guess.probabilities, names), width="stretch")
         if saved is not None:
-            st.caption(f"Model: {model_label}, {saved.model.config.describe()}.")
+            st.caption(f"Model: {asked_label}, {saved.model.config.describe()}.")
         if pixels is not None and not empty:
             seen = st.columns([2, 3], vertical_alignment="center")
             seen[0].image(enlarge(np.asarray(pixels).reshape(28, 28), 140),

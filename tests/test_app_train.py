@@ -184,3 +184,17 @@ def test_the_inside_of_the_network_shows_for_every_architecture(dataset, hidden,
     at.slider(key="train.replay_at").set_value(0).run()
     assert "Showing the network at step 0 " in texts(at.caption)
     assert not at.exception
+
+
+def test_draw_can_ask_the_network_as_it_was_during_training():
+    at = tiny(train_page())
+    at.button(key="train.start").click().run()
+    at = run_until_finished(at)
+    at.switch_page("pages/draw.py").run()
+    next(b for b in at.button if "Random test image" in b.label).click().run()
+    assert not at.exception
+    moment = at.select_slider(key="draw_moment")
+    assert moment.value == "now"
+    moment.set_value(0).run()
+    assert "after 0.0 s of training (step 0)" in texts(at.caption), texts(at.caption)
+    assert not at.exception and not at.error
