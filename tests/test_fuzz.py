@@ -9,7 +9,9 @@ Bounded: about 200 examples per property, no deadline; the whole file runs in ~1
 """
 import io
 import json
+import tempfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,15 +31,13 @@ FUZZ = settings(max_examples=200, deadline=None, derandomize=True,
 
 
 # -- model files -----------------------------------------------------------------------------------
-def _valid_model_bytes(tmp_path_factory=None):
+def _valid_model_bytes():
     model = MLP(ModelConfig(hidden_sizes=(6, 5)), np.random.default_rng(0))
     history = [{"step": s, "epoch": s / 10, "train_loss": 2.0 / s, "train_accuracy": 0.5,
                 "val_loss": 2.1 / s, "val_accuracy": 0.4, "learning_rate": 0.1,
                 "elapsed": 0.1 * s, "samples_per_second": 100.0} for s in (1, 2, 3)]
     saved = SavedModel(model=model, dataset="mnist", train_config={"learning_rate": 0.1},
                        history=history, metrics={"test_accuracy": 0.9})
-    import tempfile
-    from pathlib import Path
     with tempfile.TemporaryDirectory() as folder:
         return save_model(Path(folder) / "m.npz", saved).read_bytes()
 
@@ -151,13 +151,6 @@ def test_mutated_model_files_give_a_model_or_a_model_file_error(case):
     check_load(_npz(arrays, compressed))
 
 
-def test_object_arrays_in_a_mutated_file_are_refused_as_pickles():
-    arrays = _arrays(VALID)
-    arrays["layers.0.b"] = np.array([{"evil": 1}, None], dtype=object)
-    with pytest.raises(ModelFileError, match="pickled"):
-        load_model(_npz(arrays))
-
-
 @pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")   # the bomb is built so
 def test_a_zip_bomb_inside_the_model_file_is_refused_without_inflating_it():
     """A third of a megabyte that inflates to 320 MB: refused from the sizes the archive declares."""
@@ -243,34 +236,24 @@ OPTIONS = st.builds(PreprocessOptions, crop=st.booleans(), fit_box=st.booleans()
 
 
 def check_pixels(result):
+    """784 finite pixels in [0, 1]; "empty" (the page asks for a drawing instead of guessing)
+    exactly when there is no ink at all."""
     assert result.pixels.shape == (784,)
     assert np.isfinite(result.pixels).all()
     assert result.pixels.min() >= 0.0 and result.pixels.max() <= 1.0
-    assert result.empty in (True, False)
-    if result.empty:
-        assert not result.pixels.any()
+    assert result.empty == (not result.pixels.any()), (result.empty, result.pixels.max())
     for title, image in result.steps:
         assert isinstance(title, str) and image.ndim == 2
 
 
+@pytest.mark.parametrize("preprocess", [preprocess_canvas, preprocess_image])
 @FUZZ
-@given(image_arrays(), OPTIONS)
-def test_canvas_preprocessing_gives_pixels_in_range_or_a_drawing_error(array, options):
+@given(array=image_arrays(), options=OPTIONS)
+def test_preprocessing_gives_pixels_in_range_or_a_drawing_error(preprocess, array, options):
     try:
-        result = preprocess_canvas(array, options)
+        result = preprocess(array, options)
     except DrawingError as e:
-        assert str(e)
-        return
-    check_pixels(result)
-
-
-@FUZZ
-@given(image_arrays(), OPTIONS)
-def test_image_preprocessing_gives_pixels_in_range_or_a_drawing_error(array, options):
-    try:
-        result = preprocess_image(array, options)
-    except DrawingError as e:
-        assert str(e)
+        assert str(e), "a refusal says why"
         return
     check_pixels(result)
 
