@@ -1,6 +1,4 @@
-"""core.augment: shapes, ranges, determinism, identity and speed of the batch distortions."""
-import time
-
+"""core.augment: shapes, ranges, determinism and identity of the batch distortions."""
 import numpy as np
 import pytest
 
@@ -76,8 +74,6 @@ def test_mass_is_roughly_preserved():
 def test_rotation_turns_a_vertical_bar():
     X = np.zeros((1, 28, 28), np.float32)
     X[0, 6:22, 13:15] = 1
-    Y = augment_batch(X.reshape(1, 784), np.random.default_rng(0), shift=0, rotate=0.0, scale=0,
-                      shear=0, thickness=0)
     inverse, offset = random_affine(1, np.random.default_rng(0), 0, 0, 0, 0)
     angle = np.deg2rad(45)
     inverse[0] = [[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]]
@@ -92,15 +88,3 @@ def test_bad_input_is_refused_clearly():
     with pytest.raises(ConfigError, match="rotate"):
         augment_batch(np.zeros((3, 784), np.float32), np.random.default_rng(0), rotate=-1)
     assert augment_batch(np.zeros((0, 784), np.float32), np.random.default_rng(0)).shape == (0, 784)
-
-
-def test_fast_enough_for_every_mini_batch():
-    X = digit_batch(128)
-    rng = np.random.default_rng(0)
-    augment = AugmentConfig()
-    times = []
-    for _ in range(30):
-        start = time.perf_counter()
-        augment(X, rng)
-        times.append(time.perf_counter() - start)
-    assert np.median(times) < 0.015                       # ~2 ms here; generous for busy CI

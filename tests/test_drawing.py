@@ -1,6 +1,9 @@
-"""core.drawing: canvas and uploaded images -> MNIST-style 784 pixels, edge cases and speed."""
-import time
+"""core.drawing: canvas and uploaded images -> MNIST-style 784 pixels, and edge cases.
+
+(Its speed is a figure of benchmarks/speed.py's inference section, not a test.)
+"""
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ from core.drawing import (MAX_PIXELS, PreprocessOptions, Preprocessed, _area_mat
 from core.errors import DrawingError
 
 CANVAS = 280
+MODELS = Path(__file__).resolve().parents[1] / "model"
 
 
 def canvas_with(segments, brush=20.0, size=CANVAS):
@@ -172,12 +176,10 @@ def test_one_colour_images_are_empty():
         assert result.empty and not result.pixels.any()
 
 
-def test_huge_image_is_reduced_quickly_and_too_huge_is_refused():
+def test_huge_image_is_reduced_and_too_huge_is_refused():
     image = np.full((10_000, 10_000), 255, np.uint8)          # 100 MB of white paper
     image[2000:8000, 4600:5400] = 0                            # a thick black "1"
-    start = time.perf_counter()
     result = preprocess_image(image)
-    assert time.perf_counter() - start < 5
     rows, cols = np.nonzero(result.pixels.reshape(28, 28) > 0.5)
     assert not result.empty and rows.max() - rows.min() + 1 >= 19 and cols.max() - cols.min() < 8
     too_big = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), (MAX_PIXELS // 1000 + 1, 1000), (0, 0))
@@ -185,6 +187,7 @@ def test_huge_image_is_reduced_quickly_and_too_huge_is_refused():
         preprocess_image(too_big)
 
 
+@pytest.mark.parametrize("preprocess", [preprocess_canvas, preprocess_image])
 @pytest.mark.parametrize("bad, message", [
     (np.full((28, 28), np.nan), "NaN"),
     (np.zeros((2, 28, 28, 3)), "dimension"),
@@ -193,10 +196,9 @@ def test_huge_image_is_reduced_quickly_and_too_huge_is_refused():
     (np.full((28, 28), -3.0), "between"),
     (np.array([["a", "b"]]), "numbers"),
 ])
-def test_bad_arrays_raise_drawing_error(bad, message):
-    for function in (preprocess_canvas, preprocess_image):
-        with pytest.raises(DrawingError, match=message):
-            function(bad)
+def test_bad_arrays_raise_drawing_error(preprocess, bad, message):
+    with pytest.raises(DrawingError, match=message):
+        preprocess(bad)
 
 
 def test_bad_options_are_refused():
@@ -214,20 +216,6 @@ def test_area_resampling_is_exact_box_filtering():
     band = _area_matrix(400, 37, 400 / 37, -3.0)
     x = rng.random((400, 50), dtype=np.float32)
     assert np.allclose(_banded_product(band, x), band[0] @ x, atol=1e-5)
-
-
-def test_canvas_preprocessing_is_fast():
-    rgba = canvas_with(SEVEN)
-    preprocess_canvas(rgba)
-    times = []
-    for _ in range(50):
-        start = time.perf_counter()
-        preprocess_canvas(rgba)
-        times.append(time.perf_counter() - start)
-    assert np.median(times) < 0.010                           # ~0.5 ms here; budget 3 ms
-
-
-MODELS = __import__("pathlib").Path(__file__).resolve().parents[1] / "model"
 
 
 @pytest.mark.skipif(not (MODELS / "fashion-mnist" / "nn_parameters.npz").exists(),
