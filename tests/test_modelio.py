@@ -1,10 +1,10 @@
 """Model files: round trip, atomic saves, and refusal of every malformed or dangerous file."""
 import io
 import json
-import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,16 +85,10 @@ def _meta_edit(change):
     (_meta_edit(lambda m: m["model_config"].update(hidden_sizes=[0])), "architecture"),
     (_meta_edit(lambda m: m["model_config"].update(input_size=100)), "784"),
     (lambda a: a.__setitem__("history.step", np.zeros(5)), "history"),
+    (lambda a: a.__setitem__("layers.0.b", np.array([{"evil": 1}], dtype=object)), "pickled"),
 ])
 def test_malformed_files_are_refused(tmp_path, mutate, message):
     with pytest.raises(ModelFileError, match=message):
-        load_model(_rewrite(tmp_path, mutate))
-
-
-def test_pickled_objects_are_never_loaded(tmp_path):
-    def mutate(arrays):
-        arrays["layers.0.b"] = np.array([{"evil": 1}], dtype=object)
-    with pytest.raises(ModelFileError, match="pickled"):
         load_model(_rewrite(tmp_path, mutate))
 
 
@@ -106,12 +100,6 @@ def test_pickled_objects_are_never_loaded(tmp_path):
 def test_not_npz_files_are_refused(data, message):
     with pytest.raises(ModelFileError, match=message):
         load_model(data)
-
-
-def test_truncated_file_is_refused(tmp_path):
-    data = save_model(tmp_path / "m.npz", make_saved()).read_bytes()
-    with pytest.raises(ModelFileError):
-        load_model(data[: len(data) // 2])
 
 
 def test_huge_file_is_refused(tmp_path):
@@ -137,8 +125,9 @@ def test_nan_model_is_not_saved(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("name", ["../evil", "/etc/passwd", "a/b", "..", "x\0y", "", "  ", "a" * 65,
-                                  ".hidden", "con..", "tab\tname"])
+@pytest.mark.parametrize("name", ["../evil", "../../escaped", "mnist/../../x", "/etc/passwd",
+                                  "/tmp/abs", "a/b", "a\\b", "..", "x\0y", "nul\x00.npz", "", "  ",
+                                  "a" * 65, ".hidden", "con..", "tab\tname", "a\nb"])
 def test_unsafe_names_are_refused(tmp_path, name):
     with pytest.raises(ConfigError):
         model_path(tmp_path, "mnist", name)
@@ -153,17 +142,16 @@ def test_safe_names_stay_inside_the_folder(tmp_path):
 
 
 def test_kill_during_save_leaves_previous_file_intact(tmp_path):
-    """A process killed in the middle of writing leaves the old model readable and no debris."""
-    target = tmp_path / "m.npz"
+    """A process killed in the middle of writing leaves the old model readable; its half-written
+    temporary file is hidden and never listed as a model."""
+    target = tmp_path / "mnist" / "m.npz"
     save_model(target, make_saved(hidden=(8,)))
     before = target.read_bytes()
     script = textwrap.dedent(f"""
-        import os, sys, numpy as np
-        sys.path.insert(0, {str(os.getcwd())!r})
-        sys.path.insert(0, {str(__import__('pathlib').Path(__file__).resolve().parents[1])!r})
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
         import core.modelio as mio
         from tests.test_modelio import make_saved
-        real = np.savez_compressed
         def dying(f, **arrays):
             f.write(b"PK partial write")
             f.flush()
@@ -175,3 +163,4 @@ def test_kill_during_save_leaves_previous_file_intact(tmp_path):
     assert result.returncode == 9, result.stderr.decode()
     assert target.read_bytes() == before
     assert load_model(target).model.config.hidden_sizes == (8,)
+    assert list_models(tmp_path, "mnist") == [target]
