@@ -13,7 +13,7 @@ from core.datasets import (CLASS_NAMES, DATASETS, RawDataset, load_dataset, make
                            scale_pixels)
 from core.errors import ConfigError, DatasetError
 from core.idx import decompress, write_idx
-from tests.test_download import LocalMirror, checksum_table, tiny_dataset
+from tests.conftest import checksum_table, tiny_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NN_SHARED_DATASETS") or ROOT.parent / "shared" / "datasets")
@@ -29,13 +29,6 @@ def isolated(tmp_path, monkeypatch):
     datasets.clear_memory_cache()
     yield
     datasets.clear_memory_cache()
-
-
-@pytest.fixture
-def mirror():
-    server = LocalMirror()
-    yield server
-    server.close()
 
 
 def write_files(folder, files, compress=True):

@@ -1,84 +1,18 @@
 """The downloader against a local HTTP server on 127.0.0.1: good files, bad checksums, cut
-connections, dead mirrors. Nothing half-written may ever be left in the cache."""
-import gzip
-import hashlib
+connections, dead mirrors. Nothing half-written may ever be left in the cache.
+
+The server (``LocalMirror``, the ``mirror`` fixture) is in tests/conftest.py: test_datasets.py uses
+it too."""
+import re
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 
 from core import download
 from core.errors import DatasetError, DownloadError
-from core.idx import encode_idx, read_idx
-
-
-def tiny_dataset(n_train=30, n_test=10, seed=0):
-    """{official file name: raw IDX bytes} of a small random dataset with every class."""
-    rng = np.random.default_rng(seed)
-    return {
-        "train-images-idx3-ubyte": encode_idx(rng.integers(0, 256, (n_train, 784), np.uint8)),
-        "train-labels-idx1-ubyte": encode_idx((np.arange(n_train) % 10).astype(np.uint8)),
-        "t10k-images-idx3-ubyte": encode_idx(rng.integers(0, 256, (n_test, 784), np.uint8)),
-        "t10k-labels-idx1-ubyte": encode_idx((np.arange(n_test) % 10).astype(np.uint8)),
-    }
-
-
-def checksum_table(files, dataset="mnist"):
-    return {dataset: {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
-
-
-class LocalMirror:
-    """A tiny HTTP server in a thread. ``routes[path] = (mode, body)``; mode "ok" serves the body,
-    "cut" promises the whole body but closes the connection halfway, a number is an HTTP error."""
-
-    def __init__(self):
-        self.routes = {}
-        self.requests = []
-        mirror = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                mirror.requests.append(self.path)
-                mode, body = mirror.routes.get(self.path, (404, b""))
-                if mode not in ("ok", "cut"):
-                    self.send_error(mode)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if mode == "ok":
-                    self.wfile.write(body)
-                else:
-                    self.wfile.write(body[: len(body) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-
-            def log_message(self, *args):  # keep the test output quiet
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
-        self.thread.start()
-
-    def serve(self, prefix, files, mode="ok", compress=True):
-        for name, data in files.items():
-            self.routes[f"{prefix}{name}.gz"] = (mode, gzip.compress(data) if compress else data)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def mirror():
-    server = LocalMirror()
-    yield server
-    server.close()
+from core.idx import read_idx
+from tests.conftest import checksum_table, tiny_dataset
 
 
 @pytest.fixture
@@ -211,7 +145,7 @@ def test_official_mirrors_and_checksums_are_complete(online):
     assert len(download.MIRRORS["fashion-mnist"]) == 2
     for dataset in ("mnist", "fashion-mnist"):
         assert sorted(download.SHA256[dataset]) == sorted(download.FILE_NAMES)
-        assert all(len(h) == 64 and int(h, 16) >= 0 for h in download.SHA256[dataset].values())
+        assert all(re.fullmatch("[0-9a-f]{64}", h) for h in download.SHA256[dataset].values())
     assert download.CONNECT_TIMEOUT <= 5  # the app's first start offline must not hang
 
 
