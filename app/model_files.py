@@ -5,6 +5,8 @@ panel that holds their controls.
 Files are ``model/<dataset>/<name>.npz`` (or under ``$NN_MODEL_DIR``), written atomically by
 core.modelio; the pretrained ``nn_parameters`` file is never overwritten or deleted here.
 """
+import contextlib
+
 import streamlit as st
 
 from app.state import (MAX_RUNS_KEPT, current_model, dataset_title, model_root, notify,
@@ -20,10 +22,22 @@ def saved_model_names(dataset):
             if p.stem != modelio.DEFAULT_NAME]
 
 
+@contextlib.contextmanager
+def _reported(failure):
+    """Run a file action; a refusal or an OS error becomes the Train page's error notice
+    (``failure``: what could not be done, e.g. "The model could not be written")."""
+    try:
+        yield
+    except NNError as e:
+        notify("error", str(e))
+    except OSError as e:
+        notify("error", f"{failure}: {e.strerror or e}.")
+
+
 def save_current():
     dataset = st.session_state["dataset"]
     entry = st.session_state["user_models"].get(dataset)
-    try:
+    with _reported("The model could not be written"):
         if entry is None:
             raise ConfigError("Train a model first: only a model trained or loaded in this session "
                               "can be saved.")
@@ -37,16 +51,12 @@ def save_current():
         modelio.save_model(path, entry[0])
         set_current_model(dataset, entry[0], f"your model “{name}”")
         notify("success", f"Saved as “{name}” ({dataset_title(dataset)}).")
-    except NNError as e:
-        notify("error", str(e))
-    except OSError as e:
-        notify("error", f"The model could not be written: {e.strerror or e}.")
 
 
 def load_selected():
     dataset = st.session_state["dataset"]
     name = st.session_state.get(K + "load_name")
-    try:
+    with _reported("The model could not be read"):
         if not name:
             raise ConfigError("Choose a saved model to load.")
         saved = modelio.load_model(modelio.model_path(model_root(), dataset, name),
@@ -56,22 +66,16 @@ def load_selected():
             run = {"label": f"saved “{name}”", "dataset": dataset, "history": saved.history}
             st.session_state["runs"] = [*st.session_state["runs"], run][-MAX_RUNS_KEPT:]
         notify("success", f"Loaded “{name}”: {saved.describe()}. Draw and Inspect now use it.")
-    except NNError as e:
-        notify("error", str(e))
 
 
 def delete_selected():
     name = st.session_state.get(K + "load_name")
-    try:
+    with _reported(f"Could not delete “{name}”"):
         if not name or name == modelio.DEFAULT_NAME:
             raise ConfigError("Choose one of your saved models; the pretrained model cannot be "
                               "deleted.")
         modelio.model_path(model_root(), st.session_state["dataset"], name).unlink(missing_ok=True)
         notify("info", f"Deleted “{name}”.")
-    except NNError as e:
-        notify("error", str(e))
-    except OSError as e:
-        notify("error", f"Could not delete “{name}”: {e.strerror or e}.")
 
 
 def use_pretrained():

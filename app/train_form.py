@@ -20,8 +20,8 @@ from app.state import dataset_title, load_raw
 from core import options
 from core.datasets import validation_count
 from core.errors import NNError
-from core.model import ModelConfig
-from core.training import PRESETS, TrainConfig, plan
+from core.model import MAX_DROPOUT, ModelConfig
+from core.training import MAX_EPOCHS, MAX_STEPS, PRESETS, TrainConfig, plan
 
 K = "train."                       # prefix of this page's widget keys
 DEFAULT_PRESET = "recommended"
@@ -199,79 +199,88 @@ def _follow_dataset():
     st.session_state["dataset"] = st.session_state[K + "dataset"]
 
 
+# What each control does, in a sentence or two: the ? next to it.
+HELP = {
+    "hidden": "Units in each hidden layer, input to output, e.g. “256, 128”. More units can learn "
+              "more but train slower; empty means no hidden layer (a linear classifier).",
+    "activation": "The non-linearity after each hidden layer. ReLU (max(0, x)) trains fast; "
+                  "sigmoid and tanh saturate and learn slower in deep nets.",
+    "loss": "What training minimises. Cross-entropy punishes confident mistakes hard (needs "
+            "softmax); MSE is the squared distance to the one-hot target.",
+    "output_activation": "Softmax turns the 10 outputs into probabilities that sum to 1; sigmoid "
+                         "scores each class on its own (the textbook way).",
+    "init": "How the random starting weights are drawn. He suits ReLU, Glorot suits sigmoid/tanh; "
+            "small uniform is U[-0.5, 0.5), as in the original project.",
+    "dropout": "While training, switch off this share of hidden units at random on every step, so "
+               "the network cannot rely on any one unit: less overfitting.",
+    "learning_rate": "How big a step the weights take against the gradient (log scale). Too "
+                     "small: slow. Too large: the loss jumps around or explodes.",
+    "optimizer": "SGD steps straight down the gradient; momentum keeps some of the last step's "
+                 "speed; Adam adapts the step size of every weight (use lr ≈ 0.001).",
+    "momentum": "For the momentum optimiser: the share of the previous step kept in the next one "
+                "(0.9 is usual).",
+    "lr_schedule": "Constant keeps the learning rate; cosine lowers it smoothly to 0 by the end, "
+                   "which settles the weights.",
+    "weight_decay": "A penalty on large weights: pulls every weight a little towards 0 each step, "
+                    "which fights overfitting.",
+    "batch_size": "Images per step. Small batches: many noisy steps; “full”: one exact step per "
+                  "pass over all training images (plain gradient descent).",
+    "length_unit": "Epochs: passes over all training images. Iterations: optimiser steps.",
+    "epochs": "How many times the network sees every training image.",
+    "iterations": "How many weight updates (steps) to make.",
+    "validation_size": "Training images held out to measure how well the network does on images "
+                       "it never trained on (the orange curve).",
+    "seed": "Fixes the random start and the order of the images: the same seed and settings give "
+            "the same run, here and in `python -m core train`.",
+    "scaling": "Unit maps pixels to [0, 1]; symmetric to [-1, 1] (as the textbook network "
+               "expects).",
+    "augment": "Shift, rotate and thicken every training image a little at random, so the network "
+               "copes better with your own drawings. Slower to train.",
+}
+
+
+def _choose(where, label, name, choices, busy):
+    """A selectbox over one of core.options' lists, shown with human names."""
+    where.selectbox(label, choices, **_keyed(name, busy), format_func=options.label,
+                    help=HELP[name])
+
+
 def _network_controls(busy):
-    st.text_input("Hidden layer sizes", **_keyed("hidden", busy),
-                  help="Units in each hidden layer, input to output, e.g. “256, 128”. More "
-                       "units can learn more but train slower; empty means no hidden layer "
-                       "(a linear classifier).")
-    st.selectbox("Activation", options.ACTIVATIONS, **_keyed("activation", busy),
-                 format_func=options.label,
-                 help="The non-linearity after each hidden layer. ReLU (max(0, x)) trains "
-                      "fast; sigmoid and tanh saturate and learn slower in deep nets.")
-    st.selectbox("Loss", options.LOSSES, **_keyed("loss", busy), format_func=options.label,
-                 help="What training minimises. Cross-entropy punishes confident mistakes "
-                      "hard (needs softmax); MSE is the squared distance to the one-hot target.")
+    st.text_input("Hidden layer sizes", **_keyed("hidden", busy), help=HELP["hidden"])
+    _choose(st, "Activation", "activation", options.ACTIVATIONS, busy)
+    _choose(st, "Loss", "loss", options.LOSSES, busy)
     c1, c2 = st.columns(2)
-    c1.selectbox("Output", options.OUTPUT_ACTIVATIONS, **_keyed("output_activation", busy),
-                 format_func=options.label,
-                 help="Softmax turns the 10 outputs into probabilities that sum to 1; "
-                      "sigmoid scores each class on its own (the textbook way).")
-    c2.selectbox("Initial weights", options.INITIALIZERS, **_keyed("init", busy),
-                 format_func=options.label,
-                 help="How the random starting weights are drawn. He suits ReLU, Glorot suits "
-                      "sigmoid/tanh; small uniform is U[-0.5, 0.5), as in the original project.")
-    st.slider("Dropout", 0.0, 0.9, step=0.05, **_keyed("dropout", busy),
-              help="While training, switch off this share of hidden units at random on every "
-                   "step, so the network cannot rely on any one unit: less overfitting.")
+    _choose(c1, "Output", "output_activation", options.OUTPUT_ACTIVATIONS, busy)
+    _choose(c2, "Initial weights", "init", options.INITIALIZERS, busy)
+    st.slider("Dropout", 0.0, MAX_DROPOUT, step=0.05, **_keyed("dropout", busy),
+              help=HELP["dropout"])
 
 
 def _training_controls(busy):
     st.select_slider("Learning rate", LEARNING_RATES, **_keyed("learning_rate", busy),
-                     format_func=lambda v: f"{v:g}",
-                     help="How big a step the weights take against the gradient (log scale). "
-                          "Too small: slow. Too large: the loss jumps around or explodes.")
+                     format_func=lambda v: f"{v:g}", help=HELP["learning_rate"])
     c1, c2 = st.columns(2)
-    c1.selectbox("Optimiser", options.OPTIMIZERS, **_keyed("optimizer", busy),
-                 format_func=options.label,
-                 help="SGD steps straight down the gradient; momentum keeps some of the last "
-                      "step's speed; Adam adapts the step size of every weight (use lr ≈ 0.001).")
+    _choose(c1, "Optimiser", "optimizer", options.OPTIMIZERS, busy)
     c2.slider("Momentum", 0.0, 0.99, step=0.01,
               **_keyed("momentum", busy or setting("optimizer") != "momentum"),
-              help="For the momentum optimiser: the share of the previous step kept in the "
-                   "next one (0.9 is usual).")
-    c1.selectbox("Schedule", options.LR_SCHEDULES, **_keyed("lr_schedule", busy),
-                 format_func=options.label,
-                 help="Constant keeps the learning rate; cosine lowers it smoothly to 0 by the "
-                      "end, which settles the weights.")
+              help=HELP["momentum"])
+    _choose(c1, "Schedule", "lr_schedule", options.LR_SCHEDULES, busy)
     c2.select_slider("L2 weight decay", WEIGHT_DECAYS, **_keyed("weight_decay", busy),
-                     format_func=lambda v: f"{v:g}",
-                     help="A penalty on large weights: pulls every weight a little towards 0 "
-                          "each step, which fights overfitting.")
-    st.select_slider("Batch size", BATCH_SIZES, **_keyed("batch_size", busy),
-                     format_func=str,
-                     help="Images per step. Small batches: many noisy steps; “full”: one exact "
-                          "step per pass over all training images (plain gradient descent).")
+                     format_func=lambda v: f"{v:g}", help=HELP["weight_decay"])
+    st.select_slider("Batch size", BATCH_SIZES, **_keyed("batch_size", busy), format_func=str,
+                     help=HELP["batch_size"])
     c1, c2 = st.columns(2)
     c1.radio("Train for", ["epochs", "iterations"], **_keyed("length_unit", busy),
-             horizontal=True,
-             help="Epochs: passes over all training images. Iterations: optimiser steps.")
+             horizontal=True, help=HELP["length_unit"])
     if setting("length_unit") == "epochs":
-        c2.number_input("Epochs", 1, 1000, step=1, **_keyed("epochs", busy),
-                        help="How many times the network sees every training image.")
+        c2.number_input("Epochs", 1, MAX_EPOCHS, step=1, **_keyed("epochs", busy),
+                        help=HELP["epochs"])
     else:
-        c2.number_input("Iterations", 1, 1_000_000, step=100, **_keyed("iterations", busy),
-                        help="How many weight updates (steps) to make.")
+        c2.number_input("Iterations", 1, MAX_STEPS, step=100, **_keyed("iterations", busy),
+                        help=HELP["iterations"])
     c1, c2 = st.columns(2)
     c1.number_input("Validation images", 0, 50_000, step=1000, **_keyed("validation_size", busy),
-                    help="Training images held out to measure how well the network does on "
-                         "images it never trained on (the orange curve).")
-    c2.number_input("Seed", 0, 2**31 - 1, step=1, **_keyed("seed", busy),
-                    help="Fixes the random start and the order of the images: the same seed "
-                         "and settings give the same run, here and in `python -m core train`.")
-    c1.selectbox("Pixel scaling", options.SCALINGS, **_keyed("scaling", busy),
-                 format_func=options.label,
-                 help="Unit maps pixels to [0, 1]; symmetric to [-1, 1] (as the textbook "
-                      "network expects).")
-    st.toggle("Augmentation", **_keyed("augment", busy),
-              help="Shift, rotate and thicken every training image a little at random, so "
-                   "the network copes better with your own drawings. Slower to train.")
+                    help=HELP["validation_size"])
+    c2.number_input("Seed", 0, 2**31 - 1, step=1, **_keyed("seed", busy), help=HELP["seed"])
+    _choose(c1, "Pixel scaling", "scaling", options.SCALINGS, busy)
+    st.toggle("Augmentation", **_keyed("augment", busy), help=HELP["augment"])
