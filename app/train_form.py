@@ -21,7 +21,7 @@ from core import options
 from core.datasets import validation_count
 from core.errors import NNError
 from core.model import MAX_DROPOUT, ModelConfig
-from core.training import MAX_EPOCHS, MAX_STEPS, PRESETS, TrainConfig, plan
+from core.training import PRESETS, TrainConfig, plan
 
 K = "train."                       # prefix of this page's widget keys
 DEFAULT_PRESET = "recommended"
@@ -239,6 +239,9 @@ HELP = {
 }
 
 
+# The number boxes have no bounds of their own: a browser would keep an out-of-range number in the
+# box with a small red mark while the run used another. Every value goes to core's configs
+# instead, which refuse it with a message saying the range, and Start stays disabled.
 def _choose(where, label, name, choices, busy):
     """A selectbox over one of core.options' lists, shown with human names."""
     where.selectbox(label, choices, **_keyed(name, busy), format_func=options.label,
@@ -273,14 +276,14 @@ def _training_controls(busy):
     c1.radio("Train for", ["epochs", "iterations"], **_keyed("length_unit", busy),
              horizontal=True, help=HELP["length_unit"])
     if setting("length_unit") == "epochs":
-        c2.number_input("Epochs", 1, MAX_EPOCHS, step=1, **_keyed("epochs", busy),
+        c2.number_input("Epochs", step=1, **_keyed("epochs", busy),
                         help=HELP["epochs"])
     else:
-        c2.number_input("Iterations", 1, MAX_STEPS, step=100, **_keyed("iterations", busy),
+        c2.number_input("Iterations", step=100, **_keyed("iterations", busy),
                         help=HELP["iterations"])
     c1, c2 = st.columns(2)
-    c1.number_input("Validation images", 0, 50_000, step=1000, **_keyed("validation_size", busy),
+    c1.number_input("Validation images", step=1000, **_keyed("validation_size", busy),
                     help=HELP["validation_size"])
-    c2.number_input("Seed", 0, 2**31 - 1, step=1, **_keyed("seed", busy), help=HELP["seed"])
+    c2.number_input("Seed", step=1, **_keyed("seed", busy), help=HELP["seed"])
     _choose(c1, "Pixel scaling", "scaling", options.SCALINGS, busy)
     st.toggle("Augmentation", **_keyed("augment", busy), help=HELP["augment"])

@@ -24,6 +24,7 @@ from .optimizers import OPTIMIZERS, make_optimizer
 
 MAX_STEPS = 1_000_000
 MAX_EPOCHS = 1000
+MAX_SEED = 2**32 - 1               # what np.random.default_rng takes as a plain seed
 LR_RANGE = (1e-6, 100.0)
 # A loss this large means the weights have blown up even if the numbers are still finite
 # (cross-entropy starts near ln 10 = 2.3; MSE never exceeds 2).
@@ -98,6 +99,10 @@ class TrainConfig:
             raise ConfigError(f"Momentum {self.momentum} is out of range: use a value in [0, 1).")
         if not (math.isfinite(self.weight_decay) and 0 <= self.weight_decay <= 1):
             raise ConfigError(f"L2 weight decay {self.weight_decay} is out of range: use 0 to 1.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) \
+                or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"Seed {self.seed} is not possible: use a whole number from 0 to "
+                              f"{MAX_SEED:,}.")
         if self.report_every is not None and self.report_every < 1:
             raise ConfigError("report_every must be at least 1 step.")
         rs = self.report_seconds

@@ -198,3 +198,19 @@ def test_draw_can_ask_the_network_as_it_was_during_training():
     moment.set_value(0).run()
     assert "after 0.0 s of training (step 0)" in texts(at.caption), texts(at.caption)
     assert not at.exception and not at.error
+
+
+@pytest.mark.parametrize("unit, key, value, message", [
+    ("iterations", "train.iterations", 99_999_999, "1,000,000"),
+    ("epochs", "train.epochs", 0, "0 epochs"),
+    ("epochs", "train.seed", -1, "Seed -1"),
+    ("epochs", "train.validation_size", 10_000_000, "leaves none"),
+])
+def test_out_of_range_numbers_are_refused_with_a_message(unit, key, value, message):
+    at = train_page()
+    at.radio(key="train.length_unit").set_value(unit).run()
+    at.number_input(key=key).set_value(value).run()
+    assert message in texts(at.error), texts(at.error)
+    assert at.button(key="train.start").disabled
+    assert "Plan:" not in texts(at.caption), "no plan is made of a refused value"
+    assert not at.exception
