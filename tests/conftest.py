@@ -13,9 +13,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+APP = str(ROOT / "streamlit_app.py")
 
 # Tests never reach the network and never touch the user's cache.
 os.environ.setdefault("NN_OFFLINE", "1")
+
+needs_model = pytest.mark.skipif(not (ROOT / "model" / "mnist" / "nn_parameters.npz").exists(),
+                                 reason="the shipped MNIST model is not built yet")
 
 
 @pytest.fixture
@@ -27,7 +31,6 @@ def app_models(monkeypatch, tmp_path):
     without the frame; a real server switches that off on the first st.navigation call.
     """
     from streamlit.runtime.pages_manager import PagesManager
-    from app.trainer import running_count
 
     monkeypatch.setenv("NN_OFFLINE", "1")
     model_dir = tmp_path / "model"
@@ -39,9 +42,18 @@ def app_models(monkeypatch, tmp_path):
         PagesManager.uses_pages_directory = False
     monkeypatch.setattr(PagesManager, "__init__", init)
     yield model_dir
-    end = time.monotonic() + 5
+    trainings_left()
+
+
+def trainings_left(timeout=5.0):
+    """Wait up to ``timeout`` seconds for every training thread to end (a finished run's thread
+    takes a moment to exit after the page shows the result); return how many still run."""
+    from app.trainer import running_count
+
+    end = time.monotonic() + timeout
     while running_count() and time.monotonic() < end:
         time.sleep(0.05)
+    return running_count()
 
 
 @pytest.fixture
@@ -50,6 +62,58 @@ def shipped_models(app_models):
     if (ROOT / "model").is_dir():
         shutil.copytree(ROOT / "model", app_models, dirs_exist_ok=True)
     return app_models
+
+
+# -- AppTest helpers (import them: ``from tests.conftest import open_app, texts``) ----------------
+def open_app(page=None, dataset="mnist"):
+    """An AppTest of the whole app (the frame runs first, as in a browser), with ``dataset``
+    chosen in the sidebar and then switched to ``page`` (e.g. "pages/draw.py"). Fails if the page
+    shows an exception."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    if dataset != "mnist":
+        at.sidebar.selectbox(key="dataset").set_value(dataset).run()
+    if page is not None:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(elements):
+    """All the text of some elements (``at.error``, ``at.caption``, ...) as one string."""
+    return " ".join(str(e.value) for e in elements)
+
+
+def metric(at, label):
+    """The value shown by the metric labelled ``label``, or None when the page shows none."""
+    return next((m.value for m in at.metric if m.label == label), None)
+
+
+def tiny_run(at, hidden="16", epochs=1, batch=128, validation=1000):
+    """Set the Train page's controls for a run of about a second on the bundled sample."""
+    at.text_input(key="train.hidden").set_value(hidden)
+    at.selectbox(key="train.optimizer").set_value("adam")
+    at.select_slider(key="train.learning_rate").set_value(0.005)
+    at.select_slider(key="train.batch_size").set_value(batch)
+    at.number_input(key="train.epochs").set_value(epochs)
+    at.number_input(key="train.validation_size").set_value(validation)
+    at.slider(key="train.dropout").set_value(0.0)
+    at.toggle(key="train.augment").set_value(False)
+    return at.run()
+
+
+def run_until_finished(at, timeout=60):
+    """Rerun the Train page until its training has finished and the page shows the outcome."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        trainer = at.session_state["trainer"]
+        if trainer is not None and trainer.snapshot(poll=False).finished:
+            at.run()                      # the run that notices it (run_every does not fire here)
+            return at.run()
+        time.sleep(0.3)
+        at.run()
+    raise AssertionError(f"the training did not finish within {timeout} s")
 
 
 # -- a dataset mirror on 127.0.0.1 (tests/test_download.py, tests/test_datasets.py) ------------------

@@ -1,4 +1,5 @@
-"""The Draw page in AppTest, and its helpers (upload decoding, enlarging, the probability chart).
+"""The Draw page in AppTest, and its helpers (upload decoding, enlarging; its chart is tested in
+tests/test_charts.py).
 
 A drawing is simulated the way the browser sends it: the canvas component's value, set through
 session_state under the canvas key, holds a PNG data URL of the 280x280 RGBA canvas.
@@ -6,20 +7,17 @@ session_state under the canvas key, holds a PNG data URL of the 280x280 RGBA can
 import base64
 import io
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
 from app import draw_views
-from app.draw_views import decode_upload, enlarge, probability_spec
+from app.draw_views import decode_upload, enlarge
 from core.errors import DrawingError
+from tests.conftest import ROOT, metric, needs_model, open_app, texts
 
 pytestmark = pytest.mark.timeout(60)
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "streamlit_app.py")
 CANVAS = "draw_canvas_0"                      # the canvas key before any Clear
 
 
@@ -27,10 +25,6 @@ CANVAS = "draw_canvas_0"                      # the canvas key before any Clear
 def app_env(shipped_models):
     """Offline, st.navigation mode and a copy of the shipped models (tests/conftest.py)."""
     return shipped_models
-
-
-needs_model = pytest.mark.skipif(not (ROOT / "model" / "mnist" / "nn_parameters.npz").exists(),
-                                 reason="the shipped MNIST model is not built yet")
 
 
 # -- drawings, as the canvas sends them -----------------------------------------------------------
@@ -71,18 +65,11 @@ def draw(at, shape, key=CANVAS):
 
 
 def draw_page(dataset="mnist"):
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    if dataset != "mnist":
-        at.sidebar.selectbox(key="dataset").set_value(dataset).run()
-    at.switch_page("pages/draw.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_app("pages/draw.py", dataset)
 
 
 def prediction(at):
-    values = [m.value for m in at.metric if m.label == "Prediction"]
-    return values[0] if values else None
+    return metric(at, "Prediction")
 
 
 # -- the page ----------------------------------------------------------------------------------------
@@ -100,13 +87,12 @@ def test_a_drawn_digit_is_recognised_and_kept_for_training(shape):
     at = draw(draw_page(), shape)
     assert not at.exception, at.exception
     assert prediction(at) == shape
-    confidence = [m.value for m in at.metric if m.label == "Confidence"][0]
+    confidence = metric(at, "Confidence")
     assert confidence.endswith("%") and int(confidence[:-1]) >= 50
     assert len(at.get("vega_lite_chart")) == 1, "the probability bars"
     pixels = at.session_state["drawing_pixels"]
     assert pixels.shape == (784,) and pixels.max() == pytest.approx(1.0)
     assert at.session_state["drawing_dataset"] == "mnist"
-    assert at.session_state["draw_server_ms"] < 1000
 
 
 @needs_model
@@ -127,6 +113,7 @@ def test_preprocessing_steps_show_and_every_option_can_be_switched_off():
     at.session_state["draw_steps_open"] = True          # the user opens the expander
     at.run()
     assert len(at.get("image")) >= 4, "what the network receives and each step of the pipeline"
+    assert "Server time for this update" in texts(at.caption)
     for toggle in at.toggle:
         toggle.set_value(not toggle.value)
     at.run()
@@ -264,10 +251,3 @@ def test_enlarge_uses_whole_pixels():
     assert enlarge(np.zeros((280, 280)), 100).shape == (280, 280)
     tall = enlarge(np.ones((30, 10), np.float32), 60, square=True)     # a cropped "1"
     assert tall.shape == (60, 60) and tall[:, :20].max() == 0 and tall[:, 20:40].min() == 255
-
-
-def test_probability_chart_highlights_the_guess():
-    spec = probability_spec(np.eye(10)[3] * 0.9 + 0.01, [str(d) for d in range(10)])
-    values = spec["data"]["values"]
-    assert [v["guess"] for v in values].index(True) == 3
-    assert values[3]["text"] == "91%"

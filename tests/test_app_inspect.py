@@ -1,25 +1,21 @@
-"""The Inspect page in AppTest, and its chart and image helpers.
+"""The Inspect page in AppTest, and its image helpers (its charts: tests/test_charts.py).
 
 The model under test is a tiny one trained here in a second on the bundled sample, saved into a
 temporary model folder as the "shipped" model, so these tests do not depend on model/ being built.
 """
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from app.inspect_views import (confusion_spec, curves_spec, diverging_rgb, per_class_spec,
-                               weight_images)
+from app.inspect_views import diverging_rgb, weight_images
 from core.datasets import load_dataset, make_splits
 from core.model import ModelConfig
 from core.modelio import SavedModel, save_model
 from core.training import TrainConfig, train
+from tests.conftest import metric, open_app
 
 pytestmark = pytest.mark.timeout(60)
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "streamlit_app.py")
 
 
 @pytest.fixture(scope="module")
@@ -44,20 +40,12 @@ def app_env(monkeypatch, app_models, tiny_model):
 
 
 def inspect_page(tab=None, dataset="mnist"):
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    if dataset != "mnist":
-        at.sidebar.selectbox(key="dataset").set_value(dataset).run()
-    at.switch_page("pages/inspect.py").run()
+    at = open_app("pages/inspect.py", dataset)
     if tab:
         at.session_state["inspect_tab"] = tab           # as a click on the tab does
         at.run()
-    assert not at.exception, at.exception
+        assert not at.exception, at.exception
     return at
-
-
-def metric(at, label):
-    return next(m.value for m in at.metric if m.label == label)
 
 
 def chart_specs(at):
@@ -123,10 +111,22 @@ def test_first_layer_weights_as_images_with_paging():
     assert len(images) == 16 and images[0].caption == "unit 64"
 
 
-def test_training_curves_from_the_saved_history():
+def chart_rows(chart):
+    """The rows a chart draws (Streamlit sends a spec's inline data as an Arrow table)."""
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(chart.proto.data.data).read_all().to_pylist()
+
+
+def test_training_curves_from_the_saved_history(tiny_model):
     at = inspect_page("Training curves")
-    specs = chart_specs(at)
-    assert [s["encoding"]["y"]["title"] for s in specs] == ["loss", "accuracy"]
+    charts = at.get("vega_lite_chart")
+    assert [json.loads(c.proto.spec)["title"] for c in charts] == [
+        "Loss (lower is better)", "Accuracy (higher is better)"]
+    for chart in charts:                    # every record of the saved history, both splits
+        rows = chart_rows(chart)
+        assert {r["split"] for r in rows} == {"training", "validation"}
+        assert sum(r["split"] == "training" for r in rows) == len(tiny_model.history)
 
 
 def test_saved_model_files_can_be_chosen_and_bad_ones_are_reported(app_env, tiny_model):
@@ -155,25 +155,6 @@ def test_without_a_model_the_page_says_so():
 
 
 # -- helpers -------------------------------------------------------------------------------------------
-def test_confusion_spec_writes_every_count():
-    confusion = np.arange(100).reshape(10, 10)
-    spec = confusion_spec(confusion, [str(d) for d in range(10)])
-    values = spec["data"]["values"]
-    assert len(values) == 100
-    assert values[23] == {**values[23], "true": "2", "predicted": "3", "count": 23, "label": "23"}
-    assert values[0]["label"] == ""                           # zeros are left blank
-
-
-def test_per_class_and_curves_specs():
-    spec = per_class_spec(np.array([0.9] * 9 + [np.nan]), [str(d) for d in range(10)], 0.9)
-    assert spec["data"]["values"][9]["accuracy"] is None
-    history = [{"epoch": 1.0, "train_loss": 0.5, "val_loss": np.nan},
-               {"epoch": 2.0, "train_loss": 0.3, "val_loss": 0.35}]
-    values = curves_spec(history, "loss")["data"]["values"]
-    assert [(v["x"], v["split"]) for v in values] == [(1.0, "training"), (2.0, "training"),
-                                                      (2.0, "validation")]
-
-
 def test_weight_images_are_red_positive_blue_negative():
     rgb = diverging_rgb(np.array([-1.0, 0.0, 1.0]))
     assert tuple(rgb[1]) == (255, 255, 255)
