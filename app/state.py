@@ -21,6 +21,8 @@ Shared by every page (``SHARED_DEFAULTS``):
     "adopted_run"     int: the trainer run_id whose result was last adopted (see adopt_finished_run).
     "hidden_map"      (run_id, app.inside.HiddenMap) | None: the Train page's last hidden-space map,
                       so that the next refresh keeps its orientation.
+    "replaced_model"  (run_id, dataset, (SavedModel, label) | None) | None: the model that the run
+                      run_id replaced when it was adopted (None inside: the pretrained one).
 The Draw page's keys (``DRAW_DEFAULTS``, all prefixed "draw_") and the Train page's widget keys
 (``app.train_form.form_defaults()``, all prefixed "train.") are listed where they are defined.
 
@@ -69,6 +71,7 @@ SHARED_DEFAULTS = {
     "train_notice": None,
     "adopted_run": 0,
     "hidden_map": None,
+    "replaced_model": None,
 }
 # The Draw page's keys.
 DRAW_DEFAULTS = {
@@ -248,8 +251,19 @@ def adopt_finished_run():
                                     {"label": snap.label, "dataset": snap.dataset,
                                      "history": snap.history}][-MAX_RUNS_KEPT:]
     if snap.saved is not None and snap.status in ("done", "stopped"):
+        # what it replaces, for the verdict's comparison and its one-click way back
+        st.session_state["replaced_model"] = (snap.run_id, snap.dataset,
+                                              st.session_state["user_models"].get(snap.dataset))
         set_current_model(snap.dataset, snap.saved, f"your {snap.label}")
     return True
+
+
+def test_set_words(raw):
+    """Which test set an accuracy is measured on, in words: "the 2,000 test images of the bundled
+    sample" or "the 10,000 official test images"."""
+    count = f"{len(raw.test_labels):,}"
+    return (f"the {count} test images of the bundled sample" if raw.source == "sample"
+            else f"the {count} official test images")
 
 
 def session_liveness():

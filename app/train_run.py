@@ -13,15 +13,17 @@ import streamlit as st
 from app import charts
 from app import inside
 from app.draw_views import to_model_input
-from app.inspect_views import display_images
-from app.state import (adopt_finished_run, class_names, load_raw, load_splits, notify,
-                       session_liveness)
+from app.inspect_views import display_images, evaluation_key, test_predictions
+from app.state import (adopt_finished_run, class_names, current_model, load_raw, load_splits,
+                       notify, session_liveness, set_current_model, shipped_model,
+                       test_set_words)
 from app.train_form import K, build_configs
 from app.trainer import Trainer, TrainingBusy
 from core.errors import NNError
 from core.model import MLP
 
 POLL_SECONDS = 0.5
+WORSE_BY = 0.01           # a new model this much less accurate than the one it replaced: warn
 
 
 def trainer():
@@ -79,21 +81,66 @@ def verdict(snap):
         return
     saved = snap.saved
     if snap.status in ("done", "stopped") and saved is not None:
-        accuracy, validation = saved.metrics["test_accuracy"], saved.metrics["val_accuracy"]
-        what = "Finished" if snap.status == "done" else f"Stopped at step {snap.last['step']:,}"
-        val_text = (f"validation {validation:.1%}" if validation == validation
-                    else "no validation images were held out")
-        st.success(f"{what} after {snap.last['elapsed']:,.1f} s of training. Test accuracy "
-                   f"**{accuracy:.1%}** ({val_text}). Draw and Inspect now use this model.")
+        _comparison(snap)
         links = st.container(horizontal=True)
         links.page_link("pages/draw.py", label="Draw a digit into it", icon=":material/draw:")
         links.page_link("pages/inspect.py", label="See its mistakes", icon=":material/search:")
     elif snap.status == "diverged":
-        st.error(snap.message, icon=":material/trending_up:")
+        st.error(snap.message + " The model in use did not change.",
+                 icon=":material/trending_up:")
     elif snap.status == "abandoned":
         st.warning(snap.message)
     elif snap.message:
         st.error(snap.message)
+
+
+def _comparison(snap):
+    """The run's test accuracy next to the model it replaced, on the same test images, and a
+    one-click way back (or forward again)."""
+    saved, dataset = snap.saved, snap.dataset
+    accuracy, validation = saved.metrics["test_accuracy"], saved.metrics["val_accuracy"]
+    what = "Finished" if snap.status == "done" else f"Stopped at step {snap.last['step']:,}"
+    val_text = (f"validation {validation:.2%}" if validation == validation
+                else "no validation images were held out")
+    raw = load_raw(dataset)
+    before, before_label, restore = _replaced(snap)
+    before_accuracy = None
+    if before is not None:
+        before_accuracy = test_predictions(evaluation_key(before, raw), before, raw).accuracy
+    in_use = current_model(dataset)[0] is saved
+    text = (f"{what} after {snap.last['elapsed']:,.1f} s of training. Test accuracy "
+            f"**{accuracy:.2%}** on {test_set_words(raw)} ({val_text})")
+    if before_accuracy is not None:
+        text += f"; on the same images, {before_label} had **{before_accuracy:.2%}**"
+    text += ". "
+    if in_use:
+        text += "Draw and Inspect now use this run's model."
+    else:
+        text += f"Draw and Inspect use {current_model(dataset)[1]}."
+    worse = before_accuracy is not None and accuracy < before_accuracy - WORSE_BY
+    (st.warning if worse and in_use else st.success)(text)
+    if in_use and before_label is not None:
+        st.button(f"Go back to {before_label}", key=K + "go_back", icon=":material/undo:",
+                  on_click=set_current_model, args=(dataset, restore, before_label),
+                  help="Draw and Inspect use that model again; this run stays in the charts and "
+                       "can still be saved.")
+    elif not in_use:
+        st.button("Use this run's model", key=K + "use_run", icon=":material/redo:",
+                  on_click=set_current_model, args=(dataset, saved, f"your {snap.label}"))
+
+
+def _replaced(snap):
+    """(SavedModel | None, label | None, what set_current_model restores it with) of the model
+    the run replaced when it was adopted."""
+    record = st.session_state["replaced_model"]
+    if record is None or record[0] != snap.run_id or record[1] != snap.dataset:
+        return None, None, None
+    if record[2] is not None:
+        return (*record[2], record[2][0])
+    shipped, _ = shipped_model(snap.dataset)
+    if shipped is None:
+        return None, None, None
+    return shipped, "the pretrained model", None          # None: back to the shipped file
 
 
 def live_view(busy, overlay, log_scale=True, inside=True):

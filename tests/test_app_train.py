@@ -214,3 +214,18 @@ def test_out_of_range_numbers_are_refused_with_a_message(unit, key, value, messa
     assert at.button(key="train.start").disabled
     assert "Plan:" not in texts(at.caption), "no plan is made of a refused value"
     assert not at.exception
+
+
+def test_a_new_model_is_compared_with_the_one_it_replaces_and_can_be_undone(shipped_models):
+    at = tiny(train_page(), hidden="4")                  # far worse than the pretrained model
+    at.button(key="train.start").click().run()
+    at = run_until_finished(at)
+    verdict = texts(at.warning)
+    assert "the pretrained model had" in verdict and "same images" in verdict, verdict
+    assert "Draw and Inspect now use this run's model" in verdict
+    at.button(key="train.go_back").click().run()
+    assert at.session_state["user_models"]["mnist"] is None, "back to the pretrained model"
+    assert "Draw and Inspect use the pretrained model" in texts(at.success) + texts(at.warning)
+    at.button(key="train.use_run").click().run()
+    assert "run 1" in at.session_state["user_models"]["mnist"][1]
+    assert not at.exception
