@@ -1,11 +1,13 @@
 """Shared fixtures for the browser tests: a real `streamlit run` server and a Chromium page.
 
 Without /usr/bin/chromium these tests are skipped, except in CI (env CI set), where they fail.
-Screenshots go to artifacts/ (gitignored).
+Screenshots go to artifacts/ (gitignored). The helpers at the end wait for what a user would see,
+never for a fixed time: ``from tests.browser.conftest import ...``.
 """
 import importlib
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,46 @@ def screenshot(page):
         page.screenshot(path=str(path), full_page=True)
         return path
     return take
+
+
+# -- waiting for what the user sees -----------------------------------------------------------------
+def wait_until_drawable(page, canvas, timeout=15):
+    """Wait until ``canvas`` (the Draw page's ``canvas.upper-canvas``) takes strokes: with the mouse
+    over it, it shows the pen's crosshair cursor. The canvas sets its pen up only after loading
+    its initial drawing, a moment after it appears; a stroke before that would be lost."""
+    end = time.monotonic() + timeout
+    wiggle = 0
+    while True:
+        box = canvas.bounding_box()
+        if box is not None:
+            # the cursor is updated on mouse moves: move a pixel back and forth near the middle
+            page.mouse.move(box["x"] + box["width"] / 2 + wiggle, box["y"] + box["height"] / 2)
+            wiggle = 1 - wiggle
+            if canvas.evaluate("c => c.style.cursor") == "crosshair":
+                return box
+        if time.monotonic() > end:
+            raise AssertionError(f"the canvas did not take strokes within {timeout} s")
+        page.wait_for_timeout(50)                    # between polls
+
+
+def wait_for_step_above(page, step, timeout=30_000):
+    """Wait until the Train page's progress line ("Step 1,234 of 5,000") shows a step > ``step``;
+    return the step shown."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        handle = page.wait_for_function(
+            """n => {
+                const m = document.body.innerText.match(/Step ([\\d,]+) of/);
+                const shown = m ? parseInt(m[1].replace(/,/g, ''), 10) : -1;
+                return shown > n ? shown : false;
+            }""", arg=step, timeout=timeout, polling=200)
+    except PlaywrightTimeout:
+        raise AssertionError(f"the page showed no training step after step {step} within "
+                             f"{timeout / 1000:.0f} s") from None
+    return handle.json_value()
+
+
+def wait_for_images(page):
+    """Wait until every image on the page has loaded (before a screenshot)."""
+    page.wait_for_function("() => [...document.images].every(i => i.complete)")

@@ -1,17 +1,18 @@
 """Draw digits with the mouse on the real canvas in Chromium and read the network's guess.
 
 Also measures the browser round trip (mouse-up to the updated "Prediction" on screen) and the
-server time the page reports for each update; the figures go to artifacts/draw_timing.json.
+server time the page reports for each update; the figures go to artifacts/draw_timing.json for
+the README. They are recorded, not asserted: a busy machine must not fail a test.
 """
 import json
 import statistics
 import time
-
 from pathlib import Path
 
 import pytest
 
 from benchmarks.browser import ON_CANVAS_JS, PREDICTION_JS, STROKES
+from tests.browser.conftest import wait_for_images, wait_until_drawable
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
@@ -22,6 +23,27 @@ SERVER_MS_JS = """() => {
     const m = p && p.textContent.match(/([\\d.]+) ms/);
     return m ? parseFloat(m[1]) : null;
 }"""
+
+
+def open_draw_page(page, app_url, height):
+    """The Draw page with its canvas ready for strokes; returns the canvas locator."""
+    page.set_viewport_size({"width": 1400, "height": height})
+    page.goto(f"{app_url}/draw")
+    canvas = page.locator("canvas.upper-canvas")
+    canvas.wait_for()
+    wait_until_drawable(page, canvas)
+    return canvas
+
+
+def clear(page, canvas):
+    """Press Clear; return the new, empty canvas once it takes strokes."""
+    canvas.evaluate("c => { c.dataset.old = '1'; }")
+    page.get_by_role("button", name="Clear").click()
+    wait_for_prediction(page, None)
+    fresh = page.locator("canvas.upper-canvas:not([data-old])")
+    fresh.wait_for()
+    wait_until_drawable(page, fresh)
+    return fresh
 
 
 def stroke(page, box, points):
@@ -41,13 +63,9 @@ def wait_for_prediction(page, expected, timeout=15_000):
 
 
 def test_draw_digits_and_read_the_guess(app_url, page, screenshot):
-    page.set_viewport_size({"width": 1400, "height": 1300})
-    page.goto(f"{app_url}/draw")
-    canvas = page.locator("canvas.upper-canvas")
-    canvas.wait_for()
+    canvas = open_draw_page(page, app_url, 1300)
     page.get_by_text("Draw a digit in the black square").wait_for()
     assert page.evaluate(PREDICTION_JS) is None, "an empty canvas shows an invitation, not a guess"
-    page.wait_for_timeout(500)                       # let the component finish mounting
     screenshot("draw-1-empty")
     box = canvas.bounding_box()
     assert round(box["width"]) == 280 and round(box["height"]) == 280
@@ -56,7 +74,7 @@ def test_draw_digits_and_read_the_guess(app_url, page, screenshot):
     for repeat in range(2):
         for digit, points in STROKES.items():
             previous = page.evaluate(SERVER_MS_JS)
-            mouse_up = stroke(page, box, points)
+            mouse_up = stroke(page, canvas.bounding_box(), points)
             wait_for_prediction(page, digit)
             round_trips.append(time.perf_counter() - mouse_up)
             # the figure is the last element the run sends: wait for it to change
@@ -64,16 +82,14 @@ def test_draw_digits_and_read_the_guess(app_url, page, screenshot):
             server_ms.append(page.evaluate(SERVER_MS_JS))
             if repeat == 0:
                 screenshot(f"draw-2-digit-{digit}")
-            page.get_by_role("button", name="Clear").click()
-            wait_for_prediction(page, None)
-            page.wait_for_timeout(250)               # the new canvas mounts
+            canvas = clear(page, canvas)
 
     # the steps of the pipeline, drawn when the expander opens
-    stroke(page, box, STROKES["0"])
+    stroke(page, canvas.bounding_box(), STROKES["0"])
     wait_for_prediction(page, "0")
     page.get_by_text("How a drawing becomes the 784 numbers").click()
     page.get_by_text("Centre of mass at (14, 14)").wait_for()
-    page.wait_for_timeout(300)
+    wait_for_images(page)
     screenshot("draw-3-pipeline")
     # switching a step off changes what the network receives (and maybe the guess)
     page.get_by_text("Fit a 20x20 box", exact=True).click()
@@ -88,17 +104,10 @@ def test_draw_digits_and_read_the_guess(app_url, page, screenshot):
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "draw_timing.json").write_text(json.dumps(timing, indent=2))
     print("draw timing:", timing)
-    # The target is 500 ms (about 200 ms of it is the canvas's own debounce); the bound here is
-    # loose so that a busy CI machine does not fail it, but a slow page does.
-    assert timing["round_trip_median_ms"] < 1500, timing
 
 
 def test_test_image_then_a_drawing_and_the_drawing_kept_across_pages(app_url, page, screenshot):
-    page.set_viewport_size({"width": 1400, "height": 1100})
-    page.goto(f"{app_url}/draw")
-    canvas = page.locator("canvas.upper-canvas")
-    canvas.wait_for()
-    page.wait_for_timeout(500)
+    canvas = open_draw_page(page, app_url, 1100)
     page.get_by_role("button", name="Random test image").click()
     page.get_by_text("Test image #").wait_for()
     assert page.evaluate(PREDICTION_JS) is not None
@@ -107,11 +116,12 @@ def test_test_image_then_a_drawing_and_the_drawing_kept_across_pages(app_url, pa
     stroke(page, canvas.bounding_box(), STROKES["7"])      # drawing goes back to the drawing
     wait_for_prediction(page, "7")
     page.get_by_role("link", name="Inspect").click()
-    page.get_by_text("Test accuracy").wait_for()
+    # the Inspect page's metric (the sidebar also says "test accuracy" of the current model)
+    page.get_by_test_id("stMetricLabel").filter(has_text="Test accuracy").wait_for()
     page.get_by_role("link", name="Draw").click()
     canvas.wait_for()
     wait_for_prediction(page, "7")          # the drawing is still there, and still classified
-    page.wait_for_timeout(500)
+    wait_for_images(page)
     screenshot("draw-6-back-from-inspect")
 
 
@@ -119,14 +129,16 @@ def test_a_stroke_starting_at_the_top_edge_is_drawn(app_url, page, screenshot):
     """The canvas's toolbar (undo, redo, reset) used to lie hidden over the top 30 px of the canvas
     until the mouse had hovered there for 0.2 s: a quick stroke, or a touch, starting in that strip
     was swallowed. The page moves the toolbar above the canvas."""
-    page.set_viewport_size({"width": 1400, "height": 1100})
-    page.goto(f"{app_url}/draw")
-    canvas = page.locator("canvas.upper-canvas")
-    canvas.wait_for()
-    page.wait_for_timeout(500)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    canvas = open_draw_page(page, app_url, 1100)
     box = canvas.bounding_box()
-    hit = page.evaluate(ON_CANVAS_JS, [box["x"] + 250, box["y"] + 4])
-    assert hit, "the top-right corner of the canvas must be the canvas, not its toolbar"
+    # the page's script moves the toolbar a moment after the canvas appears
+    try:
+        page.wait_for_function(ON_CANVAS_JS, arg=[box["x"] + 250, box["y"] + 4], timeout=5_000)
+    except PlaywrightTimeout:
+        raise AssertionError("the top-right corner of the canvas must be the canvas, not its "
+                             "toolbar") from None
     # a 1 from the top-right corner down to the left, pressed the moment the mouse arrives
     stroke(page, box, [(255 - 6 * i, 3 + 12 * i) for i in range(21)])
     wait_for_prediction(page, "1")

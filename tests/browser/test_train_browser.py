@@ -1,8 +1,9 @@
 """Start and stop a training in a real browser; see the chart grow."""
 import re
-import time
 
 import pytest
+
+from tests.browser.conftest import wait_for_step_above
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -15,15 +16,9 @@ def wait_for_app(page):
         timeout=30_000)
 
 
-def chart_points(page):
-    """Points drawn in the loss chart (Vega renders SVG paths or canvas; count via its view)."""
-    return page.evaluate("""() => {
-        const charts = document.querySelectorAll('[data-testid="stVegaLiteChart"]');
-        return charts.length;
-    }""")
-
-
 def test_start_watch_and_stop_a_training(app_url, page, screenshot):
+    from playwright.sync_api import expect
+
     page.goto(f"{app_url}/train")
     page.get_by_role("heading", name="Train a network").wait_for()
     wait_for_app(page)
@@ -37,19 +32,14 @@ def test_start_watch_and_stop_a_training(app_url, page, screenshot):
     screenshot("train-1-before-start")
 
     page.get_by_role("button", name=re.compile("Start")).click()
-    progress = page.get_by_text(re.compile(r"Step [\d,]+ of [\d,]+"))
-    progress.first.wait_for(timeout=30_000)
-    first = page.get_by_text(re.compile(r"Step [\d,]+ of")).first.inner_text()
-    page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
-    time.sleep(2.0)
-    later = page.get_by_text(re.compile(r"Step [\d,]+ of")).first.inner_text()
-    step = lambda text: int(re.search(r"Step ([\d,]+)", text).group(1).replace(",", ""))
-    assert step(later) > step(first), f"the run did not advance: {first!r} -> {later!r}"
-    assert page.locator("[data-testid='stMetric']").count() >= 4
-    assert page.locator("[data-testid='stVegaLiteChart']").count() >= 2
+    first = wait_for_step_above(page, -1)                    # the progress line appears
+    wait_for_step_above(page, first)                         # and moves on: the run advances
+    # the four live figures and the loss and accuracy charts
+    page.get_by_test_id("stMetric").nth(3).wait_for()
+    page.get_by_test_id("stVegaLiteChart").nth(1).wait_for()
     screenshot("train-2-running")
 
     page.get_by_role("button", name=re.compile("Stop")).click()
-    page.get_by_text(re.compile(r"Stopped at step")).wait_for(timeout=10_000)
+    done = page.get_by_test_id("stAlert").filter(has_text="Stopped at step")
+    expect(done).to_contain_text(re.compile(r"Test accuracy \d+(\.\d)?%"), timeout=15_000)
     screenshot("train-3-stopped")
-    assert page.get_by_text("Test accuracy").count() >= 1
