@@ -6,6 +6,8 @@ Pages live in pages/ and are reached at /, /train, /draw and /inspect.
 """
 import streamlit as st
 
+from app import visitor
+
 from app.state import DATASETS, adopt_finished_run, current_model, dataset_title, init_state
 
 st.set_page_config(page_title="Neural network playground", page_icon="🧠", layout="wide")
@@ -57,4 +59,6 @@ with st.sidebar:
 
     training_status()
 
+if st.session_state["visitor_cookie"]:       # until the browser sends the visitor token back
+    st.html(visitor.cookie_script(st.session_state["visitor"]), unsafe_allow_javascript=True)
 page.run()

@@ -23,8 +23,11 @@ Shared by every page (``SHARED_DEFAULTS``):
                       so that the next refresh keeps its orientation.
     "replaced_model"  (run_id, dataset, (SavedModel, label) | None) | None: the model that the run
                       run_id replaced when it was adopted (None inside: the pretrained one).
+    "visitor"         str: this browser's visitor token (app.visitor), "visitor_cookie" bool: the
+                      browser has not sent it back yet (the frame renders the cookie script).
 The Draw page's keys (``DRAW_DEFAULTS``, all prefixed "draw_") and the Train page's widget keys
 (``app.train_form.form_defaults()``, all prefixed "train.") are listed where they are defined.
+A reload restores ``kept_keys()`` from the visitor's previous session.
 
 Functions:
     init_state()                               set every key above to its default if missing
@@ -54,6 +57,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from app import visitor
 from core.datasets import CLASS_NAMES, DATASETS, TITLES
 from core.errors import ModelFileError, NNError
 from core.modelio import DEFAULT_NAME, load_model
@@ -104,10 +108,26 @@ def _leave_legacy_pages_mode():
         st.rerun()
 
 
+# What a reload gives back (app.visitor): the visitor's work, not what is transient.
+TRANSIENT = {"train_notice", "hidden_map", "draw_upload_decoded", "draw_server_ms",
+             "draw_initial", "draw_canvas_version"}
+
+
+def kept_keys():
+    """The session_state keys a new session of the same visitor starts from."""
+    from app.train_form import FORM_KEYS                 # imports this module: import here
+    return [k for k in (*SHARED_DEFAULTS, *DRAW_DEFAULTS) if k not in TRANSIENT] + FORM_KEYS
+
+
 def init_state():
-    """Give every session_state key its default (only keys that are missing)."""
+    """Give every session_state key its default (only keys that are missing); on a session's
+    first run, restore the visitor's work from their previous session (app.visitor)."""
     _leave_legacy_pages_mode()
     ss = st.session_state
+    if "visitor" not in ss:
+        ss["visitor"], ss["visitor_cookie"] = visitor.bind(ss, kept_keys())
+    else:
+        visitor.seen(ss["visitor"])
     for key, value in {**SHARED_DEFAULTS, **DRAW_DEFAULTS}.items():
         if key not in ss:
             ss[key] = [] if key == "runs" else value      # never share one list between sessions
@@ -267,17 +287,18 @@ def test_set_words(raw):
 
 
 def session_liveness():
-    """A callable telling whether the current browser session is still connected, for the
-    trainer thread; None when there is no Streamlit runtime (AppTest, scripts)."""
+    """A callable telling whether this visitor still has a session connected (any tab, or the
+    session after a reload), for the trainer thread; None when there is no Streamlit runtime
+    (AppTest, scripts)."""
     try:
         from streamlit.runtime import Runtime
         from streamlit.runtime.scriptrunner import get_script_run_ctx
         ctx = get_script_run_ctx()
         if ctx is None or not Runtime.exists():
             return None
-        runtime, session_id = Runtime.instance(), ctx.session_id
-        if not runtime.is_active_session(session_id):
+        if not Runtime.instance().is_active_session(ctx.session_id):
             return None
-        return lambda: runtime.is_active_session(session_id)
+        token = st.session_state["visitor"]
+        return lambda: visitor.connected(token)
     except Exception:          # private runtime details moved: fall back to the poll timeout
         return None

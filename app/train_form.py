@@ -70,6 +70,14 @@ def preset_settings(name, n_train):
     }
 
 
+# Every setting's widget key: what a reload restores (app.state.kept_keys).
+FORM_KEYS = [K + name for name in ("preset", "hidden", "activation", "output_activation", "loss",
+                                   "init", "dropout", "learning_rate", "optimizer", "momentum",
+                                   "lr_schedule", "length_unit", "epochs", "iterations",
+                                   "batch_size", "weight_decay", "augment", "scaling", "seed",
+                                   "validation_size")]
+
+
 def _set(settings):
     for name, value in settings.items():
         st.session_state[K + name] = value

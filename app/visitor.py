@@ -1,0 +1,132 @@
+"""Who this browser is, across reloads: a visitor token in a cookie, and what a reload restores.
+
+Streamlit starts a new session on every reload (or dropped connection), with an empty
+session_state: a visitor would lose the run in progress, its curves, the settings, the model they
+trained and their drawing, while the old training thread went on unseen. So each browser gets a
+random token in a cookie (``COOKIE``; set by a line of JavaScript the frame renders until the
+browser sends it back), and every session of that token is registered here. A new session of a
+known token starts from the values its latest earlier session had for the keys that make up
+the visitor's work (app.state names them); a training run counts as watched while any session
+of its token is connected.
+
+The token is a secret of 128 random bits that never appears in a URL (a shared link never
+shares a session). The registry is bounded, since what it remembers holds models and weight
+snapshots: tokens unseen for ``KEEP_SECONDS`` are forgotten, at most ``MAX_VISITORS`` are kept
+(the least recently seen go first) with at most ``MAX_SESSIONS`` sessions each.
+"""
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+
+COOKIE = "nn_visitor"
+TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+KEEP_SECONDS = 30 * 60           # a visitor who comes back within 30 minutes finds their work
+MAX_VISITORS = 100               # the least recently seen beyond this are forgotten (memory)
+MAX_SESSIONS = 4                 # sessions remembered per visitor (tabs, reloads)
+
+_lock = threading.Lock()
+_visitors = OrderedDict()        # token -> {"sessions": [(session_id, state), ...], "seen": time}
+
+
+def _context():
+    """(session id, its SafeSessionState, the request's cookies) of the running script, or
+    (None, None, {}) outside a Streamlit server (AppTest, scripts)."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+        ctx = get_script_run_ctx()
+        if ctx is None:
+            return None, None, {}
+        return ctx.session_id, ctx.session_state, request_cookies()
+    except Exception:
+        return None, None, {}
+
+
+def request_cookies():
+    """The cookies the browser sent with this session's request ({} without a request)."""
+    try:
+        import streamlit as st
+        return dict(st.context.cookies)
+    except Exception:
+        return {}
+
+
+def _forget_old(now):
+    for token in [t for t, v in _visitors.items() if now - v["seen"] > KEEP_SECONDS]:
+        del _visitors[token]
+    while len(_visitors) > MAX_VISITORS:
+        _visitors.popitem(last=False)
+
+
+def bind(session_state, kept_keys, cookie_token=None):
+    """Register this session under its visitor token and restore ``kept_keys`` from the token's
+    latest other session. Returns (token, whether the browser still needs the cookie).
+
+    ``cookie_token``: the token the browser sent (tests pass one; the server reads the cookie).
+    """
+    session_id, state, cookies = _context()
+    token = cookie_token if cookie_token is not None else cookies.get(COOKIE)
+    known = bool(token) and TOKEN.fullmatch(token) is not None
+    if not known:
+        token = secrets.token_urlsafe(16)
+    now = time.monotonic()
+    with _lock:
+        _forget_old(now)
+        visitor = _visitors.get(token)
+        earlier = [s for _, s in (visitor["sessions"] if visitor else ()) if s is not state]
+        if visitor is None:
+            visitor = _visitors[token] = {"sessions": [], "seen": now}
+        visitor["seen"] = now
+        _visitors.move_to_end(token)
+        if state is not None:
+            visitor["sessions"] = [*visitor["sessions"], (session_id, state)][-MAX_SESSIONS:]
+    if earlier:
+        _restore(session_state, earlier[-1], kept_keys)
+    return token, not known or cookies.get(COOKIE) != token
+
+
+def _restore(session_state, earlier, kept_keys):
+    try:       # user keys and keyed widgets' values, read without the other session's runner
+        values = earlier.filtered_state if hasattr(earlier, "filtered_state") else dict(earlier)
+    except Exception:              # the earlier session cannot give its state back: start fresh
+        return
+    for key in kept_keys:
+        if key in values:
+            session_state[key] = values[key]
+
+
+def seen(token):
+    """Note that ``token``'s visitor is still here (called on every run)."""
+    with _lock:
+        visitor = _visitors.get(token)
+        if visitor is not None:
+            visitor["seen"] = time.monotonic()
+
+
+def connected(token):
+    """Whether any session of ``token`` is still connected to this server."""
+    try:
+        from streamlit.runtime import Runtime
+        runtime = Runtime.instance()
+    except Exception:
+        return False
+    with _lock:
+        visitor = _visitors.get(token)
+        sessions = list(visitor["sessions"]) if visitor else []
+    alive = {sid for sid, _ in sessions if runtime.is_active_session(sid)}
+    with _lock:                    # forget closed sessions but the latest (a reload restores it)
+        visitor = _visitors.get(token)
+        if visitor is not None and len(visitor["sessions"]) > 1:
+            latest = visitor["sessions"][-1]
+            visitor["sessions"] = [e for e in visitor["sessions"][:-1] if e[0] in alive] + [latest]
+    return bool(alive)
+
+
+def cookie_script(token):
+    """The JavaScript that stores ``token`` in the browser (our own constant code and a token of
+    URL-safe characters only, never anything a visitor typed)."""
+    if TOKEN.fullmatch(token) is None:
+        raise ValueError("not a visitor token")
+    return (f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age={KEEP_SECONDS}; "
+            "SameSite=Strict';</script>")

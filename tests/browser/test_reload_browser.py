@@ -1,0 +1,36 @@
+"""Reloading the tab during a run: the run, its curves and the settings are still there, and the
+run goes on to its end (app.visitor)."""
+import re
+
+import pytest
+
+from tests.browser.conftest import wait_for_step_above
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+
+def test_a_reload_finds_the_run_going_on_and_it_finishes(app_url, page, screenshot):
+    from playwright.sync_api import expect
+
+    page.goto(f"{app_url}/train")
+    page.get_by_role("heading", name="Train a network").wait_for()
+    hidden = page.get_by_role("textbox", name="Hidden layer sizes")
+    hidden.fill("48")
+    hidden.press("Enter")
+    epochs = page.get_by_role("spinbutton", name="Epochs")
+    epochs.fill("30")
+    epochs.press("Enter")
+    page.get_by_text(re.compile(r"784-48-10 network")).wait_for()
+    page.get_by_role("button", name=re.compile("Start")).click()
+    before = wait_for_step_above(page, 0)
+
+    page.reload()
+    page.get_by_role("heading", name="Train a network").wait_for()
+    after = wait_for_step_above(page, before)                # the same run, further on
+    assert after > before
+    expect(page.get_by_role("textbox", name="Hidden layer sizes")).to_have_value("48")
+    page.get_by_test_id("stVegaLiteChart").nth(1).wait_for()  # its curves
+    screenshot("reload-1-run-goes-on")
+    done = page.get_by_test_id("stAlert").filter(has_text="Finished after")
+    expect(done).to_contain_text("Test accuracy", timeout=150_000)
+    screenshot("reload-2-finished")
