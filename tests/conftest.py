@@ -7,6 +7,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -62,6 +63,17 @@ def shipped_models(app_models):
     if (ROOT / "model").is_dir():
         shutil.copytree(ROOT / "model", app_models, dirs_exist_ok=True)
     return app_models
+
+
+# -- data -------------------------------------------------------------------------------------------
+def blobs(n=600, seed=0, classes=10, dim=784):
+    """Separable synthetic data shaped like MNIST: one prototype image per class plus noise."""
+    rng = np.random.default_rng(seed)
+    prototypes = rng.random((classes, dim)) < 0.15
+    y = rng.integers(0, classes, n)
+    X = np.clip(prototypes[y] * 0.9 + rng.random((n, dim)) * 0.3, 0, 1).astype(np.float32)
+    cut = n * 5 // 6
+    return SimpleNamespace(X_train=X[:cut], y_train=y[:cut], X_val=X[cut:], y_val=y[cut:])
 
 
 # -- AppTest helpers (import them: ``from tests.conftest import open_app, texts``) ----------------

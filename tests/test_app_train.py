@@ -1,13 +1,12 @@
 """The Train page in AppTest: tiny runs end to end, errors shown as st.error, models saved safely."""
 import json
-import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import APP, open_app, run_until_finished, texts, tiny_run
+
 pytestmark = pytest.mark.timeout(90)
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 
 
 @pytest.fixture(autouse=True)
@@ -17,42 +16,11 @@ def app_env(app_models):
 
 
 def train_page():
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    at.switch_page("pages/train.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
-def tiny(at, hidden="16", epochs=1):
-    at.text_input(key="train.hidden").set_value(hidden)
-    at.selectbox(key="train.optimizer").set_value("adam")
-    at.select_slider(key="train.learning_rate").set_value(0.005)
-    at.select_slider(key="train.batch_size").set_value(128)
-    at.number_input(key="train.epochs").set_value(epochs)
-    at.number_input(key="train.validation_size").set_value(1000)
-    at.slider(key="train.dropout").set_value(0.0)
-    return at.run()
-
-
-def run_until_finished(at, timeout=40):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        trainer = at.session_state["trainer"]
-        if trainer is not None and trainer.snapshot(poll=False).finished:
-            at.run()                      # the run that notices it (run_every does not fire here)
-            return at.run()
-        time.sleep(0.3)
-        at.run()
-    raise AssertionError("the training did not finish")
-
-
-def texts(elements):
-    return " ".join(str(e.value) for e in elements)
+    return open_app("pages/train.py")
 
 
 def test_tiny_training_shows_progress_metrics_and_charts_then_becomes_the_model(tmp_path):
-    at = tiny(train_page())
+    at = tiny_run(train_page())
     assert "Plan:" in texts(at.caption)
     at.button(key="train.start").click().run()
     assert not at.exception and not at.error, texts(at.error)
@@ -103,7 +71,7 @@ def test_bad_hidden_sizes_show_an_error_and_disable_start():
 def test_a_huge_learning_rate_diverges_with_advice():
     at = train_page()
     at.query_params["experiment"] = "diverge"            # the Home page's suggestion
-    at = tiny(at)
+    at = tiny_run(at)
     at.select_slider(key="train.learning_rate").set_value(10.0)
     at.selectbox(key="train.optimizer").set_value("sgd")
     at.run()
@@ -129,7 +97,7 @@ def test_the_home_experiment_link_fills_the_controls():
 
 
 def test_settings_and_a_running_training_survive_a_page_switch():
-    at = tiny(train_page(), hidden="24", epochs=30)
+    at = tiny_run(train_page(), hidden="24", epochs=30)
     at.button(key="train.start").click().run()
     trainer = at.session_state["trainer"]
     at.switch_page("pages/home.py").run()
@@ -147,9 +115,9 @@ def test_settings_and_a_running_training_survive_a_page_switch():
 
 def test_start_when_the_server_is_full_shows_a_warning(monkeypatch):
     monkeypatch.setenv("NN_MAX_TRAININGS", "1")
-    at1 = tiny(train_page(), epochs=30)
+    at1 = tiny_run(train_page(), epochs=30)
     at1.button(key="train.start").click().run()
-    at2 = tiny(train_page())
+    at2 = tiny_run(train_page())
     at2.button(key="train.start").click().run()
     assert "limit is 1" in texts(at2.warning)
     assert not at2.exception
@@ -168,7 +136,7 @@ def test_the_inside_of_the_network_shows_for_every_architecture(dataset, hidden,
     at.session_state["dataset"] = dataset
     at.switch_page("pages/train.py").run()
     at.selectbox(key="train.activation").set_value(activation)
-    at = tiny(at, hidden=hidden)
+    at = tiny_run(at, hidden=hidden)
     at.button(key="train.start").click().run()
     at = run_until_finished(at)
     assert not at.exception and not at.error, texts(at.error)
@@ -187,7 +155,7 @@ def test_the_inside_of_the_network_shows_for_every_architecture(dataset, hidden,
 
 
 def test_draw_can_ask_the_network_as_it_was_during_training():
-    at = tiny(train_page())
+    at = tiny_run(train_page())
     at.button(key="train.start").click().run()
     at = run_until_finished(at)
     at.switch_page("pages/draw.py").run()
@@ -217,7 +185,7 @@ def test_out_of_range_numbers_are_refused_with_a_message(unit, key, value, messa
 
 
 def test_a_new_model_is_compared_with_the_one_it_replaces_and_can_be_undone(shipped_models):
-    at = tiny(train_page(), hidden="4")                  # far worse than the pretrained model
+    at = tiny_run(train_page(), hidden="4")                  # far worse than the pretrained model
     at.button(key="train.start").click().run()
     at = run_until_finished(at)
     verdict = texts(at.warning)

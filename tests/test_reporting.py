@@ -2,7 +2,6 @@
 where a diverging run blew up, and records that survive JSON and model files."""
 import json
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,16 +12,7 @@ from core.model import MLP, ModelConfig
 from core.modelio import HISTORY_FIELDS, SavedModel, load_model, save_model
 from core.training import (EARLY_REPORTS, PROBE_IMAGES, REGULAR_REPORTS, STEP0_TRAIN_IMAGES,
                            TrainConfig, fit, plan, report_steps)
-
-
-def blobs(n=600, seed=0, classes=10, dim=784):
-    """Separable synthetic data shaped like MNIST: one prototype image per class plus noise."""
-    rng = np.random.default_rng(seed)
-    prototypes = rng.random((classes, dim)) < 0.15
-    y = rng.integers(0, classes, n)
-    X = np.clip(prototypes[y] * 0.9 + rng.random((n, dim)) * 0.3, 0, 1).astype(np.float32)
-    cut = n * 5 // 6
-    return SimpleNamespace(X_train=X[:cut], y_train=y[:cut], X_val=X[cut:], y_val=y[cut:])
+from tests.conftest import blobs
 
 
 SMALL = ModelConfig(hidden_sizes=(16, 8))

@@ -1,5 +1,4 @@
 """Training: loss goes down, runs are reproducible, bad settings are refused, divergence is caught."""
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -8,16 +7,7 @@ from core.errors import ConfigError, TrainingDiverged
 from core.model import MLP, ModelConfig
 from core.optimizers import Adam, Momentum, SGD
 from core.training import PRESETS, TrainConfig, fit, get_preset, plan, train
-
-
-def blobs(n=600, seed=0, classes=10, dim=784):
-    """Separable synthetic data shaped like MNIST: one prototype image per class plus noise."""
-    rng = np.random.default_rng(seed)
-    prototypes = rng.random((classes, dim)) < 0.15
-    y = rng.integers(0, classes, n)
-    X = np.clip(prototypes[y] * 0.9 + rng.random((n, dim)) * 0.3, 0, 1).astype(np.float32)
-    cut = n * 5 // 6
-    return SimpleNamespace(X_train=X[:cut], y_train=y[:cut], X_val=X[cut:], y_val=y[cut:])
+from tests.conftest import blobs
 
 
 SMALL = ModelConfig(hidden_sizes=(16,))

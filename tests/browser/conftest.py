@@ -127,3 +127,17 @@ def wait_for_step_above(page, step, timeout=30_000):
 def wait_for_images(page):
     """Wait until every image on the page has loaded (before a screenshot)."""
     page.wait_for_function("() => [...document.images].every(i => i.complete)")
+
+
+def set_network(page, hidden, epochs):
+    """Type the Train page's hidden layer sizes and epochs; wait until the plan shows them."""
+    import re
+    box = page.get_by_role("textbox", name="Hidden layer sizes")
+    box.fill(hidden)
+    box.press("Enter")
+    box = page.get_by_role("spinbutton", name="Epochs")
+    box.fill(str(epochs))
+    box.press("Enter")
+    sizes = "-".join(["784", *re.findall(r"\d+", hidden), "10"])
+    page.get_by_text(re.compile(rf"{sizes} network")).wait_for()
+

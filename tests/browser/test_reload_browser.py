@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import wait_for_step_above
+from tests.browser.conftest import set_network, wait_for_step_above
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -14,13 +14,7 @@ def test_a_reload_finds_the_run_going_on_and_it_finishes(app_url, page, screensh
 
     page.goto(f"{app_url}/train")
     page.get_by_role("heading", name="Train a network").wait_for()
-    hidden = page.get_by_role("textbox", name="Hidden layer sizes")
-    hidden.fill("48")
-    hidden.press("Enter")
-    epochs = page.get_by_role("spinbutton", name="Epochs")
-    epochs.fill("30")
-    epochs.press("Enter")
-    page.get_by_text(re.compile(r"784-48-10 network")).wait_for()
+    set_network(page, "48", 30)
     page.get_by_role("button", name=re.compile("Start")).click()
     before = wait_for_step_above(page, 0)
 

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import wait_for_step_above
+from tests.browser.conftest import set_network, wait_for_step_above
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -22,13 +22,7 @@ def test_start_watch_and_stop_a_training(app_url, page, screenshot):
     page.goto(f"{app_url}/train")
     page.get_by_role("heading", name="Train a network").wait_for()
     wait_for_app(page)
-    hidden = page.get_by_role("textbox", name="Hidden layer sizes")
-    hidden.fill("256")
-    hidden.press("Enter")
-    epochs = page.get_by_role("spinbutton", name="Epochs")
-    epochs.fill("300")
-    epochs.press("Enter")
-    page.get_by_text(re.compile(r"784-256-10 network")).wait_for()
+    set_network(page, "256", 300)
     screenshot("train-1-before-start")
 
     page.get_by_role("button", name=re.compile("Start")).click()
@@ -41,5 +35,5 @@ def test_start_watch_and_stop_a_training(app_url, page, screenshot):
 
     page.get_by_role("button", name=re.compile("Stop")).click()
     done = page.get_by_test_id("stAlert").filter(has_text="Stopped at step")
-    expect(done).to_contain_text(re.compile(r"Test accuracy \d+(\.\d)?%"), timeout=15_000)
+    expect(done).to_contain_text(re.compile(r"Test accuracy \d+(\.\d+)?%"), timeout=15_000)
     screenshot("train-3-stopped")
