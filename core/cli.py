@@ -31,51 +31,85 @@ def _argument(parse):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m core", allow_abbrev=False,
-                                     description="Train, evaluate and visualise a NumPy MLP on MNIST or Fashion-MNIST.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="python -m core", allow_abbrev=False,
+        description="Train, evaluate and visualise a NumPy MLP on MNIST or Fashion-MNIST.",
+        epilog="Run 'python -m core train --help' (or eval, visualize) for every option.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,eval,visualize}")
 
     def common(p):
-        p.add_argument("-dataset", "--dataset", default="mnist", choices=options.DATASETS)
-        p.add_argument("--data-dir", help="folder holding mnist/ and fashion-mnist/ IDX files "
-                                          "(default: $NN_DATA_DIR, the cache, a download, then the bundled sample)")
-        p.add_argument("--offline", action="store_true", help="never try to download")
+        p.add_argument("-dataset", "--dataset", default="mnist", choices=options.DATASETS,
+                       help="which dataset (default: mnist)")
+        p.add_argument("--data-dir", metavar="DIR",
+                       help="folder holding mnist/ and fashion-mnist/ IDX files (default: "
+                            "$NN_DATA_DIR, the cache, a download, then the bundled sample)")
+        p.add_argument("--offline", action="store_true",
+                       help="never try to download (also: NN_OFFLINE=1)")
 
-    train = sub.add_parser("train", help="train a network and save it", allow_abbrev=False)
+    train = sub.add_parser("train", help="train a network and save it", allow_abbrev=False,
+                           description="Train a network from a preset, overriding any setting. "
+                                       "Settings not given come from the preset.")
     common(train)
     train.add_argument("--preset", default="original", choices=sorted(PRESETS),
-                       help="starting point for every setting below (default: original)")
-    train.add_argument("-lr", "--learning-rate", type=float)
-    train.add_argument("-i", "--iterations", type=int, help="optimiser steps (full-batch: passes over the data)")
-    train.add_argument("-e", "--epochs", type=int)
-    train.add_argument("--batch-size", type=_argument(options.parse_batch_size), default=argparse.SUPPRESS,
-                       help="images per step, or 'full'")
-    train.add_argument("--hidden", type=_argument(options.parse_hidden_sizes), help="hidden layer sizes, e.g. 256,128")
-    train.add_argument("--activation", choices=options.ACTIVATIONS)
-    train.add_argument("--output-activation", choices=options.OUTPUT_ACTIVATIONS)
-    train.add_argument("--loss", choices=options.LOSSES)
-    train.add_argument("--init", choices=options.INITIALIZERS)
-    train.add_argument("--optimizer", choices=options.OPTIMIZERS)
-    train.add_argument("--momentum", type=float)
-    train.add_argument("--weight-decay", type=float, help="L2 penalty on the weights")
-    train.add_argument("--dropout", type=float)
-    train.add_argument("--lr-schedule", choices=options.LR_SCHEDULES)
+                       help="starting point for every setting below (default: original, the "
+                            "original project's 784-10-10 full-batch run)")
+    train.add_argument("-lr", "--learning-rate", type=float, metavar="LR",
+                       help="step size of the optimiser, e.g. 0.1 for SGD, 0.001 for Adam")
+    train.add_argument("-i", "--iterations", type=int, metavar="N",
+                       help="optimiser steps (full batch: passes over the data); overrides epochs")
+    train.add_argument("-e", "--epochs", type=int, metavar="N",
+                       help="passes over the training images")
+    train.add_argument("--batch-size", type=_argument(options.parse_batch_size),
+                       default=argparse.SUPPRESS, metavar="N|full",
+                       help="images per step, or 'full' for full-batch gradient descent")
+    train.add_argument("--hidden", type=_argument(options.parse_hidden_sizes), metavar="SIZES",
+                       help="hidden layer sizes, e.g. 256,128; 'none' for no hidden layer")
+    train.add_argument("--activation", choices=options.ACTIVATIONS,
+                       help="non-linearity of the hidden layers")
+    train.add_argument("--output-activation", choices=options.OUTPUT_ACTIVATIONS,
+                       help="output layer: softmax (probabilities) or sigmoid (per class)")
+    train.add_argument("--loss", choices=options.LOSSES,
+                       help="what training minimises (cross_entropy needs a softmax output)")
+    train.add_argument("--init", choices=options.INITIALIZERS,
+                       help="how the starting weights are drawn")
+    train.add_argument("--optimizer", choices=options.OPTIMIZERS, help="the update rule")
+    train.add_argument("--momentum", type=float, metavar="M",
+                       help="share of the previous step kept (momentum optimiser), e.g. 0.9")
+    train.add_argument("--weight-decay", type=float, metavar="L2",
+                       help="L2 penalty on the weights, e.g. 0.0001")
+    train.add_argument("--dropout", type=float, metavar="RATE",
+                       help="share of hidden units switched off at random while training, 0-0.9")
+    train.add_argument("--lr-schedule", choices=options.LR_SCHEDULES,
+                       help="constant, or cosine decay to 0 over the run")
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                        help="random shifts, rotations and stroke thickness on every batch")
-    train.add_argument("--validation-size", type=float, help="held-out images (count, or fraction < 1)")
-    train.add_argument("--scaling", choices=options.SCALINGS)
-    train.add_argument("--dtype", choices=("float32", "float64"))
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--out", help="model file to write (default: model/<dataset>/nn_parameters.npz)")
+    train.add_argument("--validation-size", type=float, metavar="N",
+                       help="training images held out for validation: a count, or a fraction < 1")
+    train.add_argument("--scaling", choices=options.SCALINGS,
+                       help="pixels in [0, 1] (unit) or [-1, 1] (symmetric)")
+    train.add_argument("--dtype", choices=("float32", "float64"),
+                       help="number type of the weights and images (default: float32)")
+    train.add_argument("--seed", type=int, default=0,
+                       help="random seed: the same seed and settings give the same run, here "
+                            "and in the app (default: 0)")
+    train.add_argument("--out", metavar="FILE",
+                       help="model file to write (default: model/<dataset>/nn_parameters.npz)")
 
-    ev = sub.add_parser("eval", help="test accuracy of a saved model", allow_abbrev=False)
+    ev = sub.add_parser("eval", help="test accuracy of a saved model", allow_abbrev=False,
+                        description="Print the test accuracy of a model and its accuracy per "
+                                    "class.")
     common(ev)
-    ev.add_argument("--model", help="model file (default: model/<dataset>/nn_parameters.npz)")
+    ev.add_argument("--model", metavar="FILE",
+                    help="model file (default: model/<dataset>/nn_parameters.npz)")
 
-    vis = sub.add_parser("visualize", help="write PNG figures of a saved model", allow_abbrev=False)
+    vis = sub.add_parser("visualize", help="write PNG figures of a saved model",
+                         allow_abbrev=False,
+                         description="Write PNGs: curves, confusion matrix, mistakes, weights.")
     common(vis)
-    vis.add_argument("--model", help="model file (default: model/<dataset>/nn_parameters.npz)")
-    vis.add_argument("--out-dir", help="folder for the PNGs (default: figures/<dataset>/)")
+    vis.add_argument("--model", metavar="FILE",
+                     help="model file (default: model/<dataset>/nn_parameters.npz)")
+    vis.add_argument("--out-dir", metavar="DIR",
+                     help="folder for the PNGs (default: figures/<dataset>/)")
     return parser
 
 
@@ -196,6 +230,10 @@ def _load_saved(args):
     return saved
 
 
+def _class_label(k, name, labels_only):
+    return name if labels_only else f"{k} {name}"
+
+
 def evaluate_saved(saved, raw):
     """(probabilities (M, 10), test labels (M,)) of ``saved`` on the test set of ``raw``."""
     from .datasets import scale_pixels
@@ -214,9 +252,14 @@ def cmd_eval(args):
     print(f"Accuracy: {accuracy(predicted, labels) * 100:.2f}%")
     per_class = per_class_accuracy(confusion_matrix(predicted, labels))
     counts = np.bincount(labels, minlength=10)
+    names = CLASS_NAMES[saved.dataset]
+    labels_only = all(name == str(k) for k, name in enumerate(names))   # MNIST: the digit itself
+    width = max(len("class"), *(len(_class_label(k, name, labels_only)) for k, name in enumerate(names)))
     print("Per-class accuracy:")
-    for k, name in enumerate(CLASS_NAMES[saved.dataset]):
-        print(f"  {k}  {name:<12} {_pct(float(per_class[k]))}  ({counts[k]:,} images)")
+    print(f"  {'class':<{width}}  accuracy  test images")
+    for k, name in enumerate(names):
+        print(f"  {_class_label(k, name, labels_only):<{width}}  {_pct(float(per_class[k])):>8}  "
+              f"{counts[k]:>11,}")
     return 0
 
 

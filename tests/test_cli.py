@@ -88,3 +88,20 @@ def test_corrupt_model_file_is_refused(tmp_path):
     bad.write_bytes(b"not a model at all")
     r = run("eval", "--model", str(bad))
     assert r.returncode == 2 and "not an .npz" in r.stderr
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "visualize"])
+def test_every_option_is_described_in_help(command):
+    from core.cli import build_parser
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    undescribed = [a.option_strings for a in sub._actions if a.option_strings and not a.help]
+    assert not undescribed, f"{command}: {undescribed}"
+
+
+def test_eval_prints_a_readable_per_class_table():
+    r = run("eval")
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.split("Per-class accuracy:")[1].strip().splitlines()
+    assert rows[0].split() == ["class", "accuracy", "test", "images"]
+    assert [row.split()[0] for row in rows[1:]] == [str(d) for d in range(10)]
+    assert not any(row.split()[1] == row.split()[0] for row in rows[1:]), "no '0 0' repeats"
