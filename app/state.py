@@ -23,6 +23,8 @@ Shared by every page (``SHARED_DEFAULTS``):
                       so that the next refresh keeps its orientation.
     "replaced_model"  (run_id, dataset, (SavedModel, label) | None) | None: the model that the run
                       run_id replaced when it was adopted (None inside: the pretrained one).
+    "train_show"      frozenset of setting names | None: the Train controls a lesson link keeps on
+                      screen (None: all). "train_lesson": str | None, the lesson it opened.
     "visitor"         str: this browser's visitor token (app.visitor), "visitor_cookie" bool: the
                       browser has not sent it back yet (the frame renders the cookie script).
 The Draw page's keys (``DRAW_DEFAULTS``, all prefixed "draw_") and the Train page's widget keys
@@ -76,6 +78,8 @@ SHARED_DEFAULTS = {
     "adopted_run": 0,
     "hidden_map": None,
     "replaced_model": None,
+    "train_show": None,
+    "train_lesson": None,
 }
 # The Draw page's keys.
 DRAW_DEFAULTS = {

@@ -11,11 +11,13 @@ page switch. Option lists come from core.options (the registries), never from a 
     controls(dataset, busy) -> Form          draw the controls; return what they describe
     build_configs(dataset) -> (ModelConfig, TrainConfig)     raises ConfigError with a message
 """
-import math
 from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
+from app import links
+from app.links import BATCH_SIZES, LEARNING_RATES, WEIGHT_DECAYS, nearest
 from app.state import dataset_title, load_raw
 from core import options
 from core.datasets import validation_count
@@ -25,17 +27,7 @@ from core.training import PRESETS, TrainConfig, plan
 
 K = "train."                       # prefix of this page's widget keys
 DEFAULT_PRESET = "recommended"
-LEARNING_RATES = [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
-                  0.2, 0.5, 1.0, 2.0, 5.0, 10.0]
-BATCH_SIZES = [1, 8, 16, 32, 64, 100, 128, 256, 512, 1024, 4096, "full"]
-WEIGHT_DECAYS = [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1]
 FULL_DATASET_IMAGES = 60_000      # when the dataset cannot be loaded, size the split for the full one
-
-
-def _nearest(choices, value):
-    """The numeric choice closest to ``value`` on a log scale (slider values are log-spaced)."""
-    numbers = [c for c in choices if isinstance(c, (int, float))]
-    return min(numbers, key=lambda c: abs(math.log(c + 1e-12) - math.log(value + 1e-12)))
 
 
 def _training_images(dataset):
@@ -53,29 +45,25 @@ def preset_settings(name, n_train):
     if t.batch_size is None:
         batch = "full"
     else:
-        batch = t.batch_size if t.batch_size in BATCH_SIZES else _nearest(BATCH_SIZES, t.batch_size)
+        batch = t.batch_size if t.batch_size in BATCH_SIZES else nearest(BATCH_SIZES, t.batch_size)
     return {
         "preset": name,
         "hidden": ", ".join(str(h) for h in m.hidden_sizes),
         "activation": m.activation, "output_activation": m.output_activation, "loss": m.loss,
         "init": m.init, "dropout": float(m.dropout),
-        "learning_rate": _nearest(LEARNING_RATES, t.learning_rate),
+        "learning_rate": nearest(LEARNING_RATES, t.learning_rate),
         "optimizer": t.optimizer, "momentum": float(t.momentum), "lr_schedule": t.lr_schedule,
         "length_unit": "iterations" if t.iterations else "epochs",
         "epochs": int(t.epochs), "iterations": int(t.iterations or 1000),
         "batch_size": batch,
-        "weight_decay": _nearest(WEIGHT_DECAYS, t.weight_decay) if t.weight_decay else 0.0,
+        "weight_decay": nearest(WEIGHT_DECAYS, t.weight_decay) if t.weight_decay else 0.0,
         "augment": bool(t.augment), "scaling": t.scaling, "seed": int(t.seed),
         "validation_size": validation_count(t.validation_size, n_train),
     }
 
 
 # Every setting's widget key: what a reload restores (app.state.kept_keys).
-FORM_KEYS = [K + name for name in ("preset", "hidden", "activation", "output_activation", "loss",
-                                   "init", "dropout", "learning_rate", "optimizer", "momentum",
-                                   "lr_schedule", "length_unit", "epochs", "iterations",
-                                   "batch_size", "weight_decay", "augment", "scaling", "seed",
-                                   "validation_size")]
+FORM_KEYS = [K + name for name in links.SETTINGS]
 
 
 def _set(settings):
@@ -95,26 +83,26 @@ def apply_preset():
     _set(preset_settings(st.session_state[K + "preset"], _training_images(dataset)))
 
 
-# Suggested experiments from the Home page arrive as ?experiment=<name>: settings over the
-# recommended preset, and what to do.
-EXPERIMENTS = {
-    "diverge": ({"optimizer": "sgd", "lr_schedule": "constant", "learning_rate": 5.0},
-                "Experiment: plain SGD with a learning rate of 5. Press **Start**: the steps are so "
-                "big that the loss explodes within a few steps. Then try 0.5, and 0.05."),
-    "tiny": ({"hidden": "10", "dropout": 0.0, "epochs": 3, "learning_rate": 0.005},
-             "Experiment: 784-10-10, only 10 hidden units. Press **Start**; when it is done, open "
-             "**Inspect** to see the picture each unit looks for."),
-}
+def apply_link(link):
+    """Set the controls from a shared link or a lesson (an app.links.Link): the link's preset (or
+    the recommended one) with the link's settings over it; keep only the controls it shows.
+    Returns what to tell the visitor, or None."""
+    ss = st.session_state
+    if link.dataset is not None:
+        ss["dataset"] = link.dataset
+    preset = link.settings.get("preset", DEFAULT_PRESET)
+    _set({**preset_settings(preset, _training_images(ss["dataset"])), **link.settings})
+    ss["train_show"], ss["train_lesson"] = link.show, link.lesson
+    if link.refused:
+        return ("warning", "This link had settings that cannot be used, left as they were: "
+                           + ", ".join(link.refused) + ".")
+    if link.lesson is None:
+        return ("info", "The settings come from a shared link.")
+    return None
 
 
-def apply_experiment(name):
-    """Fill the controls for Home's experiment ``name``; its explanation, or None if unknown."""
-    if name not in EXPERIMENTS:
-        return None
-    changes, explanation = EXPERIMENTS[name]
-    n_train = _training_images(st.session_state["dataset"])
-    _set({**preset_settings("recommended", n_train), **changes})
-    return explanation
+# Links of earlier versions: /train?experiment=<name> opens the lesson of that name.
+EXPERIMENTS = {"diverge": "diverge", "tiny": "tiny"}
 
 
 def setting(name):
@@ -161,8 +149,9 @@ class Form:
 def controls(dataset, busy):
     """Draw the controls (disabled while a run is going) and return the Form they describe."""
     st.session_state[K + "dataset"] = dataset
+    lesson_mode = st.session_state["train_show"] is not None
     st.radio("Dataset", options.DATASETS, key=K + "dataset", horizontal=True,
-             format_func=dataset_title, on_change=_follow_dataset, disabled=busy,
+             format_func=dataset_title, on_change=_follow_dataset, disabled=busy or lesson_mode,
              help="What the network learns to recognise: handwritten digits, or ten kinds of "
                   "clothing (harder). Same as the sidebar's choice.")
     raw = None
@@ -172,16 +161,17 @@ def controls(dataset, busy):
     except NNError as e:
         st.error(str(e))
 
-    st.selectbox("Preset", list(PRESETS), **_keyed("preset", busy), on_change=apply_preset,
-                 help="A complete starting point: picking one fills every control "
-                                     "below. Then change what you like.")
-    st.caption(PRESETS[setting("preset")].description)
-    with st.container(border=True):
-        st.markdown("**The network**")
-        _network_controls(busy)
-    with st.container(border=True):
-        st.markdown("**Training**")
-        _training_controls(busy)
+    if _shown("preset"):
+        st.selectbox("Preset", list(PRESETS), **_keyed("preset", busy), on_change=apply_preset,
+                     help="A complete starting point: picking one fills every control below. "
+                          "Then change what you like.")
+        st.caption(PRESETS[setting("preset")].description)
+    for title, names, draw in (("The network", NETWORK, _network_controls),
+                               ("Training", TRAINING, _training_controls)):
+        if any(_shown(name) for name in names):
+            with st.container(border=True):
+                st.markdown(f"**{title}**")
+                draw(busy)
 
     try:
         model_config, train_config = build_configs(dataset)
@@ -250,48 +240,134 @@ HELP = {
 # The number boxes have no bounds of their own: a browser would keep an out-of-range number in the
 # box with a small red mark while the run used another. Every value goes to core's configs
 # instead, which refuse it with a message saying the range, and Start stays disabled.
+NETWORK = ("hidden", "activation", "loss", "output_activation", "init", "dropout")
+TRAINING = ("learning_rate", "optimizer", "momentum", "lr_schedule", "weight_decay", "batch_size",
+            "length_unit", "epochs", "iterations", "validation_size", "seed", "scaling", "augment")
+
+
+def _shown(name):
+    """Whether the control of setting ``name`` is on screen (a lesson link may keep only some)."""
+    show = st.session_state["train_show"]
+    return show is None or name in show
+
+
 def _choose(where, label, name, choices, busy):
     """A selectbox over one of core.options' lists, shown with human names."""
-    where.selectbox(label, choices, **_keyed(name, busy), format_func=options.label,
-                    help=HELP[name])
+    if _shown(name):
+        where.selectbox(label, choices, **_keyed(name, busy), format_func=options.label,
+                        help=HELP[name])
 
 
 def _network_controls(busy):
-    st.text_input("Hidden layer sizes", **_keyed("hidden", busy), help=HELP["hidden"])
+    if _shown("hidden"):
+        st.text_input("Hidden layer sizes", **_keyed("hidden", busy), help=HELP["hidden"])
     _choose(st, "Activation", "activation", options.ACTIVATIONS, busy)
     _choose(st, "Loss", "loss", options.LOSSES, busy)
     c1, c2 = st.columns(2)
     _choose(c1, "Output", "output_activation", options.OUTPUT_ACTIVATIONS, busy)
     _choose(c2, "Initial weights", "init", options.INITIALIZERS, busy)
-    st.slider("Dropout", 0.0, MAX_DROPOUT, step=0.05, **_keyed("dropout", busy),
-              help=HELP["dropout"])
+    if _shown("dropout"):
+        st.slider("Dropout", 0.0, MAX_DROPOUT, step=0.05, **_keyed("dropout", busy),
+                  help=HELP["dropout"])
 
 
 def _training_controls(busy):
-    st.select_slider("Learning rate", LEARNING_RATES, **_keyed("learning_rate", busy),
-                     format_func=lambda v: f"{v:g}", help=HELP["learning_rate"])
+    if _shown("learning_rate"):
+        st.select_slider("Learning rate", LEARNING_RATES, **_keyed("learning_rate", busy),
+                         format_func=lambda v: f"{v:g}", help=HELP["learning_rate"])
     c1, c2 = st.columns(2)
     _choose(c1, "Optimiser", "optimizer", options.OPTIMIZERS, busy)
-    c2.slider("Momentum", 0.0, 0.99, step=0.01,
-              **_keyed("momentum", busy or setting("optimizer") != "momentum"),
-              help=HELP["momentum"])
+    if _shown("momentum"):
+        c2.slider("Momentum", 0.0, 0.99, step=0.01,
+                  **_keyed("momentum", busy or setting("optimizer") != "momentum"),
+                  help=HELP["momentum"])
     _choose(c1, "Schedule", "lr_schedule", options.LR_SCHEDULES, busy)
-    c2.select_slider("L2 weight decay", WEIGHT_DECAYS, **_keyed("weight_decay", busy),
-                     format_func=lambda v: f"{v:g}", help=HELP["weight_decay"])
-    st.select_slider("Batch size", BATCH_SIZES, **_keyed("batch_size", busy), format_func=str,
-                     help=HELP["batch_size"])
+    if _shown("weight_decay"):
+        c2.select_slider("L2 weight decay", WEIGHT_DECAYS, **_keyed("weight_decay", busy),
+                         format_func=lambda v: f"{v:g}", help=HELP["weight_decay"])
+    if _shown("batch_size"):
+        st.select_slider("Batch size", BATCH_SIZES, **_keyed("batch_size", busy), format_func=str,
+                         help=HELP["batch_size"])
     c1, c2 = st.columns(2)
-    c1.radio("Train for", ["epochs", "iterations"], **_keyed("length_unit", busy),
-             horizontal=True, help=HELP["length_unit"])
-    if setting("length_unit") == "epochs":
-        c2.number_input("Epochs", step=1, **_keyed("epochs", busy),
-                        help=HELP["epochs"])
-    else:
-        c2.number_input("Iterations", step=100, **_keyed("iterations", busy),
-                        help=HELP["iterations"])
+    if _shown("length_unit"):
+        c1.radio("Train for", ["epochs", "iterations"], **_keyed("length_unit", busy),
+                 horizontal=True, help=HELP["length_unit"])
+    unit = setting("length_unit")
+    if _shown(unit):
+        c2.number_input(unit.capitalize(), step=1 if unit == "epochs" else 100,
+                        **_keyed(unit, busy), help=HELP[unit])
     c1, c2 = st.columns(2)
-    c1.number_input("Validation images", step=1000, **_keyed("validation_size", busy),
-                    help=HELP["validation_size"])
-    c2.number_input("Seed", step=1, **_keyed("seed", busy), help=HELP["seed"])
+    if _shown("validation_size"):
+        c1.number_input("Validation images", step=1000, **_keyed("validation_size", busy),
+                        help=HELP["validation_size"])
+    if _shown("seed"):
+        c2.number_input("Seed", step=1, **_keyed("seed", busy), help=HELP["seed"])
     _choose(c1, "Pixel scaling", "scaling", options.SCALINGS, busy)
-    st.toggle("Augmentation", **_keyed("augment", busy), help=HELP["augment"])
+    if _shown("augment"):
+        st.toggle("Augmentation", **_keyed("augment", busy), help=HELP["augment"])
+
+
+# -- lessons and shared links ---------------------------------------------------------------------
+LINK_PARAMS = (*links.SETTINGS, "dataset", "show", "lesson", "experiment")
+
+
+def read_link_from_url():
+    """Apply the settings of a shared link or a lesson (query parameters of the Train page's URL)
+    unless a run is going, then take them out of the URL. The frame reads ?dataset= first."""
+    params = {k: st.query_params[k] for k in st.query_params if k in LINK_PARAMS}
+    if not params:
+        return None
+    for name in params:
+        del st.query_params[name]
+    if "experiment" in params:
+        lesson = EXPERIMENTS.get(params.pop("experiment"))
+        if lesson is not None:
+            params.setdefault("lesson", lesson)
+    return apply_link(links.read_link(params))
+
+
+def _all_settings():
+    st.session_state["train_show"] = None
+
+
+def lesson_card():
+    """The lesson opened by a link (what to do, a question, what to look for), and which
+    controls it keeps on screen."""
+    name, show = st.session_state["train_lesson"], st.session_state["train_show"]
+    if name is not None:
+        lesson = links.LESSONS[name]
+        with st.container(border=True):
+            st.markdown(f"**Lesson: {lesson.title}**  \n**What to do:** {lesson.steps}  \n"
+                        f"**Question:** {lesson.question}")
+            with st.expander("What to look for"):
+                st.markdown(lesson.look_for)
+    if show is not None:
+        shown = ", ".join(_label(n) for n in links.SETTINGS if n in show) or "none"
+        row = st.container(horizontal=True, vertical_alignment="center")
+        row.caption(f"This link lets you change: {shown}.")
+        row.button("Show every setting", key=K + "show_all", on_click=_all_settings)
+
+
+def _label(name):
+    return name.replace("_", " ").replace("lr ", "learning-rate ")
+
+
+def share_popover(dataset):
+    """A link that opens this page with these settings, optionally showing only some controls."""
+    with st.popover("Share these settings", icon=":material/link:"):
+        only = st.multiselect("Students may change only", links.SETTINGS, key=K + "share_show",
+                              format_func=_label, placeholder="every setting",
+                              help="Leave empty to show every control. The link fixes the "
+                                   "others to the values set now.")
+        settings = {name: setting(name) for name in links.SETTINGS}
+        query = links.link_query(settings, dataset, show=frozenset(only) or None,
+                                 lesson=st.session_state["train_lesson"])
+        try:
+            scheme, host, path, _, _ = urlsplit(st.context.url or "")
+        except (AttributeError, ValueError):
+            scheme = host = path = ""
+        st.code(urlunsplit((scheme, host, path or "/train", urlencode(query), "")),
+                language=None, wrap_lines=True)
+        st.caption("Copy it with the button in its corner. It holds these settings, never your "
+                   "session or your models.")
+

@@ -2,6 +2,7 @@
 import numpy as np
 import streamlit as st
 
+from app.links import LESSONS
 from app.state import class_names, current_model, dataset_title, init_state, load_raw
 from core.errors import NNError
 
@@ -15,27 +16,31 @@ st.markdown(
     "clothing (Fashion-MNIST) and watch the loss fall, **Draw** a digit with your mouse and see "
     "what it thinks, then **Inspect** it to see its mistakes and what each unit looks for.")
 
-c1, c2, c3 = st.columns(3)
-c1.page_link("pages/train.py", label="Train a network", icon=":material/model_training:")
-c2.page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
-c3.page_link("pages/inspect.py", label="Look inside", icon=":material/search:")
+GO = [("pages/train.py", "Train a network", ":material/model_training:", None),
+      ("pages/draw.py", "Draw a digit", ":material/draw:", None),
+      ("pages/inspect.py", "Look inside", ":material/search:", None)]
+for column, (page, label, icon, params) in zip(st.columns(3), GO):
+    if column.button(label, icon=icon, type="primary", width="stretch", key=f"home_go_{page}"):
+        st.switch_page(page)
 
-st.subheader("Try these")
-experiments = [
-    ("pages/train.py", {"experiment": "diverge"}, ":material/trending_up:",
-     "Set the learning rate to 5 and watch it diverge",
-     "Steps that are too big overshoot the minimum; the loss explodes. Then try 0.5."),
-    ("pages/train.py", {"experiment": "tiny"}, ":material/grid_view:",
-     "Train 784-10-10, then look at what each unit learned",
-     "With only 10 hidden units, each one's 784 weights form a picture you can read on Inspect."),
-    ("pages/draw.py", {"dataset": "fashion-mnist"}, ":material/checkroom:",
-     "Draw a digit into the Fashion model",
-     "A network only knows its own world: see which piece of clothing your 7 looks like."),
-]
-for page, params, icon, title, why in experiments:
-    with st.container(border=True):
-        st.page_link(page, label=title, icon=icon, query_params=params)
-        st.caption(why)
+st.subheader("Lessons: try these")
+st.caption("Each opens the Train page set up for one experiment, with what to do, a question to "
+           "answer and what to look for. Teachers: the Train page's **Share these settings** makes "
+           "a link like these from any settings.")
+cards = [(name, lesson.title, lesson.icon, lesson.steps, lesson.question, "pages/train.py",
+          {"lesson": name}) for name, lesson in LESSONS.items()]
+cards.append(("fashion", "Draw a digit into the Fashion model", ":material/checkroom:",
+              "Draw a 7 on the Draw page while the Fashion-MNIST model is selected.",
+              "Which piece of clothing does your 7 look like to it, and why?", "pages/draw.py",
+              {"dataset": "fashion-mnist"}))
+for row in range(0, len(cards), 2):
+    for column, (name, title, icon, steps, question, page, params) in zip(
+            st.columns(2), cards[row:row + 2]):
+        with column.container(border=True):
+            st.markdown(f"**{title}**")
+            st.caption(f"{steps}  \n**Question:** {question}")
+            if st.button("Open this lesson", icon=icon, key=f"home_lesson_{name}"):
+                st.switch_page(page, query_params=params)
 
 st.subheader(f"What the network sees: {dataset_title(dataset)}")
 try:

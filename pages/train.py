@@ -12,19 +12,13 @@ from app.train_form import K
 
 init_state()
 
-# Suggested experiments from the Home page arrive as ?experiment=<name>.
-experiment = st.query_params.get("experiment")
-if experiment is not None:
-    del st.query_params["experiment"]
-    snap = train_run.snapshot()
-    if not (snap is not None and snap.active):
-        explanation = train_form.apply_experiment(experiment)
-        if explanation:
-            st.session_state["train_notice"] = ("info", explanation)
-
-dataset = st.session_state["dataset"]
 snap = train_run.snapshot()
 busy = snap is not None and snap.active
+if not busy:                           # shared links and Home's lessons: ?hidden=10&lesson=...
+    notice = train_form.read_link_from_url()
+    if notice is not None:
+        st.session_state["train_notice"] = notice
+dataset = st.session_state["dataset"]
 
 st.title("Train a network")
 st.caption("Pick a starting point, change anything, press **Start** and watch the network learn. "
@@ -32,7 +26,9 @@ st.caption("Pick a starting point, change anything, press **Start** and watch th
 controls, view = st.columns([1, 2], gap="large")
 
 with controls:
+    train_form.lesson_card()
     form = train_form.controls(dataset, busy)
+    train_form.share_popover(dataset)
 
 with view:
     buttons = st.container(horizontal=True)

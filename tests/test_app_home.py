@@ -11,10 +11,9 @@ pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("app_models")]
 def test_home_explains_shows_samples_and_suggests_experiments():
     at = open_app()
     assert "learn" in at.title[0].value
-    links = [p.label for p in at.get("page_link")]
-    assert any("diverge" in label for label in links)
-    assert any("784-10-10" in label for label in links)
-    assert any("Fashion" in label for label in links)
+    cards = texts(at.markdown)
+    assert "steps are too big" in cards and "Ten units" in cards and "Fashion" in cards
+    assert "Question" in texts(at.caption)
     assert len(at.get("image")) == 10, "one column of samples per class"
     assert "bundled sample" in texts(at.caption)
     # no shipped model in this folder: the sidebar and the page say so instead of failing
@@ -38,3 +37,11 @@ def test_dataset_link_parameter_selects_the_dataset():
     assert not at.exception, at.exception
     assert at.session_state["dataset"] == "fashion-mnist"
     assert at.sidebar.selectbox(key="dataset").value == "fashion-mnist"
+
+
+def test_a_lesson_button_opens_the_train_page_set_up_for_it():
+    at = open_app()
+    at.button(key="home_lesson_diverge").click().run()
+    assert not at.exception
+    assert at.select_slider(key="train.learning_rate").value == 5.0
+    assert "Lesson: When the steps are too big" in texts(at.markdown)

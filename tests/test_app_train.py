@@ -69,9 +69,7 @@ def test_bad_hidden_sizes_show_an_error_and_disable_start():
 
 
 def test_a_huge_learning_rate_diverges_with_advice():
-    at = train_page()
-    at.query_params["experiment"] = "diverge"            # the Home page's suggestion
-    at = tiny_run(at)
+    at = tiny_run(train_page())
     at.select_slider(key="train.learning_rate").set_value(10.0)
     at.selectbox(key="train.optimizer").set_value("sgd")
     at.run()
@@ -86,14 +84,43 @@ def test_a_huge_learning_rate_diverges_with_advice():
     assert any(layer["mark"].get("shape") == "cross" for layer in loss["layer"]), "its marker"
 
 
-def test_the_home_experiment_link_fills_the_controls():
+@pytest.mark.parametrize("param", [{"lesson": "diverge"}, {"experiment": "diverge"}])
+def test_a_lesson_link_fills_the_controls_and_shows_only_its_own(param):
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
-    at.query_params["experiment"] = "diverge"
+    at.query_params.update(param)                      # a Home lesson, or a link of old
     at.switch_page("pages/train.py").run()
     assert at.select_slider(key="train.learning_rate").value == 5.0
+    assert at.session_state["train.optimizer"] == "sgd", "set by the lesson, not on screen"
+    assert not [s for s in at.selectbox if s.key == "train.optimizer"]
+    assert "learning rate of 5" in texts(at.markdown) and "Question" in texts(at.markdown)
+    at.button(key="train.show_all").click().run()
     assert at.selectbox(key="train.optimizer").value == "sgd"
-    assert "learning rate of 5" in texts(at.info)
+    assert not at.exception
+
+
+def test_a_shared_link_restores_every_setting_and_names_what_it_refused():
+    from app import links
+    at = open_app("pages/train.py")
+    at.text_input(key="train.hidden").set_value("32, 16")
+    at.selectbox(key="train.activation").set_value("tanh")
+    at.number_input(key="train.seed").set_value(42).run()
+    settings = {name: at.session_state["train." + name] for name in links.SETTINGS}
+    query = links.link_query(settings, "fashion-mnist", show=frozenset({"learning_rate"}))
+    assert "visitor" not in str(query) and at.session_state["visitor"] not in str(query)
+
+    other = AppTest.from_file(APP, default_timeout=30)
+    other.run()
+    other.query_params.update({**query, "epochs": "many", "hidden": "2²"})
+    other.switch_page("pages/train.py").run()
+    assert other.session_state["dataset"] == "fashion-mnist"
+    for name in links.SETTINGS:
+        if name not in ("epochs", "hidden"):
+            assert other.session_state["train." + name] == settings[name], name
+    warning = texts(other.warning)
+    assert "epochs=many" in warning and "hidden=2²" in warning
+    assert [w.key for w in other.select_slider] == ["train.learning_rate"]
+    assert not other.exception
 
 
 def test_settings_and_a_running_training_survive_a_page_switch():
