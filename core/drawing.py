@@ -29,9 +29,10 @@ Behaviour at the edges, chosen on purpose:
     * An uploaded image of one colour (white paper, black paper, a 1 x 1 image) -> empty.
     * A canvas that is ink almost everywhere (more than ``MAX_INK_COVERAGE`` of it) -> DrawingError:
       there is no digit shape to read, and saying so is better than a confident guess.
-    * Images larger than ``WORK_SIDE`` pixels on a side are first reduced by block averaging, in
-      strips, so a 10,000 x 10,000 image stays fast and memory-bounded; more than ``MAX_PIXELS``
-      pixels is refused with DrawingError.
+    * Images larger than ``WORK_SIDE`` pixels on a side are first reduced by block averaging, tile
+      by tile, so a 10,000 x 10,000 image or a 1 x 50,000,000 strip stays fast, and the memory used
+      beyond the input array stays within ``WORKING_BYTES`` whatever the shape; more than
+      ``MAX_PIXELS`` pixels is refused with DrawingError.
     * NaN or infinite values, negative values, a wrong number of dimensions or channels ->
       DrawingError with a message that says what to change.
 """
@@ -49,7 +50,12 @@ MAX_PIXELS = 100_000_000         # 10,000 x 10,000; beyond this an image is refu
 WORK_SIDE = 1024                 # larger images are block-averaged down below this side first
 MAX_INK_COVERAGE = 0.9           # a canvas inked on more than this fraction has no digit shape
 SUPERSAMPLE = 4                  # stroke widths are adjusted at 4x the final resolution
-_CHUNK_PIXELS = 4_000_000        # pixels converted to float at a time when reducing a huge image
+# Beyond the input array, preprocessing any image uses at most about this much: a few tiles of
+# _CHUNK_PIXELS float32 temporaries (~16 MB each) plus the reduced image (<= 1024 x 1024 float32,
+# 4 MB, a few copies). tests/test_upload_memory.py holds it to that under a memory limit.
+WORKING_BYTES = 64 * 2**20
+_CHUNK_PIXELS = 1_000_000        # pixels converted to float at a time when reducing a huge image:
+                                 # ~16 MB of float32 temporaries per tile, whatever the image's shape
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,19 @@ def _as_array(image, what):
     return arr
 
 
+def tiles(H, W, k=1, pixels=None):
+    """(r0, r1, c0, c1) tiles covering an H x W image in reading order. Each side is a multiple of
+    ``k`` (but at the image's edges), so k x k blocks never straddle two tiles, and a tile holds
+    about ``pixels`` pixels (at least one k x k block): memory per tile is bounded whatever the
+    image's shape, a 1 x 100,000,000 strip as much as a 10,000 x 10,000 square."""
+    pixels = pixels or _CHUNK_PIXELS
+    cols = min(W, k * max(1, pixels // (k * min(H, k))))          # whole blocks across
+    rows = min(H, k * max(1, pixels // (k * cols)))               # whole blocks down
+    for r0 in range(0, H, rows):
+        for c0 in range(0, W, cols):
+            yield r0, min(H, r0 + rows), c0, min(W, c0 + cols)
+
+
 def _value_scale(arr, what):
     """Divisor that maps the values to [0, 1]; checks for NaN and out-of-range values."""
     if np.issubdtype(arr.dtype, np.integer):
@@ -158,8 +177,10 @@ def _value_scale(arr, what):
             return 65535.0
         return 255.0 if hi > 1 else 1.0
     lo = hi = 0.0
-    for start in range(0, arr.shape[0], max(1, _CHUNK_PIXELS // max(1, arr[0].size))):
-        part = arr[start:start + max(1, _CHUNK_PIXELS // max(1, arr[0].size))]
+    H, W = arr.shape[:2]
+    per_pixel = arr[:1, :1].size                                     # channels
+    for r0, r1, c0, c1 in tiles(H, W, 1, max(1, _CHUNK_PIXELS // per_pixel)):
+        part = arr[r0:r1, c0:c1]
         if not np.isfinite(part).all():
             raise DrawingError(f"The {what} contains NaN or infinite values; every pixel must be a "
                                f"number between 0 and 1 (or 0 and 255).")
@@ -194,7 +215,8 @@ def _gray_and_alpha(block, scale, colour):
 def _reduce(arr, what, colour):
     """Input array -> (premultiplied gray, alpha or None) at most WORK_SIDE on a side.
 
-    Huge images are block-averaged in strips of rows, so memory stays bounded by the strip size.
+    Huge images are block-averaged tile by tile (``tiles``), so the memory used beyond the input
+    is a few tiles of ``_CHUNK_PIXELS`` floats plus the result, whatever the image's shape.
     Averaging the premultiplied gray and the alpha separately keeps compositing exact.
     """
     scale = _value_scale(arr, what)
@@ -205,25 +227,30 @@ def _reduce(arr, what, colour):
     h, w = math.ceil(H / k), math.ceil(W / k)
     gray = np.zeros((h, w), np.float32)
     alpha = None
-    rows_per_chunk = k * max(1, _CHUNK_PIXELS // (k * W))
-    for start in range(0, H, rows_per_chunk):
-        g, a = _gray_and_alpha(arr[start:start + rows_per_chunk], scale, colour)
-        r0 = start // k
-        gray[r0:r0 + math.ceil(g.shape[0] / k)] = _block_mean(g, k)
+    per_pixel = arr[:1, :1].size
+    for r0, r1, c0, c1 in tiles(H, W, k, max(1, _CHUNK_PIXELS // per_pixel)):
+        g, a = _gray_and_alpha(arr[r0:r1, c0:c1], scale, colour)
+        rows, cols = slice(r0 // k, math.ceil(r1 / k)), slice(c0 // k, math.ceil(c1 / k))
+        gray[rows, cols] = block_mean(g, k)
         if a is not None:
             if alpha is None:
-                alpha = np.zeros((h, w), np.float32)
-            alpha[r0:r0 + math.ceil(a.shape[0] / k)] = _block_mean(a, k)
+                alpha = np.ones((h, w), np.float32)               # the tiles so far were opaque
+            alpha[rows, cols] = block_mean(a, k)
     return gray, alpha
 
 
-def _block_mean(x, k):
-    """Mean over k x k blocks; partial blocks at the edges are padded with zeros (paper)."""
+def block_mean(x, k):
+    """(h, w) -> (ceil(h / k), ceil(w / k)): the mean of each k x k block; a partial block at the
+    right or bottom edge is the mean of the pixels it has. Sums with ``np.add.reduceat``, so it
+    never pads: padding a 1 x W strip (or an H x 1 one) to whole blocks would cost k times it."""
     h, w = x.shape
-    ph, pw = -h % k, -w % k
-    if ph or pw:
-        x = np.pad(x, ((0, ph), (0, pw)))
-    return x.reshape(x.shape[0] // k, k, x.shape[1] // k, k).mean(axis=(1, 3))
+    sums = np.add.reduceat(x, np.arange(0, w, k), axis=1, dtype=np.float32)   # (h, ceil(w / k))
+    sums = np.add.reduceat(sums, np.arange(0, h, k), axis=0)                  # (ceil(h / k), ...)
+    rows = np.full(sums.shape[0], k, np.float32)
+    rows[-1] = h - (sums.shape[0] - 1) * k
+    cols = np.full(sums.shape[1], k, np.float32)
+    cols[-1] = w - (sums.shape[1] - 1) * k
+    return sums / np.outer(rows, cols)
 
 
 def _remove_noise(ink, threshold):
