@@ -30,6 +30,11 @@ __all__ = ["DATASETS", "TITLES", "CLASS_NAMES", "SCALINGS", "ACTIVATIONS", "OUTP
            "LOSSES", "INITIALIZERS", "OPTIMIZERS", "LR_SCHEDULES", "label", "parse_hidden_sizes",
            "parse_batch_size"]
 
+# ASCII digits only: "²".isdigit() and "٣".isdigit() are True in Python, and int("²") then raises
+# ValueError (a traceback for the visitor). MAX_TEXT keeps int() far from Python's 4,300-digit limit.
+_DIGITS = re.compile(r"[0-9]+")
+MAX_TEXT = 200                   # characters of a typed-in setting worth reading
+
 _LABELS = {
     **TITLES,
     "relu": "ReLU", "leaky_relu": "leaky ReLU", "sigmoid": "sigmoid", "tanh": "tanh",
@@ -52,13 +57,17 @@ def parse_hidden_sizes(text):
     "", "none" and "-" mean no hidden layer (a linear classifier). Raises ConfigError, saying what
     is wrong and what would work, for anything else.
     """
-    parts = [p for p in re.split(r"[,\s;x]+", str(text).strip().lower()) if p]
+    text = str(text)
+    if len(text) > MAX_TEXT:
+        raise ConfigError(f"Hidden layer sizes are a few numbers, like “256, 128”; that is "
+                          f"{len(text):,} characters.")
+    parts = [p for p in re.split(r"[,\s;x]+", text.strip().lower()) if p]
     if parts in ([], ["none"], ["-"]):
         return ()
-    bad = [p for p in parts if not p.isdigit()]
+    bad = [p for p in parts if not _DIGITS.fullmatch(p)]
     if bad:
         raise ConfigError(f"Hidden layer sizes are whole numbers separated by commas, like "
-                          f"“256, 128” (or empty for no hidden layer); “{bad[0]}” is not one.")
+                          f"“256, 128” (or empty for no hidden layer); “{_shown(bad[0])}” is not one.")
     sizes = tuple(int(p) for p in parts)
     if len(sizes) > MAX_HIDDEN_LAYERS or any(not 1 <= s <= MAX_UNITS for s in sizes):
         raise ConfigError(f"Use at most {MAX_HIDDEN_LAYERS} hidden layers of 1 to {MAX_UNITS:,} "
@@ -69,8 +78,17 @@ def parse_hidden_sizes(text):
 def parse_batch_size(text):
     """"full" (or "none", "0") -> None, meaning all training images per step; "128" -> 128."""
     text = str(text).strip().lower()
+    if len(text) > MAX_TEXT:
+        raise ConfigError(f"A batch size is a whole number of images or “full”; that is "
+                          f"{len(text):,} characters.")
     if text in ("full", "none", "0"):
         return None
-    if not text.isdigit():
-        raise ConfigError(f"A batch size is a whole number of images or “full”; got “{text}”.")
+    if not _DIGITS.fullmatch(text):
+        raise ConfigError(f"A batch size is a whole number of images or “full”; got "
+                          f"“{_shown(text)}”.")
     return int(text)
+
+
+def _shown(text):
+    """A typed-in value as a message may quote it: short."""
+    return text if len(text) <= 20 else text[:20] + "…"
