@@ -79,7 +79,7 @@ class Counterfactual:
         return float(big.mean()) if big.size else 0.0
 
 
-def counterfactual(model, pixels, target, steps=12, step_size=0.1, smoothing=1.0, stop_at=0.9,
+def counterfactual(model, pixels, target, steps=20, step_size=0.05, smoothing=1.0, stop_at=0.9,
                    pen_only=False, scaling="unit"):
     """Gradient ascent on log p(``target``) from ``pixels`` (784,) in [0, 1].
 

@@ -4,6 +4,10 @@ A stroke reruns only the fragment below (not the frame and sidebar), and the fra
 preprocess the canvas (core.drawing), one forward pass, a Vega-Lite chart and one small image. The
 step images are drawn only while their expander is open. Datasets and models come cached from
 app.state; an uploaded file is decoded once and kept in session_state.
+
+"Why did it say that?" (app.why_views), closed until opened, then only its open tab is computed:
+the network lighting up as you draw (a unit's arithmetic on a click), which pixels mattered,
+what would make it another class, and how little fools it.
 """
 import time
 from dataclasses import fields, replace
@@ -17,6 +21,7 @@ from app.charts import probabilities_spec
 from app.draw_views import (BLUR_SIGMA, CANVAS_TOOLBAR_FIX, MAX_UPLOAD_BYTES, UPLOAD_TYPES,
                             classify, decode_upload, enlarge, model_at, option_help, run_moments,
                             test_image, warm_up)
+from app.why_views import counterfactual_view, network_view, nudge_view, saliency_view
 from core.drawing import PreprocessOptions, options_for, preprocess_canvas, preprocess_image
 from core.errors import NNError
 
@@ -121,6 +126,30 @@ def ask_when(saved, label):
             f"{snap.label} after {moment.elapsed:,.1f} s of training (step {moment.step:,})")
 
 
+WHY_TABS = {"The network, lighting up": network_view, "Which pixels mattered": saliency_view,
+            "What would make it another class": counterfactual_view,
+            "How little fools it": nudge_view}
+
+
+def explain_guess(asked, pixels):
+    """"Why did it say that?": the network diagram, saliency, counterfactual and nudge of the
+    model asked about ``pixels``, in tabs; only the open tab of the open expander is computed."""
+    why = st.expander("Why did it say that? Look inside the network as you draw",
+                      key="draw_why_open", on_change="rerun", icon=":material/neurology:")
+    if not why.open:
+        return
+    with why:
+        if asked is None or pixels is None:
+            st.caption(("Draw something" if not fashion else "Draw a piece of clothing")
+                       + " (or load a test image) to see why the network guesses what it does.")
+            return
+        tabs = st.tabs(list(WHY_TABS), key="draw_why_tab", on_change="rerun")
+        for tab, view in zip(tabs, WHY_TABS.values()):
+            if tab.open:
+                with tab:
+                    view(asked, np.asarray(pixels, np.float32), names, "draw_why")
+
+
 # -- the page -------------------------------------------------------------------------------------
 st.title("Draw")
 st.caption((f"Draw a piece of clothing (or a digit, to see what a {title} model makes of it)"
@@ -166,6 +195,7 @@ def draw_and_guess():
                 return_image_data=True, initial_drawing=ss["draw_initial"], key=canvas_key,
                 on_change=use_canvas)
 
+    why_box = st.container()                  # "why did it say that?", above the pipeline's steps
     # on_change="rerun" makes .open say whether the expander is open: the step images, the largest
     # part of the page to send, are only drawn while someone looks at them
     pipeline = st.expander("How a drawing becomes the 784 numbers the network reads",
@@ -194,7 +224,7 @@ def draw_and_guess():
     except NNError as e:
         error = str(e)
 
-    asked_label = model_label
+    asked, asked_label = None, model_label
     with result_column:
         if error:
             st.error(error)
@@ -237,6 +267,9 @@ def draw_and_guess():
                     column.image(enlarge(image, 112, square=True), caption=step_title, width=112)
             else:
                 st.caption("Draw something to see each step.")
+
+    with why_box:
+        explain_guess(asked, None if empty or error else pixels)
 
     ss["draw_server_ms"] = (time.perf_counter() - started) * 1000
     with pipeline:

@@ -1,7 +1,9 @@
 """Inspect: how good is the model, where is it wrong, and what has it learned?
 
 The model's predictions over the whole test set are computed once per set of weights
-(app.inspect_views.test_predictions) and reused on every rerun; the rest is cheap.
+(app.inspect_views.test_predictions) and reused on every rerun; the rest is cheap. The network
+diagram and saliency come from app.why_views, as on Draw; the class dreams are computed once per
+model (cached by the fingerprint of its weights).
 """
 from pathlib import Path
 
@@ -12,8 +14,9 @@ from app import state
 from app.charts import (activation_spec, confusion_spec, curves_spec, per_class_spec,
                         probabilities_spec)
 from app.draw_views import classify, enlarge, to_model_input
-from app.inspect_views import (WEIGHTS_PER_PAGE, evaluation_key, grey_images, load_model_file,
-                               test_predictions, weight_images)
+from app.inspect_views import (WEIGHTS_PER_PAGE, evaluation_key, fingerprint, grey_images,
+                               load_model_file, test_predictions, weight_images)
+from app.why_views import dreams_view, network_view, saliency_view
 from core import metrics
 from core.errors import NNError
 from core.modelio import DEFAULT_NAME, list_models
@@ -134,7 +137,10 @@ def show_mistakes():
         st.image(images, caption=captions, width=90)
 
 # -- activations --------------------------------------------------------------------------------------
-def show_activations():
+def pick_image():
+    """A test image (slider, Random) or the visitor's drawing: (784 pixels in [0, 1], caption),
+    or (None, None) when there is no drawing yet. Shared by the Activations and the network tabs
+    (the same keys: the image picked on one is still picked on the other)."""
     has_drawing = ss.get("drawing_pixels") is not None
     sources = ["A test image", "Your drawing"]
     source = st.segmented_control("Look at", sources, default=sources[0], key="inspect_source",
@@ -148,23 +154,24 @@ def show_activations():
     if source == "Your drawing" and not has_drawing:
         st.info("You have not drawn anything yet: draw a digit on the Draw page, then come back.")
         st.page_link("pages/draw.py", label="Go to Draw", icon=":material/draw:")
-        x = None
-    elif source == "Your drawing":
-        pixels = np.asarray(ss["drawing_pixels"], np.float32)
-        caption = "Your drawing"
+        return None, None
+    if source == "Your drawing":
         if ss.get("drawing_dataset") not in (None, dataset):
             st.caption(f"(drawn while {state.dataset_title(ss['drawing_dataset'])} was selected)")
-        x = pixels
-    else:
-        pick = st.columns([4, 1], vertical_alignment="bottom")
-        if ss.get("inspect_index", 0) >= count:
-            ss["inspect_index"] = 0
-        index = pick[0].slider("Test image", 0, count - 1, key="inspect_index",
-                               help="Index of the test image to feed the network.")
-        pick[1].button("Random", on_click=random_index, icon=":material/shuffle:",
-                       use_container_width=True)
-        x = raw.test_images[index].astype(np.float32) / 255.0
-        caption = f"Test image #{index:,}: {names[int(raw.test_labels[index])]}"
+        return np.asarray(ss["drawing_pixels"], np.float32), "Your drawing"
+    pick = st.columns([4, 1], vertical_alignment="bottom")
+    if ss.get("inspect_index", 0) >= count:
+        ss["inspect_index"] = 0
+    index = pick[0].slider("Test image", 0, count - 1, key="inspect_index",
+                           help="Index of the test image to feed the network.")
+    pick[1].button("Random", on_click=random_index, icon=":material/shuffle:",
+                   use_container_width=True)
+    x = raw.test_images[index].astype(np.float32) / 255.0
+    return x, f"Test image #{index:,}: {names[int(raw.test_labels[index])]}"
+
+
+def show_activations():
+    x, caption = pick_image()
     if x is not None:
         guess = classify(saved, x, names)
         image_col, output_col = st.columns([1, 2], gap="large")
@@ -184,6 +191,26 @@ def show_activations():
             st.vega_lite_chart(activation_spec(values, f"Hidden layer {i + 1}: {values.size} units "
                                                        f"({config.activation}{note})"),
                                width="stretch")
+
+# -- the network, lighting up -------------------------------------------------------------------------
+def show_network():
+    x, caption = pick_image()
+    if x is None:
+        return
+    guess = classify(saved, x, names)
+    st.markdown(f"**{caption}**: the model says **{guess.label}** ({guess.confidence:.0%}). "
+                "Why? Follow the strongest pushes from the pixels through each layer to the "
+                "outputs.")
+    network_view(saved, x, names, "inspect_why")
+    st.subheader("Which pixels mattered")
+    saliency_view(saved, x, names, "inspect_why")
+
+# -- class dreams -------------------------------------------------------------------------------------
+def show_dreams():
+    st.caption("What does the model think a 3 looks like? For each class, a picture it scores "
+               "very highly for that class, found by gradient ascent from a grey picture. "
+               "Computed once per model.")
+    dreams_view(saved, fingerprint(saved), names, "inspect_why")
 
 # -- first-layer weights ------------------------------------------------------------------------------
 def show_weights():
@@ -226,7 +253,8 @@ def show_curves():
 
 # on_change="rerun": only the open tab's content runs (the galleries are the costly part)
 TABS = {"Accuracy": show_accuracy, "Mistakes": show_mistakes, "Activations": show_activations,
-        "What units look for": show_weights, "Training curves": show_curves}
+        "The network, lighting up": show_network, "What units look for": show_weights,
+        "Class dreams": show_dreams, "Training curves": show_curves}
 for tab, show in zip(st.tabs(list(TABS), key="inspect_tab", on_change="rerun"), TABS.values()):
     if tab.open:
         with tab:
