@@ -15,6 +15,18 @@ Both report the seconds ``core.training.fit`` ran (data loading and the final te
 outside it); CLI and app runs alternate:
 
     python benchmarks/ui_overhead.py --server --epochs 20 --repeats 3     # the bundled sample
+
+With ``--inside`` it measures what the inside of the network costs (the page's "Show the inside"
+toggle) instead: the same Trainer run polled every 0.5 s with the page's refresh work with the
+inside views (benchmarks/live_views.refresh: curves, unit pictures, guesses panel, hidden-space
+map, layer health, a drawing's guess, and Streamlit's encoding of them in bare mode) against the
+same run with the toggle off (curves and the drawing's guess only). Runs alternate (off, on, off,
+on, ...); the medians of training throughput (images/s over fit's own seconds) are compared.
+Default length: 3 epochs of full MNIST (NN_DATA_DIR), the preset's 20 on the bundled sample.
+``--server --inside`` does the same on the real Train page in Chromium, the toggle on vs off:
+
+    NN_DATA_DIR=/work/shared/datasets python benchmarks/ui_overhead.py --inside --repeats 5
+    python benchmarks/ui_overhead.py --server --inside --epochs 20 --repeats 3
 """
 import argparse
 import dataclasses
@@ -71,6 +83,65 @@ def through_trainer(model_config, train_config, splits, poll_seconds=0.5):
     return elapsed, len(snap.history), wall, polls, snap.status
 
 
+def with_live_view(model_config, train_config, splits, show_inside, drawing, poll_seconds=0.5):
+    """The Trainer's run, refreshed every ``poll_seconds`` as the Train page does with "Show the
+    inside" on or off -> (seconds fit trained, images/s, refreshes, median ms per refresh)."""
+    from benchmarks.live_views import refresh
+    trainer = Trainer()
+    memo, refresh_seconds = {}, []
+    trainer.start(model_config, train_config, splits, dataset=train_config.dataset, label="bench")
+    while True:
+        tick = time.perf_counter()
+        if trainer.snapshot(poll=False).finished:
+            break
+        seconds = refresh(trainer, memo, show_inside=show_inside, drawing=drawing)
+        if seconds is not None:
+            refresh_seconds.append(sum(seconds.values()))
+        time.sleep(max(0.0, poll_seconds - (time.perf_counter() - tick)))
+    snap = trainer.snapshot()
+    trainer.join(30)
+    elapsed = snap.history[-1]["elapsed"]
+    images = train_config.epochs * splits.X_train.shape[0]
+    return (elapsed, images / elapsed, len(refresh_seconds),
+            1000 * statistics.median(refresh_seconds) if refresh_seconds else float("nan"),
+            snap.status)
+
+
+def inside_mode(args):
+    """Training throughput in-process with the live view's inside views on vs off."""
+    from benchmarks.live_views import a_drawing, quiet_streamlit
+    quiet_streamlit()
+    preset = get_preset(args.preset, args.dataset)
+    raw = load_dataset(args.dataset, os.environ.get("NN_DATA_DIR"), download=False)
+    splits = make_splits(raw, preset.train.validation_size, preset.train.scaling,
+                         np.random.default_rng(preset.train.seed))
+    full = splits.X_train.shape[0] > 20_000
+    epochs = args.epochs or (3 if full else preset.train.epochs)
+    train_config = dataclasses.replace(preset.train, epochs=epochs, iterations=None)
+    drawing = a_drawing(raw)
+    print(f"{raw.describe()}; preset {args.preset}, {epochs} epoch(s): {preset.model.describe()}; "
+          f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    with_live_view(preset.model, dataclasses.replace(train_config, epochs=1), splits, True,
+                   drawing)                                          # warm-up: imports, caches
+    speeds = {False: [], True: []}
+    for i in range(args.repeats):
+        for show_inside in (False, True):
+            seconds, speed, refreshes, ms, status = with_live_view(
+                preset.model, train_config, splits, show_inside, drawing)
+            speeds[show_inside].append(speed)
+            print(f"  run {i + 1}, inside {'on ' if show_inside else 'off'}: {seconds:6.2f} s of "
+                  f"training, {speed:9,.0f} images/s; {refreshes} refreshes, median "
+                  f"{ms:.1f} ms each ({status})", flush=True)
+    off, on = statistics.median(speeds[False]), statistics.median(speeds[True])
+    pairs = [b / a for a, b in zip(speeds[False], speeds[True])]
+    print(f"median images/s: inside off {off:,.0f} ({min(speeds[False]):,.0f}-"
+          f"{max(speeds[False]):,.0f}), inside on {on:,.0f} ({min(speeds[True]):,.0f}-"
+          f"{max(speeds[True]):,.0f}); on / off = {on / off:.3f} (cost "
+          f"{100 * (1 - on / off):+.1f}% of throughput; pair by pair {statistics.median(pairs):.3f}, "
+          f"{min(pairs):.3f}-{max(pairs):.3f}); target: cost <= 10%")
+    print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
 def cli_seconds(dataset, epochs, out):
     """``python -m core train`` with the recommended preset -> the seconds of training it prints."""
     done = subprocess.run(
@@ -80,10 +151,24 @@ def cli_seconds(dataset, epochs, out):
     return float(re.search(r"\(([\d.,]+) s of training\)", done.stdout).group(1).replace(",", ""))
 
 
-def app_seconds(page, url, dataset, epochs):
-    """Start the recommended training on the Train page and keep watching it -> its seconds."""
+def set_switch(page, key, on):
+    """Turn the page's toggle with widget key ``key`` (e.g. "train.inside") on or off."""
+    switch = page.locator(f".st-key-{key.replace('.', '-')}")
+    box = switch.locator("input")
+    if box.is_checked() != on:
+        switch.locator("label").click()
+    page.wait_for_function(
+        "([selector, on]) => { const b = document.querySelector(selector); return b && b.checked === on; }",
+        arg=[f".st-key-{key.replace('.', '-')} input", on])
+
+
+def app_seconds(page, url, dataset, epochs, show_inside=None):
+    """Start the recommended training on the Train page and keep watching it -> its seconds.
+    ``show_inside``: set the page's "Show the inside" toggle first (None: leave it)."""
     page.goto(f"{url}/train?dataset={dataset}")
     page.get_by_role("heading", name="Train a network").wait_for()
+    if show_inside is not None:
+        set_switch(page, "train.inside", show_inside)
     field = page.get_by_role("spinbutton", name="Epochs")
     field.fill(str(epochs))
     field.press("Enter")
@@ -112,6 +197,8 @@ def server_mode(args):
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.set_default_timeout(60_000)
             app_seconds(page, url, args.dataset, 1)                  # warm-up: imports, data
+            if args.inside:
+                return server_inside(args, page, url, work)
             for i in range(args.repeats):
                 cli.append(cli_seconds(args.dataset, args.epochs, work / "cli.npz"))
                 app.append(app_seconds(page, url, args.dataset, args.epochs))
@@ -130,15 +217,43 @@ def server_mode(args):
           f"{min(app) / min(cli):.3f}")
 
 
+def server_inside(args, page, url, work):
+    """The real Train page, "Show the inside" off vs on, runs alternating; prints the medians."""
+    seconds = {False: [], True: []}
+    for i in range(args.repeats):
+        for show_inside in (False, True):
+            seconds[show_inside].append(app_seconds(page, url, args.dataset, args.epochs,
+                                                    show_inside))
+        print(f"  run {i + 1}: inside off {seconds[False][-1]:6.2f} s   inside on "
+              f"{seconds[True][-1]:6.2f} s of training", flush=True)
+    page.screenshot(path=str(work / "train-finished-inside.png"))
+    off, on = statistics.median(seconds[False]), statistics.median(seconds[True])
+    pairs = [b / a for a, b in zip(seconds[False], seconds[True])]
+    print(f"recommended preset, {args.epochs} epochs, {args.dataset}, data: "
+          f"{os.environ.get('NN_DATA_DIR') or 'the bundled sample'}; Chromium on the same machine")
+    print(f"median seconds of training: inside off {off:.2f} ({min(seconds[False]):.2f}-"
+          f"{max(seconds[False]):.2f}), inside on {on:.2f} ({min(seconds[True]):.2f}-"
+          f"{max(seconds[True]):.2f}); throughput on / off = {off / on:.3f} (cost "
+          f"{100 * (1 - off / on):+.1f}%; pair by pair {statistics.median(pairs):.3f} x the "
+          f"time, {min(pairs):.3f}-{max(pairs):.3f}); screenshot {work / 'train-finished-inside.png'}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--preset", default="recommended")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="default: 1 (--inside: 3 on full MNIST, 20 on the bundled sample)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--server", action="store_true",
                         help="time the real app in Chromium against the CLI")
+    parser.add_argument("--inside", action="store_true",
+                        help="compare the live view with the inside views on vs off")
     args = parser.parse_args()
+    if args.inside and not args.server:
+        return inside_mode(args)
+    if args.epochs is None:
+        args.epochs = 20 if args.server and args.inside else 1
     if args.server:
         return server_mode(args)
     preset = get_preset(args.preset, args.dataset)
