@@ -3,23 +3,50 @@ pretrained model. Callbacks (they run before the page, which then shows their no
 panel that holds their controls.
 
 Files are ``model/<dataset>/<name>.npz`` (or under ``$NN_MODEL_DIR``), written atomically by
-core.modelio; the pretrained ``nn_parameters`` file is never overwritten or deleted here.
+core.modelio; the pretrained ``nn_parameters`` file is never overwritten or deleted here, whatever
+the case of the name typed (a case-insensitive disk would overwrite it). Messages name files by
+their path inside the model folder ("mnist/my-net.npz"), never the server's absolute path. The
+first time a dataset's files are listed in this process, temporary files left by a save that was
+killed half-way are removed (core.modelio.clean_stale_temp_files). A loaded model's accuracy is
+measured here (app.state.verified), not taken from the file.
 """
 import contextlib
+import threading
 
 import streamlit as st
 
 from app.state import (MAX_RUNS_KEPT, current_model, dataset_title, model_root, notify,
-                       set_current_model)
+                       set_current_model, verified)
 from app.train_form import K
 from core import modelio
 from core.errors import ConfigError, NNError
 
+_cleaned = set()                 # model folders cleaned of stale temporary files in this process
+_cleaned_lock = threading.Lock()
+
+
+def shown_path(dataset, name):
+    """How a model file is named to the visitor: its path inside the model folder."""
+    return f"{dataset}/{name}.npz"
+
+
+def _clean_once(folder):
+    with _cleaned_lock:
+        if folder in _cleaned:
+            return
+        _cleaned.add(folder)
+    modelio.clean_stale_temp_files(folder)
+
+
+def _is_pretrained(name):
+    return name.casefold() == modelio.DEFAULT_NAME.casefold()
+
 
 def saved_model_names(dataset):
     """Names of the visitor-saved models for ``dataset`` (the pretrained one excluded)."""
+    _clean_once(str(model_root() / dataset))
     return [p.stem for p in modelio.list_models(model_root(), dataset)
-            if p.stem != modelio.DEFAULT_NAME]
+            if not _is_pretrained(p.stem)]
 
 
 @contextlib.contextmanager
@@ -42,12 +69,13 @@ def save_current():
             raise ConfigError("Train a model first: only a model trained or loaded in this session "
                               "can be saved.")
         name = modelio.check_model_name(st.session_state.get(K + "save_name", ""))
-        if name == modelio.DEFAULT_NAME:
+        if _is_pretrained(name):
             raise ConfigError(f"“{name}” is the pretrained model's name; choose another name.")
         path = modelio.model_path(model_root(), dataset, name)
-        if path.exists():
-            raise ConfigError(f"A model named “{name}” already exists; choose another name or "
-                              f"delete it first.")
+        taken = {existing.casefold(): existing for existing in saved_model_names(dataset)}
+        if path.exists() or name.casefold() in taken:
+            raise ConfigError(f"A model named “{taken.get(name.casefold(), name)}” already "
+                              f"exists; choose another name or delete it first.")
         modelio.save_model(path, entry[0])
         set_current_model(dataset, entry[0], f"your model “{name}”")
         notify("success", f"Saved as “{name}” ({dataset_title(dataset)}).")
@@ -60,7 +88,8 @@ def load_selected():
         if not name:
             raise ConfigError("Choose a saved model to load.")
         saved = modelio.load_model(modelio.model_path(model_root(), dataset, name),
-                                   expected_dataset=dataset)
+                                   expected_dataset=dataset, shown_as=shown_path(dataset, name))
+        saved = verified(saved, dataset)         # its accuracy measured here, not as it claims
         set_current_model(dataset, saved, f"saved model “{name}”")
         if saved.history:
             run = {"label": f"saved “{name}”", "dataset": dataset, "history": saved.history}
@@ -71,7 +100,7 @@ def load_selected():
 def delete_selected():
     name = st.session_state.get(K + "load_name")
     with _reported(f"Could not delete “{name}”"):
-        if not name or name == modelio.DEFAULT_NAME:
+        if not name or _is_pretrained(name):
             raise ConfigError("Choose one of your saved models; the pretrained model cannot be "
                               "deleted.")
         modelio.model_path(model_root(), st.session_state["dataset"], name).unlink(missing_ok=True)

@@ -27,6 +27,18 @@ Shared by every page (``SHARED_DEFAULTS``):
                       screen (None: all). "train_lesson": str | None, the lesson it opened.
     "visitor"         str: this browser's visitor token (app.visitor), "visitor_cookie" bool: the
                       browser has not sent it back yet (the frame renders the cookie script).
+    "my_drawings"     dict dataset -> core.handwriting.Drawings | None: the visitor's labelled
+                      drawings (app.my_drawings; immutable sets, the dict replaced on change).
+    "my_teacher"      app.my_drawings.Teacher | None: this session's "Teach it" run (a thread).
+    "my_taught"       int: the teaching run whose model was last adopted (like "adopted_run").
+    "my_undo"         (run_id, dataset, (SavedModel, label) | None) | None: the model a teaching
+                      replaced, for its Undo.
+    "my_notice"       (kind, text) | None: a message for the My drawings section's next run;
+                      "my_rerun" bool: a drawing was just labelled (Draw reruns the whole page);
+                      "my_curve": the Train page's cache of accuracies on the drawings per moment.
+    "my_actually", "my_teach_steps", "my_teach_hold_out", "my_gallery_show", "my_gallery_page",
+    "my_inspect_set"  widget keys of app.my_drawings (label pills, Teach settings, the gallery's
+                      filter and page, Inspect's "Test on" choice).
 The Draw page's keys (``DRAW_DEFAULTS``, all prefixed "draw_") and the Train page's widget keys
 (``app.train_form.form_defaults()``, all prefixed "train.") are listed where they are defined.
 A reload restores ``kept_keys()`` from the visitor's previous session.
@@ -37,6 +49,7 @@ Functions:
     load_raw(dataset) -> RawDataset            cached; arrays read-only
     load_splits(dataset, validation_size, scaling, seed) -> Splits   cached; arrays read-only
     shipped_model(dataset) -> (SavedModel | None, reason)            model/<dataset>/nn_parameters.npz
+    verified(saved, dataset) -> SavedModel     a file's model with its test accuracy measured here
     current_model(dataset=None) -> (SavedModel | None, label)        the session's model, else shipped
     set_current_model(dataset, saved, label)   make ``saved`` this session's model for ``dataset``
     notify(kind, text)                         a message for the Train page's next run
@@ -80,6 +93,19 @@ SHARED_DEFAULTS = {
     "replaced_model": None,
     "train_show": None,
     "train_lesson": None,
+    "my_drawings": None,           # a new dict on every change (never mutated in place)
+    "my_teacher": None,
+    "my_taught": 0,
+    "my_undo": None,
+    "my_notice": None,
+    "my_rerun": False,
+    "my_curve": None,
+    "my_actually": None,
+    "my_teach_steps": 200,
+    "my_teach_hold_out": True,
+    "my_gallery_show": "all",
+    "my_gallery_page": 1,
+    "my_inspect_set": "test",
 }
 # The Draw page's keys.
 DRAW_DEFAULTS = {
@@ -114,7 +140,7 @@ def _leave_legacy_pages_mode():
 
 # What a reload gives back (app.visitor): the visitor's work, not what is transient.
 TRANSIENT = {"train_notice", "hidden_map", "draw_upload_decoded", "draw_server_ms",
-             "draw_initial", "draw_canvas_version"}
+             "draw_initial", "draw_canvas_version", "my_notice", "my_rerun", "my_curve"}
 
 
 def kept_keys():
@@ -197,28 +223,54 @@ def _shipped_path(dataset):
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _load_shipped(path, mtime):              # mtime in the key: a replaced file is reloaded
-    return load_model(path)
+def _load_shipped(path, mtime, dataset):     # mtime in the key: a replaced file is reloaded
+    saved = load_model(path, shown_as=f"{dataset}/{Path(path).name}")
+    return verified(saved, dataset) if saved.dataset == dataset else saved
 
 
 def shipped_model(dataset):
     """(SavedModel, "") for model/<dataset>/nn_parameters.npz, or (None, reason) if unusable.
 
     Shared between sessions (read-only): never train or modify the returned model in place.
+    Its test accuracy is measured here (``verified``), not read from the file.
     """
     path = _shipped_path(dataset)
+    shown = f"{dataset}/{path.name}"            # never the server's absolute path
     try:
         mtime = path.stat().st_mtime
     except OSError:
         return None, (f"No pretrained {dataset_title(dataset)} model is installed "
                       f"({path.name} is missing): train one on the Train page.")
     try:
-        saved = _load_shipped(str(path), mtime)
+        saved = _load_shipped(str(path), mtime, dataset)
     except ModelFileError as e:
         return None, f"The pretrained model cannot be used: {e}"
     if saved.dataset != dataset:
-        return None, f"{path} is a {saved.dataset} model, not {dataset_title(dataset)}."
+        return None, f"{shown} is a {saved.dataset} model, not {dataset_title(dataset)}."
     return saved, ""
+
+
+def verified(saved, dataset):
+    """``saved`` (a SavedModel read from a file) with its test accuracy measured here, on this
+    app's test images of ``dataset``, instead of the figure the file claims: a file can claim
+    anything. The claim stays as metrics["claimed_test_accuracy"], the count of images as
+    metrics["test_images"]; without a usable test set the accuracy is left out. The evaluation
+    is app.inspect_views.test_predictions, so Inspect reuses it."""
+    import dataclasses
+
+    from app.inspect_views import evaluation_key, test_predictions
+
+    metrics = {key: value for key, value in saved.metrics.items() if key != "test_accuracy"}
+    if "test_accuracy" in saved.metrics:
+        metrics["claimed_test_accuracy"] = saved.metrics["test_accuracy"]
+    try:
+        raw = load_raw(dataset)
+        evaluation = test_predictions(evaluation_key(saved, raw), saved, raw)
+        metrics["test_accuracy"] = float(evaluation.accuracy)
+        metrics["test_images"] = int(raw.test_labels.shape[0])
+    except NNError:                    # no dataset: show no accuracy rather than the claim
+        pass
+    return dataclasses.replace(saved, metrics=metrics)
 
 
 def current_model(dataset=None):
