@@ -1,0 +1,203 @@
+"""core.finetune (teaching a trained model a new style) and the command line that does it:
+``train --start-from MODEL --extra-data DIR --out OUT`` and ``eval --extra-data DIR``."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from core.errors import ConfigError, TrainingDiverged
+from core.finetune import TeachConfig, accuracy, compare, copy_model, split_drawings, teach
+from core.handwriting import Drawings, write_dir
+from core.model import MLP, ModelConfig
+from core.modelio import load_model
+from core.training import TrainConfig, fit
+from tests.conftest import blobs, needs_model
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "model" / "mnist" / "nn_parameters.npz"
+
+
+def style(n_per_class, seed, prototypes):
+    """Images of a new "style": each class is another random pattern (plus noise)."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(10), n_per_class)
+    X = np.clip(prototypes[y] * 0.9 + rng.random((y.size, 784)) * 0.3, 0, 1).astype(np.float32)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A small model that knows the blobs dataset (and nothing of the new style)."""
+    data = blobs(n=1800, seed=0)
+    splits = SimpleNamespace(X_train=data.X_train, y_train=data.y_train, X_val=data.X_val,
+                             y_val=data.y_val, X_test=data.X_val, y_test=data.y_val)
+    model = MLP(ModelConfig(hidden_sizes=(32,)), np.random.default_rng(0))
+    for _ in fit(model, splits, TrainConfig(learning_rate=0.01, optimizer="adam", epochs=3,
+                                            batch_size=64, validation_size=0)):
+        pass
+    assert accuracy(model, splits.X_test, splits.y_test) > 0.95
+    return model, splits
+
+
+def test_split_drawings_holds_out_a_share_of_each_class():
+    labels = np.array([0] * 8 + [1] * 4 + [2] * 3 + [3])
+    taught, held = split_drawings(labels, 0.25, rng=0)
+    assert np.bincount(labels[held], minlength=4).tolist() == [2, 1, 0, 0]   # floor(0.25 n)
+    assert np.intersect1d(taught, held).size == 0 and taught.size + held.size == labels.size
+    again = split_drawings(labels, 0.25, rng=0)
+    assert np.array_equal(again[1], held)
+    assert split_drawings(labels, 0.0)[1].size == 0
+    with pytest.raises(ConfigError, match="held-out share"):
+        split_drawings(labels, 1.0)
+
+
+def test_teaching_a_tiny_synthetic_style_raises_held_out_accuracy(trained):
+    model, splits = trained
+    prototypes = np.random.default_rng(7).random((10, 784)) < 0.15
+    X_taught, y_taught = style(5, 1, prototypes)                  # 50 drawings
+    X_held, y_held = style(30, 2, prototypes)                     # 300 never taught
+    config = TeachConfig(steps=150, learning_rate=0.003, augment=False, augment_dataset=False,
+                         report_every=25)
+    taught_model = copy_model(model)
+    records = list(teach(taught_model, splits, X_taught, y_taught, config,
+                         held_out=(X_held, y_held)))
+    outcome = compare(model, taught_model, splits.X_test, splits.y_test, (X_taught, y_taught),
+                      (X_held, y_held), steps=150)
+    assert outcome.held_out_before < 0.5, outcome
+    assert outcome.held_out_after > 0.9, outcome
+    assert outcome.held_out_after - outcome.held_out_before > 0.4
+    assert outcome.test_after > outcome.test_before - 0.03, "it forgot the dataset"
+    assert [r.step for r in records] == [0, 25, 50, 75, 100, 125, 150]
+    assert records[0].held_out_accuracy == pytest.approx(outcome.held_out_before)
+    assert records[-1].held_out_accuracy == pytest.approx(outcome.held_out_after)
+    assert accuracy(model, X_held, y_held) == outcome.held_out_before      # the original is untouched
+
+
+def test_each_batch_mixes_the_drawings_in_and_without_them_it_just_goes_on(trained):
+    model, splits = trained
+    assert TeachConfig().extra_per_batch(200, 55_000) == 32
+    assert TeachConfig().extra_per_batch(0, 55_000) == 0
+    assert TeachConfig().extra_per_batch(20, 0) == 128                     # only drawings
+    records = list(teach(copy_model(model), splits, np.zeros((0, 784), np.float32),
+                         np.zeros(0, np.int64), TeachConfig(steps=10, report_every=5)))
+    assert [r.step for r in records] == [0, 5, 10]
+    assert np.isnan(records[-1].taught_accuracy) and np.isnan(records[-1].held_out_accuracy)
+
+
+def test_a_learning_rate_far_too_large_is_reported_and_the_weights_stay_finite(trained):
+    model, splits = trained
+    taught_model = copy_model(model)
+    X, y = style(5, 1, np.random.default_rng(7).random((10, 784)) < 0.15)
+    with pytest.raises(TrainingDiverged, match="smaller learning rate"):
+        for _ in teach(taught_model, splits, X, y, TeachConfig(steps=200, learning_rate=100.0,
+                                                               optimizer="sgd", augment=False,
+                                                               augment_dataset=False)):
+            pass
+    assert taught_model.params_finite()
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"steps": 0}, "steps"), ({"batch_size": 1}, "Batch size"), ({"extra_share": 1.5}, "share"),
+    ({"learning_rate": 0.0}, "Learning rate"), ({"optimizer": "lbfgs"}, "optimiser"),
+    ({"seed": -1}, "Seed"),
+])
+def test_impossible_settings_are_refused(settings, message):
+    with pytest.raises(ConfigError, match=message):
+        TeachConfig(**settings)
+
+
+@needs_model
+def test_the_shipped_model_learns_the_benchmark_style():
+    """benchmarks/handwriting.py, small: 10 drawings of each class taught, 10 held out."""
+    pytest.importorskip("PIL")
+    from benchmarks.handwriting import make_style_set
+    from core.datasets import make_splits, read_sample
+
+    saved = load_model(SHIPPED)
+    splits = make_splits(read_sample("mnist"), 1000, "unit", rng=0)
+    X_taught, y_taught, _ = make_style_set(10, seed=0)
+    X_held, y_held, _ = make_style_set(10, seed=1)
+    model = copy_model(saved.model)
+    for _ in teach(model, splits, X_taught, y_taught, TeachConfig()):
+        pass
+    outcome = compare(saved.model, model, splits.X_test, splits.y_test, (X_taught, y_taught),
+                      (X_held, y_held))
+    assert outcome.held_out_after >= 0.9 and outcome.held_out_after - outcome.held_out_before >= 0.1, outcome
+    assert outcome.test_after >= outcome.test_before - 0.01, outcome
+
+
+# -- the command line ---------------------------------------------------------------------------
+def run(*args):
+    env = {**os.environ, "NN_OFFLINE": "1", "NN_DATA_DIR": "", "NN_CACHE_DIR": "/nonexistent-cache"}
+    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=240)
+
+
+@pytest.fixture(scope="module")
+def drawings_dir(tmp_path_factory):
+    """A folder of 30 drawings: bundled-sample test digits, mirrored (a style it does not know)."""
+    from core.datasets import read_sample
+    raw = read_sample("mnist")
+    images = raw.test_images[:30].reshape(-1, 28, 28)[:, :, ::-1].reshape(-1, 784)
+    labels = raw.test_labels[:30]
+    sketches = np.repeat(np.repeat(images.reshape(-1, 28, 28), 2, 1), 2, 2)
+    folder = tmp_path_factory.mktemp("drawings")
+    write_dir(Drawings(images.copy(), labels.copy(), sketches), folder)
+    return folder
+
+
+@needs_model
+def test_cli_fine_tunes_a_model_on_the_drawings_and_eval_measures_them(tmp_path, drawings_dir):
+    out = tmp_path / "taught.npz"
+    r = run("train", "-dataset", "mnist", "--start-from", str(SHIPPED), "--extra-data",
+            str(drawings_dir), "--out", str(out), "-i", "60")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith(f"Started from {SHIPPED}: 784-256-128-10")
+    assert f"Extra data: 30 drawings from {drawings_dir}" in r.stdout
+    assert "Training: fine-tuning, adam, lr 0.0003 (cosine), batches of 128 (32 of them drawings, " \
+           "distorted), 60 steps" in r.stdout
+    assert any(line.startswith(f"Accuracy on {drawings_dir}: ") for line in lines)
+    assert next(line for line in lines if line.startswith("Test accuracy: ")).endswith("before)")
+    assert f"Saved parameters to {out}" in r.stdout
+    saved = load_model(out, expected_dataset="mnist")
+    assert saved.train_config["fine_tuned_from"] == str(SHIPPED) and saved.train_config["steps"] == 60
+    assert saved.metrics["extra_drawings"] == 30 and len(saved.history) > 2
+
+    r = run("eval", "-dataset", "mnist", "--model", str(out), "--extra-data", str(drawings_dir))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Accuracy: "))
+    assert lines[at].endswith("%") and 0 <= float(lines[at][10:-1]) <= 100
+    prefix = f"Accuracy on {drawings_dir}: "
+    assert lines[at + 1].startswith(prefix) and lines[at + 1].endswith("%")
+    after = float(lines[at + 1][len(prefix):-1])
+    assert after >= saved.metrics["extra_accuracy"] * 100 - 0.01        # the same number, 2 decimals
+    assert "Per-class accuracy:" in r.stdout
+
+
+@needs_model
+@pytest.mark.parametrize("args,message", [
+    (["train", "--extra-data", "DIR"], "add --start-from MODEL"),
+    (["train", "--start-from", str(SHIPPED), "--extra-data", "DIR"], "needs --out FILE"),
+    (["train", "--start-from", str(SHIPPED), "--out", "x.npz", "--hidden", "32"],
+     "--hidden cannot change a model you start from"),
+    (["train", "--start-from", str(SHIPPED), "--out", "x.npz", "--scaling", "symmetric"],
+     "reads pixels in the unit scaling"),
+    (["train", "--start-from", str(SHIPPED), "--out", "x.npz", "--batch-size", "full"],
+     "not 'full'"),
+    (["train", "--start-from", str(SHIPPED), "--out", "x.npz", "--extra-data", "/nonexistent"],
+     "/nonexistent does not exist"),
+    (["train", "-dataset", "fashion-mnist", "--start-from", str(SHIPPED), "--out", "x.npz"],
+     "is a mnist model; add -dataset mnist"),
+    (["eval", "--extra-data", str(ROOT / "core")], "has no images and no labels file"),
+])
+def test_cli_mistakes_print_one_clear_line_and_exit_2(args, message, tmp_path):
+    r = run(*[a.replace("DIR", str(tmp_path)) for a in args])
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert not (ROOT / "x.npz").exists()
