@@ -134,7 +134,7 @@ def test_settings_and_a_running_training_survive_a_page_switch():
     assert at.text_input(key="train.hidden").value == "24"
     assert at.session_state["trainer"] is trainer
     at.button(key="train.stop").click().run()
-    assert trainer.join(1.5)
+    assert trainer.join(15)
     at = run_until_finished(at)
     assert trainer.snapshot(poll=False).status == "stopped"
     assert "Stopped" in texts(at.success)

@@ -111,7 +111,7 @@ def test_server_wide_cap(splits, monkeypatch):
     with pytest.raises(TrainingBusy, match="already running in this session"):
         first.start(SMALL, long_run, splits)
     first.stop()
-    assert first.join(2)
+    assert first.join(15)
     second.start(SMALL, TrainConfig(learning_rate=0.1, iterations=20, batch_size=32), splits)
     assert second.join(20)
     assert second.snapshot().status == "done"
@@ -121,7 +121,7 @@ def test_run_stops_when_nobody_polls(splits):
     t = Trainer()
     t.start(SMALL, TrainConfig(learning_rate=0.1, iterations=1_000_000, batch_size=32), splits,
             poll_timeout=0.5)
-    assert t.join(5), "an unpolled run must end by itself"
+    assert t.join(20), "an unpolled run must end by itself"
     assert t.snapshot().status == "abandoned"
 
 
@@ -135,7 +135,7 @@ def test_run_stops_when_the_browser_session_is_gone(splits, monkeypatch):
     time.sleep(1.0)
     assert t.thread_alive, "a connected session keeps its run even without polls"
     connected.clear()                       # the tab was closed or reloaded
-    assert t.join(3)
+    assert t.join(20)
     assert t.snapshot().status == "abandoned"
 
 
