@@ -171,11 +171,13 @@ def network_diagram(model, pixels, scaling, names, selected=None, limit=MAX_UNIT
         x, y = INPUT_LEFT + (c + 0.5) * CELL, input_top + (r + 0.5) * CELL
         pixel_xy[int(index)] = (x, y)
         rows.append({"kind": "pixel", "x": x, "y": y, "fill": _grey(pixels[index]),
-                     "name": f"pixel (row {r}, column {c})", "value": round(float(pixels[index]), 3)})
+                     "name": f"pixel (row {r}, column {c})",
+                     "value": round(float(pixels[index]), 3)})
     rows.append({"kind": "title", "x": INPUT_LEFT + input_size / 2, "y": 12,
                  "text": f"Input {side}x{side}"})
 
-    columns, units, previous = [], {}, None          # previous: (indices, xs, ys) of the last column
+    columns, units = [], {}
+    previous = None                                  # (indices, x, ys) of the column to the left
     for column in range(1, n_hidden + 2):
         is_output = column == n_hidden + 1
         values = tr.logits[0] if is_output else tr.inputs[column][0]
@@ -214,7 +216,7 @@ def network_diagram(model, pixels, scaling, names, selected=None, limit=MAX_UNIT
             for i, j in pairs:
                 value = float(contributions[i, j])
                 strength = abs(value) / strongest if strongest > 0 else 0.0
-                target = f"{'output ' + str(names[shown[j]]) if is_output else 'unit ' + str(int(shown[j]))}"
+                target = (f"output {names[shown[j]]}" if is_output else f"unit {int(shown[j])}")
                 rows.append({"kind": "edge", "x": sources[i][0], "y": sources[i][1],
                              "x2": x, "y2": ys[j], "sign": "+" if value >= 0 else "-",
                              "opacity": round(0.12 + 0.78 * strength, 3),
@@ -388,7 +390,7 @@ def pushes_sentence(details, names, count=2):
     return sentence[0].upper() + sentence[1:] + "."
 
 
-# -- pictures -----------------------------------------------------------------------------------------
+# -- pictures --------------------------------------------------------------------------------------
 def _enlarge(rgb, scale):
     return np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
 
@@ -399,7 +401,8 @@ def _framed(rgb, colour=200):
 
 
 def grey_picture(pixels, scale=6):
-    """784 pixels in [0, 1] -> an enlarged RGB picture, white ink on black, as the network sees it."""
+    """784 pixels in [0, 1] -> an enlarged RGB picture, white ink on black (as the network sees
+    it)."""
     image = np.asarray(pixels, np.float64).reshape(28, 28)
     level = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
     return _enlarge(np.repeat(level[..., None], 3, axis=2), scale)

@@ -28,7 +28,7 @@ from core.explain import input_gradient, probabilities, saliency, trace
 GUESS = "guess"
 
 
-# -- the network --------------------------------------------------------------------------------------
+# -- the network -----------------------------------------------------------------------------------
 def _clicked(chart_key, unit_key):
     """on_select of the diagram: a click on a circle chooses that unit (a click elsewhere keeps
     the one chosen)."""
@@ -100,7 +100,7 @@ def _unit_view(model, tr, key, names, scaling):
             st.caption(pushes_sentence(details, names))
 
 
-# -- which pixels mattered ------------------------------------------------------------------------------
+# -- which pixels mattered -------------------------------------------------------------------------
 def _class_choice(label, names, key, guess, help_text, include_guess=True, default=None):
     options = ([GUESS] if include_guess else []) + list(range(len(names)))
 
@@ -156,7 +156,7 @@ def saliency_view(asked, pixels, names, prefix):
              caption=[str(n) for n in names], width=84)
 
 
-# -- what would make it a 3 -------------------------------------------------------------------------------
+# -- what would make it a 3 ------------------------------------------------------------------------
 def counterfactual_view(asked, pixels, names, prefix):
     """A few steps of gradient ascent on log p(target) from the drawing: the changed pixels, the
     result and the probability path."""
@@ -203,7 +203,7 @@ def counterfactual_view(asked, pixels, names, prefix):
                "after each step; the other classes are the faint lines.")
 
 
-# -- how little fools it ------------------------------------------------------------------------------------
+# -- how little fools it ---------------------------------------------------------------------------
 KINDS = {"linf": "a faint change everywhere", "pixels": "a few pixels"}
 
 
@@ -258,7 +258,7 @@ def nudge_view(asked, pixels, names, prefix):
                    "guess most, until it flipped."))
 
 
-# -- class dreams ----------------------------------------------------------------------------------------
+# -- class dreams ----------------------------------------------------------------------------------
 DREAM_KINDS = {"readable": "readable (L2, blur and jitter)", "raw": "raw (no regularisation)"}
 
 

@@ -65,7 +65,7 @@ def headings(at):
     return [m.value for m in at.markdown if m.value.startswith("#### ")]
 
 
-# -- Draw --------------------------------------------------------------------------------------------
+# -- Draw ------------------------------------------------------------------------------------------
 @needs_model
 def test_the_why_views_stay_closed_until_asked():
     at = draw(draw_page(), "7")
@@ -216,7 +216,7 @@ def test_every_view_works_for_every_architecture(config, scaling):
         assert not at.exception, (tab, at.exception)
 
 
-# -- Inspect -------------------------------------------------------------------------------------------
+# -- Inspect ---------------------------------------------------------------------------------------
 @needs_model
 def test_inspect_shows_the_network_for_a_test_image_and_the_drawing():
     at = open_app("pages/inspect.py")
@@ -253,7 +253,7 @@ def test_inspect_dreams_a_picture_for_every_class_once_per_model():
     assert not at.exception and "Without rules" in texts(at.caption)
 
 
-# -- the data and the arithmetic -------------------------------------------------------------------------
+# -- the data and the arithmetic -------------------------------------------------------------------
 @pytest.mark.parametrize("activation, output, loss, scaling", [
     ("relu", "softmax", "cross_entropy", "unit"), ("tanh", "sigmoid", "mse", "symmetric"),
     ("leaky_relu", "softmax", "mse", "unit"), ("sigmoid", "softmax", "cross_entropy", "unit")])

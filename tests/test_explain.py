@@ -41,7 +41,7 @@ def pixels_away_from_kinks(model, rng, n=3, scaling="unit"):
     raise AssertionError("no input away from the kinks")
 
 
-# -- gradients against central differences ----------------------------------------------------------
+# -- gradients against central differences ---------------------------------------------------------
 @pytest.mark.parametrize("activation,output,loss,score,scaling", CASES)
 def test_input_gradient_matches_central_differences(activation, output, loss, score, scaling):
     rng = np.random.default_rng(1)
@@ -50,8 +50,8 @@ def test_input_gradient_matches_central_differences(activation, output, loss, sc
     classes = np.array([0, 2, 3])
     scores, grads = input_gradient(model, X, classes, score, scaling)
     assert scores.shape == (3,) and grads.shape == X.shape
-    numeric = numeric_grad(lambda: float(input_gradient(model, X, classes, score, scaling)[0].sum()),
-                           X)
+    total = lambda: float(input_gradient(model, X, classes, score, scaling)[0].sum())  # noqa: E731
+    numeric = numeric_grad(total, X)
     check(f"{model.config.describe()} {score} {scaling}", grads, numeric)
 
 
@@ -144,7 +144,7 @@ def test_smooth_keeps_flat_pictures_flat_and_leaves_other_shapes_alone():
     assert smooth(odd, 1.0) is odd and smooth(dot, 0) is dot
 
 
-# -- on the shipped MNIST model ---------------------------------------------------------------------
+# -- on the shipped MNIST model --------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def shipped():
     from core.datasets import load_dataset
