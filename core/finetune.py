@@ -92,12 +92,14 @@ class TeachConfig:
             raise ConfigError("report_every must be at least 1 step.")
 
     def extra_per_batch(self, n_extra, n_dataset):
-        """How many drawings go into each batch (the rest are dataset images)."""
+        """How many drawings go into each batch (the rest are dataset images): ``extra_share``
+        of it, but no more than there are drawings, so that a handful of them is not repeated
+        dozens of times per batch (the model would learn those pixels and forget the dataset)."""
         if n_extra == 0:
             return 0
         if n_dataset == 0:
             return self.batch_size
-        return min(self.batch_size, max(1, round(self.extra_share * self.batch_size)))
+        return min(self.batch_size, n_extra, max(1, round(self.extra_share * self.batch_size)))
 
     def to_dict(self):
         return asdict(self)

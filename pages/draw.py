@@ -16,7 +16,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app import state
+from app import my_drawings, state
 from app.charts import probabilities_spec
 from app.draw_views import (BLUR_SIGMA, CANVAS_TOOLBAR_FIX, MAX_UPLOAD_BYTES, UPLOAD_TYPES,
                             classify, decode_upload, enlarge, model_at, option_help, run_moments,
@@ -251,6 +251,7 @@ def draw_and_guess():
                                      help="The probability the network gives its guess. A "
                                           "confident network can still be wrong: see Inspect.")
             st.vega_lite_chart(probabilities_spec(guess.probabilities, names), width="stretch")
+            my_drawings.label_buttons(dataset, pixels, guess.index, source, on_saved=clear_canvas)
         if saved is not None:
             st.caption(f"Model: {asked_label}, {saved.model.config.describe()}.")
         if pixels is not None and not empty:
@@ -278,3 +279,4 @@ def draw_and_guess():
 
 
 draw_and_guess()
+my_drawings.section(dataset)         # your labelled drawings: score, Teach it, gallery, files

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app import state
+from app import my_drawings, state
 from app.charts import (activation_spec, confusion_spec, curves_spec, per_class_spec,
                         probabilities_spec)
 from app.draw_views import classify, enlarge, to_model_input
@@ -66,7 +66,7 @@ try:
         if saved.dataset != dataset:
             raise NNError(f"{path.name} is a {saved.dataset} model; switch the dataset in the "
                           "sidebar to inspect it.")
-    raw = state.load_raw(dataset)
+    raw = my_drawings.test_set_choice(dataset, state.load_raw(dataset))   # or your drawings
     evaluation = test_predictions(evaluation_key(saved, raw), saved, raw)
 except (NNError, OSError) as e:
     st.error(str(e))

@@ -1,0 +1,689 @@
+"""Teach it your handwriting: the visitor's own labelled drawings, measured and taught.
+
+The views (each a function a page calls; the pages stay thin):
+
+    label_buttons(dataset, pixels, guess, source, on_saved)   Draw, under the guess: "Right" and
+        "It's actually a [class]" add the drawing (its 784 pixels, the label and a 56 x 56 sketch
+        of the raw drawing) to the visitor's set for that dataset
+    section(dataset)                Draw, below: "Your handwriting" accuracy of the current model,
+        "Teach it" with before -> after side by side, the gallery (the current model's guess in
+        green or red, delete one, clear all), download / upload the set as MNIST IDX files
+    test_set_choice(dataset, raw)   Inspect: the visitor's drawings as another test set (the
+        confusion matrix, mistakes and activations then work on them)
+    training_curve(snap)            Train, in the live view: accuracy on the drawings as the
+        network learns (from 10 drawings on)
+
+The set lives in ``st.session_state["my_drawings"]`` (dataset -> core.handwriting.Drawings, an
+immutable set, so a reload's new session can share it: app.visitor keeps it for 30 minutes).
+Teaching runs core.finetune.teach in a background thread (``Teacher``), like a training: a click
+elsewhere or a page switch does not stop it, and the page polls it. When it ends, the taught
+model becomes the current one, with a one-click way back.
+"""
+import threading
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import streamlit as st
+
+from app import state
+from core.datasets import RawDataset
+from core.errors import DatasetError, NNError, TrainingDiverged
+from core.handwriting import (MAX_DRAWINGS, MAX_ZIP_BYTES, Drawings, from_zip, sketch_of, to_zip,
+                              zip_name)
+
+MIN_TO_TEACH = 5            # drawings before "Teach it" is offered
+MIN_FOR_CURVE = 10          # drawings before the Train page draws their curve
+MIN_FOR_INSPECT = 2         # drawings before Inspect offers them as a test set
+HELD_OUT_SHARE = 0.25       # of each class, kept aside to measure the teaching honestly
+STEP_CHOICES = (50, 100, 200, 400, 800)
+PER_PAGE = 40               # gallery pictures per page
+PER_ROW = 8
+POLL_SECONDS = 0.5
+GREEN, RED = (46, 160, 67), (228, 87, 46)
+SKETCH_BYTES = 784 + 56 * 56 + 1
+
+
+# -- the set ----------------------------------------------------------------------------------------
+def drawings_of(dataset):
+    """The visitor's set for ``dataset`` (an empty one when there is none yet)."""
+    sets = st.session_state["my_drawings"] or {}
+    return sets.get(dataset) or Drawings.empty()
+
+
+def _store(dataset, drawings):
+    sets = dict(st.session_state["my_drawings"] or {})     # a new dict: never shared in place
+    sets[dataset] = drawings
+    st.session_state["my_drawings"] = sets
+
+
+def _notice(kind, text):
+    st.session_state["my_notice"] = (kind, text)
+
+
+def guesses(saved, drawings):
+    """(N,) the model's guess for each drawing."""
+    if saved is None or not len(drawings):
+        return np.zeros(0, np.int64)
+    return saved.model.predict(drawings.pixels(saved.scaling, saved.model.dtype))
+
+
+def _raw_picture(source):
+    """The raw drawing the guess was made from (canvas RGBA or the uploaded picture), or None."""
+    ss = st.session_state
+    if source == "upload":
+        decoded = ss.get("draw_upload_decoded")
+        return decoded[1] if decoded else None
+    return ss.get("draw_rgba")
+
+
+def _save(dataset, pixels, label, source):
+    """Callback: add the drawing shown to the set as ``label``."""
+    names = state.class_names(dataset)
+    drawings = drawings_of(dataset)
+    try:
+        picture = _raw_picture(source)
+        sketch = sketch_of(picture) if picture is not None else None
+        drawings = drawings.add(pixels, int(label), sketch)
+    except NNError as e:
+        _notice("error", str(e))
+        return
+    _store(dataset, drawings)
+    st.session_state["my_rerun"] = True
+    st.toast(f"Saved as {names[label]}: drawing {len(drawings)} of your set. Draw the next one.",
+             icon=":material/check:")
+
+
+def _save_actually(dataset, pixels, source):
+    label = st.session_state["my_actually"]
+    st.session_state["my_actually"] = None
+    if label is not None:
+        _save(dataset, pixels, label, source)
+
+
+def label_buttons(dataset, pixels, guess, source, on_saved=None):
+    """Under the guess on Draw: "Right" and "It's actually a [class]" add the drawing to the
+    visitor's set. ``guess``: the class index shown; ``source``: "canvas" | "upload" | "test"
+    (test images are labelled already: no buttons); ``on_saved``: called after a drawing was
+    added, before the whole page reruns (Draw clears the canvas for the next drawing)."""
+    ss = st.session_state
+    if ss["my_rerun"]:
+        ss["my_rerun"] = False
+        if on_saved is not None:
+            on_saved()
+        st.rerun(scope="app")               # the gallery and the score are outside the fragment
+    if source == "test" or pixels is None:
+        return
+    names = state.class_names(dataset)
+    count = len(drawings_of(dataset))
+    full = count >= MAX_DRAWINGS
+    keep = ("Your set is full" if full else
+            "Add it to your drawings to measure and teach the network your handwriting")
+    with st.container(border=True):
+        st.caption(f"**Is it right?** {keep} ({count} of {MAX_DRAWINGS}; see *My drawings* "
+                   "below).")
+        row = st.columns([2, 3], vertical_alignment="center")
+        row[0].button(f"Right: {names[guess]}", icon=":material/check:", key="my_right",
+                      on_click=_save, args=(dataset, pixels, guess, source), disabled=full,
+                      width="stretch",
+                      help=f"It is a {names[guess]}: keep the drawing with that label.")
+        row[1].pills("It's actually a…", [k for k in range(len(names)) if k != guess],
+                     format_func=lambda k: names[k], key="my_actually", disabled=full,
+                     on_change=_save_actually, args=(dataset, pixels, source),
+                     help="The network got it wrong: keep the drawing with the right label.")
+
+
+# -- teaching, in the background ---------------------------------------------------------------------
+_teaching = set()                  # Teachers whose thread runs, across sessions
+_teaching_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Taught:
+    """A Teacher's state, copied for the page."""
+    run_id: int
+    status: str                    # idle | running | done | failed
+    message: str
+    dataset: str
+    records: tuple                 # TeachRecord dicts
+    total_steps: int
+    outcome: object                # core.finetune.Outcome when done
+    saved: object                  # the taught SavedModel when done
+    label: str                     # what the taught model is called
+    held_out: tuple                # (fingerprint of the set, indices held out) of this run
+
+    @property
+    def running(self):
+        return self.status == "running"
+
+    @property
+    def finished(self):
+        return self.status in ("done", "failed")
+
+
+class Teacher:
+    """One session's teaching run (core.finetune.teach in a daemon thread). The thread never calls
+    st.*; the page reads ``snapshot()``. A run takes seconds and always ends by itself."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._thread = None
+        self._state = Taught(0, "idle", "", "", (), 0, None, None, "", ("", ()))
+
+    def snapshot(self):
+        with self._lock:
+            return self._state
+
+    def _set(self, **fields):
+        with self._lock:
+            self._state = replace(self._state, **fields)
+
+    def start(self, saved, label, splits, drawings, config, held_out_share):
+        """Teach ``saved`` (a SavedModel; never changed) ``drawings`` mixed with ``splits``'
+        training images. Raises NNError when a run is going or the server is busy."""
+        from app.trainer import max_trainings, running_count
+        from core.finetune import split_drawings
+
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise NNError("It is already being taught: wait a few seconds.")
+        with _teaching_lock:
+            busy = running_count() + len(_teaching)
+            if busy >= max_trainings():
+                raise NNError(f"The server is busy with {busy} trainings (the limit is "
+                              f"{max_trainings()}, so each stays fast). Try again in a moment.")
+            _teaching.add(self)
+        taught, held = split_drawings(drawings.labels, held_out_share, rng=config.seed)
+        run_id = self._state.run_id + 1
+        self._set(run_id=run_id, status="running", message="", dataset=saved.dataset, records=(),
+                  total_steps=config.steps, outcome=None, saved=None,
+                  label=f"{label}, taught your handwriting",
+                  held_out=(drawings.fingerprint(), tuple(int(i) for i in held)))
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"teacher-{run_id}",
+                                        args=(saved, splits, drawings, taught, held, config))
+        self._thread.start()
+
+    def join(self, timeout=None):
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return thread is None or not thread.is_alive()
+
+    def _run(self, saved, splits, drawings, taught, held, config):
+        try:
+            self._teach(saved, splits, drawings, taught, held, config)
+        except (NNError, TrainingDiverged) as e:
+            self._set(status="failed", message=str(e))
+        except Exception as e:                 # never die silently: the page shows it
+            self._set(status="failed", message=f"Teaching failed: {type(e).__name__}: {e}")
+        finally:
+            with _teaching_lock:
+                _teaching.discard(self)
+
+    def _teach(self, saved, splits, drawings, taught, held, config):
+        from core.finetune import compare, copy_model, teach
+        from core.modelio import SavedModel
+
+        X = drawings.pixels(saved.scaling, saved.model.dtype)          # (N, 784)
+        y = drawings.labels.astype(np.int64)
+        model = copy_model(saved.model)
+        started = time.perf_counter()
+        records = []
+        for record in teach(model, splits, X[taught], y[taught], config, held_out=(X[held], y[held])):
+            records.append(record.to_dict())
+            self._set(records=tuple(records))
+        seconds = time.perf_counter() - started
+        outcome = compare(saved.model, model, splits.X_test, splits.y_test, (X[taught], y[taught]),
+                          (X[held], y[held]), steps=config.steps, seconds=seconds)
+        train_config = {**saved.train_config, **config.to_dict(), "dataset": saved.dataset,
+                        "scaling": saved.scaling, "taught_drawings": int(len(taught)),
+                        "held_out_drawings": int(len(held))}
+        metrics = {**saved.metrics, "test_accuracy": outcome.test_after,
+                   "test_accuracy_before": outcome.test_before,
+                   "held_out_accuracy": outcome.held_out_after,
+                   "held_out_accuracy_before": outcome.held_out_before}
+        taught_model = SavedModel(model=model, dataset=saved.dataset, scaling=saved.scaling,
+                                  train_config=train_config, history=records, metrics=metrics)
+        self._set(status="done", outcome=outcome, saved=taught_model)
+
+
+def _teacher():
+    ss = st.session_state
+    if ss["my_teacher"] is None:
+        ss["my_teacher"] = Teacher()
+    return ss["my_teacher"]
+
+
+def _start_teaching(dataset):
+    """Callback of "Teach it"."""
+    from core.finetune import TeachConfig
+
+    ss = st.session_state
+    saved, label = state.current_model(dataset)
+    drawings = drawings_of(dataset)
+    if saved is None:
+        _notice("warning", f"There is no model to teach. {label}")
+        return
+    try:
+        validation = saved.train_config.get("validation_size", 5000)
+        seed = saved.train_config.get("seed", 0)
+        splits = state.load_splits(dataset, validation, saved.scaling, seed)
+        config = TeachConfig(steps=int(ss["my_teach_steps"]))
+        share = HELD_OUT_SHARE if ss["my_teach_hold_out"] else 0.0
+        _teacher().start(saved, label, splits, drawings, config, share)
+    except NNError as e:
+        _notice("error", str(e))
+
+
+def adopt_taught(dataset=None):
+    """When a teaching run has ended since we last looked, make its model the current one (and
+    keep the one it replaces for Undo). Returns True when it adopted a model."""
+    ss = st.session_state
+    teacher = ss["my_teacher"]
+    if teacher is None:
+        return False
+    snap = teacher.snapshot()
+    if not snap.finished or snap.run_id == ss["my_taught"]:
+        return False
+    ss["my_taught"] = snap.run_id
+    if snap.status == "done" and snap.saved is not None:
+        ss["my_undo"] = (snap.run_id, snap.dataset, ss["user_models"].get(snap.dataset))
+        state.set_current_model(snap.dataset, snap.saved, snap.label)
+    return True
+
+
+def _undo(run_id, dataset):
+    ss = st.session_state
+    undo = ss["my_undo"]
+    if undo is None or undo[0] != run_id:
+        return
+    previous = undo[2]
+    state.set_current_model(dataset, *(previous if previous is not None else (None, "")))
+    ss["my_undo"] = None
+    _notice("info", "Back to the model from before the teaching.")
+
+
+# -- the Draw page's section -----------------------------------------------------------------------
+def section(dataset):
+    """"My drawings": the score, Teach it, the gallery, download / upload. Below Draw's canvas."""
+    ss = st.session_state
+    adopt_taught(dataset)
+    names = state.class_names(dataset)
+    title = state.dataset_title(dataset)
+    drawings = drawings_of(dataset)
+    saved, model_label = state.current_model(dataset)
+    st.subheader("My drawings", anchor="my-drawings",
+                 help="Teach the network your handwriting: label your drawings, see how well it "
+                      "reads them, and train it on them for a few seconds.")
+    notice = ss["my_notice"]
+    if notice is not None:
+        ss["my_notice"] = None
+        getattr(st, notice[0])(notice[1])
+    if not len(drawings):
+        st.info(f"Does the network read **your** handwriting? Draw a "
+                f"{'piece of clothing' if dataset == 'fashion-mnist' else 'digit'}, then press "
+                "**Right** or **It's actually a …** under the guess. Your drawings collect here: "
+                "the network's score on them is *your handwriting* accuracy, and **Teach it** "
+                f"trains it on them for a few seconds (from {MIN_TO_TEACH} drawings on).",
+                icon=":material/school:")
+    else:
+        predicted = guesses(saved, drawings)
+        _score_and_teach(dataset, drawings, predicted, saved, model_label, names)
+        _gallery(dataset, drawings, predicted, names, saved is not None)
+    _files(dataset, drawings, title)
+
+
+def _score_and_teach(dataset, drawings, predicted, saved, model_label, names):
+    n = len(drawings)
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        if saved is None:
+            st.warning(f"There is no model to measure. {model_label}")
+        else:
+            right_count = int((predicted == drawings.labels).sum())
+            st.metric("Your handwriting", f"{right_count / n:.0%}",
+                      help="Share of your drawings the current model reads right: its accuracy "
+                           "on your handwriting.")
+            st.caption(f"{right_count} of your {n} drawings right, by {model_label}.")
+            counts = drawings.counts()
+            wrong = [k for k in range(len(names)) if counts[k] and
+                     (predicted[drawings.labels == k] != k).any()]
+            if wrong:
+                worst = min(wrong, key=lambda k: (predicted[drawings.labels == k] == k).mean())
+                got = int((predicted[drawings.labels == worst] == worst).sum())
+                st.caption(f"Hardest for it: your **{names[worst]}** ({got} of {counts[worst]} "
+                           "right).")
+    with right:
+        _teach_panel(dataset, n, saved)
+
+
+def _teach_panel(dataset, n, saved):
+    teacher = st.session_state["my_teacher"]
+    running = teacher is not None and teacher.snapshot().running
+
+    @st.fragment(run_every=POLL_SECONDS if running else None)
+    def panel():
+        ss = st.session_state
+        snap = ss["my_teacher"].snapshot() if ss["my_teacher"] is not None else None
+        if snap is not None and snap.finished and snap.run_id != ss["my_taught"]:
+            st.rerun(scope="app")              # adopt the taught model on the full rerun
+        busy = snap is not None and snap.running
+        buttons = st.container(horizontal=True, vertical_alignment="center")
+        buttons.button("Teach it", type="primary", icon=":material/school:", key="my_teach",
+                       on_click=_start_teaching, args=(dataset,),
+                       disabled=busy or n < MIN_TO_TEACH or saved is None,
+                       help=f"Train the current model for a few seconds on your drawings mixed "
+                            f"with {state.dataset_title(dataset)}'s training images, so it learns "
+                            "your handwriting without forgetting the rest. A quarter of each "
+                            "kind of drawing is kept aside to check it honestly.")
+        with buttons.popover("Settings", icon=":material/tune:"):
+            st.select_slider("Steps", STEP_CHOICES, key="my_teach_steps",
+                             help="Optimiser updates of 128 images, 32 of them your drawings "
+                                  "(distorted a little each time). More steps, more seconds.")
+            st.toggle("Keep some drawings aside", key="my_teach_hold_out",
+                      help=f"Keep {HELD_OUT_SHARE:.0%} of each kind of drawing (of those you "
+                           "drew at least 4 times) out of the teaching, to see whether it "
+                           "learned your handwriting or only those drawings.")
+        if n < MIN_TO_TEACH:
+            st.caption(f"Label at least {MIN_TO_TEACH} drawings to teach it ({n} so far).")
+        if snap is None or snap.status == "idle" or snap.dataset != dataset:
+            if n >= MIN_TO_TEACH:
+                st.caption("**Teach it** trains the current model on your drawings for a few "
+                           "seconds; then see before → after side by side.")
+            return
+        if snap.running:
+            last = snap.records[-1] if snap.records else None
+            step = last["step"] if last else 0
+            held = last["held_out_accuracy"] if last else float("nan")
+            held_text = f" · your held-out drawings {held:.0%}" if held == held else ""
+            st.progress(step / max(snap.total_steps, 1),
+                        text=f"Teaching: step {step} of {snap.total_steps}{held_text}")
+        elif snap.status == "failed":
+            st.error(snap.message)
+            return
+        if snap.status == "done" and snap.outcome is not None:
+            _before_after(snap, dataset)
+        if len(snap.records) > 1:
+            st.vega_lite_chart(teach_curve_spec(snap.records), width="stretch",
+                               key="my_teach_chart")
+
+    panel()
+
+
+def _before_after(snap, dataset):
+    """The outcome of the last teaching: before -> after on the held-out drawings and the test
+    set, side by side; Undo."""
+    o = snap.outcome
+    cols = st.columns(2)
+    if o.n_held_out:
+        cols[0].metric(f"Your {o.n_held_out} drawings it never saw",
+                       f"{o.held_out_before:.0%} → {o.held_out_after:.0%}",
+                       f"{(o.held_out_after - o.held_out_before) * 100:+.0f} points",
+                       help="Drawings kept out of the teaching: did it learn your handwriting, "
+                            "not just those drawings?")
+    else:
+        cols[0].metric(f"The {o.n_taught} drawings it was taught",
+                       f"{o.taught_before:.0%} → {o.taught_after:.0%}",
+                       f"{(o.taught_after - o.taught_before) * 100:+.0f} points",
+                       help="Nothing was kept aside, so this is on the drawings it trained on.")
+    cols[1].metric(f"The {o.n_test:,} test images", f"{o.test_before:.2%} → {o.test_after:.2%}",
+                   f"{(o.test_after - o.test_before) * 100:+.2f} points",
+                   help="Did it forget the dataset while it learned your handwriting?")
+    aside = (f" On the {o.n_taught} drawings it was taught: {o.taught_before:.0%} → "
+             f"{o.taught_after:.0%}." if o.n_held_out else
+             " Draw at least 4 of a kind to keep some aside and measure it honestly.")
+    st.caption(f"{o.steps} steps in {o.seconds:.1f} s.{aside} The taught model is now the current "
+               "model: draw again to try it.")
+    undo = st.session_state["my_undo"]
+    if undo is not None and undo[0] == snap.run_id and undo[1] == dataset:
+        st.button("Undo: back to the model before", icon=":material/undo:", key="my_undo_button",
+                  on_click=_undo, args=(snap.run_id, dataset))
+
+
+def teach_curve_spec(records):
+    """Vega-Lite: accuracy on the held-out drawings, the taught ones and the validation images
+    against the teaching step."""
+    series = (("held_out_accuracy", "your held-out drawings"),
+              ("taught_accuracy", "your taught drawings"), ("val_accuracy", "validation images"))
+    values = [{"step": r["step"], "accuracy": float(r[field]), "on": name}
+              for r in records for field, name in series
+              if isinstance(r.get(field), float) and r[field] == r[field]]
+    return {
+        "data": {"values": values}, "height": 150,
+        "title": {"text": "Accuracy while it is taught", "fontSize": 13},
+        "mark": {"type": "line", "point": True, "tooltip": True},
+        "encoding": {
+            "x": {"field": "step", "type": "quantitative", "title": "step"},
+            "y": {"field": "accuracy", "type": "quantitative", "axis": {"format": ".0%"},
+                  "scale": {"zero": False}, "title": None},
+            "color": {"field": "on", "type": "nominal", "title": None,
+                      "scale": {"range": ["#e4572e", "#4c78a8", "#9aa5b1"]},
+                      "legend": {"orient": "bottom"}}},
+    }
+
+
+# -- the gallery ---------------------------------------------------------------------------------------
+def framed(sketch, right, width=3):
+    """A (56, 56) uint8 sketch -> (62, 62, 3) RGB with a green (right) or red (wrong) frame."""
+    rgb = np.repeat(np.asarray(sketch, np.uint8)[..., None], 3, axis=2)
+    colour = np.array(GREEN if right else RED, np.uint8)
+    out = np.empty((rgb.shape[0] + 2 * width, rgb.shape[1] + 2 * width, 3), np.uint8)
+    out[...] = colour
+    out[width:-width, width:-width] = rgb
+    return out
+
+
+def _delete(dataset, index, fingerprint):
+    drawings = drawings_of(dataset)
+    if drawings.fingerprint() != fingerprint:    # the set changed meanwhile (another tab)
+        return
+    _store(dataset, drawings.remove(index))
+
+
+def _clear_all(dataset):
+    _store(dataset, Drawings.empty())
+    _notice("info", "All your drawings of this dataset were deleted.")
+
+
+def _gallery(dataset, drawings, predicted, names, measured):
+    ss = st.session_state
+    fingerprint = drawings.fingerprint()
+    labels = drawings.labels
+    right = predicted == labels if measured else np.ones(len(labels), bool)
+    options = ["all", "wrong", *range(len(names))]
+    if ss["my_gallery_show"] not in options:
+        ss["my_gallery_show"] = "all"
+    top = st.columns([2, 1, 1], vertical_alignment="bottom")
+    show = top[0].selectbox(
+        "Show", options, key="my_gallery_show",
+        format_func=lambda o: ("all your drawings" if o == "all" else
+                               "the ones it gets wrong" if o == "wrong" else f"your {names[o]}s"),
+        help="Green frame: the current model reads it right; red: it reads it wrong (the caption "
+             "says what it sees).")
+    if show == "all":
+        rows = np.arange(len(labels))
+    elif show == "wrong":
+        rows = np.flatnonzero(~right)
+    else:
+        rows = np.flatnonzero(labels == show)
+    pages = max(1, -(-rows.size // PER_PAGE))
+    if not 1 <= ss["my_gallery_page"] <= pages:
+        ss["my_gallery_page"] = 1
+    page = 1
+    if pages > 1:
+        page = top[1].number_input("Page", 1, pages, key="my_gallery_page",
+                                   help=f"{PER_PAGE} drawings per page.")
+    with top[2].popover("Delete all", icon=":material/delete_sweep:"):
+        st.write(f"Delete all {len(labels)} of your {state.dataset_title(dataset)} drawings? "
+                 "Download them first to keep a copy.")
+        st.button("Delete them all", type="primary", key="my_clear_all",
+                  on_click=_clear_all, args=(dataset,))
+    if rows.size == 0:
+        st.caption("None: every drawing of yours is read right." if show == "wrong"
+                   else "No drawings of that kind yet.")
+        return
+    held = set()
+    teacher = ss["my_teacher"]
+    if teacher is not None:
+        snap = teacher.snapshot()
+        if snap.dataset == dataset and snap.held_out[0] == fingerprint:
+            held = set(snap.held_out[1])
+    shown = rows[(page - 1) * PER_PAGE:page * PER_PAGE]
+    for start in range(0, shown.size, PER_ROW):
+        columns = st.columns(PER_ROW)
+        for column, i in zip(columns, shown[start:start + PER_ROW]):
+            label = names[labels[i]]
+            caption = label if right[i] else f"{label}, seen as {names[predicted[i]]}"
+            if i in held:
+                caption += " (kept aside)"
+            column.image(framed(drawings.sketches[i], right[i]), caption=caption, width=68)
+            column.button("Delete", key=f"my_delete_{fingerprint}_{i}", icon=":material/close:",
+                          type="tertiary", on_click=_delete, args=(dataset, int(i), fingerprint),
+                          help=f"Delete this drawing of a {label}.")
+
+
+# -- download / upload ------------------------------------------------------------------------------
+@st.cache_data(max_entries=32, show_spinner=False)
+def _zip_bytes(fingerprint, _drawings, dataset):
+    """The download's bytes, once per set (keyed by its fingerprint)."""
+    return to_zip(_drawings, dataset=dataset)
+
+
+def _on_upload(dataset, key):
+    """Callback of the uploader: add the drawings of the zip (skipping ones already in the set)."""
+    upload = st.session_state.get(key)
+    if upload is None:
+        return
+    try:
+        incoming = from_zip(upload.getvalue(), name=f"“{upload.name}”")
+    except DatasetError as e:
+        _notice("error", str(e))
+        return
+    drawings = drawings_of(dataset)
+    have = {row.tobytes() + bytes([label]) for row, label in zip(drawings.images, drawings.labels)}
+    new = [i for i, (row, label) in enumerate(zip(incoming.images, incoming.labels))
+           if row.tobytes() + bytes([label]) not in have]
+    if len(drawings) + len(new) > MAX_DRAWINGS:
+        _notice("error", f"“{upload.name}” holds {len(new)} new drawings; with your "
+                         f"{len(drawings)} that is more than the {MAX_DRAWINGS} a set may hold. "
+                         "Delete some first, or clear your set.")
+        return
+    merged = drawings
+    for i in new:
+        merged = merged.add(incoming.images[i], int(incoming.labels[i]), incoming.sketches[i])
+    _store(dataset, merged)
+    skipped = len(incoming) - len(new)
+    _notice("success", f"Added {len(new)} drawings from “{upload.name}”"
+                       + (f" ({skipped} were in your set already)" if skipped else "") + ".")
+
+
+def _files(dataset, drawings, title):
+    ss = st.session_state
+    columns = st.columns(2, vertical_alignment="bottom")
+    if len(drawings):
+        columns[0].download_button(
+            f"Download my {len(drawings)} drawings", _zip_bytes(drawings.fingerprint(), drawings,
+                                                                dataset),
+            file_name=zip_name(dataset, drawings), mime="application/zip", key="my_download",
+            icon=":material/download:", on_click="ignore",
+            help="A zip of MNIST-format IDX files (gzip): images, labels and your raw drawings. "
+                 "Upload it here later, or use it with python -m core --extra-data.")
+    columns[1].file_uploader(
+        "Upload a set of drawings (zip)", type=["zip"], key=f"my_upload_{dataset}",
+        max_upload_size=max(1, MAX_ZIP_BYTES // 2**20), on_change=_on_upload,
+        args=(dataset, f"my_upload_{dataset}"),
+        help="A zip from 'Download my drawings', or one with a '*-images-idx3-ubyte' and a "
+             "'*-labels-idx1-ubyte' file (.gz or not) of 28x28 MNIST-style images.")
+    from app.visitor import KEEP_SECONDS
+    st.caption(f"Limits: {MAX_DRAWINGS} drawings per dataset (about "
+               f"{MAX_DRAWINGS * SKETCH_BYTES / 2**20:.0f} MB), an uploaded zip of at most "
+               f"{MAX_ZIP_BYTES // 2**20} MB. Your {title} drawings live in this browser session "
+               f"only: a reload finds them for {KEEP_SECONDS // 60} minutes; download them to "
+               "keep them.")
+
+
+# -- Inspect: your drawings as a test set -------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class DrawingsTestSet(RawDataset):
+    """A RawDataset whose test set is the visitor's drawings (Inspect works on it unchanged)."""
+
+    def describe(self):
+        return (f"your {len(self.test_labels):,} {state.dataset_title(self.name)} drawings, "
+                "labelled on the Draw page")
+
+
+def as_test_set(raw, drawings):
+    """``raw`` with its test images and labels replaced by the drawings; ``location`` carries the
+    set's fingerprint, so Inspect's cached evaluation is redone whenever the set changes."""
+    return DrawingsTestSet(name=raw.name, train_images=raw.train_images,
+                           train_labels=raw.train_labels, test_images=drawings.images,
+                           test_labels=drawings.labels, source="drawings",
+                           location=f"drawings {drawings.fingerprint()}")
+
+
+def test_set_choice(dataset, raw):
+    """Inspect: "Test on" the dataset's test images or the visitor's drawings (when there are
+    at least MIN_FOR_INSPECT). Returns the RawDataset whose test set the page should use."""
+    adopt_taught(dataset)
+    drawings = drawings_of(dataset)
+    if len(drawings) < MIN_FOR_INSPECT:
+        return raw
+    choice = st.segmented_control(
+        "Test on", ["test", "mine"], key="my_inspect_set", required=True,
+        format_func=lambda o: (f"the {len(raw.test_labels):,} test images" if o == "test"
+                               else f"your {len(drawings)} drawings"),
+        help="Your drawings from the Draw page as a test set: the confusion matrix, the "
+             "mistakes and the activations then show how it reads your handwriting.")
+    return as_test_set(raw, drawings) if choice == "mine" else raw
+
+
+# -- Train: accuracy on your drawings while it learns ---------------------------------------------
+def training_curve(snap):
+    """In the Train page's live view: the accuracy on the visitor's drawings at every kept moment
+    of the run (app.snapshots), next to the validation accuracy. Only from MIN_FOR_CURVE drawings
+    of the run's dataset; each moment is measured once (cached per run and set)."""
+    if snap is None or not snap.history or snap.model_config is None:
+        return
+    drawings = drawings_of(snap.dataset)
+    if len(drawings) < MIN_FOR_CURVE:
+        return
+    from core.model import MLP
+
+    ss = st.session_state
+    scaling = snap.train_config.scaling if snap.train_config is not None else "unit"
+    key = (snap.run_id, snap.started, drawings.fingerprint(), scaling)
+    cache = ss["my_curve"]
+    if cache is None or cache[0] != key:
+        cache = (key, {})
+    points = dict(cache[1])
+    moments = snap.snapshots.items() if snap.snapshots is not None else ()
+    X = None
+    for moment in moments:
+        if moment.step in points:
+            continue
+        if X is None:
+            X = drawings.pixels(scaling, np.dtype(snap.model_config.dtype))
+        model = MLP(snap.model_config, params=moment.params)
+        points[moment.step] = (moment.epoch, float((model.predict(X) == drawings.labels).mean()))
+    ss["my_curve"] = (key, points)
+    if not points:
+        return
+    values = [{"epoch": epoch, "accuracy": accuracy, "on": f"your {len(drawings)} drawings"}
+              for _, (epoch, accuracy) in sorted(points.items())]
+    values += [{"epoch": r["epoch"], "accuracy": r["val_accuracy"], "on": "validation images"}
+               for r in snap.history if r["val_accuracy"] == r["val_accuracy"]]
+    latest = max(points)
+    st.vega_lite_chart({
+        "data": {"values": values}, "height": 180,
+        "title": {"text": f"Your handwriting while it learns: {points[latest][1]:.0%} at step "
+                          f"{latest:,}", "fontSize": 13},
+        "mark": {"type": "line", "tooltip": True},
+        "encoding": {
+            "x": {"field": "epoch", "type": "quantitative", "title": "epoch"},
+            "y": {"field": "accuracy", "type": "quantitative", "axis": {"format": ".0%"},
+                  "scale": {"domain": [0, 1]}, "title": None},
+            "color": {"field": "on", "type": "nominal", "title": None,
+                      "scale": {"range": ["#e4572e", "#f58518"]},
+                      "legend": {"orient": "bottom"}}},
+    }, width="stretch", key="my_training_curve")
+
