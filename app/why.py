@@ -33,7 +33,7 @@ TOP = 40                      # room for the column titles
 UNIT_SPAN = 32 * 13           # the height the circles of a full column spread over
 HEIGHT = TOP + UNIT_SPAN + 16
 INPUT_LEFT = 4
-LABEL_ROOM = 120              # right of the output circles: "7  93%"
+LABEL_ROOM = 120              # right of the output circles: "7 · 93%", "Ankle boot · 93%"
 MAX_WIDTH = 880                # the Draw page's expander is about 900 px wide
 RED, BLUE = (178, 24, 43), (33, 102, 172)            # as the weight pictures on Inspect
 
@@ -187,11 +187,16 @@ def network_diagram(model, pixels, scaling, names, selected=None, limit=MAX_UNIT
         ys = _positions(shown.size)
         title = _layer_title(column, n_hidden)
         columns.append({"title": title, "size": int(values.size), "shown": int(shown.size)})
-        header = (title if shown.size == values.size
-                  else f"{title}: {shown.size} of {values.size:,}")
+        cut = shown.size < values.size
+        if spacing >= 150:                               # room for "Hidden layer 1: 32 of 256"
+            header = f"{title}: {shown.size} of {values.size:,}" if cut else title
+            subtitle = "the most active" if cut else ""
+        else:                                            # narrow columns: two short lines
+            header = title.replace("Hidden layer", "Hidden")
+            subtitle = f"{shown.size} of {values.size:,}" if cut else ""
         rows.append({"kind": "title", "x": x, "y": 12, "text": header})
-        if shown.size < values.size:
-            rows.append({"kind": "subtitle", "x": x, "y": 26, "text": "the most active"})
+        if subtitle:
+            rows.append({"kind": "subtitle", "x": x, "y": 26, "text": subtitle})
 
         # edges: the strongest weight x activation contributions into each shown unit
         W = model.layers[column - 1].W
@@ -231,7 +236,7 @@ def network_diagram(model, pixels, scaling, names, selected=None, limit=MAX_UNIT
             value = float(values[unit])
             if is_output:
                 p = float(probabilities[unit])
-                label = f"{names[unit]}  {p:.0%}" if p >= 0.005 else f"{names[unit]}"
+                label = f"{names[unit]} · {p:.0%}" if p >= 0.005 else f"{names[unit]}"
                 row = {"kind": "output", "fill": _heat(p), "size": 260,
                        "name": f"output {names[unit]}", "value": round(p, 4),
                        "text": label, "guess": int(unit) == guess}

@@ -30,10 +30,11 @@ def spec_of(chart):
 
 
 def network_chart(at):
-    """The diagram among the page's charts (its first layer draws the input's black square)."""
+    """The diagram among the page's charts (a layer draws the input's black square)."""
     for chart in at.get("vega_lite_chart"):
-        layers = spec_of(chart).get("layer") or [{}]
-        if layers[0].get("transform") == [{"filter": "datum.kind === 'frame'"}]:
+        layers = spec_of(chart).get("layer") or []
+        if any(layer.get("transform") == [{"filter": "datum.kind === 'frame'"}]
+               for layer in layers):
             return chart
     return None
 

@@ -24,13 +24,13 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 # The network diagram's SVG (the chart with the "Input 28x28" title), and in it the output label
-# drawn in the guess's colour ("7  100%"): its first word, or null.
+# drawn in the guess's colour ("7 · 100%"): the class's name, or null.
 DIAGRAM_GUESS_JS = """() => {
     for (const svg of document.querySelectorAll('[data-testid="stVegaLiteChart"] svg')) {
         const texts = [...svg.querySelectorAll('text')];
         if (!texts.some(t => t.textContent === 'Input 28x28')) continue;
         const guess = texts.find(t => t.getAttribute('fill') === '#e4572e');
-        return guess ? guess.textContent.trim().split(/\\s+/)[0] : null;
+        return guess ? guess.textContent.split(' · ')[0].trim() : null;
     }
     return null;
 }"""
