@@ -30,7 +30,7 @@ import numpy as np
 
 from . import download as downloads
 from .errors import ConfigError, DatasetError, DownloadError
-from .idx import decompress, parse_idx
+from .idx import MAX_IDX_BYTES, decompress, parse_idx, read_file_bytes
 
 DATASETS = ("mnist", "fashion-mnist")
 TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
@@ -231,19 +231,20 @@ def read_folder(name: str, folder: str | os.PathLike, *, source: str = "folder",
     for key, base in _SPLIT_FILES.items():
         path = downloads.cached_file(folder, base)
         kind = "labels" if key.endswith("labels") else "images"
-        arrays[key] = _read_file(path, kind, downloads.SHA256[name][base] if verify else None)
+        arrays[key] = _read_file(path, kind, downloads.SHA256[name][base] if verify else None,
+                                 downloads.OFFICIAL_BYTES[base] if verify else MAX_IDX_BYTES)
     return _make_raw(name, arrays, source, str(folder), tuple(notes))
 
 
-def _read_file(path: Path, kind: str, sha256: str | None) -> np.ndarray:
-    """One IDX file, decompressed once, optionally checked against ``sha256``."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise DatasetError(f"{path} cannot be read: {error.strerror or error}.") from None
+def _read_file(path: Path, kind: str, sha256: str | None,
+               max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
+    """One IDX file, decompressed once (never beyond what its header promises, nor ``max_bytes``:
+    a gzip bomb is refused before its checksum is computed), optionally checked against
+    ``sha256``."""
+    data = read_file_bytes(path, max_bytes + downloads.GZIP_SLACK)
     if not data:
         raise DatasetError(f"{path} is empty (0 bytes).")
-    data = decompress(data, str(path))
+    data = decompress(data, str(path), max_bytes=max_bytes)
     if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
         raise DatasetError(f"{path} does not match the official SHA-256 checksum.")
     return parse_idx(data, source=str(path), expect=kind)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from .errors import DatasetError, DownloadError
-from .idx import decompress, is_gzip, parse_idx, write_bytes_atomic
+from .idx import MAX_IDX_BYTES, decompress, is_gzip, parse_idx, read_file_bytes, write_bytes_atomic
 
 # progress(done_bytes, total_bytes_or_None, message): message is non-empty when something new
 # happens (a file starts downloading, is saved, a mirror fails); byte updates carry "".
@@ -58,6 +58,16 @@ SHA256: dict[str, dict[str, str]] = {
     },
 }
 
+# Decompressed size of each official file (the same for MNIST and Fashion-MNIST): a download or a
+# cached copy never inflates beyond it, and a download never reads more than it plus GZIP_SLACK.
+OFFICIAL_BYTES = {
+    "train-images-idx3-ubyte": 16 + 60_000 * 784,
+    "train-labels-idx1-ubyte": 8 + 60_000,
+    "t10k-images-idx3-ubyte": 16 + 10_000 * 784,
+    "t10k-labels-idx1-ubyte": 8 + 10_000,
+}
+GZIP_SLACK = 1 << 20        # gzip of incompressible data is a little larger than the data
+
 CONNECT_TIMEOUT = 5.0  # seconds per socket operation: an offline machine gives up quickly
 CHUNK_BYTES = 1 << 16
 USER_AGENT = "nn-playground (Python urllib)"
@@ -90,9 +100,18 @@ def mirrors_for(dataset: str, mirrors: Sequence[str] | Mapping[str, Sequence[str
     return tuple(bases)
 
 
-def sha256_of_decompressed(data: bytes) -> str:
-    """SHA-256 (hex) of ``data`` after gunzip when it is gzip, else of ``data`` itself."""
-    return hashlib.sha256(decompress(data)).hexdigest()
+def sha256_of_decompressed(data: bytes, max_bytes: int = MAX_IDX_BYTES) -> str:
+    """SHA-256 (hex) of ``data`` after gunzip when it is gzip, else of ``data`` itself; refuses
+    (DatasetError) to inflate beyond its IDX header or ``max_bytes``."""
+    return hashlib.sha256(decompress(data, max_bytes=max_bytes)).hexdigest()
+
+
+def expected_bytes(file_name: str, checksums: Mapping | None = None) -> int:
+    """The most ``file_name`` may decompress to: its official size with the official checksums,
+    else MAX_IDX_BYTES (a custom table may describe other files)."""
+    if checksums is None or checksums is SHA256:
+        return OFFICIAL_BYTES.get(file_name, MAX_IDX_BYTES)
+    return MAX_IDX_BYTES
 
 
 def cached_file(folder: str | os.PathLike, file_name: str) -> Path | None:
@@ -104,12 +123,17 @@ def cached_file(folder: str | os.PathLike, file_name: str) -> Path | None:
 
 
 def fetch(url: str, *, timeout: float = CONNECT_TIMEOUT, progress: Progress | None = None,
-          message: str = "") -> bytes:
-    """The whole body at ``url``; raises OSError / urllib errors, or DownloadError on a short body."""
+          message: str = "", max_bytes: int = MAX_IDX_BYTES + GZIP_SLACK) -> bytes:
+    """The whole body at ``url``; raises OSError / urllib errors, or DownloadError on a short body
+    or one longer than ``max_bytes`` (refused from Content-Length before reading, else as soon
+    as it is passed: a server cannot fill the memory)."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         length = response.headers.get("Content-Length")
-        total = int(length) if length and length.isdigit() else None
+        total = int(length) if length and length.isascii() and length.isdigit() else None
+        if total is not None and total > max_bytes:
+            raise DownloadError(f"the server offers {total:,} bytes; the file is at most "
+                                f"{max_bytes:,}")
         chunks, done = [], 0
         if progress:
             progress(0, total, message)
@@ -119,6 +143,9 @@ def fetch(url: str, *, timeout: float = CONNECT_TIMEOUT, progress: Progress | No
                 break
             chunks.append(chunk)
             done += len(chunk)
+            if done > max_bytes:
+                raise DownloadError(f"the server sent more than {max_bytes:,} bytes; the file is "
+                                    f"not that large")
             if progress:
                 progress(done, total, "")  # only byte counts: a printer prints nothing new
     if total is not None and done != total:
@@ -150,14 +177,15 @@ def download_file(dataset: str, file_name: str, folder: str | os.PathLike, *,
     OSError when ``folder`` cannot be written (read-only, disk full).
     """
     expected = (checksums or SHA256)[dataset][file_name]
+    size = expected_bytes(file_name, checksums)
     folder = Path(folder)
     failures = []
     for base in mirrors_for(dataset, mirrors):
         url = f"{base}{file_name}.gz"
         try:
             data = fetch(url, timeout=timeout, progress=progress,
-                         message=f"Downloading {url}")
-            found = sha256_of_decompressed(data)
+                         message=f"Downloading {url}", max_bytes=size + GZIP_SLACK)
+            found = sha256_of_decompressed(data, max_bytes=size)    # capped before the checksum
             if found != expected:
                 raise DownloadError(f"checksum mismatch (SHA-256 {found[:12]}..., "
                                     f"expected {expected[:12]}...)")
@@ -210,8 +238,10 @@ def download_dataset(dataset: str, folder: str | os.PathLike, *,
     for file_name in FILE_NAMES:
         present = cached_file(folder, file_name)
         if present is not None:
+            size = expected_bytes(file_name, checksums)
             try:
-                if sha256_of_decompressed(present.read_bytes()) == table[dataset][file_name]:
+                data = read_file_bytes(present, size + GZIP_SLACK)
+                if sha256_of_decompressed(data, max_bytes=size) == table[dataset][file_name]:
                     paths[file_name] = present
                     continue
             except (OSError, DatasetError):

@@ -9,11 +9,17 @@ Images are returned batch-first and flattened, ``(N, rows * cols)`` -- ``(N, 784
 and labels as ``(N,)``. Anything else (an empty file, a wrong magic number, a payload that is
 shorter or longer than the header says, a broken gzip stream) raises DatasetError with a message
 that names the file and says what is wrong.
+
+Decompression is capped: a gzip inflates to at most what its IDX header promises (read from the
+first bytes of the stream before the rest is inflated), and never beyond ``MAX_IDX_BYTES``; a
+970 KB gzip bomb stops there instead of growing to gigabytes.
 """
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import stat
 import struct
 import tempfile
 import zlib
@@ -28,6 +34,26 @@ IMAGES_MAGIC = 0x00000803  # uint8, 3 dimensions
 GZIP_MAGIC = b"\x1f\x8b"
 _KIND_BY_MAGIC = {LABELS_MAGIC: "labels", IMAGES_MAGIC: "images"}
 _NDIM_BY_KIND = {"labels": 1, "images": 3}
+# The largest file decompressed or read: the largest official file is 47 MB (60,000 training
+# images of 28x28); 200 MB leaves room for a folder of ~250,000 images, and a gzip bomb stops here.
+MAX_IDX_BYTES = 200 * 2**20
+_HEADER_BYTES = 16                       # the longest IDX header (images: magic + 3 dimensions)
+_CHUNK = 1 << 20                         # bytes inflated at a time
+
+
+def idx_size(header: bytes) -> int | None:
+    """The total size in bytes (header + payload) that the IDX header at the start of ``header``
+    promises, or None when it is not an IDX header (or too short to tell)."""
+    if len(header) < 4:
+        return None
+    kind = _KIND_BY_MAGIC.get(struct.unpack(">I", header[:4])[0])
+    if kind is None:
+        return None
+    ndim = _NDIM_BY_KIND[kind]
+    if len(header) < 4 + 4 * ndim:
+        return None
+    dims = struct.unpack(f">{ndim}I", header[4:4 + 4 * ndim])
+    return 4 + 4 * ndim + math.prod(dims)
 
 
 def is_gzip(data: bytes) -> bool:
@@ -35,16 +61,65 @@ def is_gzip(data: bytes) -> bool:
     return data[:2] == GZIP_MAGIC
 
 
-def decompress(data: bytes, source: str = "the data") -> bytes:
-    """``data`` decompressed when it is gzip, unchanged otherwise; DatasetError when the gzip is broken."""
+def decompress(data: bytes, source: str = "the data", max_bytes: int = MAX_IDX_BYTES) -> bytes:
+    """``data`` decompressed when it is gzip, unchanged otherwise; DatasetError when the gzip is
+    broken, or when it would inflate beyond what its IDX header promises or beyond ``max_bytes``.
+
+    The header is inflated first (16 bytes) and checked before anything else: a bomb is refused
+    having inflated at most ``min(promised, max_bytes) + 1`` bytes, whatever it would become.
+    """
     if not is_gzip(data):
+        if len(data) > max_bytes:
+            raise DatasetError(f"{source} is {len(data) / 2**20:,.0f} MB; an IDX file here may "
+                               f"take at most {max_bytes / 2**20:,.0f} MB.")
         return data
     try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as error:
+        return _inflate(data, source, max_bytes)
+    except (zlib.error, EOFError) as error:
         raise DatasetError(
             f"{source} is a corrupt gzip file ({error}). Delete it and download it again."
         ) from None
+
+
+def _inflate(data, source, max_bytes):
+    chunks, total = [], 0
+    limit, checked, promised = max_bytes, False, None
+    rest = data
+    while True:                                     # one gzip member after another
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        pending = rest
+        while not inflater.eof:
+            want = _HEADER_BYTES - total if total < _HEADER_BYTES else min(_CHUNK, limit + 1 - total)
+            piece = inflater.decompress(pending, max(1, want))
+            pending = inflater.unconsumed_tail
+            if piece:
+                chunks.append(piece)
+                total += len(piece)
+                if not checked and total >= 8:        # once, at the stream's start
+                    promised = idx_size(b"".join(chunks)[:_HEADER_BYTES])
+                    checked = promised is not None or total >= _HEADER_BYTES
+                    if promised is not None:
+                        if promised > max_bytes:
+                            raise DatasetError(
+                                f"{source} says it holds {promised:,} bytes; an IDX file here may "
+                                f"take at most {max_bytes:,} bytes. Delete it and download it again.")
+                        limit = promised
+                if total > limit:
+                    what = ("its header promises" if promised is not None
+                            else "an IDX file here may take")
+                    raise DatasetError(
+                        f"{source} inflates to more than the {limit:,} bytes {what} (a damaged "
+                        f"file or a decompression bomb). Delete it and download it again.")
+            elif not pending:
+                if not inflater.eof:
+                    raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+                break
+        rest = inflater.unused_data
+        if not rest.lstrip(b"\0"):                  # trailing zero padding is allowed by gzip
+            break
+        if not is_gzip(rest):
+            raise zlib.error("trailing garbage after the compressed data")
+    return b"".join(chunks)
 
 
 def idx_kind(data: bytes) -> str | None:
@@ -105,13 +180,27 @@ def read_idx(path: str | os.PathLike, expect: str | None = None) -> np.ndarray:
     Raises DatasetError for a missing, empty, truncated, corrupt or wrong-kind file.
     """
     path = Path(path)
+    data = read_file_bytes(path)
+    return parse_idx(data, source=str(path), expect=expect)
+
+
+def read_file_bytes(path: str | os.PathLike, max_bytes: int = MAX_IDX_BYTES) -> bytes:
+    """The bytes of the regular file ``path``, refused (DatasetError) from its size before it is
+    read when it is larger than ``max_bytes``, or when it is not a regular file (a FIFO would
+    block the reader)."""
+    path = Path(path)
     try:
-        data = path.read_bytes()
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise DatasetError(f"{path} is not a regular file.")
+        if info.st_size > max_bytes:
+            raise DatasetError(f"{path} is {info.st_size / 2**20:,.0f} MB; an IDX file here may "
+                               f"take at most {max_bytes / 2**20:,.0f} MB.")
+        return path.read_bytes()
     except FileNotFoundError:
         raise DatasetError(f"{path} does not exist.") from None
     except OSError as error:
         raise DatasetError(f"{path} cannot be read: {error.strerror or error}.") from None
-    return parse_idx(data, source=str(path), expect=expect)
 
 
 def encode_idx(array: np.ndarray, image_shape: tuple[int, int] = (28, 28)) -> bytes:
