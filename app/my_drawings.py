@@ -90,8 +90,8 @@ def _save(dataset, pixels, label, source):
         return
     _store(dataset, drawings)
     st.session_state["my_rerun"] = True
-    st.toast(f"Saved as {names[label]}: drawing {len(drawings)} of your set. Draw the next one.",
-             icon=":material/check:")
+    _notice("toast", f"Saved as {names[label]}: drawing {len(drawings)} of your set. Draw the "
+                     "next one.")
 
 
 def _save_actually(dataset, pixels, source):
@@ -307,7 +307,8 @@ def _undo(run_id, dataset):
 def section(dataset):
     """"My drawings": the score, Teach it, the gallery, download / upload. Below Draw's canvas."""
     ss = st.session_state
-    adopt_taught(dataset)
+    if adopt_taught(dataset):
+        st.rerun()                         # the frame's sidebar then names the taught model
     names = state.class_names(dataset)
     title = state.dataset_title(dataset)
     drawings = drawings_of(dataset)
@@ -318,7 +319,10 @@ def section(dataset):
     notice = ss["my_notice"]
     if notice is not None:
         ss["my_notice"] = None
-        getattr(st, notice[0])(notice[1])
+        if notice[0] == "toast":
+            st.toast(notice[1], icon=":material/check:")
+        else:
+            getattr(st, notice[0])(notice[1])
     if not len(drawings):
         st.info(f"Does the network read **your** handwriting? Draw a "
                 f"{'piece of clothing' if dataset == 'fashion-mnist' else 'digit'}, then press "
@@ -624,7 +628,8 @@ def as_test_set(raw, drawings):
 def test_set_choice(dataset, raw):
     """Inspect: "Test on" the dataset's test images or the visitor's drawings (when there are
     at least MIN_FOR_INSPECT). Returns the RawDataset whose test set the page should use."""
-    adopt_taught(dataset)
+    if adopt_taught(dataset):
+        st.rerun()
     drawings = drawings_of(dataset)
     if len(drawings) < MIN_FOR_INSPECT:
         return raw

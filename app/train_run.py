@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from app import charts
-from app import inside
+from app import inside, my_drawings
 from app.draw_views import to_model_input
 from app.inspect_views import display_images, evaluation_key, test_predictions
 from app.state import (adopt_finished_run, class_names, current_model, load_raw, load_splits,
@@ -165,6 +165,7 @@ def live_view(busy, overlay, log_scale=True, inside=True):
         if inside and history:
             _inside(t, snap, moment)
         _drawing_guess(t, snap)
+        my_drawings.training_curve(snap)     # accuracy on the visitor's drawings (>= 10)
     view()
 
 
