@@ -195,8 +195,11 @@ def minibatch(splits, epochs, torch_python, threads, tmp, notes):
         sizes = (784, *hidden, 10)
         rng = np.random.default_rng(0)
         model = MLP(ModelConfig(hidden_sizes=hidden), rng)
+        steps_per_epoch = -(-empty.X_train.shape[0] // BATCH)
         run = fit(model, empty, TrainConfig(learning_rate=lr, epochs=epochs + 1, batch_size=BATCH,
-                                            optimizer=optimizer, validation_size=0, seed=0))
+                                            optimizer=optimizer, validation_size=0, seed=0,
+                                            report_every=steps_per_epoch))
+        next(run)                            # the step-0 record (the untrained network)
         naive = NaiveNumpy(sizes, optimizer, lr, np.random.default_rng(0))
         naive_default = NaiveNumpy(sizes, optimizer, lr, np.random.default_rng(0))
         gemms = BareGemms(sizes, np.random.default_rng(0))
@@ -292,7 +295,8 @@ def original_run(splits, iterations, blocks, threads):
     y = splits.y_train
     core_times, orig_times = [], []
     start = time.perf_counter()
-    run = fit(model, splits, config)
+    run = fit(model, splits, config, np.random.default_rng(config.seed))
+    next(run)                                 # the step-0 record (the untrained network)
     next_record = lambda: next(run)                                   # noqa: E731
     setup_and_first = None
     for b in range(blocks):
