@@ -17,7 +17,15 @@ Lifecycle of the thread (it always ends; there is no orphan):
       ``DISCONNECT_GRACE`` seconds of disconnection; without it, when nobody has polled for
       ``poll_timeout`` seconds. A reload starts a new session, so the old run stops.
     * A server-wide cap (env ``NN_MAX_TRAININGS``, default 2) limits concurrent runs: on a 2-core
-      machine a third run would only slow the others down.
+      machine a third run would only slow the others down. A visitor may run at most
+      ``NN_MAX_TRAININGS_PER_VISITOR`` (default 1) of them, whatever the number of tabs (the
+      visitor is app.visitor's token, shared by the tabs of one browser; else the session), and a
+      run stops by itself after ``NN_MAX_TRAINING_SECONDS`` (default 600; 0 = no limit), keeping
+      what it learned, so that nobody holds the server's slots for hours. ``limits_text()`` says
+      all three in one sentence for the page.
+    * Starting is atomic: the checks (this trainer busy? this visitor at its limit? the server
+      full?) and the reservation of a slot happen under one lock, so several Start callbacks
+      running at once in Streamlit's threads (rapid clicks, several tabs) start one run at most.
 
 Live validation figures are computed on at most ``LIVE_VALIDATION`` images so that frequent
 records cost little (a full validation pass on every record would slow training by ~10%); when
@@ -50,20 +58,74 @@ class TrainingBusy(NNError):
     """The server already runs as many trainings as it allows."""
 
 
-def max_trainings():
+def _setting(name, default, lowest):
     try:
-        return max(1, int(os.environ.get("NN_MAX_TRAININGS", "2")))
+        return max(lowest, int(os.environ.get(name, str(default))))
     except ValueError:
-        return 2
+        return default
 
 
-_running = set()                 # trainers whose thread is alive, across all sessions
+def max_trainings():
+    """Runs the server trains at once (NN_MAX_TRAININGS, default 2)."""
+    return _setting("NN_MAX_TRAININGS", 2, 1)
+
+
+def max_per_visitor():
+    """Runs one visitor may have at once, all tabs together (NN_MAX_TRAININGS_PER_VISITOR, 1)."""
+    return _setting("NN_MAX_TRAININGS_PER_VISITOR", 1, 1)
+
+
+def max_run_seconds():
+    """How long a run may train before it stops by itself (NN_MAX_TRAINING_SECONDS, default 600);
+    None when there is no limit (0)."""
+    return _setting("NN_MAX_TRAINING_SECONDS", 600, 0) or None
+
+
+def _duration(seconds):
+    return f"{seconds / 60:g} minutes" if seconds >= 120 else f"{seconds:g} seconds"
+
+
+def limits_text():
+    """The server's training limits in one sentence, for the Train page."""
+    cap, mine, seconds = max_trainings(), max_per_visitor(), max_run_seconds()
+    text = (f"This server trains at most {cap} network{'s' if cap > 1 else ''} at a time, "
+            f"{mine} per visitor")
+    if seconds:
+        text += f"; a run stops after {_duration(seconds)} and keeps what it has learned"
+    return text + "."
+
+
+def current_visitor():
+    """Who is starting a run: the visitor token of this browser (app.visitor's cookie, shared
+    by its tabs), else the Streamlit session; None outside a Streamlit script run."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+        ctx = get_script_run_ctx(suppress_warning=True)
+        if ctx is None:
+            return None
+        import streamlit as st
+        token = st.session_state.get("visitor")
+        return f"visitor:{token}" if token else f"session:{ctx.session_id}"
+    except Exception:              # a Streamlit internal moved: each trainer counts on its own
+        return None
+
+
+_running = {}                    # trainer -> visitor, for every run with a slot, all sessions
 _running_lock = threading.Lock()
 
 
 def running_count():
     with _running_lock:
         return len(_running)
+
+
+def running_by_visitor():
+    """{visitor: number of runs} now (for tests and benchmarks)."""
+    with _running_lock:
+        counts = {}
+        for visitor in _running.values():
+            counts[visitor] = counts.get(visitor, 0) + 1
+        return counts
 
 
 @dataclass(frozen=True)
@@ -83,6 +145,7 @@ class Snapshot:
     snapshots: object = None     # app.snapshots.Snapshots of this run (replay)
     splits: object = None        # what the run trains and validates on (live validation cut)
     blew_up: dict | None = None  # {"step", "epoch", "loss"} where a diverged run blew up
+    time_limit: float | None = None   # seconds this run may train (None: no limit)
 
     @property
     def active(self):
@@ -132,32 +195,32 @@ class Trainer:
         self._snapshots = Snapshots()
         self._blew_up = None
         self._splits = None
+        self._time_limit = None
         self._last_poll = time.monotonic()
 
     # -- control (called from the page's callbacks) --------------------------------------------
     def start(self, model_config, train_config, splits, *, dataset=None, label="", data_note="",
-              is_alive=None, poll_timeout=POLL_TIMEOUT, record_seconds=RECORD_SECONDS):
+              is_alive=None, poll_timeout=POLL_TIMEOUT, record_seconds=RECORD_SECONDS,
+              visitor=None, max_seconds=None):
         """Start training a new MLP(model_config) on ``splits`` with ``train_config``.
 
-        Raises TrainingBusy when this trainer or the server is already busy. ``is_alive``: a
+        Raises TrainingBusy when this trainer is already running, when its visitor already has
+        ``max_per_visitor()`` runs, or when the server has ``max_trainings()``: checked and
+        reserved under one lock, so concurrent calls start one run at most. ``visitor``: who
+        starts it (default: ``current_visitor()``, else this trainer alone). ``is_alive``: a
         callable returning False once the browser session is gone (see the module docstring).
+        ``max_seconds``: the run's time limit (default ``max_run_seconds()``; 0 for none).
         """
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                raise TrainingBusy("A training is already running in this session: stop it first.")
-        cap = max_trainings()
-        with _running_lock:
-            if len(_running) >= cap:
-                raise TrainingBusy(
-                    f"The server is already running {len(_running)} trainings (the limit is {cap}, "
-                    f"so that each one stays fast). Try again when one has finished.")
-            _running.add(self)
+        if visitor is None:
+            visitor = current_visitor() or f"trainer:{id(self)}"
+        limit = max_run_seconds() if max_seconds is None else (max_seconds or None)
+        self._reserve(visitor)
         try:
             _, _, total = plan(train_config, splits.X_train.shape[0])
             model, rng = new_run(model_config, train_config)     # as `python -m core train` does
         except BaseException:
             with _running_lock:
-                _running.discard(self)
+                _running.pop(self, None)
             raise
         with self._lock:
             self._run_id += 1
@@ -176,12 +239,32 @@ class Trainer:
             self._snapshots = Snapshots()
             self._blew_up = None
             self._splits = None
+            self._time_limit = limit
             self._last_poll = time.monotonic()
             self._thread = threading.Thread(
                 target=self._run, name=f"trainer-{self._label}", daemon=True,
                 args=(model, splits, train_config, rng, data_note, is_alive, poll_timeout,
-                      record_seconds))
+                      record_seconds, limit))
             self._thread.start()
+
+    def _reserve(self, visitor):
+        """Take a server slot for this trainer, or raise TrainingBusy: every check and the
+        reservation under one lock (the thread frees the slot as its very last act)."""
+        cap, per_visitor = max_trainings(), max_per_visitor()
+        with _running_lock:
+            if self in _running:
+                raise TrainingBusy("A training is already running in this session: stop it first.")
+            mine = sum(1 for other in _running.values() if other == visitor)
+            if mine >= per_visitor:
+                raise TrainingBusy(
+                    f"You are already training {mine} network{'s' if mine > 1 else ''} (in this "
+                    f"tab or another one); this shared server trains at most {per_visitor} per "
+                    f"visitor. Stop it, or wait until it has finished.")
+            if len(_running) >= cap:
+                raise TrainingBusy(
+                    f"The server is already running {len(_running)} trainings (the limit is {cap}, "
+                    f"so that each one stays fast). Try again when one has finished.")
+            _running[self] = visitor
 
     def stop(self):
         """Ask the run to stop; it ends at the next record (within about half a second)."""
@@ -221,7 +304,7 @@ class Trainer:
                             model_config=self._model_config, train_config=self._train_config,
                             saved=self._saved, started=self._started,
                             snapshots=self._snapshots, blew_up=self._blew_up,
-                            splits=self._splits)
+                            splits=self._splits, time_limit=self._time_limit)
 
     def live_model(self):
         """A copy of the model being trained, as of now (None before a run). For showing guesses:
@@ -244,10 +327,11 @@ class Trainer:
         with self._lock:
             return time.monotonic() - self._last_poll > poll_timeout
 
-    def _run(self, model, splits, config, rng, data_note, is_alive, poll_timeout, record_seconds):
+    def _run(self, model, splits, config, rng, data_note, is_alive, poll_timeout, record_seconds,
+             time_limit=None):
         try:
             self._train(model, splits, config, rng, data_note, is_alive, poll_timeout,
-                        record_seconds)
+                        record_seconds, time_limit)
         except NNError as e:          # a setting that cannot work: its own message says why
             self._set(status="failed", message=str(e))
         except Exception as e:        # never let a thread die silently: the page shows it
@@ -255,10 +339,10 @@ class Trainer:
             self._set(status="failed", message=f"Training failed unexpectedly: {type(e).__name__}: {e}")
         finally:
             with _running_lock:
-                _running.discard(self)
+                _running.pop(self, None)
 
     def _train(self, model, splits, config, rng, data_note, is_alive, poll_timeout,
-               record_seconds):
+               record_seconds, time_limit=None):
         from core.training import fit
         config = dataclasses.replace(config, report_seconds=record_seconds)
         live = live_splits(splits)
@@ -267,6 +351,7 @@ class Trainer:
             if self._status == "starting":       # a Stop while starting stays "stopping"
                 self._status = "running"
         since_alive = time.monotonic()
+        deadline = since_alive + time_limit if time_limit else None
         ended = "done"
         message = ""
         records = fit(model, live, config, rng)
@@ -285,6 +370,11 @@ class Trainer:
                 if self._gone(is_alive, poll_timeout, since_alive):
                     ended, message = "abandoned", "The page that started this run was closed, so it stopped."
                     break
+                if deadline is not None and time.monotonic() > deadline:
+                    ended = "stopped"
+                    message = (f"Stopped after {_duration(time_limit)}, the longest a run may train "
+                               f"on this shared server; it keeps what it learned.")
+                    break
         except TrainingDiverged as e:
             ended, message = "diverged", str(e)
             self._set(blew_up={"step": e.step, "epoch": e.epoch, "loss": e.loss})
@@ -296,9 +386,10 @@ class Trainer:
             history = list(self._history)
             if ended != "abandoned":
                 self._status = "evaluating"
-        if not history or ended == "abandoned":
-            self._set(status=ended, message=message or ("Stopped before the first measurement; "
-                                                        "no model was kept." if not history else ""))
+        trained = any(record["step"] > 0 for record in history)     # step 0 is the random start
+        if not trained or ended == "abandoned":
+            self._set(status=ended, message=message or ("Stopped before the first training step; "
+                                                        "no model was kept." if not trained else ""))
             return
         saved = finish_model(model, splits, config, history, self._dataset, data_note, ended)
         self._set(status=ended, message=message, saved=saved)

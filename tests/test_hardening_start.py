@@ -1,0 +1,193 @@
+"""Issue 16, findings 2 and 3: rapid Starts and one visitor holding every slot.
+
+Six clicks on Start within 0.6 s (Streamlit runs each callback in its own thread) started six
+training threads in one tab, and another visitor could still start (7 running with a cap of 2).
+Here 20 Start calls from 3 visitors are released at once by a barrier, and the training threads
+alive are counted: at most the server's cap, at most one per visitor. A run also stops by itself
+at the server's time limit, keeping what it learned.
+"""
+import threading
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from app import trainer as trainer_module
+from app.trainer import Trainer, TrainingBusy, limits_text, running_by_visitor, running_count
+from core.model import ModelConfig
+from core.training import TrainConfig
+
+pytestmark = pytest.mark.timeout(120)
+
+SMALL = ModelConfig(hidden_sizes=(16,))
+LONG = TrainConfig(learning_rate=0.1, epochs=200, batch_size=50)        # minutes if not stopped
+
+
+@pytest.fixture(scope="module")
+def splits():
+    rng = np.random.default_rng(0)
+    X = rng.random((2000, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 2000)
+    return SimpleNamespace(X_train=X, y_train=y, X_val=X[:200], y_val=y[:200], X_test=X[:200],
+                           y_test=y[:200], scaling="unit")
+
+
+def training_threads(prefix):
+    return [t for t in threading.enumerate() if t.name.startswith(f"trainer-{prefix}") and t.is_alive()]
+
+
+def wait_until(predicate, timeout=20.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_runs():
+    yield
+    assert wait_until(lambda: running_count() == 0, 10), "a training thread outlived its test"
+
+
+def fire_starts(splits, trainers, prefix):
+    """[(visitor, trainer)] -> Start on each at the same moment; returns (started, refusals,
+    the most training threads seen alive, the most per visitor, seconds for all the starts)."""
+    barrier = threading.Barrier(len(trainers))
+    started, refused = [], []
+    peak = {"threads": 0, "per_visitor": 0}
+    done = threading.Event()
+
+    def click(i, visitor, t):
+        barrier.wait()
+        try:
+            t.start(SMALL, LONG, splits, dataset="mnist", label=f"{prefix}{visitor}-{i}",
+                    visitor=visitor)
+            started.append(visitor)
+        except TrainingBusy as e:
+            refused.append(str(e))
+
+    def watch():                                  # sample while the clicks land
+        while not done.is_set():
+            peak["threads"] = max(peak["threads"], len(training_threads(prefix)))
+            peak["per_visitor"] = max([peak["per_visitor"], *running_by_visitor().values()])
+            time.sleep(0.001)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    clicks = [threading.Thread(target=click, args=(i, v, t)) for i, (v, t) in enumerate(trainers)]
+    start = time.perf_counter()
+    for c in clicks:
+        c.start()
+    for c in clicks:
+        c.join(30)
+    seconds = time.perf_counter() - start
+    time.sleep(0.3)                               # a thread started late would show up now
+    done.set()
+    watcher.join(5)
+    peak["threads"] = max(peak["threads"], len(training_threads(prefix)))
+    return started, refused, peak, seconds
+
+
+def stop_all(trainers):
+    for _, t in trainers:
+        t.stop()
+    for _, t in trainers:
+        t.join(10)
+
+
+def test_twenty_simultaneous_starts_from_three_visitors_respect_the_caps(splits, monkeypatch):
+    monkeypatch.setenv("NN_MAX_TRAININGS", "2")
+    monkeypatch.setenv("NN_MAX_TRAININGS_PER_VISITOR", "1")
+    tab_a = Trainer()                               # visitor A clicks 7 times in one tab
+    trainers = [("A", tab_a)] * 7
+    trainers += [("B", Trainer()) for _ in range(7)]          # B: 7 tabs (or a racing page)
+    shared_c = [Trainer(), Trainer()]
+    trainers += [("C", shared_c[i % 2]) for i in range(6)]    # C: two tabs, 3 clicks each
+    try:
+        started, refused, peak, seconds = fire_starts(splits, trainers, "cap-")
+        print(f"\n20 simultaneous Starts from 3 visitors (cap 2, 1 per visitor): {len(started)} "
+              f"started, {len(refused)} refused in {seconds * 1000:.0f} ms; at most "
+              f"{peak['threads']} training threads alive, at most {peak['per_visitor']} per visitor")
+        assert len(started) == 2 and len(set(started)) == 2, started
+        assert len(refused) == 18
+        assert peak["threads"] <= 2 and peak["per_visitor"] <= 1, peak
+        assert running_count() == 2
+    finally:
+        stop_all(trainers)
+
+
+def test_rapid_clicks_in_one_tab_start_one_run(splits, monkeypatch):
+    monkeypatch.setenv("NN_MAX_TRAININGS", "6")
+    monkeypatch.setenv("NN_MAX_TRAININGS_PER_VISITOR", "6")      # only the tab's own guard
+    tab = Trainer()
+    trainers = [("solo", tab)] * 6
+    try:
+        started, refused, peak, _ = fire_starts(splits, trainers, "tab-")
+        assert len(started) == 1 and peak["threads"] == 1, (started, peak)
+        assert all("already running in this session" in r for r in refused)
+        history_before = len(tab.snapshot().history)
+        time.sleep(0.5)
+        elapsed = [h["elapsed"] for h in tab.snapshot().history]
+        assert elapsed == sorted(elapsed) and len(elapsed) >= history_before   # time never goes back
+    finally:
+        stop_all(trainers)
+
+
+def test_one_visitor_cannot_hold_every_slot(splits, monkeypatch):
+    monkeypatch.setenv("NN_MAX_TRAININGS", "2")
+    first, second, other = Trainer(), Trainer(), Trainer()
+    try:
+        first.start(SMALL, LONG, splits, dataset="mnist", visitor="visitor:same-browser")
+        with pytest.raises(TrainingBusy, match="1 per visitor"):
+            second.start(SMALL, LONG, splits, dataset="mnist", visitor="visitor:same-browser")
+        other.start(SMALL, LONG, splits, dataset="mnist", visitor="visitor:someone-else")
+        assert running_by_visitor() == {"visitor:same-browser": 1, "visitor:someone-else": 1}
+    finally:
+        stop_all([(None, t) for t in (first, second, other)])
+
+
+def test_a_run_stops_at_the_time_limit_and_keeps_what_it_learned(splits):
+    t = Trainer()
+    start = time.monotonic()
+    t.start(SMALL, LONG, splits, dataset="mnist", visitor="visitor:patient", max_seconds=1)
+    assert t.snapshot().time_limit == 1
+    assert t.join(20)
+    snap = t.snapshot()
+    assert time.monotonic() - start < 10
+    assert snap.status == "stopped" and "longest a run may train" in snap.message
+    assert snap.saved is not None and snap.history[-1]["step"] < snap.total_steps
+
+
+def test_the_default_limits_are_said_in_one_sentence(monkeypatch):
+    for name in ("NN_MAX_TRAININGS", "NN_MAX_TRAININGS_PER_VISITOR", "NN_MAX_TRAINING_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    assert trainer_module.max_run_seconds() == 600
+    assert limits_text() == ("This server trains at most 2 networks at a time, 1 per visitor; a run "
+                             "stops after 10 minutes and keeps what it has learned.")
+    monkeypatch.setenv("NN_MAX_TRAINING_SECONDS", "0")
+    assert trainer_module.max_run_seconds() is None and "stops after" not in limits_text()
+
+
+@pytest.mark.timeout(120)
+def test_two_tabs_of_one_browser_share_the_per_visitor_limit(app_models):
+    """Two AppTest sessions with the same visitor token (one browser, two tabs)."""
+    from app import visitor
+    from tests.conftest import open_app, texts, tiny_run
+    token = "tab-test-token-0123456789"
+    original = visitor.request_cookies
+    visitor.request_cookies = lambda: {visitor.COOKIE: token}
+    try:
+        first = tiny_run(open_app("pages/train.py"), epochs=50)
+        second = tiny_run(open_app("pages/train.py"), epochs=50)
+        first.button(key="train.start").click().run()
+        assert first.session_state["trainer"].snapshot(poll=False).active
+        second.button(key="train.start").click().run()
+        assert "per visitor" in texts(second.warning), texts(second.warning)
+    finally:
+        visitor.request_cookies = original
+        for at in (locals().get("first"), locals().get("second")):
+            if at is not None and at.session_state["trainer"] is not None:
+                at.session_state["trainer"].stop()
