@@ -164,7 +164,10 @@ def set_switch(page, key, on):
 
 def app_seconds(page, url, dataset, epochs, show_inside=None):
     """Start the recommended training on the Train page and keep watching it -> its seconds.
-    ``show_inside``: set the page's "Show the inside" toggle first (None: leave it)."""
+    ``show_inside``: set the page's "Show the inside" toggle first (None: leave it). A new
+    visitor each time: the app gives a returning visitor (its cookie) their last session's run,
+    whose "Finished after" would be read before this run has even started."""
+    page.context.clear_cookies()
     page.goto(f"{url}/train?dataset={dataset}")
     page.get_by_role("heading", name="Train a network").wait_for()
     if show_inside is not None:
