@@ -96,7 +96,9 @@ def _unit_view(model, tr, key, names, scaling):
         else:
             st.markdown("**What it pushes**: if it fired 1 more, each output's score (z) would "
                         "change by")
-            st.vega_lite_chart(pushes_spec(details.pushes, names), width="stretch")
+            spec = pushes_spec(details.pushes, names)
+            spec["data"]["values"] = as_table(spec["data"]["values"])
+            st.vega_lite_chart(spec, width="stretch")
             st.caption(pushes_sentence(details, names))
 
 
