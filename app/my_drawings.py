@@ -122,15 +122,13 @@ def label_buttons(dataset, pixels, guess, source, on_saved=None):
     with st.container(border=True):
         st.caption(f"**Is it right?** {keep} ({count} of {MAX_DRAWINGS}; see *My drawings* "
                    "below).")
-        row = st.columns([2, 3], vertical_alignment="center")
-        row[0].button(f"Right: {names[guess]}", icon=":material/check:", key="my_right",
-                      on_click=_save, args=(dataset, pixels, guess, source), disabled=full,
-                      width="stretch",
-                      help=f"It is a {names[guess]}: keep the drawing with that label.")
-        row[1].pills("It's actually a…", [k for k in range(len(names)) if k != guess],
-                     format_func=lambda k: names[k], key="my_actually", disabled=full,
-                     on_change=_save_actually, args=(dataset, pixels, source),
-                     help="The network got it wrong: keep the drawing with the right label.")
+        st.button(f"Right: {names[guess]}", icon=":material/check:", key="my_right",
+                  on_click=_save, args=(dataset, pixels, guess, source), disabled=full,
+                  help=f"It is a {names[guess]}: keep the drawing with that label.")
+        st.pills("It's actually a…", [k for k in range(len(names)) if k != guess],
+                 format_func=lambda k: names[k], key="my_actually", disabled=full,
+                 on_change=_save_actually, args=(dataset, pixels, source),
+                 help="The network got it wrong: keep the drawing with the right label.")
 
 
 # -- teaching, in the background ---------------------------------------------------------------------
@@ -372,6 +370,8 @@ def _teach_panel(dataset, n, saved):
         if snap is not None and snap.finished and snap.run_id != ss["my_taught"]:
             st.rerun(scope="app")              # adopt the taught model on the full rerun
         busy = snap is not None and snap.running
+        if busy and not running:
+            st.rerun(scope="app")              # "Teach it" reran only this: now poll while it runs
         buttons = st.container(horizontal=True, vertical_alignment="center")
         buttons.button("Teach it", type="primary", icon=":material/school:", key="my_teach",
                        on_click=_start_teaching, args=(dataset,),
@@ -453,16 +453,17 @@ def teach_curve_spec(records):
               for r in records for field, name in series
               if isinstance(r.get(field), float) and r[field] == r[field]]
     return {
-        "data": {"values": values}, "height": 150,
-        "title": {"text": "Accuracy while it is taught", "fontSize": 13},
+        "data": {"values": values}, "height": 300,      # the whole chart: title, legend and axes included
+        "title": {"text": "Accuracy while it is taught", "anchor": "start", "fontSize": 13},
         "mark": {"type": "line", "point": True, "tooltip": True},
         "encoding": {
             "x": {"field": "step", "type": "quantitative", "title": "step"},
             "y": {"field": "accuracy", "type": "quantitative", "axis": {"format": ".0%"},
-                  "scale": {"zero": False}, "title": None},
+                  "scale": {"zero": False, "padding": 8}, "title": None},
             "color": {"field": "on", "type": "nominal", "title": None,
-                      "scale": {"range": ["#e4572e", "#4c78a8", "#9aa5b1"]},
-                      "legend": {"orient": "bottom"}}},
+                      "scale": {"domain": [name for _, name in series],
+                                "range": ["#e4572e", "#4c78a8", "#9aa5b1"]},
+                      "legend": {"orient": "top"}}},
     }
 
 
@@ -592,7 +593,7 @@ def _files(dataset, drawings, title):
             icon=":material/download:", on_click="ignore",
             help="A zip of MNIST-format IDX files (gzip): images, labels and your raw drawings. "
                  "Upload it here later, or use it with python -m core --extra-data.")
-    columns[1].file_uploader(
+    (columns[1] if len(drawings) else columns[0]).file_uploader(
         "Upload a set of drawings (zip)", type=["zip"], key=f"my_upload_{dataset}",
         max_upload_size=max(1, MAX_ZIP_BYTES // 2**20), on_change=_on_upload,
         args=(dataset, f"my_upload_{dataset}"),
@@ -679,16 +680,17 @@ def training_curve(snap):
                for r in snap.history if r["val_accuracy"] == r["val_accuracy"]]
     latest = max(points)
     st.vega_lite_chart({
-        "data": {"values": values}, "height": 180,
+        "data": {"values": values}, "height": 300,      # the whole chart: title, legend and axes included
         "title": {"text": f"Your handwriting while it learns: {points[latest][1]:.0%} at step "
-                          f"{latest:,}", "fontSize": 13},
+                          f"{latest:,}", "anchor": "start", "fontSize": 13},
         "mark": {"type": "line", "tooltip": True},
         "encoding": {
             "x": {"field": "epoch", "type": "quantitative", "title": "epoch"},
             "y": {"field": "accuracy", "type": "quantitative", "axis": {"format": ".0%"},
                   "scale": {"domain": [0, 1]}, "title": None},
             "color": {"field": "on", "type": "nominal", "title": None,
-                      "scale": {"range": ["#e4572e", "#f58518"]},
-                      "legend": {"orient": "bottom"}}},
+                      "scale": {"domain": [f"your {len(drawings)} drawings", "validation images"],
+                                "range": ["#6a3d9a", "#f58518"]},   # validation: the app's orange
+                      "legend": {"orient": "top"}}},
     }, width="stretch", key="my_training_curve")
 
