@@ -139,7 +139,7 @@ def decode_cost(image, data=b""):
     tile = min(pixels, TILE_PIXELS) * _TILE_BYTES_PER_PIXEL
     k = max(1, math.ceil(max(width, height) / WORK_SIDE))
     result = math.ceil(height / k) * math.ceil(width / k) * (1 if k == 1 else 5)
-    return decoded + decoder + tile + result + len(data)
+    return decoded + decoder + tile + result + len(data) + _PAGE_BYTES
 
 
 def decode_upload(data, name="The file"):
@@ -202,6 +202,9 @@ def decode_upload(data, name="The file"):
 # 16-bit grey, 4 for everything else (RGB is stored as 4 bytes, LA too).
 _PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 _TILE_BYTES_PER_PIXEL = 48     # a tile's crop, its array, four float32 channels, grey and alpha
+# What the Draw page itself adds while it shows an upload (Streamlit's copy of the file, the
+# preprocessing steps, the enlarged pictures), measured on a real server: about 25 MB.
+_PAGE_BYTES = 32 * 2**20
 _PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}                  # PNG colour type -> samples
 
 

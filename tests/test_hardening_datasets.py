@@ -6,7 +6,6 @@ header promises (and never beyond the official size of that file, or MAX_IDX_BYT
 stops reading beyond that, and a file too large on disk is refused from its size.
 """
 import gzip
-import json
 import struct
 import threading
 import time

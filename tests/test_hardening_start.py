@@ -6,15 +6,12 @@ Here 20 Start calls from 3 visitors are released at once by a barrier, and the t
 alive are counted: at most the server's cap, at most one per visitor. A run also stops by itself
 at the server's time limit, keeping what it learned.
 """
-import threading
 import time
-from types import SimpleNamespace
-
-import numpy as np
 import pytest
 
 from app import trainer as trainer_module
 from app.trainer import Trainer, TrainingBusy, limits_text, running_by_visitor, running_count
+from benchmarks.hardening import simultaneous_starts, small_splits, three_visitors
 from core.model import ModelConfig
 from core.training import TrainConfig
 
@@ -26,15 +23,7 @@ LONG = TrainConfig(learning_rate=0.1, epochs=200, batch_size=50)        # minute
 
 @pytest.fixture(scope="module")
 def splits():
-    rng = np.random.default_rng(0)
-    X = rng.random((2000, 784), dtype=np.float32)
-    y = rng.integers(0, 10, 2000)
-    return SimpleNamespace(X_train=X, y_train=y, X_val=X[:200], y_val=y[:200], X_test=X[:200],
-                           y_test=y[:200], scaling="unit")
-
-
-def training_threads(prefix):
-    return [t for t in threading.enumerate() if t.name.startswith(f"trainer-{prefix}") and t.is_alive()]
+    return small_splits()
 
 
 def wait_until(predicate, timeout=20.0):
@@ -53,42 +42,7 @@ def no_leftover_runs():
 
 
 def fire_starts(splits, trainers, prefix):
-    """[(visitor, trainer)] -> Start on each at the same moment; returns (started, refusals,
-    the most training threads seen alive, the most per visitor, seconds for all the starts)."""
-    barrier = threading.Barrier(len(trainers))
-    started, refused = [], []
-    peak = {"threads": 0, "per_visitor": 0}
-    done = threading.Event()
-
-    def click(i, visitor, t):
-        barrier.wait()
-        try:
-            t.start(SMALL, LONG, splits, dataset="mnist", label=f"{prefix}{visitor}-{i}",
-                    visitor=visitor)
-            started.append(visitor)
-        except TrainingBusy as e:
-            refused.append(str(e))
-
-    def watch():                                  # sample while the clicks land
-        while not done.is_set():
-            peak["threads"] = max(peak["threads"], len(training_threads(prefix)))
-            peak["per_visitor"] = max([peak["per_visitor"], *running_by_visitor().values()])
-            time.sleep(0.001)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    clicks = [threading.Thread(target=click, args=(i, v, t)) for i, (v, t) in enumerate(trainers)]
-    start = time.perf_counter()
-    for c in clicks:
-        c.start()
-    for c in clicks:
-        c.join(30)
-    seconds = time.perf_counter() - start
-    time.sleep(0.3)                               # a thread started late would show up now
-    done.set()
-    watcher.join(5)
-    peak["threads"] = max(peak["threads"], len(training_threads(prefix)))
-    return started, refused, peak, seconds
+    return simultaneous_starts(splits, trainers, prefix)
 
 
 def stop_all(trainers):
@@ -101,11 +55,7 @@ def stop_all(trainers):
 def test_twenty_simultaneous_starts_from_three_visitors_respect_the_caps(splits, monkeypatch):
     monkeypatch.setenv("NN_MAX_TRAININGS", "2")
     monkeypatch.setenv("NN_MAX_TRAININGS_PER_VISITOR", "1")
-    tab_a = Trainer()                               # visitor A clicks 7 times in one tab
-    trainers = [("A", tab_a)] * 7
-    trainers += [("B", Trainer()) for _ in range(7)]          # B: 7 tabs (or a racing page)
-    shared_c = [Trainer(), Trainer()]
-    trainers += [("C", shared_c[i % 2]) for i in range(6)]    # C: two tabs, 3 clicks each
+    trainers = three_visitors()          # A: 7 clicks in one tab; B: 7 tabs; C: 2 tabs x 3 clicks
     try:
         started, refused, peak, seconds = fire_starts(splits, trainers, "cap-")
         print(f"\n20 simultaneous Starts from 3 visitors (cap 2, 1 per visitor): {len(started)} "

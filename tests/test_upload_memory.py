@@ -34,7 +34,7 @@ def accepted_or_refused(result):
 def test_the_issues_strip_pictures_decode_within_the_budget():
     """A 15 KB PNG 900,000 px wide and 1 px tall asked for 3 GB (rows padded to whole blocks)."""
     results = measure_uploads({"wide": png(900_000, 1, 6, 8), "tall": png(1, 900_000, 0, 8),
-                               "1 x 49M": png(49_000_000, 1, 0, 8)})
+                               "30M x 1": png(30_000_000, 1, 0, 8)})
     for name, result in results.items():
         print(f"{name}: {result['peak'] / MB:.1f} MB, {result['seconds']:.2f} s, {result['outcome']}")
         assert result["outcome"].startswith("ok"), (name, result)
