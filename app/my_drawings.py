@@ -583,7 +583,6 @@ def _on_upload(dataset, key):
 
 
 def _files(dataset, drawings, title):
-    ss = st.session_state
     columns = st.columns(2, vertical_alignment="bottom")
     if len(drawings):
         columns[0].download_button(

@@ -6,11 +6,11 @@ One person's consistent style that MNIST has little of, drawn as mouse strokes o
 canvas and rasterised like the canvas (benchmarks/fidelity/strokes.py), then preprocessed exactly
 as the Draw page does (core.drawing):
 
-    - a strong backward lean (the tops lean left, about 25 degrees), the same every time;
-    - a slashed zero, a crossed 7 with a hooked top, an open-topped 4, a 1 with a long flag and a
-      base, a looped 2, a flat-topped 3, a 9 with a straight stem, an 8 of two stacked rings;
-    - thin strokes and small, natural variation (position, size, a few degrees, a wobble of the
-      pen), as one hand writing the same digit again.
+    - angular "seven-segment" digits drawn with sharp corners (boxy 0, 2, 3, 5, 6, 8, 9), a
+      slashed 0, a crossed 7 with a hooked top, an open 4, a 1 with a flag and a base;
+    - a backward lean (the tops lean left), the same every time, and a thin pen;
+    - small, natural variation (position, size, a few degrees, a wobble of the pen), as one hand
+      writing the same digit again.
 
 20 drawings of each class are taught (200), 200 of each class are held out (2,000). The taught
 drawings go through core.finetune with the defaults the app and the command line use
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.fidelity.strokes import _curve, _ellipse, _line, render
+from benchmarks.fidelity.strokes import _line, render
 from core.drawing import options_for, preprocess_canvas
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -80,6 +80,7 @@ def test_teaching_a_tiny_synthetic_style_raises_held_out_accuracy(trained):
 def test_each_batch_mixes_the_drawings_in_and_without_them_it_just_goes_on(trained):
     model, splits = trained
     assert TeachConfig().extra_per_batch(200, 55_000) == 32
+    assert TeachConfig().extra_per_batch(7, 55_000) == 7, "a handful: each once per batch"
     assert TeachConfig().extra_per_batch(0, 55_000) == 0
     assert TeachConfig().extra_per_batch(20, 0) == 128                     # only drawings
     records = list(teach(copy_model(model), splits, np.zeros((0, 784), np.float32),
@@ -159,7 +160,7 @@ def test_cli_fine_tunes_a_model_on_the_drawings_and_eval_measures_them(tmp_path,
     lines = r.stdout.splitlines()
     assert lines[0].startswith(f"Started from {SHIPPED}: 784-256-128-10")
     assert f"Extra data: 30 drawings from {drawings_dir}" in r.stdout
-    assert "Training: fine-tuning, adam, lr 0.0003 (cosine), batches of 128 (32 of them drawings, " \
+    assert "Training: fine-tuning, adam, lr 0.0003 (cosine), batches of 128 (30 of them drawings, " \
            "distorted), 60 steps" in r.stdout
     assert any(line.startswith(f"Accuracy on {drawings_dir}: ") for line in lines)
     assert next(line for line in lines if line.startswith("Test accuracy: ")).endswith("before)")
