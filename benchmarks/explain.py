@@ -18,8 +18,17 @@ and the diagram, each digit's figure is itself the median of repeated calls):
 
 It prints a Markdown table with the issue's targets. The machine has 2 cores shared with other
 work: figures vary by 2x between runs; run it twice before believing a miss.
+
+    python -m benchmarks.explain --page 10 [--url http://127.0.0.1:PORT]
+
+instead draws each of the three stroke digits (benchmarks/browser.py) 10 times on the real Draw
+page in headless Chromium, each time once with "Why did it say that?" open on the network
+diagram and once with it closed, and reads the server time the page reports for each stroke:
+the pairs share the machine's load of the moment. Median (min-max) of each, and the median of
+the paired differences (what the diagram costs a stroke).
 """
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -49,11 +58,93 @@ def spread(seconds, unit="ms"):
             f"({min(values):.{digits}f}-{max(values):.{digits}f})")
 
 
+SERVER_MS_JS = """() => {
+    const p = [...document.querySelectorAll('p')].find(e => e.textContent.startsWith('Server time'));
+    const m = p && p.textContent.match(/([\\d.]+) ms/);
+    return m ? parseFloat(m[1]) : null;
+}"""
+INVITATION = "to see why the network guesses what it does"
+
+
+def page_figures(rounds, url=None):
+    """Server time per stroke on the Draw page with the network diagram open and closed."""
+    from playwright.sync_api import sync_playwright
+
+    from benchmarks.browser import (CHROMIUM, CHROMIUM_ARGS, PREDICTION_JS, STROKES,
+                                    served_app)
+
+    def wait_prediction(page, expected):
+        page.wait_for_function(f"() => ({PREDICTION_JS})() === {json.dumps(expected)}",
+                               timeout=30_000, polling=10)
+
+    def ready(page):
+        canvas = page.locator("canvas.upper-canvas:not([data-old])")
+        canvas.wait_for()
+        for wiggle in range(300):          # the pen's crosshair: the canvas takes strokes
+            box = canvas.bounding_box()    # (the page may still be moving)
+            if box is not None:
+                page.mouse.move(box["x"] + 140 + wiggle % 2, box["y"] + 140)
+                if canvas.evaluate("c => c.style.cursor") == "crosshair":
+                    return canvas
+            page.wait_for_timeout(50)
+        raise RuntimeError("the canvas never took strokes")
+
+    def draw(page, canvas, points):
+        box = canvas.bounding_box()
+        previous = page.evaluate(SERVER_MS_JS)
+        page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
+        page.mouse.up()
+        return previous
+
+    times = {"open": [], "closed": []}
+    with served_app(url, "explain-page-") as (base, _), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                             headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 2200})
+        page.set_default_timeout(30_000)
+        page.goto(f"{base}/draw")
+        canvas, is_open = ready(page), False
+        for _ in range(rounds):
+            for digit, points in STROKES.items():
+                for state in ("open", "closed"):
+                    if is_open != (state == "open"):
+                        page.get_by_text("Why did it say that?").click()
+                        is_open = not is_open
+                        page.get_by_text(INVITATION).wait_for(
+                            state="visible" if is_open else "hidden")
+                    previous = draw(page, canvas, points)
+                    wait_prediction(page, digit)
+                    page.wait_for_function(
+                        f"() => ({SERVER_MS_JS})() !== {json.dumps(previous)}")
+                    times[state].append(page.evaluate(SERVER_MS_JS))
+                    canvas.evaluate("c => { c.dataset.old = '1'; }")
+                    page.get_by_role("button", name="Clear").click()
+                    wait_prediction(page, None)
+                    canvas = ready(page)
+        browser.close()
+    differences = [o - c for o, c in zip(times["open"], times["closed"])]
+    print(f"Draw page, server time per stroke, {len(times['open'])} pairs of strokes:\n")
+    print("| diagram | median (min-max) |")
+    print("|---|---|")
+    for state in ("open", "closed"):
+        print(f"| {state} | {spread([t / 1000 for t in times[state]])} |")
+    print(f"| open minus closed, paired | {spread([d / 1000 for d in differences])} |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--digits", type=int, default=50, help="test digits (default 50)")
     parser.add_argument("--repeats", type=int, default=5, help="repeats of the dreams (5)")
+    parser.add_argument("--page", type=int, metavar="ROUNDS",
+                        help="time strokes on the Draw page in Chromium instead")
+    parser.add_argument("--url", help="an app already running on 127.0.0.1 (with --page)")
     args = parser.parse_args(argv)
+    if args.page:
+        page_figures(args.page, args.url)
+        return
 
     from app.why import as_table, network_diagram, unit_details
     from core.counterfactual import LINF_BUDGET, PIXEL_BUDGET, counterfactual, nudge

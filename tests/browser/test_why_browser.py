@@ -2,8 +2,8 @@
 canvas, watch the network diagram follow each one, pick a unit by clicking its circle and with
 the selector, and look at the other views (saliency, counterfactual, nudge) and Inspect's.
 
-Also records the server time of each stroke with the diagram open, and with it closed (in
-alternating blocks of three strokes), to artifacts/why_timing.json for the README (recorded, not
+Also records the server time of each stroke with the diagram open, and with it closed (each
+digit drawn both ways in turn), to artifacts/why_timing.json for the README (recorded, not
 asserted: a busy machine must not fail a test). Every wait is for something a user would see,
 never for a fixed time.
 """
@@ -64,18 +64,21 @@ def test_the_network_lights_up_as_you_draw_and_a_unit_can_be_picked(app_url, pag
     canvas = open_draw_page(page, app_url, 2200)
     invitation = page.get_by_text("to see why the network guesses what it does")
 
-    # strokes with the "why" open and closed, in alternating blocks (the machine's load changes
-    # from minute to minute; alternating keeps the comparison fair)
+    # each digit drawn with the "why" open, then closed: pairs under the same load (the
+    # machine's load changes from minute to minute)
     timings = {"open": [], "closed": []}
-    for block in range(2):
-        for state in ("open", "closed"):
-            open_why(page)                                 # a click opens or closes it
-            invitation.wait_for(state="visible" if state == "open" else "hidden")
-            for digit in STROKES:
+    is_open = False
+    for round_ in range(2):
+        for digit in STROKES:
+            for state in ("open", "closed"):
+                if is_open != (state == "open"):
+                    open_why(page)                         # a click opens or closes it
+                    is_open = not is_open
+                    invitation.wait_for(state="visible" if is_open else "hidden")
                 timings[state].append(draw_and_time(page, canvas, digit))
-                if state == "open":
+                if is_open:
                     wait_for_diagram(page, digit)          # the diagram follows every drawing
-                    if block == 0 and digit == "7":
+                    if round_ == 0 and digit == "7":
                         page.get_by_text("Look inside a unit").wait_for()
                         wait_for_images(page)
                         screenshot("why-1-network")
