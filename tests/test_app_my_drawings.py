@@ -241,3 +241,28 @@ def test_few_drawings_draw_no_curve_on_train(style):
     at = run_until_finished(at)
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
     assert not any("Your handwriting" in json.dumps(s.get("title", "")) for s in specs)
+
+
+def test_a_reload_finds_your_drawings_and_the_taught_model(style, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from app import visitor
+    from tests.conftest import APP
+
+    monkeypatch.setattr(visitor, "request_cookies", lambda: {})
+    at = with_drawings(draw_page(), style)
+    token = at.session_state["visitor"]
+    at.select_slider(key="my_teach_steps").set_value(50)
+    at.button(key="my_teach").click().run()
+    at = wait_for_teaching(at)
+    taught = at.session_state["user_models"]["mnist"]
+    assert "taught your handwriting" in taught[1]
+
+    monkeypatch.setattr(visitor, "request_cookies", lambda: {visitor.COOKIE: token})
+    again = AppTest.from_file(APP, default_timeout=30).run()        # the same browser, reloaded
+    again.switch_page("pages/draw.py").run()
+    assert not again.exception, again.exception
+    assert again.session_state["my_drawings"]["mnist"] is at.session_state["my_drawings"]["mnist"]
+    assert again.session_state["user_models"]["mnist"] is taught
+    assert metric(again, "Your handwriting") == metric(at, "Your handwriting")
+    assert again.button(key="my_undo_button"), "the way back is kept too"
