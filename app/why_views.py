@@ -284,8 +284,9 @@ def dreams_view(saved, model_key, names, prefix):
                                      "of patterns no person would read.")
     dreams, probs = class_dreams_for(model_key, kind, saved)
     shown = dreams / np.maximum(dreams.max(axis=1, keepdims=True), 1e-6)
-    st.image(grey_images(shown.reshape(-1, 28, 28), scale=4),
-             caption=[f"{n} ({probs[k, k]:.0%})" for k, n in enumerate(names)], width=100)
+    pictures = grey_images(shown.reshape(-1, 28, 28), scale=4)
+    for k, (column, picture) in enumerate(zip(st.columns(len(names)), pictures)):
+        column.image(picture, caption=f"{names[k]} ({probs[k, k]:.0%})", width="stretch")
     st.caption(
         f"Each picture started as plain grey and was changed, {STEPS} small steps, in whatever way "
         "raised the model's probability of its class (the percentage under it). "

@@ -245,8 +245,8 @@ def test_inspect_dreams_a_picture_for_every_class_once_per_model():
     at.session_state["inspect_tab"] = "Class dreams"
     at.run()
     assert not at.exception, at.exception
-    images = at.get("image")[0].proto.imgs
-    assert [img.caption.split(" ")[0] for img in images] == DIGITS
+    images = [img for element in at.get("image") for img in element.proto.imgs]
+    assert [img.caption.split(" ")[0] for img in images] == DIGITS, "a row of ten"
     sure = [int(img.caption.split("(")[1].rstrip("%)")) for img in images]
     assert min(sure) >= 50, f"each dream is read as its class: {sure}"
     assert "Three rules keep it readable" in texts(at.caption)
