@@ -297,3 +297,20 @@ def test_hostile_histories_duplicates_and_casts_give_a_model_or_a_clean_refusal(
     assert not duplicate and len(saved.history) <= HISTORY_KEPT
     assert all(np.isfinite(v).all() for v in saved.model.params.values())
     assert saved.model.predict_proba(np.zeros((1, 784), np.float32)).shape == (1, 10)
+
+
+@pytest.mark.timeout(120)
+def test_inspect_offers_no_symlink_out_of_the_model_folder_and_no_fifo(app_models, tmp_path):
+    folder = app_models / "mnist"
+    folder.mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    save_model(outside / "secret.npz", saved_model())
+    (folder / "link.npz").symlink_to(outside / "secret.npz")
+    os.mkfifo(folder / "pipe.npz")
+    save_model(folder / "mine.npz", saved_model())
+    at = open_app("pages/inspect.py")
+    options = [str(o) for o in at.selectbox(key="inspect_model").options]
+    assert any("mine" in o for o in options), options
+    assert not any("link" in o or "pipe" in o for o in options), options
+    assert not at.exception
