@@ -45,6 +45,9 @@ OPTION_HELP = {
     "stretch_contrast": ("Stretch the contrast", "Make the brightest pixel full white, as in every "
                          "MNIST image, so a faint drawing reads as strongly as a bold one."),
 }
+# The switchable steps in the order core.drawing runs them (the toggles follow it).
+PIPELINE_ORDER = ("crop", "normalize_stroke", "fit_box", "center_of_mass", "subpixel", "blur",
+                  "stretch_contrast")
 BLUR_SIGMA = 0.5                    # the blur toggle's sigma, in output pixels
 
 # The canvas component draws its toolbar (undo, redo, reset, edit) inside its shadow root, hidden

@@ -23,6 +23,7 @@ Shared by every page (``SHARED_DEFAULTS``):
                       so that the next refresh keeps its orientation.
     "replaced_model"  (run_id, dataset, (SavedModel, label) | None) | None: the model that the run
                       run_id replaced when it was adopted (None inside: the pretrained one).
+    "inspect_last_tab" str | None: Inspect's tab last open (it comes back after a page switch).
     "train_show"      frozenset of setting names | None: the Train controls a lesson link keeps on
                       screen (None: all). "train_lesson": str | None, the lesson it opened.
     "visitor"         str: this browser's visitor token (app.visitor), "visitor_cookie" bool: the
@@ -91,6 +92,7 @@ SHARED_DEFAULTS = {
     "adopted_run": 0,
     "hidden_map": None,
     "replaced_model": None,
+    "inspect_last_tab": None,
     "train_show": None,
     "train_lesson": None,
     "my_drawings": None,           # a new dict on every change (never mutated in place)

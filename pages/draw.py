@@ -18,8 +18,8 @@ from streamlit_drawable_canvas import st_canvas
 
 from app import my_drawings, state
 from app.charts import probabilities_spec
-from app.draw_views import (BLUR_SIGMA, CANVAS_TOOLBAR_FIX, MAX_UPLOAD_BYTES, UPLOAD_TYPES,
-                            classify, decode_upload, enlarge, model_at, option_help, run_moments,
+from app.draw_views import (BLUR_SIGMA, CANVAS_TOOLBAR_FIX, MAX_UPLOAD_BYTES, PIPELINE_ORDER,
+                            UPLOAD_TYPES, classify, decode_upload, enlarge, model_at, option_help, run_moments,
                             test_image, warm_up)
 from app.why_views import counterfactual_view, network_view, nudge_view, saliency_view
 from core.drawing import PreprocessOptions, options_for, preprocess_canvas, preprocess_image
@@ -92,8 +92,9 @@ def read_input(source, canvas, upload, options):
 def preprocessing_toggles(base):
     """A toggle per switchable step of core.drawing.PreprocessOptions, starting from ``base`` (the
     dataset's own steps; each dataset keeps its own switches) -> the options chosen."""
-    switchable = [f.name for f in fields(PreprocessOptions)
-                  if isinstance(f.default, bool) or f.name == "blur"]
+    switchable = sorted((f.name for f in fields(PreprocessOptions)
+                         if isinstance(f.default, bool) or f.name == "blur"),
+                        key=PIPELINE_ORDER.index)                 # in the order the steps run
     columns = st.columns(3)
     chosen = {}
     for i, name in enumerate(switchable):
@@ -226,6 +227,13 @@ def draw_and_guess():
 
     asked, asked_label = None, model_label
     with result_column:
+        if source != "canvas" and not error:
+            what = "your uploaded picture" if source == "upload" else "a test image"
+            banner = st.container(horizontal=True, vertical_alignment="center")
+            banner.info(f"The network is reading {what}, not the canvas.",
+                        icon=":material/swap_horiz:")
+            banner.button("Back to my drawing", on_click=use_canvas, icon=":material/draw:",
+                          key="draw_back_to_canvas")
         if error:
             st.error(error)
         elif empty and source == "upload":

@@ -38,7 +38,9 @@ st.caption(f"Open up a {title} model: where it is right, where it is wrong, and 
 current, current_label = state.current_model(dataset)
 root = state.model_root()
 files = list_models(root, dataset)
-choices = (["current"] if current is not None else []) + [str(p) for p in files]
+shipped_is_current = current is not None and current is state.shipped_model(dataset)[0]
+choices = (["current"] if current is not None else []) + [
+    str(p) for p in files if not (shipped_is_current and p.stem == DEFAULT_NAME)]
 
 
 def describe_choice(choice):
@@ -255,7 +257,14 @@ def show_curves():
 TABS = {"Accuracy": show_accuracy, "Mistakes": show_mistakes, "Activations": show_activations,
         "The network, lighting up": show_network, "What units look for": show_weights,
         "Class dreams": show_dreams, "Training curves": show_curves}
-for tab, show in zip(st.tabs(list(TABS), key="inspect_tab", on_change="rerun"), TABS.values()):
+def remember_tab():
+    ss["inspect_last_tab"] = ss["inspect_tab"]
+
+
+# the tab last open comes back when the visitor returns to this page
+opened = ss["inspect_last_tab"] if ss["inspect_last_tab"] in TABS else None
+for tab, show in zip(st.tabs(list(TABS), key="inspect_tab", default=opened,
+                             on_change=remember_tab), TABS.values()):
     if tab.open:
         with tab:
             show()

@@ -134,7 +134,7 @@ def test_saved_model_files_can_be_chosen_and_bad_ones_are_reported(app_env, tiny
     (app_env / "mnist" / "broken.npz").write_bytes(b"PK not really a zip")
     at = inspect_page()
     options = at.selectbox(key="inspect_model").options    # as shown
-    assert len(options) == 4, options          # current + broken + my run + nn_parameters
+    assert len(options) == 3, options          # current (the pretrained one) + broken + my run
     assert any("pretrained" in o for o in options)
     # (AppTest's select() re-formats a formatted option; choosing through session_state is what
     # the widget does)
@@ -163,3 +163,15 @@ def test_weight_images_are_red_positive_blue_negative():
     W[0, 1] = 2.0
     images = weight_images(W, 1, 64, scale=2)
     assert len(images) == 2 and images[0].shape == (28 * 2 + 6, 28 * 2 + 6, 3)
+
+
+def test_the_tab_comes_back_and_the_pretrained_model_is_listed_once(shipped_models):
+    at = open_app("pages/inspect.py")
+    choices = at.selectbox(key="inspect_model").options
+    assert sum("pretrained" in c for c in choices) == 1, choices
+    at.session_state["inspect_last_tab"] = "Training curves"    # what remember_tab() keeps
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/inspect.py").run()
+    assert not at.exception
+    assert "Loss" in " ".join(str(c.proto.spec) for c in at.get("vega_lite_chart")), \
+        "the curves tab is open again"
