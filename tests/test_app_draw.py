@@ -251,3 +251,15 @@ def test_enlarge_uses_whole_pixels():
     assert enlarge(np.zeros((280, 280)), 100).shape == (280, 280)
     tall = enlarge(np.ones((30, 10), np.float32), 60, square=True)     # a cropped "1"
     assert tall.shape == (60, 60) and tall[:, :20].max() == 0 and tall[:, 20:40].min() == 255
+
+
+@needs_model
+def test_it_says_when_it_reads_a_test_image_and_goes_back_to_the_canvas():
+    at = draw(draw_page(), "1")
+    assert "not the canvas" not in texts(at.info)
+    next(b for b in at.button if "Random test image" in b.label).click().run()
+    assert "reading a test image, not the canvas" in texts(at.info)
+    at.button(key="draw_back_to_canvas").click().run()
+    assert at.session_state["draw_source"] == "canvas"
+    assert "not the canvas" not in texts(at.info)
+    assert prediction(at) == "1"
