@@ -185,9 +185,14 @@ def decode_upload(data, name="The file"):
                     f"about {cost / 2**20:,.0f} MB, more than the {DECODE_BUDGET_BYTES // 2**20} MB "
                     f"a picture may use on this server. Scale it down (a digit needs only a few "
                     f"hundred pixels a side) and upload it again.")
-            image.load()
-            orientation = _orientation(image)
-            grey = _to_grey(image)
+            try:
+                image.load()
+                orientation = _orientation(image)
+                grey = _to_grey(image)
+            finally:
+                image.close()
+                if cost > _TRIM_ABOVE:
+                    _give_memory_back()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise DrawingError(f"{name} is too many pixels to open safely; upload an image of at most "
                            f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels.") from None
@@ -209,6 +214,29 @@ _TILE_BYTES_PER_PIXEL = 48     # a tile's crop, its array, four float32 channels
 # preprocessing steps, the enlarged pictures), measured on a real server: about 25 MB.
 _PAGE_BYTES = 32 * 2**20
 _PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}                  # PNG colour type -> samples
+
+
+# After a picture this large, freed memory goes back to the system at once: glibc keeps what a
+# thread freed in that thread's arena, and Streamlit runs each session in its own thread, so
+# without this a server's resident memory grew by ~100 MB with each large upload in a new session.
+_TRIM_ABOVE = 64 * 2**20
+
+
+def _give_memory_back():
+    """glibc's malloc_trim(0): return freed heap memory of every arena to the system (a few ms).
+    Nothing happens on other C libraries."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
 
 
 def _draft(image):
