@@ -301,6 +301,55 @@ def print_model_files():
     return results
 
 
+def child_app_loads(folder, names):
+    """In a fresh process: the Train page in AppTest with ``folder`` as the model folder; for each
+    saved model name, click Load and measure (time, peak above the process before the click)."""
+    os.environ.update(NN_MODEL_DIR=folder, NN_OFFLINE="1")
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import AppTest
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):                  # st.navigation mode, as tests/conftest.py
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+    PagesManager.__init__ = init
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120).run()
+    at.switch_page("pages/train.py").run()
+    for name in names:
+        at.selectbox(key="train.load_name").set_value(name).run()
+
+        def click():
+            at.button(key="train.load").click().run()
+            shown = " ".join(str(e.value) for e in (*at.success, *at.error))
+            return shown.split(". Draw")[0][:110]
+        outcome, seconds, peak = measured(click)
+        print(json.dumps({"name": name, "outcome": outcome, "seconds": seconds, "peak": peak}),
+              flush=True)
+
+
+def print_app_loads():
+    """The worst accepted model files loaded with the Train page's Load button (AppTest): reading
+    the file, measuring its accuracy on the test images, drawing the page again."""
+    files = worst_model_files()
+    picks = {"random": next(k for k in files if "random weights" in k),
+             "history": next(k for k in files if "800,000" in k),
+             "million": next(k for k in files if "1,000,000 records" in k)}
+    with tempfile.TemporaryDirectory() as folder:
+        os.makedirs(os.path.join(folder, "mnist"))
+        for short, key in picks.items():
+            Path(folder, "mnist", f"{short}.npz").write_bytes(files[key])
+        completed = run_child("from benchmarks.hardening import child_app_loads; "
+                              f"child_app_loads({folder!r}, {list(picks)!r})")
+    print("\n### Load in the app (Train page, Load button, AppTest; includes measuring the test "
+          "accuracy and redrawing the page)\n")
+    print("| file | time | peak memory above the app before the click | page says |")
+    print("|---|---|---|---|")
+    lines = {line["name"]: line for line in json_lines(completed)}
+    for short, key in picks.items():
+        r = lines.get(short, {"outcome": completed.stderr[-300:], "seconds": float("nan"), "peak": 0})
+        print(f"| {key} | {r['seconds']:.2f} s | {r['peak'] / 2**20:,.0f} MB | {r['outcome']} |")
+
+
 # -- 3. simultaneous Starts ------------------------------------------------------------------------------
 def small_splits():
     from types import SimpleNamespace
@@ -457,6 +506,7 @@ def main():
     args = parser.parse_args()
     pictures = print_uploads(args.quick)
     print_model_files()
+    print_app_loads()
     print_starts(5 if args.quick else 20)
     if args.server:
         worst = worst_pictures(args.quick)
