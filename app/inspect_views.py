@@ -64,9 +64,13 @@ def evaluation_key(saved, raw):
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)
 def load_model_file(path, mtime):
-    """A saved model file, loaded once per (path, modification time). Read-only: shared."""
+    """A saved model file, loaded once per (path, modification time). Read-only: shared. Errors
+    name it as <dataset folder>/<file>, never by its path on the server."""
+    from pathlib import Path
+
     from core.modelio import load_model
-    return load_model(path)
+    path = Path(path)
+    return load_model(path, shown_as=f"{path.parent.name}/{path.name}")
 
 
 def display_images(X, scaling):

@@ -19,7 +19,7 @@ import streamlit as st
 from app import links
 from app.links import BATCH_SIZES, LEARNING_RATES, WEIGHT_DECAYS, nearest
 from app.state import dataset_title, load_raw
-from core import options
+from core import modelio, options
 from core.datasets import validation_count
 from core.errors import NNError
 from core.model import MAX_DROPOUT, ModelConfig
@@ -178,6 +178,9 @@ def controls(dataset, busy):
     except NNError as e:
         st.error(str(e))
         return Form(raw=raw, error=str(e))
+    too_large = modelio.too_large_to_save(model_config)
+    if too_large:
+        st.warning(too_large, icon=":material/save:")
     if raw is not None:
         try:
             st.caption(plan_text(model_config, train_config, len(raw.train_labels)))

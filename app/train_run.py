@@ -117,6 +117,8 @@ def _comparison(snap):
         text += "Draw and Inspect now use this run's model."
     else:
         text += f"Draw and Inspect use {current_model(dataset)[1]}."
+    if snap.status == "stopped" and snap.message:
+        text += f" {snap.message}"                 # why it stopped, e.g. the time limit
     worse = before_accuracy is not None and accuracy < before_accuracy - WORSE_BY
     (st.warning if worse and in_use else st.success)(text)
     if in_use and before_label is not None:

@@ -70,8 +70,11 @@ try:
                           "sidebar to inspect it.")
     raw = my_drawings.test_set_choice(dataset, state.load_raw(dataset))   # or your drawings
     evaluation = test_predictions(evaluation_key(saved, raw), saved, raw)
-except (NNError, OSError) as e:
+except NNError as e:
     st.error(str(e))
+    st.stop()
+except OSError as e:                       # e.g. the file went away: no server path on the page
+    st.error(f"That model file cannot be read: {e.strerror or 'unknown error'}.")
     st.stop()
 
 config = saved.model.config

@@ -9,6 +9,7 @@ import streamlit as st
 from app import model_files, train_form, train_run
 from app.state import init_state
 from app.train_form import K
+from app.trainer import limits_text
 
 init_state()
 
@@ -40,6 +41,7 @@ with view:
     buttons.button("Reset", icon=":material/restart_alt:", on_click=train_run.reset,
                    key=K + "reset",
                    help="Stop and clear this run's curves (earlier runs stay for comparison).")
+    st.caption(limits_text())
     notice = st.session_state["train_notice"]
     if notice is not None:
         getattr(st, notice[0])(notice[1])

@@ -224,3 +224,11 @@ def test_a_new_model_is_compared_with_the_one_it_replaces_and_can_be_undone(ship
     at.button(key="train.use_run").click().run()
     assert "run 1" in at.session_state["user_models"]["mnist"][1]
     assert not at.exception
+
+
+def test_the_page_says_the_training_limits_and_warns_before_an_unsavable_network():
+    at = train_page()
+    assert "at most 2 networks at a time, 1 per visitor" in texts(at.caption)
+    at.text_input(key="train.hidden").set_value("4096, 4096").run()
+    assert "could not be saved" in texts(at.warning)
+    assert not at.exception
