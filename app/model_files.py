@@ -3,7 +3,7 @@ pretrained model. Callbacks (they run before the page, which then shows their no
 panel that holds their controls.
 
 Files are ``model/<dataset>/<name>.npz`` (or under ``$NN_MODEL_DIR``), written atomically by
-core.modelio; the pretrained ``nn_parameters`` file is never overwritten or deleted here, whatever
+core.modelio; the pretrained ``pretrained.npz`` file is never overwritten or deleted here, whatever
 the case of the name typed (a case-insensitive disk would overwrite it). Messages name files by
 their path inside the model folder ("mnist/my-net.npz"), never the server's absolute path. The
 first time a dataset's files are listed in this process, temporary files left by a save that was
@@ -39,7 +39,7 @@ def _clean_once(folder):
 
 
 def _is_pretrained(name):
-    return name.casefold() == modelio.DEFAULT_NAME.casefold()
+    return name.casefold() == modelio.PRETRAINED_NAME.casefold()
 
 
 def saved_model_names(dataset):

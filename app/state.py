@@ -49,7 +49,7 @@ Functions:
     model_root() -> Path                       model/ (or $NN_MODEL_DIR, used by the tests)
     load_raw(dataset) -> RawDataset            cached; arrays read-only
     load_splits(dataset, validation_size, scaling, seed) -> Splits   cached; arrays read-only
-    shipped_model(dataset) -> (SavedModel | None, reason)            model/<dataset>/nn_parameters.npz
+    shipped_model(dataset) -> (SavedModel | None, reason)            model/<dataset>/pretrained.npz
     verified(saved, dataset) -> SavedModel     a file's model with its test accuracy measured here
     current_model(dataset=None) -> (SavedModel | None, label)        the session's model, else shipped
     set_current_model(dataset, saved, label)   make ``saved`` this session's model for ``dataset``
@@ -76,7 +76,7 @@ import streamlit as st
 from app import visitor
 from core.datasets import CLASS_NAMES, DATASETS, TITLES
 from core.errors import ModelFileError, NNError
-from core.modelio import DEFAULT_NAME, load_model
+from core.modelio import PRETRAINED_NAME, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_RUNS_KEPT = 8              # earlier runs kept for the compare-runs overlay
@@ -221,7 +221,7 @@ def load_splits(dataset, validation_size=5000, scaling="unit", seed=0):
 
 
 def _shipped_path(dataset):
-    return model_root() / dataset / f"{DEFAULT_NAME}.npz"
+    return model_root() / dataset / f"{PRETRAINED_NAME}.npz"
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -231,7 +231,7 @@ def _load_shipped(path, mtime, dataset):     # mtime in the key: a replaced file
 
 
 def shipped_model(dataset):
-    """(SavedModel, "") for model/<dataset>/nn_parameters.npz, or (None, reason) if unusable.
+    """(SavedModel, "") for model/<dataset>/pretrained.npz, or (None, reason) if unusable.
 
     Shared between sessions (read-only): never train or modify the returned model in place.
     Its test accuracy is measured here (``verified``), not read from the file.

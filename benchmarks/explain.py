@@ -2,7 +2,7 @@
 
     python -m benchmarks.explain [--digits 50] [--repeats 5]
 
-On model/mnist/nn_parameters.npz and the first ``--digits`` test digits (the bundled sample's; the
+On model/mnist/pretrained.npz and the first ``--digits`` test digits (the bundled sample's; the
 same images the tests use), one process, times as the app runs them (float32, the BLAS as
 core.counterfactual and core.dreams pin it); median (min-max) over the digits (for the saliency
 and the diagram, each digit's figure is itself the median of repeated calls):
@@ -153,7 +153,7 @@ def main(argv=None):
     from core.explain import saliency, trace
     from core.modelio import load_model
 
-    saved = load_model(ROOT / "model" / "mnist" / "nn_parameters.npz")
+    saved = load_model(ROOT / "model" / "mnist" / "pretrained.npz")
     model, scaling = saved.model, saved.scaling
     raw = load_dataset("mnist", data_dir=None, download=False)            # the bundled sample
     X = raw.test_images[:args.digits].astype(np.float32) / 255.0

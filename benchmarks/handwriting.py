@@ -1,6 +1,6 @@
 """Teach it your handwriting: does a short fine-tune learn a personal style without forgetting MNIST?
 
-    python -m benchmarks.handwriting [--model model/mnist/nn_parameters.npz] [--seed 0]
+    python -m benchmarks.handwriting [--model model/mnist/pretrained.npz] [--seed 0]
 
 One person's consistent style that MNIST has little of, drawn as mouse strokes on the 280 x 280
 canvas and rasterised like the canvas (benchmarks/fidelity/strokes.py), then preprocessed exactly
@@ -110,7 +110,7 @@ def per_class_line(model, X, y):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.handwriting", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(ROOT / "model" / "mnist" / "nn_parameters.npz"),
+    parser.add_argument("--model", default=str(ROOT / "model" / "mnist" / "pretrained.npz"),
                         help="the model to teach (default: the shipped MNIST model)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawings and the run")
     parser.add_argument("--data-dir", default=os.environ.get("NN_DATA_DIR") or

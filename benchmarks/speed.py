@@ -345,14 +345,14 @@ def canvas_from_digit(image_784, size=280):
 
 def inference(splits, calls, notes):
     from core.drawing import preprocess_canvas
-    shipped = ROOT.parent / "model" / "mnist" / "nn_parameters.npz"
+    shipped = ROOT.parent / "model" / "mnist" / "pretrained.npz"
     if shipped.exists():
         from core.modelio import load_model
         model = load_model(shipped).model
         which = f"shipped model {shipped.relative_to(ROOT.parent)} ({model.config.describe()})"
     else:
         model = MLP(ModelConfig(hidden_sizes=(256, 128)), np.random.default_rng(0))
-        which = "a freshly initialised 784-256-128-10 (no shipped model/mnist/nn_parameters.npz yet)"
+        which = "a freshly initialised 784-256-128-10 (no shipped model/mnist/pretrained.npz yet)"
         notes.append("Inference used " + which + ".")
     canvases = [canvas_from_digit(splits.X_test[i]) for i in range(10)]
     latencies, pre, net = [], [], []

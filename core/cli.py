@@ -15,6 +15,7 @@ DIR holds an images file ``*-images-idx3-ubyte`` and a labels file ``*-labels-id
 """
 import argparse
 import math
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +27,17 @@ from .errors import ConfigError, NNError
 from .training import PRESETS, fit, get_preset, new_run, plan
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL_ROOT = ROOT / "model"
+def model_root():
+    """Where models live: ``$NN_MODEL_DIR`` (as for the app), else model/ next to core/."""
+    return Path(os.environ.get("NN_MODEL_DIR") or ROOT / "model")
+
+
+def default_model(dataset):
+    """The model eval and visualize read without --model: the one `train` wrote
+    (model/<dataset>/nn_parameters.npz) if there is one, else the shipped pretrained model."""
+    from .modelio import CLI_NAME, PRETRAINED_NAME
+    trained = model_root() / dataset / f"{CLI_NAME}.npz"
+    return trained if trained.exists() else model_root() / dataset / f"{PRETRAINED_NAME}.npz"
 
 
 def _argument(parse):
@@ -103,8 +114,8 @@ def build_parser():
                        help="random seed: the same seed and settings give the same run, here "
                             "and in the app (default: 0)")
     train.add_argument("--out", metavar="FILE",
-                       help="model file to write (default: model/<dataset>/nn_parameters.npz; "
-                            "required with --start-from)")
+                       help="model file to write (default: model/<dataset>/nn_parameters.npz, "
+                            "never the shipped pretrained.npz; required with --start-from)")
     teaching = train.add_argument_group(
         "fine-tuning (teach a trained model new handwriting)",
         "With --start-from, a short run continues from that model's weights instead of new "
@@ -129,7 +140,8 @@ def build_parser():
                                     "class.")
     common(ev)
     ev.add_argument("--model", metavar="FILE",
-                    help="model file (default: model/<dataset>/nn_parameters.npz)")
+                    help="model file (default: model/<dataset>/nn_parameters.npz, what train wrote, "
+                         "else model/<dataset>/pretrained.npz, the shipped model)")
     ev.add_argument("--extra-data", metavar="DIR",
                     help="also measure the model on the labelled drawings in DIR (MNIST's IDX "
                          "format: *-images-idx3-ubyte and *-labels-idx1-ubyte, .gz or not): "
@@ -140,7 +152,8 @@ def build_parser():
                          description="Write PNGs: curves, confusion matrix, mistakes, weights.")
     common(vis)
     vis.add_argument("--model", metavar="FILE",
-                     help="model file (default: model/<dataset>/nn_parameters.npz)")
+                     help="model file (default: model/<dataset>/nn_parameters.npz, what train wrote, "
+                         "else model/<dataset>/pretrained.npz, the shipped model)")
     vis.add_argument("--out-dir", metavar="DIR",
                      help="folder for the PNGs (default: figures/<dataset>/)")
     return parser
@@ -231,7 +244,7 @@ def cmd_train(args):
         return cmd_finetune(args)
     if args.extra_data:
         raise ConfigError("--extra-data teaches a trained model your drawings: add --start-from "
-                          f"MODEL (e.g. --start-from model/{args.dataset}/nn_parameters.npz) and "
+                          f"MODEL (e.g. --start-from model/{args.dataset}/pretrained.npz) and "
                           "--out FILE.")
     if args.extra_share is not None:
         raise ConfigError("--extra-share goes with --start-from and --extra-data.")
@@ -246,7 +259,7 @@ def cmd_train(args):
           f"{'full batch' if train_config.batch_size is None else f'batches of {batch}'}, "
           f"{total:,} steps on {splits.X_train.shape[0]:,} images "
           f"(validation {splits.X_val.shape[0]:,})")
-    out = Path(args.out) if args.out else DEFAULT_MODEL_ROOT / args.dataset / "nn_parameters.npz"
+    out = Path(args.out) if args.out else model_root() / args.dataset / "nn_parameters.npz"
     bar = ProgressBar()
     history = []
     for record in fit(model, splits, train_config, rng):
@@ -399,7 +412,7 @@ def cmd_finetune(args):
 
 def _load_saved(args):
     from .modelio import load_model
-    path = Path(args.model) if args.model else DEFAULT_MODEL_ROOT / args.dataset / "nn_parameters.npz"
+    path = Path(args.model) if args.model else default_model(args.dataset)
     saved = load_model(path)
     if args.model is None and saved.dataset != args.dataset:
         raise ConfigError(f"{path} holds a {saved.dataset} model, not {args.dataset}.")

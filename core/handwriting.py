@@ -434,7 +434,7 @@ def readme_text(drawings, dataset="mnist"):
             "Upload this zip on the Draw page to get them back. Unzipped into a folder DIR:\n"
             f"  python -m core eval -dataset {dataset} --extra-data DIR\n"
             f"  python -m core train -dataset {dataset} --start-from model/{dataset}/"
-            "nn_parameters.npz --extra-data DIR --out my-model.npz\n")
+            "pretrained.npz --extra-data DIR --out my-model.npz\n")
 
 
 def to_zip(drawings, prefix=DEFAULT_PREFIX, dataset="mnist"):

@@ -50,7 +50,11 @@ MAX_HISTORY_RECORDS = 1_000_001          # a run has at most core.training.MAX_S
 HISTORY_KEPT = 5_000                     # records kept on save and load, evenly thinned: charts show
                                          # at most a few hundred points, and 5,000 dicts cost ~5 MB
 STALE_TEMP_SECONDS = 600                 # a save's temporary file older than this was abandoned
-DEFAULT_NAME = "nn_parameters"
+# model/<dataset>/pretrained.npz: the shipped model, read-only (no command and no page writes it);
+# model/<dataset>/nn_parameters.npz: what `python -m core train` writes by default, as the original
+# project did, and what `eval` and `visualize` read when it exists.
+PRETRAINED_NAME = "pretrained"
+CLI_NAME = "nn_parameters"
 HISTORY_FIELDS = ("step", "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
                   "learning_rate", "elapsed", "samples_per_second")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,63}$")
@@ -93,7 +97,7 @@ def check_model_name(name):
     return name
 
 
-def model_path(root, dataset, name=DEFAULT_NAME):
+def model_path(root, dataset, name=PRETRAINED_NAME):
     """``root/<dataset>/<name>.npz`` for a validated name; never outside ``root``."""
     name = check_model_name(name)
     root = Path(root).resolve()

@@ -19,7 +19,7 @@ from app.inspect_views import (WEIGHTS_PER_PAGE, evaluation_key, fingerprint, gr
 from app.why_views import dreams_view, network_view, saliency_view
 from core import metrics
 from core.errors import NNError
-from core.modelio import DEFAULT_NAME, list_models
+from core.modelio import CLI_NAME, PRETRAINED_NAME, list_models
 
 MISTAKES_PER_PAGE = 40
 ANY = "any"
@@ -40,14 +40,15 @@ root = state.model_root()
 files = list_models(root, dataset)
 shipped_is_current = current is not None and current is state.shipped_model(dataset)[0]
 choices = (["current"] if current is not None else []) + [
-    str(p) for p in files if not (shipped_is_current and p.stem == DEFAULT_NAME)]
+    str(p) for p in files if not (shipped_is_current and p.stem == PRETRAINED_NAME)]
 
 
 def describe_choice(choice):
     if choice == "current":
         return f"Current model: {current_label}"
     name = Path(choice).stem
-    return f"Saved file: {name}" + (" (pretrained)" if name == DEFAULT_NAME else "")
+    note = {PRETRAINED_NAME: " (pretrained)", CLI_NAME: " (from python -m core train)"}
+    return f"Saved file: {name}" + note.get(name, "")
 
 
 if not choices:

@@ -19,7 +19,7 @@ APP = str(ROOT / "streamlit_app.py")
 # Tests never reach the network and never touch the user's cache.
 os.environ.setdefault("NN_OFFLINE", "1")
 
-needs_model = pytest.mark.skipif(not (ROOT / "model" / "mnist" / "nn_parameters.npz").exists(),
+needs_model = pytest.mark.skipif(not (ROOT / "model" / "mnist" / "pretrained.npz").exists(),
                                  reason="the shipped MNIST model is not built yet")
 
 

@@ -173,7 +173,7 @@ def test_without_any_model_the_page_says_so_and_links_to_train(app_env):
     assert any("Train" in link.label for link in at.get("page_link"))
 
 
-@pytest.mark.skipif(not (ROOT / "model" / "fashion-mnist" / "nn_parameters.npz").exists(),
+@pytest.mark.skipif(not (ROOT / "model" / "fashion-mnist" / "pretrained.npz").exists(),
                     reason="the shipped Fashion-MNIST model is not built yet")
 def test_fashion_guesses_are_class_names():
     from core.datasets import CLASS_NAMES

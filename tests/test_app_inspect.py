@@ -35,7 +35,7 @@ def app_env(monkeypatch, app_models, tiny_model):
     """Offline, st.navigation mode (tests/conftest.py), and a model folder with the tiny model as
     the pretrained MNIST model."""
     monkeypatch.delenv("NN_DATA_DIR", raising=False)           # the bundled sample: fast
-    save_model(app_models / "mnist" / "nn_parameters.npz", tiny_model)
+    save_model(app_models / "mnist" / "pretrained.npz", tiny_model)
     return app_models
 
 

@@ -37,12 +37,12 @@ def test_tiny_training_shows_progress_metrics_and_charts_then_becomes_the_model(
     assert len(at.session_state["runs"]) == 1
 
     # Save: path tricks and the shipped name are refused; a good name is written.
-    for bad in ("../x", "nn_parameters", "a/b", ""):
+    for bad in ("../x", "pretrained", "a/b", ""):
         at.text_input(key="train.save_name").set_value(bad)
         at.button(key="train.save").click().run()
         assert at.error, f"{bad!r} should be refused"
         assert not at.exception
-    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "model" / "mnist" / "nn_parameters.npz").exists()
+    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "model" / "mnist" / "pretrained.npz").exists()
     at.text_input(key="train.save_name").set_value("my first net")
     at.button(key="train.save").click().run()
     assert "Saved" in texts(at.success), texts(at.error)

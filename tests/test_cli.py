@@ -105,3 +105,19 @@ def test_eval_prints_a_readable_per_class_table():
     assert rows[0].split() == ["class", "accuracy", "test", "images"]
     assert [row.split()[0] for row in rows[1:]] == [str(d) for d in range(10)]
     assert not any(row.split()[1] == row.split()[0] for row in rows[1:]), "no '0 0' repeats"
+
+
+def test_train_never_touches_the_shipped_model_and_eval_says_which_file_it_reads(tmp_path):
+    import shutil
+    models = tmp_path / "model"
+    shutil.copytree(ROOT / "model", models)
+    shipped = (models / "mnist" / "pretrained.npz").read_bytes()
+    env = {"NN_MODEL_DIR": str(models)}
+    r = run("eval", env_extra=env)
+    assert r.returncode == 0 and "pretrained.npz" in r.stdout, r.stdout + r.stderr
+    r = run("train", "-dataset", "mnist", "-lr", "0.1", "-i", "5", env_extra=env)
+    assert r.returncode == 0, r.stderr
+    assert (models / "mnist" / "nn_parameters.npz").is_file()
+    assert (models / "mnist" / "pretrained.npz").read_bytes() == shipped, "the shipped model"
+    r = run("eval", env_extra=env)
+    assert "Loaded parameters from" in r.stdout and "nn_parameters.npz" in r.stdout

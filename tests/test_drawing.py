@@ -218,7 +218,7 @@ def test_area_resampling_is_exact_box_filtering():
     assert np.allclose(_banded_product(band, x), band[0] @ x, atol=1e-5)
 
 
-@pytest.mark.skipif(not (MODELS / "fashion-mnist" / "nn_parameters.npz").exists(),
+@pytest.mark.skipif(not (MODELS / "fashion-mnist" / "pretrained.npz").exists(),
                     reason="the shipped Fashion-MNIST model is not built yet")
 def test_fashion_pictures_go_through_fashion_mnists_own_steps():
     """Fashion-MNIST's pictures fill the 28 x 28 square and are centred by their box; put through
@@ -229,7 +229,7 @@ def test_fashion_pictures_go_through_fashion_mnists_own_steps():
     from core.modelio import load_model
 
     raw = read_sample("fashion-mnist")
-    model = load_model(MODELS / "fashion-mnist" / "nn_parameters.npz").model
+    model = load_model(MODELS / "fashion-mnist" / "pretrained.npz").model
     images, labels = raw.test_images[:300].reshape(-1, 28, 28), raw.test_labels[:300]
     rng = np.random.default_rng(0)
     canvases = []

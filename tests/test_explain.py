@@ -149,7 +149,7 @@ def test_smooth_keeps_flat_pictures_flat_and_leaves_other_shapes_alone():
 def shipped():
     from core.datasets import load_dataset
     from core.modelio import load_model
-    saved = load_model(ROOT / "model" / "mnist" / "nn_parameters.npz")
+    saved = load_model(ROOT / "model" / "mnist" / "pretrained.npz")
     raw = load_dataset("mnist", data_dir=None, download=False)              # the bundled sample
     X = raw.test_images.astype(np.float32) / 255.0
     return saved, X, raw.test_labels

@@ -18,7 +18,7 @@ from core.training import TrainConfig, fit
 from tests.conftest import blobs, needs_model
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "model" / "mnist" / "nn_parameters.npz"
+SHIPPED = ROOT / "model" / "mnist" / "pretrained.npz"
 
 
 def style(n_per_class, seed, prototypes):

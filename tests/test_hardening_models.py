@@ -253,7 +253,7 @@ def test_the_sidebar_shows_the_accuracy_measured_here_not_the_files_claim(app_mo
     folder = app_models / "mnist"
     folder.mkdir(parents=True)
     liar = saved_model(hidden=(8,), metrics={"test_accuracy": 0.999})
-    save_model(folder / "nn_parameters.npz", liar)
+    save_model(folder / "pretrained.npz", liar)
     at = open_app()
     caption = texts(at.sidebar.caption)
     assert "99.9%" not in caption, caption
@@ -266,7 +266,7 @@ def test_the_pretrained_name_in_another_case_is_refused(app_models):
     at = tiny_run(open_app("pages/train.py"))
     at.button(key="train.start").click().run()
     at = run_until_finished(at)
-    for name in ("NN_Parameters", "nn_PARAMETERS"):
+    for name in ("Pretrained", "PRETRAINED"):
         at.text_input(key="train.save_name").set_value(name)
         at.button(key="train.save").click().run()
         assert "pretrained model's name" in texts(at.error), texts(at.error)

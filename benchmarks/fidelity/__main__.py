@@ -1,6 +1,6 @@
 """Drawing fidelity: does a model that reads MNIST also read digits drawn on the canvas?
 
-    python -m benchmarks.fidelity --model model/mnist/nn_parameters.npz --n 1000
+    python -m benchmarks.fidelity --model model/mnist/pretrained.npz --n 1000
 
 Prints a Markdown table: accuracy on the original MNIST test images, on the same digits turned into
 canvas strokes (skeleton -> polylines -> rendered like the canvas -> core.drawing), and on
@@ -65,7 +65,7 @@ def per_class(predict, canvases, labels, options):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fidelity", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(ROOT / "model" / "mnist" / "nn_parameters.npz"))
+    parser.add_argument("--model", default=str(ROOT / "model" / "mnist" / "pretrained.npz"))
     parser.add_argument("--n", type=int, default=1000, help="MNIST test digits to turn into strokes")
     parser.add_argument("--designed", type=int, default=500, help="hand-designed digits")
     parser.add_argument("--seed", type=int, default=0)

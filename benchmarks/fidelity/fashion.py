@@ -45,7 +45,7 @@ def enlarged(images, rng):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="model/fashion-mnist/nn_parameters.npz")
+    parser.add_argument("--model", default="model/fashion-mnist/pretrained.npz")
     parser.add_argument("--n", type=int, default=2000, help="test pictures (the first n)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

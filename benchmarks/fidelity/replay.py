@@ -523,7 +523,7 @@ def main(argv=None):
                                                              "half hand-designed)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--url", help="an app already running on 127.0.0.1 (else one is started)")
-    parser.add_argument("--model", default=str(ROOT / "model" / "mnist" / "nn_parameters.npz"),
+    parser.add_argument("--model", default=str(ROOT / "model" / "mnist" / "pretrained.npz"),
                         help="the model the offline side uses (the page uses its own)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "replay.md"))
     args = parser.parse_args(argv)

@@ -21,7 +21,7 @@ def predict():
     if importlib.util.find_spec("skimage") is None:
         pytest.skip("scikit-image is not installed (the benchmark skeletonises MNIST digits)")
     from benchmarks.fidelity.replay import ROOT, load_predictor
-    return load_predictor(ROOT / "model" / "mnist" / "nn_parameters.npz")[0]
+    return load_predictor(ROOT / "model" / "mnist" / "pretrained.npz")[0]
 
 
 def ready_draw_page(page, app_url):

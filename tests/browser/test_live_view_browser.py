@@ -48,15 +48,19 @@ IMAGE_UNDER_JS = """heading => {
     return {src: img.src, png: canvas.toDataURL('image/png')};
 }"""
 
-# The points drawn on the loss chart (its hover layer: one symbol per value, labelled by Vega).
-LOSS_POINTS_JS = """split => {
+# What the loss chart draws of its training curve: the points of its hover layer (one Vega symbol
+# per record, labelled "split: training") and whether its training line joins two or more of them
+# (a one-point line is "M x,yZ"; two or more points give curve or line segments).
+LOSS_CURVE_JS = """() => {
     const chart = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
         .find(e => e.textContent.includes('Loss (lower is better)'));
-    if (!chart) return {points: 0, lines: 0};
-    const points = chart.querySelectorAll(`path[aria-label*="split: ${split}"]`).length;
-    const lines = [...chart.querySelectorAll('g.mark-line path')]
-        .filter(p => (p.getAttribute('d') || '').includes('C') || (p.getAttribute('d') || '').includes('L')).length;
-    return {points, lines};
+    if (!chart) return {points: 0, line: false};
+    const points = chart.querySelectorAll(
+        'path[aria-roledescription="point"][aria-label*="split: training"]').length;
+    const line = [...chart.querySelectorAll(
+        'path[aria-roledescription="line mark"][aria-label*="split: training"]')]
+        .some(p => /[CL]/.test(p.getAttribute('d') || ''));
+    return {points, line};
 }"""
 
 
@@ -86,6 +90,21 @@ def next_picture(page, heading, src, timeout=WAIT):
     return picture(page, heading, timeout)
 
 
+def wait_for_loss_curve(page, points, timeout=WAIT):
+    """Wait until the loss chart shows a training curve of at least ``points`` points."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    try:
+        page.wait_for_function(
+            f"n => {{ const c = ({LOSS_CURVE_JS})(); return c.points >= n && c.line; }}",
+            arg=points, timeout=timeout, polling=200)
+    except PlaywrightTimeout:
+        drawn = page.evaluate(LOSS_CURVE_JS)
+        raise AssertionError(f"the loss chart shows {drawn['points']} training points "
+                             f"{'with' if drawn['line'] else 'and no'} line through them after "
+                             f"{timeout / 1000:.0f} s; expected a curve of {points} points or "
+                             f"more") from None
+
+
 def differ(a, b):
     """Whether two pictures differ in what they show (size or any pixel)."""
     return a.shape != b.shape or bool(np.abs(a - b).max() > 0)
@@ -100,7 +119,7 @@ def start_run(page, hidden, epochs, slowest_learning_rate=False):
     epochs_field = page.get_by_role("spinbutton", name="Epochs")
     epochs_field.fill(str(epochs))
     epochs_field.press("Enter")
-    page.get_by_text(re.compile(rf"784-{hidden}-10 network")).wait_for(timeout=WAIT)
+    page.get_by_text(re.compile(rf"784-{hidden}-10 network")).first.wait_for(timeout=WAIT)
     if slowest_learning_rate:
         rate = page.get_by_role("slider", name="Learning rate")
         rate.focus()
@@ -118,7 +137,7 @@ def test_inside_the_network_moves_while_it_learns_and_replays_from_the_start(app
     start_run(page, "64", 300, slowest_learning_rate=True)
 
     # the inside appears with the first records: capture both pictures at once
-    page.get_by_text("Inside the network", exact=True).wait_for(timeout=WAIT)
+    page.get_by_text("Inside the network", exact=True).first.wait_for(timeout=WAIT)
     units_src, units = picture(page, "What the units look for")
     guesses_src, guesses = picture(page, "Its guesses")
     screenshot("live-view-1-first-inside")
@@ -130,10 +149,7 @@ def test_inside_the_network_moves_while_it_learns_and_replays_from_the_start(app
     assert differ(guesses, later_guesses), "the guesses panel got a new src but the same pixels"
 
     # after a few seconds the loss curve has many points (records come every 0.3 s or sooner)
-    page.wait_for_function(f"() => ({LOSS_POINTS_JS})('training').points >= 20", timeout=WAIT,
-                           polling=200)
-    drawn = page.evaluate(LOSS_POINTS_JS, "training")
-    assert drawn["lines"] >= 1, f"the loss chart has {drawn['points']} points but no line"
+    wait_for_loss_curve(page, 20)
     # the settings the test chose are the ones the run uses (the run's name is on each point)
     assert page.locator('path[aria-label*="lr 1e-05"]').count() > 0, \
         "the run on the chart is not the 784-64-10 run at learning rate 1e-05 the test started"
@@ -143,17 +159,17 @@ def test_inside_the_network_moves_while_it_learns_and_replays_from_the_start(app
     stop = page.get_by_role("button", name=re.compile("Stop"))
     if stop.is_enabled():
         stop.click()
-    page.get_by_text("Draw a digit into it").wait_for(timeout=WAIT)
+    page.get_by_text("Draw a digit into it").first.wait_for(timeout=WAIT)
     wait_for_app(page)
 
     # replay: the latest moment first, then the random start
-    page.locator(".st-key-train-replay:not([data-stale='true'])").get_by_text("Replay").click()
+    page.locator(".st-key-train-replay:not([data-stale='true'])").last.get_by_text("Replay").click()
     page.wait_for_function(f"() => ({STEP_SHOWN_JS})() !== null", timeout=WAIT)
     wait_for_app(page)
     last_step = page.evaluate(STEP_SHOWN_JS)
     end_src, end_units = picture(page, "What the units look for")
 
-    moment = page.get_by_role("slider", name="Moment of the run")
+    moment = page.get_by_role("slider", name="Moment of the run").last
     moment.focus()
     moment.press("Home")                                  # 0%: the random start
     page.wait_for_function(f"last => ({STEP_SHOWN_JS})() < last", arg=last_step, timeout=WAIT,
@@ -175,15 +191,12 @@ def test_a_diverged_run_says_so_in_red_and_keeps_its_curve(app_url, page, screen
     page.get_by_role("heading", name="Train a network").wait_for(timeout=WAIT)
     expect(page.get_by_role("slider", name="Learning rate")).to_have_attribute(
         "aria-valuetext", "5", timeout=WAIT)
-    page.get_by_text("Plan:").wait_for(timeout=WAIT)
+    page.get_by_text("Plan:").first.wait_for(timeout=WAIT)
     wait_for_app(page)
     page.get_by_role("button", name=re.compile("Start")).click()
 
     error = page.get_by_test_id("stAlertContentError").filter(has_text="Training diverged")
-    error.wait_for(timeout=WAIT)
+    error.first.wait_for(timeout=WAIT)
     wait_for_app(page)
-    page.wait_for_function(f"() => ({LOSS_POINTS_JS})('training').points >= 2", timeout=WAIT,
-                           polling=200)
-    drawn = page.evaluate(LOSS_POINTS_JS, "training")
-    assert drawn["lines"] >= 1, f"the loss chart has {drawn['points']} points but no curve"
+    wait_for_loss_curve(page, 2)            # the records before it blew up, joined by a line
     screenshot("live-view-4-diverged")
