@@ -186,7 +186,14 @@ def _load_uncached(name, folder, cache, allow_download, progress) -> RawDataset:
             downloads.download_dataset(name, cache, progress=progress)
             return read_folder(name, cache, source="download", notes=notes)  # verified on arrival
         except DownloadError as error:
-            skip(f"Could not download {TITLES[name]}: {error}")
+            if error.unreachable:              # one line, not one per mirror and file
+                notes.append(str(error))
+                skip(f"No network: {TITLES[name]} could not be downloaded, so the bundled sample "
+                     f"is used. To get the full dataset, run again when online, or pass a folder "
+                     f"holding its files with --data-dir / NN_DATA_DIR (--offline / NN_OFFLINE=1 "
+                     f"skips the attempt).")
+            else:
+                skip(f"Could not download {TITLES[name]}: {error}")
         except DatasetError as error:
             skip(f"The downloaded {TITLES[name]} is not usable: {error}")
         except OSError as error:  # read-only or full cache folder

@@ -16,6 +16,7 @@ import hashlib
 import http.client
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -153,6 +154,28 @@ def fetch(url: str, *, timeout: float = CONNECT_TIMEOUT, progress: Progress | No
     return b"".join(chunks)
 
 
+def _unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the mirror could not be reached at all (no network, no DNS)."""
+    if isinstance(error, urllib.error.HTTPError):
+        return False
+    return isinstance(error, (urllib.error.URLError, TimeoutError, ConnectionError, OSError))
+
+
+# When no mirror could be reached, the process does not try again for a while: a server would
+# otherwise try (and wait for) every mirror again for each dataset and each page that loads one.
+NO_RETRY_SECONDS = 600
+_no_network = {"since": None}
+
+
+def recently_unreachable() -> float | None:
+    """Seconds since the mirrors were found unreachable in this process, if within
+    NO_RETRY_SECONDS; else None."""
+    since = _no_network["since"]
+    if since is None or time.monotonic() - since > NO_RETRY_SECONDS:
+        return None
+    return time.monotonic() - since
+
+
 def _reason(error: BaseException) -> str:
     """A short, readable account of why one mirror failed."""
     if isinstance(error, urllib.error.HTTPError):
@@ -179,7 +202,7 @@ def download_file(dataset: str, file_name: str, folder: str | os.PathLike, *,
     expected = (checksums or SHA256)[dataset][file_name]
     size = expected_bytes(file_name, checksums)
     folder = Path(folder)
-    failures = []
+    failures, unreachable = [], []
     for base in mirrors_for(dataset, mirrors):
         url = f"{base}{file_name}.gz"
         try:
@@ -192,8 +215,7 @@ def download_file(dataset: str, file_name: str, folder: str | os.PathLike, *,
             parse_idx(data, source=url)  # a checksum collision is unlikely; a wrong table is not
         except Exception as error:  # any failure at all (network, HTTP, IncompleteRead, bad
             failures.append(f"  {url}: {_reason(error)}")  # gzip, checksum): try the next mirror
-            if progress:
-                progress(0, None, f"{url} failed: {_reason(error)}")
+            unreachable.append(_unreachable(error))
             continue
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / (f"{file_name}.gz" if is_gzip(data) else file_name)
@@ -204,10 +226,14 @@ def download_file(dataset: str, file_name: str, folder: str | os.PathLike, *,
         if progress:
             progress(len(data), len(data), f"Saved {target}")
         return target
+    no_network = bool(unreachable) and all(unreachable)
+    if no_network:
+        _no_network["since"] = time.monotonic()
     raise DownloadError(f"Could not download {file_name} of {dataset} from any mirror:\n"
                         + "\n".join(failures)
                         + "\nCheck the network connection, or download the files yourself and "
-                          "pass their folder with --data-dir / NN_DATA_DIR.")
+                          "pass their folder with --data-dir / NN_DATA_DIR.",
+                        unreachable=no_network)
 
 
 def _check_writable(folder: Path) -> None:
@@ -232,6 +258,10 @@ def download_dataset(dataset: str, folder: str | os.PathLike, *,
         raise DownloadError(f"Unknown dataset {dataset!r}; known: {', '.join(MIRRORS)}.")
     if offline():
         raise DownloadError("Downloading is switched off (NN_OFFLINE is set).")
+    ago = recently_unreachable()
+    if ago is not None:
+        raise DownloadError(f"The mirrors could not be reached {ago:.0f} s ago; not trying again "
+                            f"within {NO_RETRY_SECONDS // 60} minutes.", unreachable=True)
     table = checksums or SHA256
     _check_writable(Path(folder))  # before any download, not after it
     paths = {}

@@ -18,7 +18,12 @@ class DatasetError(NNError):
 
 
 class DownloadError(DatasetError):
-    """A download failed (network, checksum mismatch, cut connection)."""
+    """A download failed (network, checksum mismatch, cut connection). ``unreachable``: no mirror
+    could even be reached (no network), as opposed to a mirror that answered badly."""
+
+    def __init__(self, message, unreachable=False):
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 class ModelFileError(NNError):

@@ -23,6 +23,16 @@ needs_model = pytest.mark.skipif(not (ROOT / "model" / "mnist" / "pretrained.npz
                                  reason="the shipped MNIST model is not built yet")
 
 
+@pytest.fixture(autouse=True)
+def network_not_yet_found_unreachable():
+    """Each test starts as a fresh process would: no memory of unreachable mirrors
+    (core.download skips downloads for a while after finding none reachable)."""
+    from core import download
+    download._no_network["since"] = None
+    yield
+    download._no_network["since"] = None
+
+
 @pytest.fixture
 def app_models(monkeypatch, tmp_path):
     """For AppTest: offline, st.navigation mode, and an empty model folder in tmp_path (returned;

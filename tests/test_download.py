@@ -164,3 +164,21 @@ def test_unwritable_cache_fails_before_downloading(tmp_path, mirror, online):
     with pytest.raises(OSError):
         download.download_dataset("mnist", blocker / "mnist", mirrors=[mirror.url + "/mnist/"])
     assert mirror.requests == []
+
+
+def test_no_network_is_one_clear_line_and_no_retry_within_the_process(tmp_path, online,
+                                                                       monkeypatch):
+    from core.datasets import load_dataset
+    monkeypatch.setenv("NN_MIRRORS", dead_url())
+    heard = []
+    raw = load_dataset("mnist", cache_dir=tmp_path, progress=lambda d, t, m: m and heard.append(m))
+    assert raw.source == "sample"
+    assert len(heard) == 1 and heard[0].startswith("No network"), heard
+    assert "--data-dir" in heard[0] and "run again when online" in heard[0]
+    calls = []
+    monkeypatch.setattr(download, "fetch", lambda *a, **k: calls.append(a) or b"")
+    heard.clear()
+    raw = load_dataset("fashion-mnist", cache_dir=tmp_path,
+                       progress=lambda d, t, m: m and heard.append(m))
+    assert raw.source == "sample" and calls == [], "not tried again within the process"
+    assert len(heard) == 1 and heard[0].startswith("No network")

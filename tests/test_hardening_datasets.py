@@ -187,4 +187,5 @@ def test_any_gzip_gives_at_most_its_promise_or_a_dataset_error(kind, count, extr
     if data[:2] != b"\x1f\x8b":                         # cut down to less than a gzip: raw bytes
         assert out == data
     else:
-        assert len(out) <= promised and out == body
+        # whole members may have been cut off: what inflates is the start of the body
+        assert len(out) <= promised and body.startswith(out)
