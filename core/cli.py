@@ -135,13 +135,16 @@ def build_parser():
                           help="share of each batch taken from the drawings, 0-1 (default: "
                                "0.25, 32 of 128)")
 
+    def model_argument(p):
+        p.add_argument("--model", metavar="FILE",
+                       help="model file (default: model/<dataset>/nn_parameters.npz, what train "
+                            "wrote, else model/<dataset>/pretrained.npz, the shipped model)")
+
     ev = sub.add_parser("eval", help="test accuracy of a saved model", allow_abbrev=False,
                         description="Print the test accuracy of a model and its accuracy per "
                                     "class.")
     common(ev)
-    ev.add_argument("--model", metavar="FILE",
-                    help="model file (default: model/<dataset>/nn_parameters.npz, what train wrote, "
-                         "else model/<dataset>/pretrained.npz, the shipped model)")
+    model_argument(ev)
     ev.add_argument("--extra-data", metavar="DIR",
                     help="also measure the model on the labelled drawings in DIR (MNIST's IDX "
                          "format: *-images-idx3-ubyte and *-labels-idx1-ubyte, .gz or not): "
@@ -151,9 +154,7 @@ def build_parser():
                          allow_abbrev=False,
                          description="Write PNGs: curves, confusion matrix, mistakes, weights.")
     common(vis)
-    vis.add_argument("--model", metavar="FILE",
-                     help="model file (default: model/<dataset>/nn_parameters.npz, what train wrote, "
-                         "else model/<dataset>/pretrained.npz, the shipped model)")
+    model_argument(vis)
     vis.add_argument("--out-dir", metavar="DIR",
                      help="folder for the PNGs (default: figures/<dataset>/)")
     return parser

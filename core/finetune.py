@@ -32,8 +32,9 @@ import numpy as np
 from . import blas
 from .errors import ConfigError, TrainingDiverged
 from .model import MLP
-from .optimizers import OPTIMIZERS, make_optimizer
-from .training import EXPLODED_LOSS, LR_RANGE, LR_SCHEDULES, MAX_SEED, MAX_STEPS
+from .optimizers import make_optimizer
+from .training import (EXPLODED_LOSS, LR_SCHEDULES, MAX_STEPS, RunProgress,
+                       check_optimizer_settings, plain)
 
 LIVE_VALIDATION = 1000          # validation images measured at each record (all of them at the end)
 
@@ -70,24 +71,7 @@ class TeachConfig:
         share = self.extra_share
         if not (isinstance(share, (int, float)) and 0 <= share <= 1):
             raise ConfigError(f"The drawings' share of a batch must be from 0 to 1; got {share!r}.")
-        lo, hi = LR_RANGE
-        lr = self.learning_rate
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lo <= lr <= hi):
-            raise ConfigError(f"Learning rate {lr} is out of range: use a value from {lo:g} to {hi:g}.")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"Unknown optimiser {self.optimizer!r}: choose one of "
-                              f"{', '.join(OPTIMIZERS)}.")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ConfigError(f"Unknown learning-rate schedule {self.lr_schedule!r}: choose one of "
-                              f"{', '.join(LR_SCHEDULES)}.")
-        if not 0 <= self.momentum < 1:
-            raise ConfigError(f"Momentum {self.momentum} is out of range: use a value in [0, 1).")
-        if not (math.isfinite(self.weight_decay) and 0 <= self.weight_decay <= 1):
-            raise ConfigError(f"L2 weight decay {self.weight_decay} is out of range: use 0 to 1.")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) \
-                or not 0 <= self.seed <= MAX_SEED:
-            raise ConfigError(f"Seed {self.seed} is not possible: use a whole number from 0 to "
-                              f"{MAX_SEED:,}.")
+        check_optimizer_settings(self)
         if self.report_every < 1:
             raise ConfigError("report_every must be at least 1 step.")
 
@@ -106,7 +90,7 @@ class TeachConfig:
 
 
 @dataclass(frozen=True)
-class TeachRecord:
+class TeachRecord(RunProgress):
     """What ``teach`` yields: the TrainRecord fields (so curves, the CLI's progress bar and
     model files take it as they are) and the accuracy on the drawings."""
     step: int
@@ -122,17 +106,8 @@ class TeachRecord:
     taught_accuracy: float          # on the taught drawings as drawn (not distorted); nan if none
     held_out_accuracy: float        # on the held-out drawings; nan when there are none
 
-    @property
-    def progress(self):
-        return self.step / self.total_steps
-
-    @property
-    def eta(self):
-        return self.elapsed / self.step * (self.total_steps - self.step) if self.step else float("nan")
-
     def to_dict(self):
-        return {name: (value.item() if isinstance(value, np.generic) else value)
-                for name, value in asdict(self).items()}
+        return {name: plain(value) for name, value in asdict(self).items()}
 
 
 def copy_model(model):

@@ -58,6 +58,28 @@ LR_SCHEDULES = {
 }
 
 
+def check_optimizer_settings(config):
+    """Refuse, with a message saying the range, the optimiser settings of a training or teaching
+    config: learning_rate, optimizer, lr_schedule, momentum, weight_decay and seed."""
+    lo, hi = LR_RANGE
+    lr = config.learning_rate
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lo <= lr <= hi):
+        raise ConfigError(f"Learning rate {lr} is out of range: use a value from {lo:g} to {hi:g}.")
+    if config.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"Unknown optimiser {config.optimizer!r}: choose one of "
+                          f"{', '.join(OPTIMIZERS)}.")
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise ConfigError(f"Unknown learning-rate schedule {config.lr_schedule!r}: choose one of "
+                          f"{', '.join(LR_SCHEDULES)}.")
+    if not 0 <= config.momentum < 1:
+        raise ConfigError(f"Momentum {config.momentum} is out of range: use a value in [0, 1).")
+    if not (math.isfinite(config.weight_decay) and 0 <= config.weight_decay <= 1):
+        raise ConfigError(f"L2 weight decay {config.weight_decay} is out of range: use 0 to 1.")
+    seed = config.seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"Seed {seed} is not possible: use a whole number from 0 to {MAX_SEED:,}.")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     dataset: str = "mnist"
@@ -80,15 +102,7 @@ class TrainConfig:
         self.validate()
 
     def validate(self):
-        lo, hi = LR_RANGE
-        lr = self.learning_rate
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lo <= lr <= hi):
-            raise ConfigError(f"Learning rate {lr} is out of range: use a value from {lo:g} to {hi:g}.")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"Unknown optimiser {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}.")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ConfigError(f"Unknown learning-rate schedule {self.lr_schedule!r}: choose one of "
-                              f"{', '.join(LR_SCHEDULES)}.")
+        check_optimizer_settings(self)
         if self.scaling not in SCALINGS:
             raise ConfigError(f"Unknown pixel scaling {self.scaling!r}: use unit ([0, 1]) or symmetric ([-1, 1]).")
         if self.iterations is not None and not 1 <= self.iterations <= MAX_STEPS:
@@ -97,14 +111,6 @@ class TrainConfig:
             raise ConfigError(f"{self.epochs} epochs is not possible: use from 1 to {MAX_EPOCHS}.")
         if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError(f"Batch size {self.batch_size} is not possible: use 1 or more, or full batch.")
-        if not 0 <= self.momentum < 1:
-            raise ConfigError(f"Momentum {self.momentum} is out of range: use a value in [0, 1).")
-        if not (math.isfinite(self.weight_decay) and 0 <= self.weight_decay <= 1):
-            raise ConfigError(f"L2 weight decay {self.weight_decay} is out of range: use 0 to 1.")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) \
-                or not 0 <= self.seed <= MAX_SEED:
-            raise ConfigError(f"Seed {self.seed} is not possible: use a whole number from 0 to "
-                              f"{MAX_SEED:,}.")
         if self.report_every is not None and self.report_every < 1:
             raise ConfigError("report_every must be at least 1 step.")
         rs = self.report_seconds
@@ -120,8 +126,22 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
+class RunProgress:
+    """How far a run is, for records that have ``step``, ``total_steps`` and ``elapsed``
+    (TrainRecord here, core.finetune's TeachRecord)."""
+
+    @property
+    def progress(self):
+        return self.step / self.total_steps
+
+    @property
+    def eta(self):
+        """Estimated seconds left, from the pace so far."""
+        return self.elapsed / self.step * (self.total_steps - self.step) if self.step else float("nan")
+
+
 @dataclass(frozen=True)
-class TrainRecord:
+class TrainRecord(RunProgress):
     step: int
     total_steps: int
     epoch: float                    # fractional: steps done / steps per epoch
@@ -135,23 +155,14 @@ class TrainRecord:
     layers: tuple = ()              # per weight layer: {"layer", "dead_share", "update_ratio",
                                     # "grad_norm"} (core.health.layer_stats)
 
-    @property
-    def progress(self):
-        return self.step / self.total_steps
-
-    @property
-    def eta(self):
-        """Estimated seconds left, from the pace so far."""
-        return self.elapsed / self.step * (self.total_steps - self.step) if self.step else float("nan")
-
     def to_dict(self):
         """Plain JSON-able types: ``layers`` becomes a list of dicts of floats (nan stays nan)."""
-        d = {name: _plain(value) for name, value in asdict(self).items()}
-        d["layers"] = [{key: _plain(value) for key, value in layer.items()} for layer in self.layers]
+        d = {name: plain(value) for name, value in asdict(self).items()}
+        d["layers"] = [{key: plain(value) for key, value in layer.items()} for layer in self.layers]
         return d
 
 
-def _plain(value):
+def plain(value):
     """A NumPy scalar (np.float32 has no JSON form) as the Python int or float it holds."""
     return value.item() if isinstance(value, np.generic) else value
 
