@@ -73,6 +73,21 @@ def wait_for_app(page):
         timeout=WAIT)
 
 
+def open_train(page, url, screenshot, name):
+    """Open the Train page at ``url`` and wait for it; if it never shows, fail with what it shows
+    instead (and a screenshot, artifacts/<name>.png)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    page.goto(url)
+    try:
+        page.get_by_role("heading", name="Train a network").wait_for(timeout=WAIT)
+    except PlaywrightTimeout:
+        path = screenshot(name)
+        raise AssertionError(f"the Train page did not show within {WAIT / 1000:.0f} s "
+                             f"(screenshot {path}); the page shows: "
+                             f"{page.inner_text('body')[:1500]!r}") from None
+    wait_for_app(page)
+
+
 def picture(page, heading, timeout=WAIT):
     """(src, RGB pixels as an array) of the picture under ``heading`` once it has loaded."""
     shown = page.wait_for_function(IMAGE_UNDER_JS, arg=heading, timeout=timeout, polling=100)
@@ -131,9 +146,7 @@ def start_run(page, hidden, epochs, slowest_learning_rate=False):
 
 def test_inside_the_network_moves_while_it_learns_and_replays_from_the_start(app_url, page,
                                                                              screenshot):
-    page.goto(f"{app_url}/train")
-    page.get_by_role("heading", name="Train a network").wait_for(timeout=WAIT)
-    wait_for_app(page)
+    open_train(page, f"{app_url}/train", screenshot, "live-view-0-no-train-page")
     start_run(page, "64", 300, slowest_learning_rate=True)
 
     # the inside appears with the first records: capture both pictures at once
@@ -187,8 +200,7 @@ def test_a_diverged_run_says_so_in_red_and_keeps_its_curve(app_url, page, screen
     from playwright.sync_api import expect
 
     # Home's experiment (now a lesson; the old link still opens it): learning rate 5, plain SGD
-    page.goto(f"{app_url}/train?experiment=diverge")
-    page.get_by_role("heading", name="Train a network").wait_for(timeout=WAIT)
+    open_train(page, f"{app_url}/train?experiment=diverge", screenshot, "live-view-0-no-lesson")
     expect(page.get_by_role("slider", name="Learning rate")).to_have_attribute(
         "aria-valuetext", "5", timeout=WAIT)
     page.get_by_text("Plan:").first.wait_for(timeout=WAIT)
