@@ -18,7 +18,9 @@ and the memory the replay's weight snapshots take.
    (no server, nothing sent). Every ``--interval`` seconds (the page polls every 0.5 s). Prints
    p50/p95/max per part and in total. Target: p95 < 60 ms in total. Then ``--after`` refreshes
    of the ended run, back to back (what the replay slider redraws; no training beside it).
-2. Snapshot memory. Peak bytes and count of the run's app.snapshots.Snapshots (100 MB, 200
+2. The map's parts: the forward pass, core.pca's SVD and, for comparison, an eigendecomposition
+   of the scatter matrix, at 1 and 2 BLAS threads.
+3. Snapshot memory. Peak bytes and count of the run's app.snapshots.Snapshots (100 MB, 200
    copies at most; thinned evenly), watched after every add, over a whole recommended-preset run
    and over a run of a large network (784-1024-1024-10); and what a network too large for 8
    copies gets (no replay).
@@ -236,6 +238,46 @@ def table(samples):
     return percentiles(totals)[1]
 
 
+def map_parts(preset, splits, repeats=15):
+    """Where the hidden-space map's time goes, on a trained model: the forward pass, core.pca's
+    SVD of the (1000, H) activations, and (for comparison) an eigendecomposition of their (H, H)
+    scatter matrix, which gives the same components; at 1 BLAS thread (as while a run trains) and
+    2 (the library's default, as after a run)."""
+    from core import blas
+    from core.pca import fit_pca
+    train_config = dataclasses.replace(preset.train, epochs=1, iterations=None)
+    snap = watched_run(preset.model, train_config, splits, "map")
+    model = snap.saved.model
+    X = splits.X_val[:inside.MAP_POINTS]
+    H = np.asarray(model.hidden_activations(X)[-1], np.float64)              # (N, H)
+
+    def scatter_eigh():
+        centred = H - H.mean(axis=0)
+        return np.linalg.eigh(centred.T @ centred)[1][:, ::-1][:, :2]         # (H, 2)
+
+    def timed(f):
+        f()
+        seconds = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            f()
+            seconds.append(time.perf_counter() - start)
+        return 1000 * np.median(seconds), 1000 * min(seconds)
+
+    print(f"\n## The hidden-space map's parts ({H.shape[0]} images, last hidden layer of "
+          f"{H.shape[1]}; median (min) ms of {repeats})\n")
+    print("| BLAS threads | hidden_activations | fit_pca (SVD of N x H) | eigh of the H x H scatter |")
+    print("|---|---|---|---|")
+    for threads in (1, 2):
+        with blas.threads(threads):
+            cells = [timed(lambda: model.hidden_activations(X)), timed(lambda: fit_pca(H, 2)),
+                     timed(scatter_eigh)]
+        print(f"| {threads} | " + " | ".join(f"{m:.1f} ({lo:.1f})" for m, lo in cells) + " |")
+    same = np.allclose(np.abs(np.sum(fit_pca(H, 2).components * scatter_eigh().T, axis=1)), 1,
+                       atol=1e-8)
+    print(f"\nSame two components (up to sign) from both: {same}.")
+
+
 class PeakSnapshots(snapshots_module.Snapshots):
     """app.snapshots.Snapshots that remembers its largest size and count after every add."""
 
@@ -322,6 +364,8 @@ def main():
     parser.add_argument("--after", type=int, default=20,
                         help="refreshes to time once the run has ended (0: none)")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-map", action="store_true",
+                        help="skip timing the map's parts (forward pass, SVD, eigh)")
     parser.add_argument("--skip-refreshes", action="store_true")
     args = parser.parse_args()
     preset = get_preset("recommended")
@@ -330,6 +374,8 @@ def main():
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} at the start")
     if not args.skip_refreshes:
         time_refreshes(args, preset, raw, splits)
+    if not args.skip_map:
+        map_parts(preset, splits)
     if not args.skip_memory:
         memory(args, preset, splits)
     print(f"\nload average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
