@@ -102,7 +102,8 @@ def test_one_visitor_cannot_hold_every_slot(splits, monkeypatch):
 def test_a_run_stops_at_the_time_limit_and_keeps_what_it_learned(splits):
     t = Trainer()
     start = time.monotonic()
-    t.start(SMALL, LONG, splits, dataset="mnist", visitor="visitor:patient", max_seconds=1)
+    endless = TrainConfig(learning_rate=0.1, iterations=1_000_000, batch_size=50)  # hours
+    t.start(SMALL, endless, splits, dataset="mnist", visitor="visitor:patient", max_seconds=1)
     assert t.snapshot().time_limit == 1
     assert t.join(20)
     snap = t.snapshot()

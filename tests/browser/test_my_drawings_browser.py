@@ -66,7 +66,7 @@ def test_draw_label_and_see_it_in_the_gallery_then_teach(app_url, page, screensh
     canvas = label(page, canvas, "7")
     assert page.evaluate(PREDICTION_JS) is None
     wait_for_images(page)
-    page.get_by_text("My drawings", exact=True).scroll_into_view_if_needed()
+    page.get_by_role("heading", name="My drawings").scroll_into_view_if_needed()
     screenshot("my-drawings-2-gallery")
 
     # a set made elsewhere (the benchmark's personal style, 6 of each digit) comes back by upload
