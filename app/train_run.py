@@ -286,13 +286,14 @@ def _unit_pictures(model, names, start_params=None):
     has_hidden = len(model.config.hidden_sizes) > 0
     count = min(inside.UNITS_SHOWN, W.shape[1])
     st.markdown("**What the units look for**")
-    learned = st.segmented_control(
-        "Show", ["their weights", "what they learned"], default="their weights",
-        key=K + "weights_view",
-        label_visibility="collapsed", disabled=start_params is None,
+    # "what they learned" by default: in a wide layer the random start hides the strokes
+    view = st.segmented_control(
+        "Show", ["their weights", "what they learned"], default="what they learned",
+        key=K + "weights_view", label_visibility="collapsed", disabled=start_params is None,
         help="Weights: each unit's incoming weights as they are. Learned: what training has "
-             "added to them since the random start, without the starting noise.") == "what they learned"
-    if learned and start_params is not None:
+             "added to them since the random start, without the starting noise.")
+    learned = view == "what they learned" and start_params is not None
+    if learned:
         W = W - np.asarray(start_params["layers.0.W"])
     st.image(inside.weight_grid(W, count, columns=6 if has_hidden else 5), width="stretch")
     what = (f"the first {count} of {W.shape[1]} first-layer units" if has_hidden
