@@ -17,15 +17,16 @@ have no weights) at the odd ones between them:
 Our W is (in, out) (``Z = X @ W + b``), PyTorch's is (out, in) (``Z = X @ weight.T + bias``), so
 W is written transposed. Dropout is left out (it does nothing at inference) and so is the output
 nonlinearity: the Sequential gives logits; apply ``output_activation`` to get the probabilities
-``MLP.predict_proba`` gives: softmax over dim 1, or (sigmoid) the 10 sigmoids divided by their sum. Tensors keep the model's dtype
-(F32, or F64 for a float64 model).
+``MLP.predict_proba`` gives: softmax over dim 1, or (sigmoid) the 10 sigmoids divided by their
+sum. Tensors keep the model's dtype (F32, or F64 for a float64 model).
 
 ``__metadata__`` (strings only, as the format requires) says how to rebuild and feed the network:
 format, format_version, dataset, layer_sizes ("784,256,128,10"), activation (relu | leaky_relu |
 sigmoid | tanh; leaky_relu_slope 0.01, PyTorch's default), output_activation (softmax | sigmoid),
-output (that rule in words), scaling (the input: "unit" = pixels / 255 in [0, 1], "symmetric" = pixels / 127.5 - 1 in [-1, 1];
-rows of 784 pixels, row-major 28x28, white ink on black), pytorch (the Sequential as code),
-class_names (JSON) and model_config (JSON of core.model.ModelConfig).
+output (that rule in words), scaling (the input: "unit" = pixels / 255 in [0, 1], "symmetric" =
+pixels / 127.5 - 1 in [-1, 1]; rows of 784 pixels, row-major 28x28, white ink on black), input
+(the same in words), pytorch (the Sequential as code), class_names (JSON) and model_config (JSON
+of core.model.ModelConfig).
 """
 import json
 import os
