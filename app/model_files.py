@@ -9,9 +9,19 @@ their path inside the model folder ("mnist/my-net.npz"), never the server's abso
 first time a dataset's files are listed in this process, temporary files left by a save that was
 killed half-way are removed (core.modelio.clean_stale_temp_files). A loaded model's accuracy is
 measured here (app.state.verified), not taken from the file.
+
+Models that travel: the current model (trained, loaded or pretrained) downloads as the project's
+.npz (written by core.modelio.save_model, so validated and read back) or exports as .safetensors
+for PyTorch (core.safetensors); both are made only when the button is clicked (a deferred
+download), never on every rerun. An uploaded .npz is read by core.modelio.load_model (size cap,
+shapes, dtypes, no pickles) and becomes the current model of its dataset; one of the other
+dataset is refused with a message saying to switch the dataset first.
 """
 import contextlib
+import re
+import tempfile
 import threading
+from pathlib import Path
 
 import streamlit as st
 
@@ -19,7 +29,8 @@ from app.state import (MAX_RUNS_KEPT, current_model, dataset_title, model_root, 
                        set_current_model, verified)
 from app.train_form import K
 from core import modelio
-from core.errors import ConfigError, NNError
+from core import safetensors as safetensors_export
+from core.errors import ConfigError, ModelFileError, NNError
 
 _cleaned = set()                 # model folders cleaned of stale temporary files in this process
 _cleaned_lock = threading.Lock()
@@ -107,6 +118,83 @@ def delete_selected():
         notify("info", f"Deleted “{name}”.")
 
 
+def npz_bytes(saved):
+    """The .npz file of ``saved`` as bytes, written by modelio.save_model (which refuses what it
+    could not read back, and reads the file back before it is kept) in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="nn-download-") as folder:
+        return modelio.save_model(Path(folder) / "model.npz", saved).read_bytes()
+
+
+def download_name(saved, extension):
+    """e.g. "mnist-784-256-128-10.npz": the dataset and the layer sizes."""
+    sizes = "-".join(str(size) for size in saved.model.config.layer_sizes)
+    return f"{saved.dataset}-{sizes}.{extension}"
+
+
+def _uploaded_name(file_name):
+    """The uploaded file's name as it is shown and kept in labels: safe characters only."""
+    stem = re.sub(r"\.npz$", "", str(file_name), flags=re.IGNORECASE)
+    return re.sub(r"[^A-Za-z0-9 _.\-]", "_", stem)[:64] or "model"
+
+
+def upload_model():
+    """Callback of the uploader: the uploaded .npz becomes the current model of its dataset."""
+    dataset = st.session_state["dataset"]
+    upload = st.session_state.get(_upload_key(dataset))
+    if upload is None:                   # the visitor removed the file from the uploader
+        return
+    name = _uploaded_name(upload.name)
+    with _reported("The uploaded model could not be read"):
+        limit = modelio.MAX_FILE_BYTES
+        if upload.size > limit:
+            raise ModelFileError(f"“{name}” is {upload.size:,} bytes; a model file may be at "
+                                 f"most {limit / 2**20:.0f} MB ({limit:,} bytes).")
+        saved = modelio.load_model(upload, max_bytes=limit, shown_as=f"“{name}”")
+        if saved.dataset != dataset:
+            raise ConfigError(f"“{name}” is a {dataset_title(saved.dataset)} model, and this page "
+                              f"works on {dataset_title(dataset)}: switch the dataset in the "
+                              f"sidebar to {dataset_title(saved.dataset)}, then upload it again.")
+        saved = verified(saved, dataset)         # its accuracy measured here, not as it claims
+        set_current_model(dataset, saved, f"uploaded model “{name}”")
+        if saved.history:
+            run = {"label": f"uploaded “{name}”", "dataset": dataset, "history": saved.history}
+            st.session_state["runs"] = [*st.session_state["runs"], run][-MAX_RUNS_KEPT:]
+        notify("success", f"Uploaded “{name}”: {saved.describe()}. Draw and Inspect now use it.")
+
+
+def _upload_key(dataset):
+    """One uploader per dataset: after switching, the same file can be uploaded again."""
+    return f"{K}upload_{dataset}"
+
+
+def _travel(dataset, saved):
+    """Download the current model (.npz), export it for PyTorch, upload a model."""
+    too_large = modelio.too_large_to_save(saved.model.config) if saved is not None else ""
+    why_not = too_large or ("" if saved is not None else "There is no current model to download.")
+    c1, c2 = st.columns(2)
+    c1.download_button(
+        "Download this model (.npz)", (lambda: npz_bytes(saved)) if not why_not else b"",
+        file_name=download_name(saved, "npz") if saved is not None else "model.npz",
+        mime="application/octet-stream", key=K + "download", on_click="ignore",
+        icon=":material/download:", disabled=bool(why_not), width="stretch",
+        help=why_not or "The current model as this app's .npz file: upload it here (or on another "
+                        "server running this app) later, or use it with python -m core eval --model.")
+    c2.download_button(
+        "Export for PyTorch (.safetensors)",
+        (lambda: safetensors_export.export_bytes(saved)) if not why_not else b"",
+        file_name=download_name(saved, "safetensors") if saved is not None else "model.safetensors",
+        mime="application/octet-stream", key=K + "export", on_click="ignore",
+        icon=":material/output:", disabled=bool(why_not), width="stretch",
+        help=why_not or "The weights as a .safetensors file for a PyTorch nn.Sequential of Linear "
+                        "layers (README: Models that travel); the architecture is in its metadata.")
+    st.file_uploader(
+        "Upload a model (.npz)", type=["npz"], key=_upload_key(dataset), on_change=upload_model,
+        max_upload_size=modelio.MAX_FILE_BYTES // 2**20,
+        help=f"A model file downloaded from this app ({dataset_title(dataset)}), at most "
+             f"{modelio.MAX_FILE_BYTES // 2**20} MB. It becomes the current model for Draw and "
+             f"Inspect; its accuracy is measured here.")
+
+
 def use_pretrained():
     set_current_model(st.session_state["dataset"], None)
 
@@ -140,6 +228,7 @@ def panel(dataset, expanded):
                       help="Delete this saved file (the pretrained model is never deleted).")
         else:
             st.caption("No saved models yet.")
+        _travel(dataset, model)
         if entry is not None:
             st.button("Use the pretrained model again", key=K + "use_pretrained",
                       on_click=use_pretrained)
