@@ -147,7 +147,7 @@ def curves_spec(metric, current=None, earlier=(), *, log_scale=False, epochs=Non
                            "encoding": {"y": y, "color": {"value": COLORS["guess"]},
                                         "tooltip": [{"field": "text", "title": "diverged"}]}})
             layers.append({"data": {"values": [marker]},
-                           "mark": {"type": "text", "align": "right", "dx": -10, "dy": -12,
+                           "mark": {"type": "text", "align": "left", "dx": 10, "dy": -12,
                                     "fontWeight": "bold", "color": COLORS["guess"]},
                            "encoding": {"y": y, "text": {"field": "text"},
                                         "color": {"value": COLORS["guess"]}}})

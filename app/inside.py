@@ -20,7 +20,8 @@ from core.pca import fit_pca
 
 UNITS_SHOWN = 36                   # weight pictures: as many as fit a 6 x 6 grid
 PANEL_PER_CLASS = 2                # guesses panel: 2 validation images of each class = 20
-MAP_POINTS = 1000                  # hidden-space map: validation images projected
+MAP_POINTS = 600                   # hidden-space map: validation images projected (each point
+                                   # is a row sent to the browser at every refresh)
 RIGHT, WRONG = (44, 160, 44), (214, 39, 40)     # green and red, as everywhere on the page
 
 
@@ -38,11 +39,24 @@ def weight_grid(W, count=UNITS_SHOWN, columns=6, scale=2):
     return np.concatenate([np.concatenate(row, axis=1) for row in rows], axis=0)
 
 
-def panel_indices(labels, per_class=PANEL_PER_CLASS):
-    """The first ``per_class`` images of each class in ``labels``, class by class: the same images
-    for the whole run, so each guess can be seen to change."""
+def panel_indices(labels, images=None, per_class=PANEL_PER_CLASS):
+    """``per_class`` images of each class in ``labels``, class by class: the same images for the
+    whole run, so each guess can be seen to change. With ``images`` (N, 784), the ones a little
+    unusual for their class (about 80% of the class lies closer to its mean image): typical
+    images are right after a few steps and then never flip again, the most unusual are often
+    mislabelled. Without, the first of each class."""
     labels = np.asarray(labels)
-    picks = [np.flatnonzero(labels == k)[:per_class] for k in range(int(labels.max(initial=-1)) + 1)]
+    picks = []
+    for k in range(int(labels.max(initial=-1)) + 1):
+        members = np.flatnonzero(labels == k)
+        if images is not None and members.size > per_class:
+            X = np.asarray(images[members], np.float32)                       # (n_k, 784)
+            distance = np.linalg.norm(X - X.mean(axis=0), axis=1)             # (n_k,)
+            order = members[np.argsort(distance, kind="stable")]
+            start = min(int(0.8 * members.size), members.size - per_class)
+            picks.append(np.sort(order[start:start + per_class]))
+        else:
+            picks.append(members[:per_class])
     return np.concatenate(picks).astype(int) if picks else np.zeros(0, int)
 
 

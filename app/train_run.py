@@ -219,8 +219,11 @@ def _curves(snap, history, overlay, log_scale, moment):
                    and (snap is None or r["label"] != snap.label)]
     if not (current or earlier):
         return
-    options = {"epochs": _planned_epochs(snap) if current else None,
-               "blew_up": snap.blew_up if snap is not None and snap.status == "diverged" else None,
+    diverged = snap is not None and snap.status == "diverged"
+    # a fixed axis of the planned run, except for a run that blew up early: its few points
+    # would be a sliver at the left edge
+    options = {"epochs": _planned_epochs(snap) if current and not diverged else None,
+               "blew_up": snap.blew_up if diverged else None,
                "position": moment.epoch if moment is not None else None}
     c1, c2 = st.columns(2)
     c1.vega_lite_chart(charts.curves_spec("loss", current, earlier, log_scale=log_scale, **options),
@@ -305,7 +308,7 @@ def _unit_pictures(model, names, start_params=None):
 
 
 def _guesses(model, X, y, names, scaling, which):
-    picks = inside.panel_indices(y)
+    picks = inside.panel_indices(y, X)
     predicted = model.predict(X[picks])
     right = int((predicted == y[picks]).sum())
     st.markdown(f"**Its guesses: {right} of {len(picks)} right**")

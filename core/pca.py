@@ -40,8 +40,9 @@ class Projection:
 
 
 def fit_pca(X, k=2, previous=None):
-    """The first ``k`` principal components of X (N, D), by ``np.linalg.svd`` of the centred
-    data in float64.
+    """The first ``k`` principal components of X (N, D) in float64: the eigenvectors of the
+    centred data's (D, D) scatter matrix when N > D (fast for maps of many images), else
+    ``np.linalg.svd`` of the centred data.
 
     Without ``previous``, each component's largest entry (in absolute value) is made positive, so
     the same data always gives the same map. With ``previous`` (a Projection of the same D), each
@@ -62,8 +63,16 @@ def fit_pca(X, k=2, previous=None):
         raise ValueError(f"The previous projection takes {previous.mean.shape[0]} values per row, "
                          f"this data has {d}: fit without previous.")
     mean = X.mean(axis=0)                                         # (D,)
-    _, singular, Vt = np.linalg.svd(X - mean, full_matrices=False)   # Vt (min(N, D), D)
-    variance = singular ** 2
+    centred = X - mean                                            # (N, D)
+    if n > d:
+        # many rows (a map of 1,000 images of a 128-unit layer): the eigenvectors of the (D, D)
+        # scatter matrix are the same directions as the SVD's, in a tenth of the time
+        values, vectors = np.linalg.eigh(centred.T @ centred)     # ascending
+        variance = np.clip(values[::-1], 0.0, None)
+        Vt = vectors[:, ::-1].T                                   # (D, D), by variance
+    else:
+        _, singular, Vt = np.linalg.svd(centred, full_matrices=False)   # Vt (min(N, D), D)
+        variance = singular ** 2
     total = variance.sum()
     r = min(k, Vt.shape[0])
     components = np.zeros((k, d))
