@@ -29,14 +29,13 @@ pixels / 127.5 - 1 in [-1, 1]; rows of 784 pixels, row-major 28x28, white ink on
 of core.model.ModelConfig).
 """
 import json
-import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .datasets import CLASS_NAMES
+from .idx import write_bytes_atomic
 
 FORMAT = "nn-playground-mlp"
 FORMAT_VERSION = 1
@@ -133,16 +132,4 @@ def save_safetensors(path, saved):
     then a rename: a crash never leaves half a file). Returns the Path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(export_bytes(saved))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)                     # mkstemp makes it private
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_bytes_atomic(path, export_bytes(saved))

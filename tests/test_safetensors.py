@@ -97,7 +97,7 @@ def test_the_write_is_atomic_and_leaves_no_temporary_file(tmp_path, monkeypatch)
 
     def crash(*args, **kwargs):
         raise OSError("disk full")
-    monkeypatch.setattr(export.os, "fsync", crash)
+    monkeypatch.setattr("core.idx.os.fsync", crash)
     with pytest.raises(OSError):
         export.save_safetensors(path, saved_model(seed=2))
     assert path.read_bytes() == before, "the old file is untouched"
