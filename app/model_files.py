@@ -100,12 +100,18 @@ def load_selected():
             raise ConfigError("Choose a saved model to load.")
         saved = modelio.load_model(modelio.model_path(model_root(), dataset, name),
                                    expected_dataset=dataset, shown_as=shown_path(dataset, name))
-        saved = verified(saved, dataset)         # its accuracy measured here, not as it claims
-        set_current_model(dataset, saved, f"saved model “{name}”")
-        if saved.history:
-            run = {"label": f"saved “{name}”", "dataset": dataset, "history": saved.history}
-            st.session_state["runs"] = [*st.session_state["runs"], run][-MAX_RUNS_KEPT:]
-        notify("success", f"Loaded “{name}”: {saved.describe()}. Draw and Inspect now use it.")
+        _use(saved, dataset, f"saved model “{name}”", f"saved “{name}”", f"Loaded “{name}”")
+
+
+def _use(saved, dataset, label, run_label, done):
+    """Make a loaded or uploaded model the current one: its accuracy measured here (not as the
+    file claims), its curves among the earlier runs, a notice saying so."""
+    saved = verified(saved, dataset)
+    set_current_model(dataset, saved, label)
+    if saved.history:
+        run = {"label": run_label, "dataset": dataset, "history": saved.history}
+        st.session_state["runs"] = [*st.session_state["runs"], run][-MAX_RUNS_KEPT:]
+    notify("success", f"{done}: {saved.describe()}. Draw and Inspect now use it.")
 
 
 def delete_selected():
@@ -154,12 +160,8 @@ def upload_model():
             raise ConfigError(f"“{name}” is a {dataset_title(saved.dataset)} model, and this page "
                               f"works on {dataset_title(dataset)}: switch the dataset in the "
                               f"sidebar to {dataset_title(saved.dataset)}, then upload it again.")
-        saved = verified(saved, dataset)         # its accuracy measured here, not as it claims
-        set_current_model(dataset, saved, f"uploaded model “{name}”")
-        if saved.history:
-            run = {"label": f"uploaded “{name}”", "dataset": dataset, "history": saved.history}
-            st.session_state["runs"] = [*st.session_state["runs"], run][-MAX_RUNS_KEPT:]
-        notify("success", f"Uploaded “{name}”: {saved.describe()}. Draw and Inspect now use it.")
+        _use(saved, dataset, f"uploaded model “{name}”", f"uploaded “{name}”",
+             f"Uploaded “{name}”")
 
 
 def _upload_key(dataset):
@@ -171,22 +173,21 @@ def _travel(dataset, saved):
     """Download the current model (.npz), export it for PyTorch, upload a model."""
     too_large = modelio.too_large_to_save(saved.model.config) if saved is not None else ""
     why_not = too_large or ("" if saved is not None else "There is no current model to download.")
-    c1, c2 = st.columns(2)
-    c1.download_button(
-        "Download this model (.npz)", (lambda: npz_bytes(saved)) if not why_not else b"",
-        file_name=download_name(saved, "npz") if saved is not None else "model.npz",
-        mime="application/octet-stream", key=K + "download", on_click="ignore",
-        icon=":material/download:", disabled=bool(why_not), width="stretch",
-        help=why_not or "The current model as this app's .npz file: upload it here (or on another "
-                        "server running this app) later, or use it with python -m core eval --model.")
-    c2.download_button(
-        "Export for PyTorch (.safetensors)",
-        (lambda: safetensors_export.export_bytes(saved)) if not why_not else b"",
-        file_name=download_name(saved, "safetensors") if saved is not None else "model.safetensors",
-        mime="application/octet-stream", key=K + "export", on_click="ignore",
-        icon=":material/output:", disabled=bool(why_not), width="stretch",
-        help=why_not or "The weights as a .safetensors file for a PyTorch nn.Sequential of Linear "
-                        "layers (README: Models that travel); the architecture is in its metadata.")
+    files = [
+        ("Download this model (.npz)", "npz", npz_bytes, "download", ":material/download:",
+         "The current model as this app's .npz file: upload it here (or on another server running "
+         "this app) later, or use it with python -m core eval --model."),
+        ("Export for PyTorch (.safetensors)", "safetensors", safetensors_export.export_bytes,
+         "export", ":material/output:",
+         "The weights as a .safetensors file for a PyTorch nn.Sequential of Linear layers "
+         "(README: Models that travel); the architecture is in its metadata."),
+    ]
+    for column, (label, extension, make, key, icon, help_text) in zip(st.columns(2), files):
+        column.download_button(            # the bytes are made only when the button is clicked
+            label, (lambda make=make: make(saved)) if not why_not else b"",
+            file_name=download_name(saved, extension) if saved is not None else f"model.{extension}",
+            mime="application/octet-stream", key=K + key, on_click="ignore", icon=icon,
+            disabled=bool(why_not), width="stretch", help=why_not or help_text)
     st.file_uploader(
         "Upload a model (.npz)", type=["npz"], key=_upload_key(dataset), on_change=upload_model,
         max_upload_size=modelio.MAX_FILE_BYTES // 2**20,
