@@ -7,11 +7,15 @@ weights (``test_predictions``, keyed by a fingerprint of the weights) and reused
 """
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
+from app import state
 from core import metrics
+from core.errors import NNError
+from core.modelio import CLI_NAME, PRETRAINED_NAME, list_models
 
 WEIGHTS_PER_PAGE = 64
 HEAT_SCHEME = "blues"
@@ -120,3 +124,75 @@ def grey_images(images, scale=3):
 def _margin(image, width=3, value=255):
     pad = ((width, width), (width, width)) + ((0, 0),) * (image.ndim - 2)
     return np.pad(image, pad, constant_values=value)
+
+
+# -- choosing what to inspect (Streamlit controls) ---------------------------------------------------
+def choose_model(dataset):
+    """The model chooser: the current model and the saved files of ``dataset`` (the pretrained one
+    once). Returns (SavedModel, label); with nothing to inspect it says so and stops the page.
+    Raises NNError or OSError for a file that cannot be used."""
+    current, current_label = state.current_model(dataset)
+    files = list_models(state.model_root(), dataset)
+    shipped_is_current = current is not None and current is state.shipped_model(dataset)[0]
+    choices = (["current"] if current is not None else []) + [
+        str(p) for p in files if not (shipped_is_current and p.stem == PRETRAINED_NAME)]
+
+    def describe_choice(choice):
+        if choice == "current":
+            return f"Current model: {current_label}"
+        name = Path(choice).stem
+        note = {PRETRAINED_NAME: " (pretrained)", CLI_NAME: " (from python -m core train)"}
+        return f"Saved file: {name}" + note.get(name, "")
+
+    if not choices:
+        st.warning(f"There is no {state.dataset_title(dataset)} model to inspect yet. "
+                   f"{current_label}")
+        st.page_link("pages/train.py", label="Train a model (about a minute)",
+                     icon=":material/model_training:")
+        st.stop()
+    choice = st.selectbox("Model", choices, format_func=describe_choice, key="inspect_model",
+                          help="The current model is the one you trained last (or the pretrained "
+                               f"one); saved models are the files in model/{dataset}/.")
+    if choice == "current":
+        return current, current_label
+    path = Path(choice)
+    saved = load_model_file(str(path), path.stat().st_mtime)
+    if saved.dataset != dataset:
+        raise NNError(f"{path.name} is a {saved.dataset} model; switch the dataset in the sidebar "
+                      "to inspect it.")
+    return saved, path.stem
+
+
+def pick_image(raw, dataset):
+    """A test image (slider, Random) or the visitor's drawing: (784 pixels in [0, 1], caption),
+    or (None, None) when there is no drawing yet. Shared by the Activations and the network tabs
+    (the same keys: the image picked on one is still picked on the other)."""
+    ss = st.session_state
+    names = state.class_names(dataset)
+    has_drawing = ss.get("drawing_pixels") is not None
+    sources = ["A test image", "Your drawing"]
+    source = st.segmented_control("Look at", sources, default=sources[0], key="inspect_source",
+                                  required=True,
+                                  help="Pick a test image, or the digit you drew on the Draw page.")
+    count = raw.test_images.shape[0]
+
+    def random_index():
+        ss["inspect_index"] = int(np.random.default_rng().integers(count))
+
+    if source == "Your drawing" and not has_drawing:
+        st.info("You have not drawn anything yet: draw a digit on the Draw page, then come back.")
+        st.page_link("pages/draw.py", label="Go to Draw", icon=":material/draw:")
+        return None, None
+    if source == "Your drawing":
+        if ss.get("drawing_dataset") not in (None, dataset):
+            st.caption(f"(drawn while {state.dataset_title(ss['drawing_dataset'])} was selected)")
+        return np.asarray(ss["drawing_pixels"], np.float32), "Your drawing"
+    pick = st.columns([4, 1], vertical_alignment="bottom")
+    if ss.get("inspect_index", 0) >= count:
+        ss["inspect_index"] = 0
+    index = pick[0].slider("Test image", 0, count - 1, key="inspect_index",
+                           help="Index of the test image to feed the network.")
+    pick[1].button("Random", on_click=random_index, icon=":material/shuffle:",
+                   use_container_width=True)
+    x = raw.test_images[index].astype(np.float32) / 255.0
+    return x, f"Test image #{index:,}: {names[int(raw.test_labels[index])]}"

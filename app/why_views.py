@@ -296,3 +296,27 @@ def dreams_view(saved, model_key, names, prefix):
            "Without rules the pictures are noise, yet the network is sure of them: it was never "
            "asked about pictures unlike its training images.")
         + " Each picture is brightened to its own brightest pixel.")
+
+
+WHY_TABS = {"The network, lighting up": network_view, "Which pixels mattered": saliency_view,
+            "What would make it another class": counterfactual_view,
+            "How little fools it": nudge_view}
+
+
+def why_expander(asked, pixels, names, fashion):
+    """"Why did it say that?": the network diagram, saliency, counterfactual and nudge of the
+    model asked about ``pixels``, in tabs; only the open tab of the open expander is computed."""
+    why = st.expander("Why did it say that? Look inside the network as you draw",
+                      key="draw_why_open", on_change="rerun", icon=":material/neurology:")
+    if not why.open:
+        return
+    with why:
+        if asked is None or pixels is None:
+            st.caption(("Draw something" if not fashion else "Draw a piece of clothing")
+                       + " (or load a test image) to see why the network guesses what it does.")
+            return
+        tabs = st.tabs(list(WHY_TABS), key="draw_why_tab", on_change="rerun")
+        for tab, view in zip(tabs, WHY_TABS.values()):
+            if tab.open:
+                with tab:
+                    view(asked, np.asarray(pixels, np.float32), names, "draw_why")

@@ -10,7 +10,6 @@ the network lighting up as you draw (a unit's arithmetic on a click), which pixe
 what would make it another class, and how little fools it.
 """
 import time
-from dataclasses import fields, replace
 
 import numpy as np
 import streamlit as st
@@ -18,11 +17,11 @@ from streamlit_drawable_canvas import st_canvas
 
 from app import my_drawings, state
 from app.charts import probabilities_spec
-from app.draw_views import (BLUR_SIGMA, CANVAS_TOOLBAR_FIX, MAX_UPLOAD_BYTES, PIPELINE_ORDER,
-                            UPLOAD_TYPES, classify, decode_upload, enlarge, model_at, option_help, run_moments,
-                            test_image, warm_up)
-from app.why_views import counterfactual_view, network_view, nudge_view, saliency_view
-from core.drawing import PreprocessOptions, options_for, preprocess_canvas, preprocess_image
+from app.draw_input import ask_when, preprocessing_toggles, read_input
+from app.draw_views import (CANVAS_TOOLBAR_FIX, MAX_UPLOAD_BYTES, UPLOAD_TYPES, classify, enlarge,
+                            warm_up)
+from app.why_views import why_expander
+from core.drawing import options_for
 from core.errors import NNError
 
 state.init_state()
@@ -52,103 +51,6 @@ def use_upload():
 def load_test_image():
     ss["draw_source"] = "test"
     ss["draw_test_seed"] = int(np.random.default_rng().integers(2**31))
-
-
-# -- the input ------------------------------------------------------------------------------------
-def read_input(source, canvas, upload, options):
-    """(pixels (784,) | None, steps, empty, note) for the chosen source. Raises NNError."""
-    if source == "upload":
-        cached = ss["draw_upload_decoded"]
-        if cached is None or cached[0] != upload.file_id:
-            try:
-                grey = decode_upload(upload.getvalue(), f"“{upload.name}”")    # (H, W) uint8
-                cached = (upload.file_id, grey, None)
-            except NNError as e:
-                cached = (upload.file_id, None, str(e))
-            ss["draw_upload_decoded"] = cached
-        if cached[2]:
-            raise NNError(cached[2])
-        result = preprocess_image(cached[1], options)
-        note = f"Your picture “{upload.name}”, as the network sees it."
-        return result.pixels, result.steps, result.empty, note
-    if source == "test":
-        index, image, label = test_image(state.load_raw(dataset), ss["draw_test_seed"])
-        note = (f"Test image #{index:,} of {title}, labelled **{names[label]}**. Draw on the "
-                "canvas to go back to your drawing.")
-        return image, ((f"test image #{index}", image.reshape(28, 28)),), False, note
-    rgba = canvas.image_data                  # (280, 280, 4) uint8; None before the first stroke
-    if rgba is None:
-        rgba = ss["draw_rgba"]                    # a restored drawing the canvas has not sent yet
-    else:
-        ss["draw_rgba"], ss["draw_json"] = rgba, canvas.json_data
-    if rgba is None:
-        return None, (), True, ""
-    result = preprocess_canvas(rgba, options)
-    ss["drawing_pixels"] = None if result.empty else np.asarray(result.pixels, np.float32).copy()
-    ss["drawing_dataset"] = None if result.empty else dataset
-    return result.pixels, result.steps, result.empty, ""
-
-
-def preprocessing_toggles(base):
-    """A toggle per switchable step of core.drawing.PreprocessOptions, starting from ``base`` (the
-    dataset's own steps; each dataset keeps its own switches) -> the options chosen."""
-    switchable = sorted((f.name for f in fields(PreprocessOptions)
-                         if isinstance(f.default, bool) or f.name == "blur"),
-                        key=PIPELINE_ORDER.index)                 # in the order the steps run
-    columns = st.columns(3)
-    chosen = {}
-    for i, name in enumerate(switchable):
-        label, help_text = option_help(name, base.box_size)
-        on = columns[i % 3].toggle(label, value=bool(getattr(base, name)),
-                                   key=f"draw_opt_{dataset}_{name}", help=help_text)
-        chosen[name] = (BLUR_SIGMA if on else 0.0) if name == "blur" else on
-    return replace(base, **chosen)
-
-
-def ask_when(saved, label):
-    """(the model to ask, its label): the current model, or, when this session has trained on this
-    dataset, that run as it was at a moment the visitor picks ("how did it see my 4 after 10 s?")."""
-    moments, snap = run_moments(ss["trainer"], dataset)
-    if not moments:
-        return saved, label
-    options = [*range(len(moments)), "now"]
-    if ss["draw_moment"] not in options:
-        ss["draw_moment"] = "now"
-    choice = st.select_slider(
-        "Ask the network as it was while training", options, key="draw_moment",
-        format_func=lambda o: "now" if o == "now" else
-        f"{moments[o].elapsed:,.1f} s (step {moments[o].step:,})",
-        help=f"Slide back through {snap.label}: see how the network read your drawing after "
-             "a few seconds of training, and how its answer changed.")
-    if choice == "now":
-        return saved, label
-    moment = moments[choice]
-    return (model_at(snap, moment),
-            f"{snap.label} after {moment.elapsed:,.1f} s of training (step {moment.step:,})")
-
-
-WHY_TABS = {"The network, lighting up": network_view, "Which pixels mattered": saliency_view,
-            "What would make it another class": counterfactual_view,
-            "How little fools it": nudge_view}
-
-
-def explain_guess(asked, pixels):
-    """"Why did it say that?": the network diagram, saliency, counterfactual and nudge of the
-    model asked about ``pixels``, in tabs; only the open tab of the open expander is computed."""
-    why = st.expander("Why did it say that? Look inside the network as you draw",
-                      key="draw_why_open", on_change="rerun", icon=":material/neurology:")
-    if not why.open:
-        return
-    with why:
-        if asked is None or pixels is None:
-            st.caption(("Draw something" if not fashion else "Draw a piece of clothing")
-                       + " (or load a test image) to see why the network guesses what it does.")
-            return
-        tabs = st.tabs(list(WHY_TABS), key="draw_why_tab", on_change="rerun")
-        for tab, view in zip(tabs, WHY_TABS.values()):
-            if tab.open:
-                with tab:
-                    view(asked, np.asarray(pixels, np.float32), names, "draw_why")
 
 
 # -- the page -------------------------------------------------------------------------------------
@@ -211,7 +113,7 @@ def draw_and_guess():
             "box and centring its centre of mass in a 28x28 image. Your drawing goes through the "
             "same steps. Switch one off and watch the guess change: the network only knows digits "
             "that look like its training images.")
-        options = preprocessing_toggles(options_for(dataset))
+        options = preprocessing_toggles(dataset, options_for(dataset))
         steps_box = st.container()
 
     source = ss["draw_source"]
@@ -221,7 +123,7 @@ def draw_and_guess():
         warm_up(saved)                    # nothing drawn yet: get ready for the first stroke
     error, pixels, steps, empty, note = None, None, (), True, ""
     try:
-        pixels, steps, empty, note = read_input(source, canvas, upload, options)
+        pixels, steps, empty, note = read_input(dataset, source, canvas, upload, options)
     except NNError as e:
         error = str(e)
 
@@ -250,7 +152,7 @@ def draw_and_guess():
             st.page_link("pages/train.py", label="Train a model (about a minute)",
                          icon=":material/model_training:")
         else:
-            asked, asked_label = ask_when(saved, model_label)
+            asked, asked_label = ask_when(dataset, saved, model_label)
             guess = classify(asked, pixels, names)
             metric_columns = st.columns(2)
             metric_columns[0].metric("Prediction", guess.label,
@@ -278,7 +180,7 @@ def draw_and_guess():
                 st.caption("Draw something to see each step.")
 
     with why_box:
-        explain_guess(asked, None if empty or error else pixels)
+        why_expander(asked, None if empty or error else pixels, names, fashion)
 
     ss["draw_server_ms"] = (time.perf_counter() - started) * 1000
     with pipeline:

@@ -5,8 +5,6 @@ The model's predictions over the whole test set are computed once per set of wei
 diagram and saliency come from app.why_views, as on Draw; the class dreams are computed once per
 model (cached by the fingerprint of its weights).
 """
-from pathlib import Path
-
 import numpy as np
 import streamlit as st
 
@@ -14,12 +12,11 @@ from app import my_drawings, state
 from app.charts import (activation_spec, confusion_spec, curves_spec, per_class_spec,
                         probabilities_spec)
 from app.draw_views import classify, enlarge, to_model_input
-from app.inspect_views import (WEIGHTS_PER_PAGE, evaluation_key, fingerprint, grey_images,
-                               load_model_file, test_predictions, weight_images)
+from app.inspect_views import (WEIGHTS_PER_PAGE, choose_model, evaluation_key, fingerprint,
+                               grey_images, pick_image, test_predictions, weight_images)
 from app.why_views import dreams_view, network_view, saliency_view
 from core import metrics
 from core.errors import NNError
-from core.modelio import CLI_NAME, PRETRAINED_NAME, list_models
 
 MISTAKES_PER_PAGE = 40
 ANY = "any"
@@ -35,40 +32,8 @@ st.caption(f"Open up a {title} model: where it is right, where it is wrong, and 
            "respond to. Switch the dataset in the sidebar.")
 
 # -- which model ------------------------------------------------------------------------------------
-current, current_label = state.current_model(dataset)
-root = state.model_root()
-files = list_models(root, dataset)
-shipped_is_current = current is not None and current is state.shipped_model(dataset)[0]
-choices = (["current"] if current is not None else []) + [
-    str(p) for p in files if not (shipped_is_current and p.stem == PRETRAINED_NAME)]
-
-
-def describe_choice(choice):
-    if choice == "current":
-        return f"Current model: {current_label}"
-    name = Path(choice).stem
-    note = {PRETRAINED_NAME: " (pretrained)", CLI_NAME: " (from python -m core train)"}
-    return f"Saved file: {name}" + note.get(name, "")
-
-
-if not choices:
-    st.warning(f"There is no {title} model to inspect yet. {current_label}")
-    st.page_link("pages/train.py", label="Train a model (about a minute)",
-                 icon=":material/model_training:")
-    st.stop()
-
-choice = st.selectbox("Model", choices, format_func=describe_choice, key="inspect_model",
-                      help="The current model is the one you trained last (or the pretrained one); "
-                           f"saved models are the files in model/{dataset}/.")
 try:
-    if choice == "current":
-        saved, label = current, current_label
-    else:
-        path = Path(choice)
-        saved, label = load_model_file(str(path), path.stat().st_mtime), path.stem
-        if saved.dataset != dataset:
-            raise NNError(f"{path.name} is a {saved.dataset} model; switch the dataset in the "
-                          "sidebar to inspect it.")
+    saved, label = choose_model(dataset)
     raw = my_drawings.test_set_choice(dataset, state.load_raw(dataset))   # or your drawings
     evaluation = test_predictions(evaluation_key(saved, raw), saved, raw)
 except NNError as e:
@@ -143,41 +108,8 @@ def show_mistakes():
         st.image(images, caption=captions, width=90)
 
 # -- activations --------------------------------------------------------------------------------------
-def pick_image():
-    """A test image (slider, Random) or the visitor's drawing: (784 pixels in [0, 1], caption),
-    or (None, None) when there is no drawing yet. Shared by the Activations and the network tabs
-    (the same keys: the image picked on one is still picked on the other)."""
-    has_drawing = ss.get("drawing_pixels") is not None
-    sources = ["A test image", "Your drawing"]
-    source = st.segmented_control("Look at", sources, default=sources[0], key="inspect_source",
-                                  required=True,
-                                  help="Pick a test image, or the digit you drew on the Draw page.")
-    count = raw.test_images.shape[0]
-
-    def random_index():
-        ss["inspect_index"] = int(np.random.default_rng().integers(count))
-
-    if source == "Your drawing" and not has_drawing:
-        st.info("You have not drawn anything yet: draw a digit on the Draw page, then come back.")
-        st.page_link("pages/draw.py", label="Go to Draw", icon=":material/draw:")
-        return None, None
-    if source == "Your drawing":
-        if ss.get("drawing_dataset") not in (None, dataset):
-            st.caption(f"(drawn while {state.dataset_title(ss['drawing_dataset'])} was selected)")
-        return np.asarray(ss["drawing_pixels"], np.float32), "Your drawing"
-    pick = st.columns([4, 1], vertical_alignment="bottom")
-    if ss.get("inspect_index", 0) >= count:
-        ss["inspect_index"] = 0
-    index = pick[0].slider("Test image", 0, count - 1, key="inspect_index",
-                           help="Index of the test image to feed the network.")
-    pick[1].button("Random", on_click=random_index, icon=":material/shuffle:",
-                   use_container_width=True)
-    x = raw.test_images[index].astype(np.float32) / 255.0
-    return x, f"Test image #{index:,}: {names[int(raw.test_labels[index])]}"
-
-
 def show_activations():
-    x, caption = pick_image()
+    x, caption = pick_image(raw, dataset)
     if x is not None:
         guess = classify(saved, x, names)
         image_col, output_col = st.columns([1, 2], gap="large")
@@ -200,7 +132,7 @@ def show_activations():
 
 # -- the network, lighting up -------------------------------------------------------------------------
 def show_network():
-    x, caption = pick_image()
+    x, caption = pick_image(raw, dataset)
     if x is None:
         return
     guess = classify(saved, x, names)
