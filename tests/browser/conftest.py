@@ -139,5 +139,5 @@ def set_network(page, hidden, epochs):
     box.fill(str(epochs))
     box.press("Enter")
     sizes = "-".join(["784", *re.findall(r"\d+", hidden), "10"])
-    page.get_by_text(re.compile(rf"{sizes} network")).wait_for()
+    page.get_by_text(re.compile(rf"{sizes} network")).first.wait_for(timeout=120_000)
 

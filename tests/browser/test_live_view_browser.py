@@ -15,6 +15,8 @@ import re
 import numpy as np
 import pytest
 
+from tests.browser.conftest import set_network
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(420)]
 
 WAIT = 120_000                  # ms: what a busy machine may need for one visible change
@@ -128,13 +130,7 @@ def differ(a, b):
 def start_run(page, hidden, epochs, slowest_learning_rate=False):
     from playwright.sync_api import expect
 
-    hidden_field = page.get_by_role("textbox", name="Hidden layer sizes")
-    hidden_field.fill(hidden)
-    hidden_field.press("Enter")
-    epochs_field = page.get_by_role("spinbutton", name="Epochs")
-    epochs_field.fill(str(epochs))
-    epochs_field.press("Enter")
-    page.get_by_text(re.compile(rf"784-{hidden}-10 network")).first.wait_for(timeout=WAIT)
+    set_network(page, hidden, epochs)
     if slowest_learning_rate:
         rate = page.get_by_role("slider", name="Learning rate")
         rate.focus()
