@@ -56,6 +56,16 @@ def app_models(monkeypatch, tmp_path):
     trainings_left()
 
 
+def wait_for(predicate, timeout=20.0):
+    """Poll ``predicate`` until it is true (True) or ``timeout`` seconds pass (False)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def trainings_left(timeout=5.0):
     """Wait up to ``timeout`` seconds for every training thread to end (a finished run's thread
     takes a moment to exit after the page shows the result); return how many still run."""

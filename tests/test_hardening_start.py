@@ -14,6 +14,7 @@ from app.trainer import Trainer, TrainingBusy, limits_text, running_by_visitor, 
 from benchmarks.hardening import simultaneous_starts, small_splits, three_visitors
 from core.model import ModelConfig
 from core.training import TrainConfig
+from tests.conftest import trainings_left
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -26,19 +27,10 @@ def splits():
     return small_splits()
 
 
-def wait_until(predicate, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 @pytest.fixture(autouse=True)
 def no_leftover_runs():
     yield
-    assert wait_until(lambda: running_count() == 0, 10), "a training thread outlived its test"
+    assert trainings_left(10) == 0, "a training thread outlived its test"
 
 
 def fire_starts(splits, trainers, prefix):

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from app import trainer as trainer_module
-from app.trainer import Trainer, TrainingBusy, running_count
+from app.trainer import Trainer, TrainingBusy
 from core.errors import ConfigError
 from core.model import ModelConfig
 from core.training import TrainConfig
+from tests.conftest import trainings_left, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,19 +37,10 @@ def splits():
 SMALL = ModelConfig(hidden_sizes=(16,))
 
 
-def wait_for(predicate, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 @pytest.fixture(autouse=True)
 def no_leftover_threads():
     yield
-    assert wait_for(lambda: running_count() == 0, 5), "a training thread outlived its test"
+    assert trainings_left(5) == 0, "a training thread outlived its test"
 
 
 def test_run_to_the_end_gives_a_model_with_test_accuracy(splits):
