@@ -15,7 +15,6 @@ import streamlit as st
 from app import state
 from core import metrics
 from core.errors import NNError
-from core.modelio import CLI_NAME, PRETRAINED_NAME, list_models
 
 WEIGHTS_PER_PAGE = 64
 HEAT_SCHEME = "blues"
@@ -131,18 +130,20 @@ def choose_model(dataset):
     """The model chooser: the current model and the saved files of ``dataset`` (the pretrained one
     once). Returns (SavedModel, label); with nothing to inspect it says so and stops the page.
     Raises NNError or OSError for a file that cannot be used."""
+    from app.model_files import visible_models          # imports app.state: import here
+
     current, current_label = state.current_model(dataset)
-    files = list_models(state.model_root(), dataset)
+    files = visible_models(dataset)                 # the visitor's own files in hosted mode
     shipped_is_current = current is not None and current is state.shipped_model(dataset)[0]
-    choices = (["current"] if current is not None else []) + [
-        str(p) for p in files if not (shipped_is_current and p.stem == PRETRAINED_NAME)]
+    listed = {str(entry.path): entry for entry in files
+              if not (shipped_is_current and entry.kind == "pretrained")}
+    choices = (["current"] if current is not None else []) + list(listed)
 
     def describe_choice(choice):
         if choice == "current":
             return f"Current model: {current_label}"
-        name = Path(choice).stem
-        note = {PRETRAINED_NAME: " (pretrained)", CLI_NAME: " (from python -m core train)"}
-        return f"Saved file: {name}" + note.get(name, "")
+        note = {"pretrained": " (pretrained)", "cli": " (from python -m core train)"}
+        return f"Saved file: {listed[choice].name}" + note.get(listed[choice].kind, "")
 
     if not choices:
         st.warning(f"There is no {state.dataset_title(dataset)} model to inspect yet. "
@@ -152,8 +153,8 @@ def choose_model(dataset):
         st.stop()
     choice = st.selectbox("Model", choices, format_func=describe_choice, key="inspect_model",
                           help="The current model is the one you trained last (or the pretrained "
-                               f"one); saved models are the files in model/{dataset}/.")
-    if choice == "current":
+                               "one); saved models are the ones listed on the Train page.")
+    if choice == "current" or choice not in listed:      # only a file of the visitor's list
         return current, current_label
     path = Path(choice)
     saved = load_model_file(str(path), path.stat().st_mtime)

@@ -2,9 +2,13 @@
 pretrained model. Callbacks (they run before the page, which then shows their notice) and the
 panel that holds their controls.
 
-Files are ``model/<dataset>/<name>.npz`` (or under ``$NN_MODEL_DIR``), written atomically by
-core.modelio; the pretrained ``pretrained.npz`` file is never overwritten or deleted here, whatever
-the case of the name typed (a case-insensitive disk would overwrite it). Messages name files by
+Where the files are, who sees them and how much a visitor may keep is app.hosting's policy: in
+local mode ``model/<dataset>/<name>.npz`` (or under ``$NN_MODEL_DIR``), one shared folder; in
+hosted mode (NN_HOSTED=1) each visitor's own space, with quotas said on the panel. Every listing
+of model files (this panel, Inspect's chooser) goes through ``visible_models``, and the load and
+delete callbacks only reach names it lists. Files are written atomically; the pretrained
+``pretrained.npz`` file is never overwritten or deleted here, whatever the case of the name typed
+(a case-insensitive disk would overwrite it). Messages name files by
 their path inside the model folder ("mnist/my-net.npz"), never the server's absolute path. The
 first time a dataset's files are listed in this process, temporary files left by a save that was
 killed half-way are removed (core.modelio.clean_stale_temp_files). A loaded model's accuracy is
@@ -25,6 +29,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app import hosting
 from app.state import (MAX_RUNS_KEPT, current_model, dataset_title, model_root, notify,
                        set_current_model, verified)
 from app.train_form import K
@@ -53,11 +58,41 @@ def _is_pretrained(name):
     return name.casefold() == modelio.PRETRAINED_NAME.casefold()
 
 
-def saved_model_names(dataset):
-    """Names of the visitor-saved models for ``dataset`` (the pretrained one excluded)."""
+def _token():
+    return st.session_state.get("visitor")
+
+
+def _saved_root(config):
+    """Where this visitor's models are <dataset>/<name>.npz (ConfigError: no valid token)."""
+    return hosting.saved_root(model_root(), _token(), config.hosted)
+
+
+def visible_models(dataset):
+    """The model files of ``dataset`` this visitor may see (app.hosting.ModelEntry: the shipped
+    one, then the saved ones): the one listing used wherever saved models are listed or loaded."""
+    config = hosting.settings()
     _clean_once(str(model_root() / dataset))
-    return [p.stem for p in modelio.list_models(model_root(), dataset)
-            if not _is_pretrained(p.stem)]
+    try:
+        _clean_once(str(_saved_root(config) / dataset))
+    except ConfigError:
+        pass
+    return hosting.visible_models(model_root(), dataset, _token(), config.hosted)
+
+
+def saved_model_names(dataset):
+    """Names of the models this visitor may load or delete for ``dataset`` (not the pretrained
+    one)."""
+    return [entry.name for entry in visible_models(dataset) if entry.kind != "pretrained"]
+
+
+def _own_path(dataset, name):
+    """The path of this visitor's saved model ``name``; ConfigError if they have none so named
+    (a name typed or sent by hand reaches nothing outside the visitor's list)."""
+    name = modelio.check_model_name(name)
+    if _is_pretrained(name) or name not in saved_model_names(dataset):
+        raise ConfigError(f"You have no saved {dataset_title(dataset)} model named “{name}”: "
+                          "choose one of the saved models listed.")
+    return modelio.model_path(_saved_root(hosting.settings()), dataset, name)
 
 
 @contextlib.contextmanager
@@ -82,12 +117,16 @@ def save_current():
         name = modelio.check_model_name(st.session_state.get(K + "save_name", ""))
         if _is_pretrained(name):
             raise ConfigError(f"“{name}” is the pretrained model's name; choose another name.")
-        path = modelio.model_path(model_root(), dataset, name)
+        config = hosting.settings()
+        path = modelio.model_path(_saved_root(config), dataset, name)
         taken = {existing.casefold(): existing for existing in saved_model_names(dataset)}
         if path.exists() or name.casefold() in taken:
             raise ConfigError(f"A model named “{taken.get(name.casefold(), name)}” already "
                               f"exists; choose another name or delete it first.")
-        modelio.save_model(path, entry[0])
+        if config.hosted:          # its exact size checked against the quotas before it is kept
+            hosting.store(model_root(), _token(), path, npz_bytes(entry[0]), config)
+        else:
+            modelio.save_model(path, entry[0])
         set_current_model(dataset, entry[0], f"your model “{name}”")
         notify("success", f"Saved as “{name}” ({dataset_title(dataset)}).")
 
@@ -98,8 +137,8 @@ def load_selected():
     with _reported("The model could not be read"):
         if not name:
             raise ConfigError("Choose a saved model to load.")
-        saved = modelio.load_model(modelio.model_path(model_root(), dataset, name),
-                                   expected_dataset=dataset, shown_as=shown_path(dataset, name))
+        saved = modelio.load_model(_own_path(dataset, name), expected_dataset=dataset,
+                                   shown_as=shown_path(dataset, name))
         _use(saved, dataset, f"saved model “{name}”", f"saved “{name}”", f"Loaded “{name}”")
 
 
@@ -120,7 +159,7 @@ def delete_selected():
         if not name or _is_pretrained(name):
             raise ConfigError("Choose one of your saved models; the pretrained model cannot be "
                               "deleted.")
-        modelio.model_path(model_root(), st.session_state["dataset"], name).unlink(missing_ok=True)
+        _own_path(st.session_state["dataset"], name).unlink(missing_ok=True)
         notify("info", f"Deleted “{name}”.")
 
 
@@ -196,6 +235,20 @@ def _travel(dataset, saved):
              f"Inspect; its accuracy is measured here.")
 
 
+def quota_caption(config):
+    """Hosted mode: who sees the saved models, the quotas, this visitor's use, when they go."""
+    try:
+        mine = hosting.usage(_saved_root(config))
+        used = (f"You have {mine.models} of {config.max_models} "
+                f"({mine.bytes / 2**20:,.1f} of {config.max_mb_per_visitor:,.0f} MB).")
+    except ConfigError as e:
+        used = str(e)
+    days = f"{config.keep_days:g} day" + ("" if config.keep_days == 1 else "s")
+    return (f":material/lock: Saved models are private to you (this browser). On this server "
+            f"{config.quota_text()}. {used} They are deleted {days} after your last save: "
+            f"download one (.npz) to keep it longer.")
+
+
 def use_pretrained():
     set_current_model(st.session_state["dataset"], None)
 
@@ -212,23 +265,28 @@ def panel(dataset, expanded):
         st.caption(f"Current {dataset_title(dataset)} model: **{label}**"
                    + (f" ({model.describe()})" if model is not None else ""))
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        config = hosting.settings()
+        where = ("in your own space on this server: only you (this browser) see it" if config.hosted
+                 else f"into model/{dataset}/<name>.npz on this server")
         c1.text_input("Save as", key=K + "save_name", placeholder="e.g. my-first-net",
                       max_chars=64, disabled=entry is None,
-                      help="Letters, digits, spaces, “-”, “_” and “.”. Saved into "
-                           f"model/{dataset}/<name>.npz on this server.")
+                      help=f"Letters, digits, spaces, “-”, “_” and “.”. Saved {where}.")
         c2.button("Save", key=K + "save", on_click=save_current, disabled=entry is None,
                   help="Save the current model under this name.")
         names = saved_model_names(dataset)
         if names:
             c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
             c1.selectbox("Saved models", names, key=K + "load_name",
-                         help="Models saved on this server for this dataset.")
+                         help="Your models saved on this server for this dataset." if config.hosted
+                         else "Models saved on this server for this dataset.")
             c2.button("Load", key=K + "load", on_click=load_selected,
                       help="Make it the current model for Draw and Inspect.")
             c3.button("Delete", key=K + "delete", on_click=delete_selected,
                       help="Delete this saved file (the pretrained model is never deleted).")
         else:
             st.caption("No saved models yet.")
+        if config.hosted:
+            st.caption(quota_caption(config))
         _travel(dataset, model)
         if entry is not None:
             st.button("Use the pretrained model again", key=K + "use_pretrained",

@@ -73,7 +73,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app import visitor
+from app import hosting, visitor
 from core.datasets import CLASS_NAMES, DATASETS, TITLES
 from core.errors import ModelFileError, NNError
 from core.modelio import PRETRAINED_NAME, load_model
@@ -158,6 +158,7 @@ def init_state():
     ss = st.session_state
     if "visitor" not in ss:
         ss["visitor"], ss["visitor_cookie"] = visitor.bind(ss, kept_keys())
+        hosting.clean_when_due(model_root())      # hosted mode: old spaces, at most hourly
     else:
         visitor.seen(ss["visitor"])
     for key, value in {**SHARED_DEFAULTS, **DRAW_DEFAULTS}.items():
