@@ -75,8 +75,8 @@ class Settings:
 
     def quota_text(self):
         """The quotas in one sentence, for the Train page."""
-        return (f"each visitor may keep {self.max_models} models and {_mb(self.max_mb_per_visitor)}"
-                f" ({_mb(self.max_mb_total)} for the whole class)")
+        return (f"each visitor may keep {plural(self.max_models, 'model')} and "
+                f"{_mb(self.max_mb_per_visitor)} ({_mb(self.max_mb_total)} for the whole class)")
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,11 @@ def _number(name, default, kind=float):
         return default
 
 
+def plural(count, word):
+    """e.g. "1 model", "10 models", "0.5 days"."""
+    return f"{count:,g} {word}" + ("" if count == 1 else "s")
+
+
 def _mb(megabytes):
     return f"{megabytes:,.0f} MB" if megabytes >= 10 else f"{megabytes:,.1f} MB"
 
@@ -166,8 +171,8 @@ def visible_models(root, dataset, token, hosted):
             space = saved_root(root, token, hosted)
         except ConfigError:
             return entries
-        entries += [ModelEntry(path.stem, path, "saved") for path in modelio.list_models(space, dataset)
-                    if not _is_pretrained(path.stem)]
+        entries += [ModelEntry(path.stem, path, "saved")
+                    for path in modelio.list_models(space, dataset) if not _is_pretrained(path.stem)]
     return entries
 
 
@@ -206,9 +211,9 @@ def check_quota(root, token, name, new_bytes, config=None):
     keep_it = "or download this model (.npz) to keep it on your computer"
     if mine.models >= config.max_models:
         raise QuotaError(
-            f"You already have {mine.models} saved models, the most one visitor may keep on this "
-            f"server ({config.max_models}). Delete one of them (Saved models, Delete) to save "
-            f"“{name}”, {keep_it}.")
+            f"You already have {plural(mine.models, 'saved model')}, the most one visitor may keep "
+            f"on this server. Delete one of them (choose it under Saved models, then Delete) to "
+            f"save “{name}”, {keep_it}.")
     if mine.bytes + new_bytes > config.max_mb_per_visitor * MB:
         raise QuotaError(
             f"“{name}” takes {_bytes_mb(new_bytes)} and your saved models already take "
@@ -308,7 +313,8 @@ def _remove_tree(path):
     if sys.version_info >= (3, 12):
         shutil.rmtree(path, onexc=ignore_gone)
     else:
-        shutil.rmtree(path, onerror=lambda function, name, info: ignore_gone(function, name, info[1]))
+        shutil.rmtree(path, onerror=lambda function, name, info: ignore_gone(function, name,
+                                                                           info[1]))
 
 
 def _real_subfolders(folder):

@@ -243,10 +243,10 @@ def quota_caption(config):
                 f"({mine.bytes / 2**20:,.1f} of {config.max_mb_per_visitor:,.0f} MB).")
     except ConfigError as e:
         used = str(e)
-    days = f"{config.keep_days:g} day" + ("" if config.keep_days == 1 else "s")
     return (f":material/lock: Saved models are private to you (this browser). On this server "
-            f"{config.quota_text()}. {used} They are deleted {days} after your last save: "
-            f"download one (.npz) to keep it longer.")
+            f"{config.quota_text()}. {used} They are deleted "
+            f"{hosting.plural(config.keep_days, 'day')} after your last save: download one (.npz) "
+            f"to keep it longer.")
 
 
 def use_pretrained():
