@@ -11,9 +11,15 @@ of its token is connected.
 
 The token is a secret of 128 random bits that never appears in a URL (a shared link never
 shares a session). The registry is bounded, since what it remembers holds models and weight
-snapshots: tokens unseen for ``KEEP_SECONDS`` are forgotten, at most ``MAX_VISITORS`` are kept
-(the least recently seen go first) with at most ``MAX_SESSIONS`` sessions each.
+snapshots: tokens unseen for ``KEEP_SECONDS`` (env ``NN_VISITOR_KEEP_SECONDS``, default 30
+minutes) and with no session still connected are forgotten, at most ``MAX_VISITORS`` are kept
+(the least recently seen go first) with at most ``MAX_SESSIONS`` sessions each. Forgetting runs on
+every new session and, on a server, in a sweeper thread every ``sweep_seconds()``, so the memory
+of visitors who left is freed even when nobody comes after them. What is remembered of a session
+is its SessionState itself, never the wrapper of one script run (which holds that run's
+ScriptRunner): once a visitor is forgotten, nothing here refers to their work.
 """
+import os
 import re
 import secrets
 import threading
@@ -22,25 +28,52 @@ from collections import OrderedDict
 
 COOKIE = "nn_visitor"
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
-KEEP_SECONDS = 30 * 60           # a visitor who comes back within 30 minutes finds their work
+DEFAULT_KEEP_SECONDS = 30 * 60   # a visitor who comes back within 30 minutes finds their work
 MAX_VISITORS = 100               # the least recently seen beyond this are forgotten (memory)
 MAX_SESSIONS = 4                 # sessions remembered per visitor (tabs, reloads)
+MAX_SWEEP_SECONDS = 60.0         # the sweeper looks at least this often (a quarter of the keep time)
+
+
+def keep_seconds():
+    """How long a visitor who left is remembered: ``NN_VISITOR_KEEP_SECONDS`` (whole seconds, at
+    least 1; default 1800). Benchmarks set it short to see the memory come back."""
+    try:
+        return max(1, int(os.environ.get("NN_VISITOR_KEEP_SECONDS", DEFAULT_KEEP_SECONDS)))
+    except ValueError:
+        return DEFAULT_KEEP_SECONDS
+
+
+KEEP_SECONDS = keep_seconds()    # read once, at the server's start
 
 _lock = threading.Lock()
-_visitors = OrderedDict()        # token -> {"sessions": [(session_id, state), ...], "seen": time}
+_visitors = OrderedDict()        # token -> {"sessions": [(session_id, SessionState), ...], "seen": time}
+_sweeper = None                  # the thread that forgets visitors who left (on a server only)
 
 
 def _context():
-    """(session id, its SafeSessionState, the request's cookies) of the running script, or
+    """(session id, its SessionState, the request's cookies) of the running script, or
     (None, None, {}) outside a Streamlit server (AppTest, scripts)."""
     try:
         from streamlit.runtime.scriptrunner import get_script_run_ctx
         ctx = get_script_run_ctx()
         if ctx is None:
             return None, None, {}
-        return ctx.session_id, ctx.session_state, request_cookies()
+        return ctx.session_id, _unwrapped(ctx.session_state), request_cookies()
     except Exception:
         return None, None, {}
+
+
+def _unwrapped(state):
+    """The session's SessionState itself rather than ``state``, the SafeSessionState of one
+    script run: that wrapper refers to its ScriptRunner (and what the runner refers to), which
+    would stay in memory as long as the registry holds the wrapper."""
+    try:
+        from streamlit.runtime.state.safe_session_state import SafeSessionState
+        if isinstance(state, SafeSessionState):
+            return object.__getattribute__(state, "_state")
+    except Exception:              # a Streamlit internal moved: keep the wrapper, it still works
+        pass
+    return state
 
 
 def request_cookies():
@@ -52,11 +85,76 @@ def request_cookies():
         return {}
 
 
+def _active_sessions():
+    """A predicate: is this Streamlit session id connected now? (Always False without a server.)"""
+    try:
+        from streamlit.runtime import Runtime
+        if Runtime.exists():
+            return Runtime.instance().is_active_session
+    except Exception:
+        pass
+    return lambda session_id: False
+
+
 def _forget_old(now):
-    for token in [t for t, v in _visitors.items() if now - v["seen"] > KEEP_SECONDS]:
-        del _visitors[token]
+    """Forget (under ``_lock``) the visitors unseen for KEEP_SECONDS, except those with a session
+    still connected (a tab watching a long run only reruns its fragments, which do not count as
+    seen: it is seen now), then the least recently seen beyond MAX_VISITORS. Returns how many."""
+    active = None
+    forgotten = 0
+    for token, entry in list(_visitors.items()):
+        if now - entry["seen"] <= KEEP_SECONDS:
+            continue
+        active = active or _active_sessions()
+        if any(active(session_id) for session_id, _ in entry["sessions"]):
+            entry["seen"] = now
+            _visitors.move_to_end(token)
+        else:
+            del _visitors[token]
+            forgotten += 1
     while len(_visitors) > MAX_VISITORS:
         _visitors.popitem(last=False)
+        forgotten += 1
+    return forgotten
+
+
+def forget_old(now=None):
+    """Forget the visitors who left more than KEEP_SECONDS ago (see ``_forget_old``); returns
+    how many were forgotten. ``now``: a time.monotonic() value (tests)."""
+    with _lock:
+        return _forget_old(time.monotonic() if now is None else now)
+
+
+def sweep_seconds():
+    """How often the server's sweeper forgets visitors who left: a quarter of the keep time,
+    between 1 and MAX_SWEEP_SECONDS seconds."""
+    return min(MAX_SWEEP_SECONDS, max(1.0, KEEP_SECONDS / 4))
+
+
+def _sweep_forever():
+    while True:
+        time.sleep(sweep_seconds())
+        try:
+            forget_old()
+        except Exception:          # never let the sweeper die: the next new session sweeps too
+            pass
+
+
+def _start_sweeper():
+    """Start the sweeper thread once per server process (not without a Streamlit runtime: AppTest
+    and scripts sweep on each new session only)."""
+    global _sweeper
+    try:
+        from streamlit.runtime import Runtime
+        if not Runtime.exists():
+            return
+    except Exception:
+        return
+    with _lock:
+        if _sweeper is None or not _sweeper.is_alive():
+            _sweeper = threading.Thread(target=_sweep_forever, name="visitor-sweeper",
+                                        daemon=True)
+            _sweeper.start()
 
 
 def bind(session_state, kept_keys, cookie_token=None):
@@ -81,6 +179,8 @@ def bind(session_state, kept_keys, cookie_token=None):
         _visitors.move_to_end(token)
         if state is not None:
             visitor["sessions"] = [*visitor["sessions"], (session_id, state)][-MAX_SESSIONS:]
+    if state is not None:
+        _start_sweeper()
     if earlier:
         _restore(session_state, earlier[-1], kept_keys)
     return token, not known or cookies.get(COOKIE) != token

@@ -1,4 +1,13 @@
-"""A reload (a new session of the same browser) finds the visitor's work again (app.visitor)."""
+"""A reload (a new session of the same browser) finds the visitor's work again (app.visitor);
+a visitor who left is forgotten after the keep time (NN_VISITOR_KEEP_SECONDS), and then nothing
+of theirs stays in memory."""
+import gc
+import os
+import subprocess
+import sys
+import time
+import weakref
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -7,11 +16,12 @@ from streamlit.testing.v1 import AppTest
 from app import visitor
 from app.train_form import FORM_KEYS, preset_settings
 
-APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "streamlit_app.py")
 pytestmark = pytest.mark.timeout(90)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def app_env(app_models):
     return app_models
 
@@ -23,7 +33,7 @@ def open_app(monkeypatch, cookies):
     return at
 
 
-def test_a_reload_finds_the_run_its_curves_settings_and_model(monkeypatch):
+def test_a_reload_finds_the_run_its_curves_settings_and_model(monkeypatch, app_env):
     at = open_app(monkeypatch, {})
     token = at.session_state["visitor"]
     assert visitor.TOKEN.fullmatch(token) and at.session_state["visitor_cookie"]
@@ -49,7 +59,7 @@ def test_a_reload_finds_the_run_its_curves_settings_and_model(monkeypatch):
     assert not again.exception
 
 
-def test_another_browser_or_a_forged_cookie_starts_afresh(monkeypatch):
+def test_another_browser_or_a_forged_cookie_starts_afresh(monkeypatch, app_env):
     first = open_app(monkeypatch, {})
     first.session_state["drawing_dataset"] = "mnist"
     other = open_app(monkeypatch, {visitor.COOKIE: "not a token; path=/"})
@@ -66,3 +76,73 @@ def test_the_cookie_script_only_ever_holds_a_token():
 
 def test_every_setting_of_the_form_is_kept():
     assert set(FORM_KEYS) == {"train." + name for name in preset_settings("recommended", 1000)}
+
+
+def test_the_keep_time_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("NN_VISITOR_KEEP_SECONDS", raising=False)
+    assert visitor.keep_seconds() == visitor.DEFAULT_KEEP_SECONDS == 1800
+    for value, expected in [("20", 20), ("0", 1), ("soon", 1800)]:
+        monkeypatch.setenv("NN_VISITOR_KEEP_SECONDS", value)
+        assert visitor.keep_seconds() == expected, value
+    # the server reads it once, when app.visitor is imported; the cookie lives as long
+    env = {**os.environ, "NN_VISITOR_KEEP_SECONDS": "20"}
+    out = subprocess.run([sys.executable, "-c", "from app import visitor; "
+                          "print(visitor.KEEP_SECONDS, visitor.sweep_seconds(), "
+                          "'max-age=20;' in visitor.cookie_script('a' * 22))"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["20", "5.0", "True"], out.stderr
+
+
+class Work:
+    """Something a visitor's session holds (a model, a trainer): weakly referable."""
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """An empty visitor registry; ``registry(session_id, state)`` makes that the session whose
+    script runs next (as the server's script-run context would say)."""
+    monkeypatch.setattr(visitor, "_visitors", OrderedDict())
+    running = {}
+    monkeypatch.setattr(visitor, "_context",
+                        lambda: (running["id"], running.pop("state"), {}))
+
+    def run_as(session_id, state):
+        running.update(id=session_id, state=state)
+    return run_as
+
+
+def test_a_forgotten_visitors_work_is_released(registry):
+    state = {"trainer": Work(), "user_models": {"mnist": Work()}}
+    kept = [weakref.ref(state["trainer"]), weakref.ref(state["user_models"]["mnist"])]
+    registry("session-1", state)
+    token, _ = visitor.bind(state, [])
+    del state                                  # the session is gone; the registry keeps its work
+    gc.collect()
+    assert all(ref() is not None for ref in kept), "kept for a reload"
+    assert visitor.forget_old(time.monotonic() + visitor.KEEP_SECONDS / 2) == 0
+    assert visitor.forget_old(time.monotonic() + visitor.KEEP_SECONDS + 1) == 1
+    gc.collect()
+    assert [ref() for ref in kept] == [None, None], "forgotten, nothing of it stays"
+    assert token not in visitor._visitors and not visitor.connected(token)
+
+
+def test_a_visitor_still_connected_is_not_forgotten(registry, monkeypatch):
+    """A tab watching a long run only reruns its fragments (not seen), but it is still there."""
+    registry("watching", {"trainer": Work()})
+    token, _ = visitor.bind({}, [])
+    monkeypatch.setattr(visitor, "_active_sessions", lambda: lambda sid: sid == "watching")
+    later = time.monotonic() + visitor.KEEP_SECONDS + 1
+    assert visitor.forget_old(later) == 0 and token in visitor._visitors
+    monkeypatch.setattr(visitor, "_active_sessions", lambda: lambda sid: False)   # tab closed
+    assert visitor.forget_old(later + 1) == 0, "seen when last found connected"
+    assert visitor.forget_old(later + visitor.KEEP_SECONDS + 2) == 1
+
+
+def test_the_registry_holds_the_session_state_not_the_wrapper_of_one_run():
+    from streamlit.runtime.state import SafeSessionState, SessionState
+
+    inner = SessionState()
+    runner = Work()                            # what the wrapper's yield callback refers to
+    wrapper = SafeSessionState(inner, yield_callback=lambda: runner)
+    assert visitor._unwrapped(wrapper) is inner
+    assert visitor._unwrapped(inner) is inner
