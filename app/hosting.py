@@ -75,8 +75,9 @@ class Settings:
 
     def quota_text(self):
         """The quotas in one sentence, for the Train page."""
-        return (f"each visitor may keep {plural(self.max_models, 'model')} and "
-                f"{_mb(self.max_mb_per_visitor)} ({_mb(self.max_mb_total)} for the whole class)")
+        return (f"Each visitor may keep {plural(self.max_models, 'model')} and "
+                f"{_mb(self.max_mb_per_visitor)} here ({_mb(self.max_mb_total)} for the whole "
+                f"class)")
 
 
 @dataclass(frozen=True)

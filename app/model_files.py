@@ -239,12 +239,12 @@ def quota_caption(config):
     """Hosted mode: who sees the saved models, the quotas, this visitor's use, when they go."""
     try:
         mine = hosting.usage(_saved_root(config))
-        used = (f"You have {mine.models} of {config.max_models} "
-                f"({mine.bytes / 2**20:,.1f} of {config.max_mb_per_visitor:,.0f} MB).")
+        used = (f"; you have used {mine.models} of {hosting.plural(config.max_models, 'model')} "
+                f"and {mine.bytes / 2**20:,.1f} of {config.max_mb_per_visitor:,.0f} MB.")
     except ConfigError as e:
-        used = str(e)
-    return (f":material/lock: Saved models are private to you (this browser). On this server "
-            f"{config.quota_text()}. {used} They are deleted "
+        used = f". {e}"
+    return (f":material/lock: Your saved models are private to you (this browser). "
+            f"{config.quota_text()}{used} They are deleted "
             f"{hosting.plural(config.keep_days, 'day')} after your last save: download one (.npz) "
             f"to keep it longer.")
 

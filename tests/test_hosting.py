@@ -339,11 +339,12 @@ def test_hosted_the_panel_says_the_quotas_and_a_save_beyond_one_is_refused(hoste
     at = upload(open_app("pages/train.py"))
     caption = texts(at.caption)
     assert "private to you" in caption
-    assert "keep 1 model and" in caption and "100 MB" in caption and "2,048 MB" in caption
-    assert "deleted 7 days after your last save" in caption and "You have 0 of 1" in caption
+    assert "keep 1 model and 100 MB here (2,048 MB for the whole class)" in caption, caption
+    assert "deleted 7 days after your last save" in caption
+    assert "you have used 0 of 1 model and 0.0 of 100 MB" in caption, caption
     save(at, "first")
     assert "Saved" in texts(at.success)
-    assert "You have 1 of 1" in texts(at.caption)
+    assert "you have used 1 of 1 model" in texts(at.caption)
     save(at, "second")
     error = texts(at.error)
     assert "You already have 1 saved model," in error and "Delete one" in error, error
