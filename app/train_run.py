@@ -173,8 +173,11 @@ def live_view(busy, overlay, log_scale=True, inside=True):
 
 def _progress(snap):
     last = snap.last
+    if snap.status == "waiting":
+        st.info(snap.waiting_text, icon=":material/hourglass_top:")
+        return
     if last is None:
-        st.progress(0.0, text="Starting: timing the first steps…")
+        st.progress(0.0, text="Starting the training process…")
         return
     eta_text = f" · about {snap.eta:,.0f} s left" if math.isfinite(snap.eta) else ""
     stopping = " · stopping…" if snap.status == "stopping" else ""

@@ -1,31 +1,38 @@
-"""A background training run per session, polled by the page.
+"""A training run per session, trained in a worker process and polled by the page.
 
-The Train page keeps one ``Trainer`` in ``st.session_state["trainer"]``. ``start()`` runs
-``core.training.fit`` in a daemon thread. The thread never calls ``st.*``: it only updates the
-trainer's own fields under a lock (history, status, message, the finished SavedModel). The page
-reads them with ``snapshot()`` from an ``st.fragment(run_every=...)``, so a click elsewhere or a
-visit to another page neither kills nor restarts the run.
+The Train page keeps one ``Trainer`` in ``st.session_state["trainer"]``. ``start()`` hands the run to
+a thread of the server (the *watcher*, named ``trainer-<label>``) that waits for a free place, then
+trains it in its own process (app.worker: multiprocessing with spawn), so training no longer
+shares the server's GIL and garbage collector with every visitor's page, and two runs use two
+cores. The watcher never calls ``st.*``: it only updates the trainer's own fields under a lock
+(history, status, message, weight snapshots, the finished SavedModel). The page reads them with
+``snapshot()`` from an ``st.fragment(run_every=...)``, so a click elsewhere or a visit to another
+page neither kills nor restarts the run.
 
-Lifecycle of the thread (it always ends; there is no orphan):
-    * ``fit`` yields records by its own plan (step 0, steps 1-10, at least 100 over the run) and,
-      with ``report_seconds=RECORD_SECONDS``, at least every 0.3 s. Between records the thread
-      checks the stop event, so Stop takes effect within about half a second. With each record
-      it keeps a copy of the weights (app.snapshots: bounded in count and MB) for the replay.
+Lifecycle (it always ends; there is no orphan thread or process):
+    * A server-wide cap (env ``NN_MAX_TRAININGS``; default the number of cores this server may
+      use, since one run keeps one core busy) limits the runs that train at once. A Start when
+      the server is full joins a first-come, first-served line (status "waiting"): the page says
+      how many run and the visitor's place in line, and the run begins by itself when a place is
+      free. A visitor may have at most ``NN_MAX_TRAININGS_PER_VISITOR`` (default 1) runs, waiting
+      or training, whatever the number of tabs (the visitor is app.visitor's token, shared by the
+      tabs of one browser; else the session). Checks and the reservation happen under one lock,
+      so several Start callbacks at once (rapid clicks, several tabs) start one run at most.
+    * The worker streams ``core.training.fit``'s records (step 0, steps 1-10, at least 100 over
+      the run and, with ``report_seconds=RECORD_SECONDS``, at least every 0.3 s) with copies of
+      the weights, which the watcher keeps for the replay (app.snapshots: bounded in count and MB).
+    * Stop sends the worker a message it reads at its next record: training stops within about
+      half a second, then the model is measured on the full validation and test sets. A worker
+      that has not stopped ``STOP_KILL_SECONDS`` after a Stop (one step of a huge network) is
+      killed and the weights it last sent are kept.
     * It ends by itself when the run is finished, diverged (TrainingDiverged: the message says to
       lower the learning rate), failed, or when its session is gone: with ``is_alive`` (a callable
-      that asks the Streamlit runtime whether the browser session is still connected) after
+      that asks the Streamlit runtime whether the visitor still has a session connected) after
       ``DISCONNECT_GRACE`` seconds of disconnection; without it, when nobody has polled for
-      ``poll_timeout`` seconds. A reload starts a new session, so the old run stops.
-    * A server-wide cap (env ``NN_MAX_TRAININGS``, default 2) limits concurrent runs: on a 2-core
-      machine a third run would only slow the others down. A visitor may run at most
-      ``NN_MAX_TRAININGS_PER_VISITOR`` (default 1) of them, whatever the number of tabs (the
-      visitor is app.visitor's token, shared by the tabs of one browser; else the session), and a
-      run stops by itself after ``NN_MAX_TRAINING_SECONDS`` (default 600; 0 = no limit), keeping
-      what it learned, so that nobody holds the server's slots for hours. ``limits_text()`` says
-      all three in one sentence for the page.
-    * Starting is atomic: the checks (this trainer busy? this visitor at its limit? the server
-      full?) and the reservation of a slot happen under one lock, so several Start callbacks
-      running at once in Streamlit's threads (rapid clicks, several tabs) start one run at most.
+      ``poll_timeout`` seconds. An abandoned run's worker is killed at once. A run also stops
+      after ``NN_MAX_TRAINING_SECONDS`` (default 600; 0 = no limit), keeping what it learned.
+      ``limits_text()`` says the limits in one sentence for the page.
+    * The worker ends itself when the server process dies, even by ``kill -9`` (app.worker).
 
 Live validation figures are computed on at most ``LIVE_VALIDATION`` images so that frequent
 records cost little (a full validation pass on every record would slow training by ~10%); when
@@ -39,11 +46,12 @@ import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+from app import worker
 from app.snapshots import Snapshots
-from core.errors import NNError, TrainingDiverged
+from core.errors import NNError
 from core.model import MLP
 from core.modelio import SavedModel
-from core.training import new_run, plan
+from core.training import plan
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +59,10 @@ RECORD_SECONDS = 0.3        # target time between records: charts get a new poin
 LIVE_VALIDATION = 1000      # validation images used for the live curve
 DISCONNECT_GRACE = 15.0     # seconds a session may be disconnected before its run stops
 POLL_TIMEOUT = 120.0        # without is_alive: seconds without a poll before the run stops
+STOP_KILL_SECONDS = 5.0     # a worker still training this long after a Stop is killed
+WATCH_SECONDS = 0.2         # how often the watcher looks at its worker and its session
 FINAL_STATES = ("done", "stopped", "diverged", "failed", "abandoned")
+ACTIVE_STATES = ("waiting", "starting", "running", "stopping", "evaluating")
 
 
 class TrainingBusy(NNError):
@@ -65,9 +76,18 @@ def _setting(name, default, lowest):
         return default
 
 
+def cores():
+    """The CPU cores this server may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                   # not Linux
+        return os.cpu_count() or 1
+
+
 def max_trainings():
-    """Runs the server trains at once (NN_MAX_TRAININGS, default 2)."""
-    return _setting("NN_MAX_TRAININGS", 2, 1)
+    """Runs the server trains at once (NN_MAX_TRAININGS; default the number of cores: each run
+    keeps one core busy in its worker process, so one more would only slow the others down)."""
+    return _setting("NN_MAX_TRAININGS", cores(), 1)
 
 
 def max_per_visitor():
@@ -88,8 +108,8 @@ def _duration(seconds):
 def limits_text():
     """The server's training limits in one sentence, for the Train page."""
     cap, mine, seconds = max_trainings(), max_per_visitor(), max_run_seconds()
-    text = (f"This server trains at most {cap} network{'s' if cap > 1 else ''} at a time, "
-            f"{mine} per visitor")
+    text = (f"This server trains at most {cap} network{'s' if cap > 1 else ''} at a time "
+            f"(more wait in line), {mine} per visitor")
     if seconds:
         text += f"; a run stops after {_duration(seconds)} and keeps what it has learned"
     return text + "."
@@ -111,19 +131,27 @@ def current_visitor():
 
 
 _running = {}                    # trainer -> visitor, for every run with a slot, all sessions
+_waiting = {}                    # trainer -> visitor, the line for a slot (insertion order = turn)
 _running_lock = threading.Lock()
 
 
 def running_count():
+    """Runs that hold a place (training or about to) now, all sessions."""
     with _running_lock:
         return len(_running)
+
+
+def waiting_count():
+    """Runs waiting in line for a place."""
+    with _running_lock:
+        return len(_waiting)
 
 
 def running_by_visitor():
     """{visitor: number of runs} now (for tests and benchmarks)."""
     with _running_lock:
         counts = {}
-        for visitor in _running.values():
+        for visitor in [*_running.values(), *_waiting.values()]:
             counts[visitor] = counts.get(visitor, 0) + 1
         return counts
 
@@ -146,10 +174,19 @@ class Snapshot:
     splits: object = None        # what the run trains and validates on (live validation cut)
     blew_up: dict | None = None  # {"step", "epoch", "loss"} where a diverged run blew up
     time_limit: float | None = None   # seconds this run may train (None: no limit)
+    place: int = 0               # while waiting: 1 for the next run to start, 2 after it, ...
 
     @property
     def active(self):
-        return self.status in ("starting", "running", "stopping", "evaluating")
+        return self.status in ACTIVE_STATES
+
+    @property
+    def waiting_text(self):
+        """What the page says while the run waits for a place."""
+        cap = max_trainings()
+        return (f"Waiting for a free place: this server trains {cap} network"
+                f"{'s' if cap > 1 else ''} at a time and all are busy. You are number "
+                f"{self.place} in line; your run starts by itself.")
 
     @property
     def finished(self):
@@ -180,7 +217,8 @@ class Trainer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = None
-        self._model = None
+        self._process = None
+        self._live_params = None
         self._run_id = 0
         self._status = "idle"
         self._message = ""
@@ -202,75 +240,69 @@ class Trainer:
     def start(self, model_config, train_config, splits, *, dataset=None, label="", data_note="",
               is_alive=None, poll_timeout=POLL_TIMEOUT, record_seconds=RECORD_SECONDS,
               visitor=None, max_seconds=None):
-        """Start training a new MLP(model_config) on ``splits`` with ``train_config``.
+        """Start training a new MLP(model_config) on ``splits`` with ``train_config``, now if the
+        server has a free place, else when its turn in line comes (status "waiting").
 
-        Raises TrainingBusy when this trainer is already running, when its visitor already has
-        ``max_per_visitor()`` runs, or when the server has ``max_trainings()``: checked and
-        reserved under one lock, so concurrent calls start one run at most. ``visitor``: who
-        starts it (default: ``current_visitor()``, else this trainer alone). ``is_alive``: a
-        callable returning False once the browser session is gone (see the module docstring).
-        ``max_seconds``: the run's time limit (default ``max_run_seconds()``; 0 for none).
+        Raises TrainingBusy when this trainer already has a run, or when its visitor already has
+        ``max_per_visitor()`` runs (waiting or training): checked and reserved under one lock,
+        so concurrent calls start one run at most. ``visitor``: who starts it (default:
+        ``current_visitor()``, else this trainer alone). ``is_alive``: a callable returning False
+        once the browser session is gone (see the module docstring). ``max_seconds``: the run's
+        time limit (default ``max_run_seconds()``; 0 for none).
         """
         if visitor is None:
             visitor = current_visitor() or f"trainer:{id(self)}"
         limit = max_run_seconds() if max_seconds is None else (max_seconds or None)
-        self._reserve(visitor)
-        try:
-            _, _, total = plan(train_config, splits.X_train.shape[0])
-            model, rng = new_run(model_config, train_config)     # as `python -m core train` does
-        except BaseException:
-            with _running_lock:
-                _running.pop(self, None)
-            raise
-        with self._lock:
-            self._run_id += 1
-            self._stop.clear()
-            self._model = model
-            self._status = "starting"
-            self._message = ""
-            self._history = []
-            self._total_steps = total
-            self._dataset = dataset or train_config.dataset
-            self._label = label or f"run {self._run_id}"
-            self._model_config = model_config
-            self._train_config = train_config
-            self._saved = None
-            self._started = time.time()
-            self._snapshots = Snapshots()
-            self._blew_up = None
-            self._splits = None
-            self._time_limit = limit
-            self._last_poll = time.monotonic()
+        _, _, total = plan(train_config, splits.X_train.shape[0])     # refuses impossible plans
+        train_config = dataclasses.replace(train_config, report_seconds=record_seconds)
+        with _running_lock:
+            self._check(visitor)
+            with self._lock:
+                self._run_id += 1
+                self._stop.clear()
+                self._live_params = None
+                self._status = "starting"
+                self._message = ""
+                self._history = []
+                self._total_steps = total
+                self._dataset = dataset or train_config.dataset
+                self._label = label or f"run {self._run_id}"
+                self._model_config = model_config
+                self._train_config = train_config
+                self._saved = None
+                self._started = time.time()
+                self._snapshots = Snapshots()
+                self._blew_up = None
+                self._splits = live_splits(splits)
+                self._time_limit = limit
+                self._last_poll = time.monotonic()
+            if len(_running) < max_trainings() and not _waiting:
+                _running[self] = visitor
+            else:
+                _waiting[self] = visitor
+                self._status = "waiting"
             self._thread = threading.Thread(
-                target=self._run, name=f"trainer-{self._label}", daemon=True,
-                args=(model, splits, train_config, rng, data_note, is_alive, poll_timeout,
-                      record_seconds, limit))
+                target=self._watch, name=f"trainer-{self._label}", daemon=True,
+                args=(splits, data_note, is_alive, poll_timeout, limit, self._run_id))
             self._thread.start()
 
-    def _reserve(self, visitor):
-        """Take a server slot for this trainer, or raise TrainingBusy: every check and the
-        reservation under one lock (the thread frees the slot as its very last act)."""
-        cap, per_visitor = max_trainings(), max_per_visitor()
-        with _running_lock:
-            if self in _running:
-                raise TrainingBusy("A training is already running in this session: stop it first.")
-            mine = sum(1 for other in _running.values() if other == visitor)
-            if mine >= per_visitor:
-                raise TrainingBusy(
-                    f"You are already training {mine} network{'s' if mine > 1 else ''} (in this "
-                    f"tab or another one); this shared server trains at most {per_visitor} per "
-                    f"visitor. Stop it, or wait until it has finished.")
-            if len(_running) >= cap:
-                raise TrainingBusy(
-                    f"The server is already running {len(_running)} trainings (the limit is {cap}, "
-                    f"so that each one stays fast). Try again when one has finished.")
-            _running[self] = visitor
+    def _check(self, visitor):
+        """Refuse a second run of this trainer or of this visitor (call under _running_lock)."""
+        if self in _running or self in _waiting:
+            raise TrainingBusy("A training is already running in this session: stop it first.")
+        per_visitor = max_per_visitor()
+        mine = sum(1 for other in [*_running.values(), *_waiting.values()] if other == visitor)
+        if mine >= per_visitor:
+            raise TrainingBusy(
+                f"You are already training {mine} network{'s' if mine > 1 else ''} (in this "
+                f"tab or another one); this shared server trains at most {per_visitor} per "
+                f"visitor. Stop it, or wait until it has finished.")
 
     def stop(self):
-        """Ask the run to stop; it ends at the next record (within about half a second)."""
+        """Ask the run to stop; training ends at its next record (within about half a second)."""
         self._stop.set()
         with self._lock:
-            if self._status in ("starting", "running"):
+            if self._status in ("waiting", "starting", "running"):
                 self._status = "stopping"
 
     def reset(self):
@@ -292,9 +324,19 @@ class Trainer:
     def thread_alive(self):
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def worker_pid(self):
+        """The pid of the run's worker process while it lives (for tests and benchmarks)."""
+        process = self._process
+        return process.pid if process is not None and process.is_alive() else None
+
     # -- reading (called from the page's fragment) ----------------------------------------------
     def snapshot(self, poll=True):
         """A consistent copy of the state; counts as a poll (the session is still watching)."""
+        place = 0
+        with _running_lock:
+            if self in _waiting:
+                place = list(_waiting).index(self) + 1
         with self._lock:
             if poll:
                 self._last_poll = time.monotonic()
@@ -304,95 +346,192 @@ class Trainer:
                             model_config=self._model_config, train_config=self._train_config,
                             saved=self._saved, started=self._started,
                             snapshots=self._snapshots, blew_up=self._blew_up,
-                            splits=self._splits, time_limit=self._time_limit)
+                            splits=self._splits, time_limit=self._time_limit, place=place)
 
     def live_model(self):
-        """A copy of the model being trained, as of now (None before a run). For showing guesses:
-        the copy is taken while the optimiser may be writing, so it can mix two consecutive
-        steps, which is harmless for a display."""
-        model = self._model
-        if model is None:
+        """A copy of the network as the worker last sent it (None before the first record)."""
+        with self._lock:
+            params, config = self._live_params, self._model_config
+        if params is None:
             return None
-        return MLP(model.config, params=model.copy_params())
+        return MLP(config, params={name: array.copy() for name, array in params.items()})
 
-    # -- the thread --------------------------------------------------------------------------
+    # -- the watcher thread ---------------------------------------------------------------------
     def _set(self, **fields):
         with self._lock:
             for key, value in fields.items():
                 setattr(self, f"_{key}", value)
 
-    def _gone(self, is_alive, poll_timeout, since_alive):
-        if is_alive is not None:
-            return time.monotonic() - since_alive > DISCONNECT_GRACE
-        with self._lock:
-            return time.monotonic() - self._last_poll > poll_timeout
-
-    def _run(self, model, splits, config, rng, data_note, is_alive, poll_timeout, record_seconds,
-             time_limit=None):
+    def _watch(self, splits, data_note, is_alive, poll_timeout, time_limit, run_id):
+        ended, message = "failed", ""
         try:
-            self._train(model, splits, config, rng, data_note, is_alive, poll_timeout,
-                        record_seconds, time_limit)
+            ended, message = self._await_turn(is_alive, poll_timeout)
+            if ended is None:
+                ended, message = self._train(splits, data_note, is_alive, poll_timeout, time_limit)
         except NNError as e:          # a setting that cannot work: its own message says why
-            self._set(status="failed", message=str(e))
-        except Exception as e:        # never let a thread die silently: the page shows it
-            log.exception("training thread failed")
-            self._set(status="failed", message=f"Training failed unexpectedly: {type(e).__name__}: {e}")
+            ended, message = "failed", str(e)
+        except Exception as e:        # never let a run die silently: the page shows it
+            log.exception("training watcher failed")
+            ended, message = "failed", f"Training failed unexpectedly: {type(e).__name__}: {e}"
         finally:
+            self._end_worker()
             with _running_lock:
                 _running.pop(self, None)
-
-    def _train(self, model, splits, config, rng, data_note, is_alive, poll_timeout,
-               record_seconds, time_limit=None):
-        from core.training import fit
-        config = dataclasses.replace(config, report_seconds=record_seconds)
-        live = live_splits(splits)
-        with self._lock:
-            self._splits = live
-            if self._status == "starting":       # a Stop while starting stays "stopping"
-                self._status = "running"
-        since_alive = time.monotonic()
-        deadline = since_alive + time_limit if time_limit else None
-        ended = "done"
-        message = ""
-        records = fit(model, live, config, rng)
-        try:
-            for record in records:
-                entry = record.to_dict()
+                _waiting.pop(self, None)
                 with self._lock:
-                    self._history.append(entry)
-                    index = len(self._history) - 1
-                self._snapshots.add(index, entry, model.copy_params())
-                if self._stop.is_set():
-                    ended = "stopped"
-                    break
-                if is_alive is not None and is_alive():
-                    since_alive = time.monotonic()
-                if self._gone(is_alive, poll_timeout, since_alive):
-                    ended, message = "abandoned", "The page that started this run was closed, so it stopped."
-                    break
-                if deadline is not None and time.monotonic() > deadline:
-                    ended = "stopped"
-                    message = (f"Stopped after {_duration(time_limit)}, the longest a run may train "
-                               f"on this shared server; it keeps what it learned.")
-                    break
-        except TrainingDiverged as e:
-            ended, message = "diverged", str(e)
-            self._set(blew_up={"step": e.step, "epoch": e.epoch, "loss": e.loss})
-        finally:
-            records.close()          # ends fit's with-blocks (BLAS threads) now, not at GC time
-        if ended == "done" and self._stop.is_set():
-            ended = "stopped"        # a Stop that came before the first record
+                    if self._run_id == run_id:
+                        self._status, self._message = ended, message
+
+    def _gone(self, is_alive, poll_timeout, since_alive):
+        """(session gone?, new since_alive)."""
+        now = time.monotonic()
+        if is_alive is not None:
+            if is_alive():
+                return False, now
+            return now - since_alive > DISCONNECT_GRACE, since_alive
         with self._lock:
-            history = list(self._history)
-            if ended != "abandoned":
-                self._status = "evaluating"
-        trained = any(record["step"] > 0 for record in history)     # step 0 is the random start
-        if not trained or ended == "abandoned":
-            self._set(status=ended, message=message or ("Stopped before the first training step; "
-                                                        "no model was kept." if not trained else ""))
+            return now - self._last_poll > poll_timeout, since_alive
+
+    def _await_turn(self, is_alive, poll_timeout):
+        """Wait in line for a place; (None, "") once it holds one, else how the run ended."""
+        since_alive = time.monotonic()
+        while True:
+            with _running_lock:
+                if self in _running:
+                    return None, ""
+                if (next(iter(_waiting)) is self and len(_running) < max_trainings()):
+                    _running[self] = _waiting.pop(self)
+                    with self._lock:
+                        if self._status == "waiting":
+                            self._status = "starting"
+                    return None, ""
+            if self._stop.is_set():
+                return "stopped", "Stopped while waiting for a free place; nothing was trained."
+            gone, since_alive = self._gone(is_alive, poll_timeout, since_alive)
+            if gone:
+                return "abandoned", "The page that started this run was closed, so it stopped."
+            time.sleep(WATCH_SECONDS)
+
+    def _train(self, splits, data_note, is_alive, poll_timeout, time_limit):
+        """Train in a worker process; return (how it ended, message)."""
+        parent_end, child_end = worker.Pipe()
+        self._process = worker.launch(child_end)
+        with self._lock:
+            model_config, train_config = self._model_config, self._train_config
+        try:
+            worker.send_job(parent_end, model_config, train_config, splits)
+        except OSError:
+            pass                       # the worker died at once: its exit code says why below
+        since_alive = started = time.monotonic()
+        stop_sent = None               # when the worker was asked to stop
+        ended, message, final = None, "", None
+        while final is None:
+            try:
+                if parent_end.poll(WATCH_SECONDS):
+                    final = self._receive(parent_end.recv())
+                    continue
+            except (EOFError, OSError):
+                break                  # the worker is gone without its final message
+            if not self._process.is_alive() and not parent_end.poll(0):
+                break
+            gone, since_alive = self._gone(is_alive, poll_timeout, since_alive)
+            if gone:
+                self._process.kill()   # nobody will see the result: free the core at once
+                return "abandoned", "The page that started this run was closed, so it stopped."
+            if time_limit and stop_sent is None and time.monotonic() - started > time_limit:
+                message = (f"Stopped after {_duration(time_limit)}, the longest a run may train "
+                           f"on this shared server; it keeps what it learned.")
+                self._stop.set()
+            if self._stop.is_set() and stop_sent is None:
+                stop_sent = time.monotonic()
+                with self._lock:
+                    if self._status in ("starting", "running"):
+                        self._status = "stopping"
+                try:
+                    parent_end.send(("stop",))
+                except OSError:
+                    pass
+            with self._lock:
+                evaluating = self._status == "evaluating"
+            if (stop_sent is not None and not evaluating
+                    and time.monotonic() - stop_sent > STOP_KILL_SECONDS):
+                self._end_worker()
+                return self._finish_here(splits, data_note, "stopped", message)
+        parent_end.close()
+        if final is None:
+            code = self._process.exitcode if self._process is not None else None
+            self._end_worker()
+            why = (" (it was killed, often a sign that the server ran out of memory)"
+                   if code is not None and code < 0 else "")
+            return "failed", (f"The training process ended unexpectedly{why}; "
+                              f"try a smaller network.")
+        ended, worker_message, blew_up, params, metrics = final
+        if blew_up is not None:
+            self._set(blew_up=blew_up)
+        message = worker_message or message
+        if ended == "done" and self._stop.is_set():
+            ended = "stopped"
+        if params is None:             # nothing was trained, or it failed
+            return ended, message or ("Stopped before the first training step; no model was "
+                                      "kept." if ended in ("stopped", "done") else "")
+        self._set(saved=self._saved_model(params, metrics, data_note))
+        return ended, message
+
+    def _receive(self, msg):
+        """Handle one message from the worker; return the final tuple when it is the last."""
+        kind = msg[0]
+        if kind == "record":
+            _, entry, params = msg
+            with self._lock:
+                self._history.append(entry)
+                index = len(self._history) - 1
+                if params is not None:
+                    self._live_params = params
+            if params is not None:
+                self._snapshots.add(index, entry, params)
+        elif kind == "running":
+            with self._lock:
+                if self._status == "starting":       # a Stop while starting stays "stopping"
+                    self._status = "running"
+        elif kind == "evaluating":
+            self._set(status="evaluating")
+        elif kind == "final":
+            return msg[1:]
+        return None
+
+    def _finish_here(self, splits, data_note, ended, message):
+        """A worker that would not stop was killed: keep the weights it last sent."""
+        with self._lock:
+            params, history = self._live_params, list(self._history)
+        if params is None or not any(entry["step"] > 0 for entry in history):
+            return ended, message or "Stopped before the first training step; no model was kept."
+        self._set(status="evaluating")
+        model = MLP(self._model_config, params=params)
+        metrics = worker.final_metrics(model, splits, history, ended)
+        self._set(saved=self._saved_model(params, metrics, data_note))
+        return ended, message
+
+    def _saved_model(self, params, metrics, data_note):
+        with self._lock:
+            config, train_config = self._model_config, self._train_config
+            history, dataset = list(self._history), self._dataset
+        if data_note:
+            metrics = {**metrics, "data": data_note}
+        return SavedModel(model=MLP(config, params=params), dataset=dataset,
+                          scaling=train_config.scaling, train_config=train_config.to_dict(),
+                          history=history, metrics=metrics,
+                          created=time.strftime("%Y-%m-%dT%H:%M:%S"))
+
+    def _end_worker(self):
+        """Make sure the worker process has ended (it normally ends by itself)."""
+        process = self._process
+        if process is None:
             return
-        saved = finish_model(model, splits, config, history, self._dataset, data_note, ended)
-        self._set(status=ended, message=message, saved=saved)
+        process.join(1.0)
+        if process.is_alive():
+            process.kill()
+            process.join(5.0)
+        self._process = None
 
 
 def live_splits(splits, size=LIVE_VALIDATION):
@@ -404,19 +543,3 @@ def live_splits(splits, size=LIVE_VALIDATION):
         return dataclasses.replace(splits, **fields)
     except TypeError:
         return SimpleNamespace(**{**vars(splits), **fields})
-
-
-def finish_model(model, splits, config, history, dataset, data_note="", ended="done"):
-    """Evaluate ``model`` on the full validation and test sets; return a SavedModel."""
-    val_loss, val_accuracy = model.evaluate(splits.X_val, splits.y_val)
-    test_loss, test_accuracy = model.evaluate(splits.X_test, splits.y_test)
-    last = history[-1]
-    metrics = {"train_accuracy": last["train_accuracy"], "val_accuracy": val_accuracy,
-               "val_loss": val_loss, "test_accuracy": test_accuracy, "test_loss": test_loss,
-               "training_seconds": last["elapsed"], "steps": last["step"], "ended": ended}
-    if data_note:
-        metrics["data"] = data_note
-    train_config = config.to_dict()
-    return SavedModel(model=model, dataset=dataset, scaling=config.scaling,
-                      train_config=train_config, history=history, metrics=metrics,
-                      created=time.strftime("%Y-%m-%dT%H:%M:%S"))

@@ -67,14 +67,15 @@ def wait_for(predicate, timeout=20.0):
 
 
 def trainings_left(timeout=5.0):
-    """Wait up to ``timeout`` seconds for every training thread to end (a finished run's thread
-    takes a moment to exit after the page shows the result); return how many still run."""
-    from app.trainer import running_count
+    """Wait up to ``timeout`` seconds for every training run to end, training or waiting in line
+    (a finished run's watcher takes a moment to end its worker process after the page shows the
+    result); return how many are left."""
+    from app.trainer import running_count, waiting_count
 
     end = time.monotonic() + timeout
-    while running_count() and time.monotonic() < end:
+    while running_count() + waiting_count() and time.monotonic() < end:
         time.sleep(0.05)
-    return running_count()
+    return running_count() + waiting_count()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import APP, open_app, run_until_finished, texts, tiny_run
+from tests.conftest import APP, open_app, run_until_finished, texts, tiny_run, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -140,15 +140,20 @@ def test_settings_and_a_running_training_survive_a_page_switch():
     assert "Stopped" in texts(at.success)
 
 
-def test_start_when_the_server_is_full_shows_a_warning(monkeypatch):
+def test_start_when_the_server_is_full_waits_in_line(monkeypatch):
     monkeypatch.setenv("NN_MAX_TRAININGS", "1")
     at1 = tiny_run(train_page(), epochs=30)
     at1.button(key="train.start").click().run()
     at2 = tiny_run(train_page())
     at2.button(key="train.start").click().run()
-    assert "limit is 1" in texts(at2.warning)
+    assert "You are number 1 in line" in texts(at2.info) and "1 network at a time" in texts(at2.info)
     assert not at2.exception
+    second = at2.session_state["trainer"]
     at1.button(key="train.stop").click().run()
+    assert wait_for(lambda: second.snapshot(poll=False).status != "waiting"), \
+        "the run in line starts by itself when the place is free"
+    at2.button(key="train.stop").click().run()
+    assert second.join(15)
 
 
 @pytest.mark.parametrize("dataset, hidden, activation", [
@@ -226,9 +231,10 @@ def test_a_new_model_is_compared_with_the_one_it_replaces_and_can_be_undone(ship
     assert not at.exception
 
 
-def test_the_page_says_the_training_limits_and_warns_before_an_unsavable_network():
+def test_the_page_says_the_training_limits_and_warns_before_an_unsavable_network(monkeypatch):
+    monkeypatch.setenv("NN_MAX_TRAININGS", "2")
     at = train_page()
-    assert "at most 2 networks at a time, 1 per visitor" in texts(at.caption)
+    assert "at most 2 networks at a time (more wait in line), 1 per visitor" in texts(at.caption)
     at.text_input(key="train.hidden").set_value("4096, 4096").run()
     assert "could not be saved" in texts(at.warning)
     assert not at.exception

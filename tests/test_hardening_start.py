@@ -2,15 +2,16 @@
 
 Six clicks on Start within 0.6 s (Streamlit runs each callback in its own thread) started six
 training threads in one tab, and another visitor could still start (7 running with a cap of 2).
-Here 20 Start calls from 3 visitors are released at once by a barrier, and the training threads
-alive are counted: at most the server's cap, at most one per visitor. A run also stops by itself
+Here 20 Start calls from 3 visitors are released at once by a barrier, and the runs are counted:
+one per visitor, at most the server's cap training and the rest waiting in line. A run also stops by itself
 at the server's time limit, keeping what it learned.
 """
 import time
 import pytest
 
 from app import trainer as trainer_module
-from app.trainer import Trainer, TrainingBusy, limits_text, running_by_visitor, running_count
+from app.trainer import (Trainer, TrainingBusy, limits_text, running_by_visitor, running_count,
+                         waiting_count)
 from benchmarks.hardening import simultaneous_starts, small_splits, three_visitors
 from core.model import ModelConfig
 from core.training import TrainConfig
@@ -52,11 +53,11 @@ def test_twenty_simultaneous_starts_from_three_visitors_respect_the_caps(splits,
         started, refused, peak, seconds = fire_starts(splits, trainers, "cap-")
         print(f"\n20 simultaneous Starts from 3 visitors (cap 2, 1 per visitor): {len(started)} "
               f"started, {len(refused)} refused in {seconds * 1000:.0f} ms; at most "
-              f"{peak['threads']} training threads alive, at most {peak['per_visitor']} per visitor")
-        assert len(started) == 2 and len(set(started)) == 2, started
-        assert len(refused) == 18
-        assert peak["threads"] <= 2 and peak["per_visitor"] <= 1, peak
-        assert running_count() == 2
+              f"{peak['threads']} runs alive, at most {peak['per_visitor']} per visitor")
+        assert sorted(started) == ["A", "B", "C"], started     # one run per visitor
+        assert len(refused) == 17
+        assert peak["threads"] <= 3 and peak["per_visitor"] <= 1, peak
+        assert (running_count(), waiting_count()) == (2, 1), "two train, the third waits its turn"
     finally:
         stop_all(trainers)
 
@@ -107,9 +108,11 @@ def test_a_run_stops_at_the_time_limit_and_keeps_what_it_learned(splits):
 def test_the_default_limits_are_said_in_one_sentence(monkeypatch):
     for name in ("NN_MAX_TRAININGS", "NN_MAX_TRAININGS_PER_VISITOR", "NN_MAX_TRAINING_SECONDS"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(trainer_module, "cores", lambda: 2)      # the default cap: one per core
     assert trainer_module.max_run_seconds() == 600
-    assert limits_text() == ("This server trains at most 2 networks at a time, 1 per visitor; a run "
-                             "stops after 10 minutes and keeps what it has learned.")
+    assert limits_text() == ("This server trains at most 2 networks at a time (more wait in line), "
+                             "1 per visitor; a run stops after 10 minutes and keeps what it has "
+                             "learned.")
     monkeypatch.setenv("NN_MAX_TRAINING_SECONDS", "0")
     assert trainer_module.max_run_seconds() is None and "stops after" not in limits_text()
 

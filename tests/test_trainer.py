@@ -1,7 +1,11 @@
 """The background trainer on its own: runs, stops within a second, diverges, respects the cap,
 and never outlives an abandoned session."""
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -93,20 +97,43 @@ def test_divergence_stops_with_advice_to_lower_the_learning_rate(splits):
     assert snap.history, "the curve up to the explosion"
 
 
-def test_server_wide_cap(splits, monkeypatch):
+def test_a_full_server_puts_the_next_runs_in_line(splits, monkeypatch):
     monkeypatch.setenv("NN_MAX_TRAININGS", "1")
-    first, second = Trainer(), Trainer()
+    first, second, third = Trainer(), Trainer(), Trainer()
     long_run = TrainConfig(learning_rate=0.1, iterations=1_000_000, batch_size=32)
     first.start(SMALL, long_run, splits)
-    with pytest.raises(TrainingBusy, match="limit is 1"):
-        second.start(SMALL, long_run, splits)
+    second.start(SMALL, TrainConfig(learning_rate=0.1, iterations=20, batch_size=32), splits)
+    third.start(SMALL, long_run, splits)
+    for t, place in ((second, 1), (third, 2)):
+        snap = t.snapshot()
+        assert (snap.status, snap.place) == ("waiting", place)
+        assert f"number {place} in line" in snap.waiting_text and "1 network at a time" in snap.waiting_text
     with pytest.raises(TrainingBusy, match="already running in this session"):
         first.start(SMALL, long_run, splits)
+    assert wait_for(lambda: len(first.snapshot().history) >= 2)
+    assert second.snapshot().status == "waiting", "the line holds while the place is taken"
     first.stop()
     assert first.join(15)
-    second.start(SMALL, TrainConfig(learning_rate=0.1, iterations=20, batch_size=32), splits)
-    assert second.join(20)
+    assert second.join(30), "the next in line starts by itself when the place is free"
     assert second.snapshot().status == "done"
+    assert wait_for(lambda: third.snapshot().status in ("starting", "running"))
+    third.stop()
+    assert third.join(15)
+    assert third.snapshot().status == "stopped"
+
+
+def test_a_stop_while_waiting_trains_nothing(splits, monkeypatch):
+    monkeypatch.setenv("NN_MAX_TRAININGS", "1")
+    first, second = Trainer(), Trainer()
+    first.start(SMALL, TrainConfig(learning_rate=0.1, iterations=1_000_000, batch_size=32), splits)
+    second.start(SMALL, TrainConfig(epochs=1), splits)
+    second.stop()
+    assert second.join(10)
+    snap = second.snapshot()
+    assert (snap.status, snap.saved) == ("stopped", None)
+    assert "while waiting" in snap.message
+    first.stop()
+    assert first.join(15)
 
 
 def test_run_stops_when_nobody_polls(splits):
@@ -143,32 +170,74 @@ def test_live_model_is_a_copy(splits):
     assert live.params["layers.0.W"] is not final.params["layers.0.W"]
 
 
-def test_a_stop_while_starting_is_not_overwritten_by_running(splits, monkeypatch):
+def test_a_stop_while_starting_is_not_overwritten_by_running(splits):
     t = Trainer()
+    t.start(SMALL, TrainConfig(learning_rate=0.1, iterations=1_000_000, batch_size=32), splits)
+    t.stop()                          # before the worker process has even started
     seen = []
-
-    def slow_start(splits):
-        t.stop()                                   # the visitor presses Stop while it starts
-        return splits
-
-    def fit(model, splits, config, rng):
-        seen.append(t.snapshot(poll=False).status)   # what the page shows once training begins
-        yield from ()
-
-    monkeypatch.setattr(trainer_module, "live_splits", slow_start)
-    monkeypatch.setattr("core.training.fit", fit)
-    t.start(SMALL, TrainConfig(epochs=1), splits, dataset="mnist")
-    assert t.join(10)
-    assert seen == ["stopping"]
+    while not t.join(0.02):
+        seen.append(t.snapshot(poll=False).status)
+    assert "running" not in seen and set(seen) <= {"stopping", "evaluating"}
     assert t.snapshot().status == "stopped"
 
 
-def test_a_config_error_while_starting_shows_its_own_message(splits, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise ConfigError("Batch size 0 is not possible: use 1 or more.")
-    monkeypatch.setattr(trainer_module, "live_splits", refuse)
+def test_a_config_error_in_the_worker_shows_its_own_message(splits):
     t = Trainer()
-    t.start(SMALL, TrainConfig(epochs=1), splits, dataset="mnist")
-    assert t.join(10)
+    t.start(ModelConfig(input_size=100, hidden_sizes=(8,)), TrainConfig(epochs=1), splits)
+    assert t.join(30)
     snap = t.snapshot()
-    assert (snap.status, snap.message) == ("failed", "Batch size 0 is not possible: use 1 or more.")
+    assert (snap.status, snap.message) == ("failed", "The model's input size does not match the images.")
+
+
+def test_training_runs_in_its_own_process_which_ends_with_the_run(splits):
+    t = Trainer()
+    t.start(SMALL, TrainConfig(learning_rate=0.1, iterations=1_000_000, batch_size=32), splits)
+    assert wait_for(lambda: len(t.snapshot().history) >= 2)
+    pid = t.worker_pid
+    assert pid is not None and pid != os.getpid()
+    t.stop()
+    assert t.join(15)
+    assert t.worker_pid is None and not _alive(pid)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:          # a zombie waiting for its parent is not alive
+        return f.read().split(")")[-1].split()[0] != "Z"
+
+
+ORPHAN_SCRIPT = """
+import sys, time
+sys.path.insert(0, {root!r})
+import numpy as np
+from types import SimpleNamespace
+from app.trainer import Trainer
+from core.model import ModelConfig
+from core.training import TrainConfig
+rng = np.random.default_rng(0)
+X = rng.random((500, 784), dtype=np.float32); y = rng.integers(0, 10, 500)
+splits = SimpleNamespace(X_train=X, y_train=y, X_val=X[:50], y_val=y[:50], X_test=X[:50],
+                         y_test=y[:50], scaling="unit")
+t = Trainer()
+t.start(ModelConfig(hidden_sizes=(16,)), TrainConfig(iterations=10**6, batch_size=32), splits)
+while not t.snapshot().history:
+    time.sleep(0.05)
+print(t.worker_pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_killing_the_server_leaves_no_training_process_behind(tmp_path):
+    script = tmp_path / "server.py"
+    script.write_text(ORPHAN_SCRIPT.format(root=str(Path(__file__).resolve().parents[1])))
+    server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(server.stdout.readline())
+        assert _alive(pid)
+    finally:
+        server.kill()                                       # kill -9: no cleanup code runs
+        server.wait()
+    assert wait_for(lambda: not _alive(pid), 15), "the worker outlived the server"

@@ -46,7 +46,8 @@ def app_url(tmp_path_factory):
         shutil.copytree(ROOT / "model", model_dir, dirs_exist_ok=True)
     try:
         server, url = start_server(tmp_path_factory.mktemp("server") / "streamlit.log",
-                                   env={"NN_MODEL_DIR": str(model_dir)})
+                                   env={"NN_MODEL_DIR": str(model_dir),
+                                        "NN_MAX_TRAININGS": "2"})
     except ServerError as e:
         pytest.fail(str(e))
     try:

@@ -1,0 +1,168 @@
+"""The training worker: each run trains in its own process, so that the server's GIL, garbage
+collector and other visitors' pages never slow it down, and two runs use two cores.
+
+``launch(conn_job)`` starts a process with multiprocessing's *spawn* method (a fresh interpreter:
+nothing of the server's threads or locks is inherited) running ``main``. It imports numpy and
+``core`` only, never Streamlit. Server and worker talk over one duplex ``Pipe``:
+
+    server -> worker   ("job", model_config, train_config, names)   then, per array in ``names``,
+                       ("array", dtype, shape) and its raw bytes (``send_bytes``: no pickling copy
+                       of the 200 MB training set); later, at any time, ("stop",)
+    worker -> server   ("running",)                          the data arrived, training begins
+                       ("record", TrainRecord dict, params | None)   per record of core.training.fit
+                       ("evaluating",)                       measuring the full validation/test sets
+                       ("final", ended, message, blew_up, params | None, metrics | None)
+
+Weights travel with a record when one copy is at most ``SEND_EVERY_RECORD_BYTES`` (what the
+replay can keep anyway: app.snapshots keeps >= 8 copies in 100 MB); bigger networks send theirs
+at most every ``SEND_SECONDS_BIG`` seconds, for the live pictures.
+
+The worker never outlives the server: a watcher thread ends the process (``os._exit``) when the
+pipe reaches end-of-file (the server process died, even by ``kill -9``, so the kernel closed its
+end) or when its parent process changes; a Stop sets an event that the training loop checks at
+every record (records come at least every ``record_seconds``, so Stop takes effect within about
+half a second).
+"""
+import multiprocessing
+import multiprocessing.spawn
+import os
+import threading
+import time
+
+import numpy as np
+
+SEND_EVERY_RECORD_BYTES = 100 * 2**20 // 8     # app.snapshots.MAX_BYTES / MIN_COUNT
+SEND_SECONDS_BIG = 5.0
+ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+
+NAME = "nn-training-worker"
+_spawn = multiprocessing.get_context("spawn")
+Pipe = _spawn.Pipe
+_preparation_data = multiprocessing.spawn.get_preparation_data
+
+
+def _without_main(name):
+    """spawn's preparation data, minus the server's main module for our workers: a spawned
+    child re-imports ``__main__`` (under `streamlit run`, Streamlit's command line, 60 MB and a
+    second of imports; in a script, its unguarded top-level code). ``main`` below needs neither."""
+    data = _preparation_data(name)
+    if name == NAME:
+        data.pop("init_main_from_name", None)
+        data.pop("init_main_from_path", None)
+    return data
+
+
+multiprocessing.spawn.get_preparation_data = _without_main
+
+
+def launch(conn):
+    """Start a worker process on the child end ``conn`` of a Pipe; return the Process."""
+    process = _spawn.Process(target=main, args=(conn,), name=NAME, daemon=True)
+    process.start()
+    conn.close()                    # the child holds its own copy; ours would keep EOF away
+    return process
+
+
+def send_job(conn, model_config, train_config, splits):
+    """Send a run's settings and data (the arrays' raw bytes, without pickling copies)."""
+    conn.send(("job", model_config, train_config, getattr(splits, "scaling", "unit")))
+    for name in ARRAYS:
+        array = np.ascontiguousarray(getattr(splits, name))
+        conn.send(("array", name, array.dtype.str, array.shape))
+        conn.send_bytes(memoryview(array).cast("B"))
+
+
+def _receive_job(conn):
+    kind, model_config, train_config, scaling = conn.recv()
+    assert kind == "job", kind
+    arrays = {}
+    for _ in ARRAYS:
+        kind, name, dtype, shape = conn.recv()
+        assert kind == "array", kind
+        arrays[name] = np.frombuffer(conn.recv_bytes(), dtype=dtype).reshape(shape)
+    from core.datasets import Splits
+    return model_config, train_config, Splits(scaling=scaling, **arrays)
+
+
+def _watch(conn, stop, parent):
+    """Set ``stop`` on the server's ("stop",); end this process at once when the server is gone."""
+    while True:
+        try:
+            if conn.poll(0.5):
+                if conn.recv()[0] == "stop":
+                    stop.set()
+        except (EOFError, OSError):
+            os._exit(3)             # the server closed the pipe or died: no orphan
+        if os.getppid() != parent:
+            os._exit(3)
+
+
+def main(conn):
+    """The worker process: receive a job, train, stream records, send the final result."""
+    parent = os.getppid()
+    try:
+        model_config, train_config, splits = _receive_job(conn)
+    except (EOFError, OSError):
+        os._exit(3)
+    stop = threading.Event()
+    threading.Thread(target=_watch, args=(conn, stop, parent), daemon=True,
+                     name="server-watch").start()
+    try:
+        _run(conn, stop, model_config, train_config, splits)
+    except BaseException as e:            # the server shows it; never a silent death
+        from core.errors import NNError
+        message = (str(e) if isinstance(e, NNError)
+                   else f"Training failed unexpectedly: {type(e).__name__}: {e}")
+        try:
+            conn.send(("final", "failed", message, None, None, None))
+        except (OSError, ValueError):
+            pass
+    finally:
+        conn.close()
+
+
+def _run(conn, stop, model_config, train_config, splits):
+    from core.errors import TrainingDiverged
+    from core.training import fit, new_run
+
+    model, rng = new_run(model_config, train_config)        # as `python -m core train` does
+    conn.send(("running",))
+    size = sum(a.nbytes for a in model.params.values())
+    every_record = size <= SEND_EVERY_RECORD_BYTES
+    last_sent = float("-inf")
+    ended, message, blew_up, history = "done", "", None, []
+    records = fit(model, splits, train_config, rng)
+    try:
+        for record in records:
+            entry = record.to_dict()
+            history.append(entry)
+            params = None
+            if every_record or time.monotonic() - last_sent >= SEND_SECONDS_BIG:
+                params, last_sent = model.copy_params(), time.monotonic()
+            conn.send(("record", entry, params))
+            if stop.is_set():
+                ended = "stopped"
+                break
+    except TrainingDiverged as e:
+        ended, message = "diverged", str(e)
+        blew_up = {"step": e.step, "epoch": e.epoch, "loss": e.loss}
+    finally:
+        records.close()
+    if ended == "done" and stop.is_set():
+        ended = "stopped"            # a Stop that came before the first record
+    if not any(entry["step"] > 0 for entry in history):    # step 0 is the random start
+        conn.send(("final", ended, message, blew_up, None, None))
+        return
+    conn.send(("evaluating",))
+    conn.send(("final", ended, message, blew_up, model.copy_params(),
+               final_metrics(model, splits, history, ended)))
+
+
+def final_metrics(model, splits, history, ended="done"):
+    """What a finished run measured: the full validation and test sets, and the last record."""
+    val_loss, val_accuracy = model.evaluate(splits.X_val, splits.y_val)
+    test_loss, test_accuracy = model.evaluate(splits.X_test, splits.y_test)
+    last = history[-1]
+    return {"train_accuracy": last["train_accuracy"], "val_accuracy": val_accuracy,
+            "val_loss": val_loss, "test_accuracy": test_accuracy, "test_loss": test_loss,
+            "training_seconds": last["elapsed"], "steps": last["step"], "ended": ended}
