@@ -10,18 +10,20 @@ page switch. Option lists come from core.options (the registries), never from a 
                                              controls, return the explanation to show
     controls(dataset, busy) -> Form          draw the controls; return what they describe
     build_configs(dataset) -> (ModelConfig, TrainConfig)     raises ConfigError with a message
+    memory_line(model_config, train_config, raw) -> str | None   the run's memory before Start
+                                             (core.memory); the refusal when over the cap
 """
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from app import links
+from app import links, snapshots
 from app.links import BATCH_SIZES, LEARNING_RATES, WEIGHT_DECAYS, nearest
 from app.state import dataset_title, load_raw
-from core import modelio, options
+from core import memory, modelio, options
 from core.datasets import validation_count
-from core.errors import NNError
+from core.errors import ConfigError, NNError
 from core.model import MAX_DROPOUT, ModelConfig
 from core.training import PRESETS, TrainConfig, plan
 
@@ -136,6 +138,32 @@ def plan_text(model_config, train_config, n_images):
             f"of {batch:,} images ({total / per_epoch:.3g} epochs over {n_train:,} images).")
 
 
+# The replay's limits (app.snapshots), as core.memory counts them.
+SNAPSHOT_BUDGET = memory.SnapshotBudget(snapshots.MAX_BYTES, snapshots.MIN_COUNT,
+                                        snapshots.MAX_COUNT)
+
+
+def memory_line(model_config, train_config, raw):
+    """Say what the run will take: a caption (its parts in the ?), or, over the server's cap, a
+    warning saying what to change; then return that warning, which keeps Start disabled. The
+    dataset copy is a worker's: the splits of ``raw`` (the full dataset's size without it)."""
+    n_images, n_test = ((len(raw.train_labels), len(raw.test_labels)) if raw is not None
+                        else (memory.FULL_TRAIN_IMAGES, memory.FULL_TEST_IMAGES))
+    try:
+        needs = memory.check_run_memory(
+            model_config, train_config, snapshot_budget=SNAPSHOT_BUDGET, n_images=n_images,
+            n_test=n_test, data_bytes=memory.dataset_bytes(n_images, n_test))
+    except ConfigError as e:
+        st.warning(str(e), icon=":material/memory:")
+        return str(e)
+    limit = memory.max_run_bytes()
+    of = f", of the {memory.format_bytes(limit)} a run may use here" if limit else ""
+    st.caption(f"**Memory:** training it needs about {memory.format_bytes(needs.total)}{of}.",
+               help=f"A{needs.describe()[1:]}. The copies of the weights serve the update, "
+                    f"the way back when training blows up, and the replay.")
+    return None
+
+
 @dataclass(frozen=True)
 class Form:
     """What the controls describe: the data (None when it cannot be loaded), the configs (None
@@ -187,7 +215,8 @@ def controls(dataset, busy):
         except NNError as e:
             st.error(str(e))
             return Form(raw=raw, error=str(e))
-    return Form(raw, model_config, train_config)
+    refused = memory_line(model_config, train_config, raw)
+    return Form(raw, model_config, train_config, error=refused)
 
 
 def _keyed(name, disabled):

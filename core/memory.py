@@ -133,13 +133,18 @@ def format_bytes(size):
 
 def dataset_bytes(n_images, n_test, input_size=784, dtype="float32"):
     """Bytes of a dataset's splits as core.datasets.make_splits makes them (X_train, X_val, X_test
-    in ``dtype``, int64 labels), from the number of training and test images."""
-    return (n_images + n_test) * (input_size * _itemsize(dtype) + LABEL_BYTES)
+    in ``dtype``, int64 labels, the int64 indices of the split), from the number of training
+    images (before the validation split) and of test images: ``splits_bytes`` of those splits."""
+    return (n_images + n_test) * (input_size * _itemsize(dtype) + LABEL_BYTES) + n_images * 8
+
+
+SPLIT_ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "train_indices",
+                "val_indices")
 
 
 def splits_bytes(splits):
-    """Bytes of the arrays a Splits holds (what a worker receives a copy of)."""
-    names = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
+    """Bytes of the arrays a core.datasets.Splits holds (what a worker receives a copy of)."""
+    names = SPLIT_ARRAYS
     return sum(getattr(splits, name).nbytes for name in names if hasattr(splits, name))
 
 
@@ -215,8 +220,10 @@ def check_run_memory(model_config, train_config, *, snapshot_budget, data_bytes=
 
 
 def too_much_message(memory, limit, remedies="Use fewer or smaller hidden layers"):
+    """'This network needs about 1.6 GB to train (weights ...); a run may use at most 1 GB on
+    this server, so it cannot start. Use fewer or smaller hidden layers.'"""
     return (f"This network needs {memory.describe().replace(': ', ' to train (', 1)}); a run may "
-            f"use at most {format_bytes(limit)} on this server. {remedies}.")
+            f"use at most {format_bytes(limit)} on this server, so it cannot start. {remedies}.")
 
 
 def _remedies(model_config, train_config, memory, limit, kwargs):
