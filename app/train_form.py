@@ -157,10 +157,11 @@ def memory_line(model_config, train_config, raw):
         st.warning(str(e), icon=":material/memory:")
         return str(e)
     limit = memory.max_run_bytes()
-    of = f", of the {memory.format_bytes(limit)} a run may use here" if limit else ""
-    st.caption(f"**Memory:** training it needs about {memory.format_bytes(needs.total)}{of}.",
-               help=f"A{needs.describe()[1:]}. The copies of the weights serve the update, "
-                    f"the way back when training blows up, and the replay.")
+    of = f", of the {memory.format_bytes(limit)} a run may use here" if limit else " here"
+    st.caption(f"**Memory:** training this network needs about "
+               f"{memory.format_bytes(needs.total)}{of}.",
+               help=f"A{needs.describe(detailed=True)[1:]}. The copies of the weights serve "
+                    f"the update, the way back when training blows up, and the replay.")
     return None
 
 
@@ -200,6 +201,8 @@ def controls(dataset, busy):
             with st.container(border=True):
                 st.markdown(f"**{title}**")
                 draw(busy)
+        if title == "The network":
+            memory_slot = st.container()          # filled below, once the configs are read
 
     try:
         model_config, train_config = build_configs(dataset)
@@ -215,7 +218,8 @@ def controls(dataset, busy):
         except NNError as e:
             st.error(str(e))
             return Form(raw=raw, error=str(e))
-    refused = memory_line(model_config, train_config, raw)
+    with memory_slot:
+        refused = memory_line(model_config, train_config, raw)
     return Form(raw, model_config, train_config, error=refused)
 
 

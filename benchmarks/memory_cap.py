@@ -105,7 +105,7 @@ def main(argv=None):
     print("\nThe estimate is a sum of parts that are not all alive at once, so it is meant to be "
           "above the peak (a ratio of 1 to 3). The estimates, part by part:")
     for what, memory in estimates:
-        print(f"- {what}: {memory.describe()}")
+        print(f"- {what}: {memory.describe(detailed=True)}")
 
 
 if __name__ == "__main__":

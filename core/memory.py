@@ -2,7 +2,8 @@
 
     memory = run_memory(model_config, train_config, snapshot_budget=SnapshotBudget(100 * 2**20, 8, 200))
     memory.total                      # bytes, an upper bound of what the run allocates at its peak
-    memory.describe()                 # "about 12 MB: weights 0.9 MB, gradients 1.8 MB, ..."
+    memory.describe()                 # "about 342 MB: weights and their copies 4.6 MB, ..."
+    memory.describe(detailed=True)    # "about 342 MB: weights 0.9 MB, gradients 1.8 MB, ..."
     check_run_memory(model_config, train_config, snapshot_budget=...)   # or raise ConfigError
 
 The estimate follows what ``core.training.fit`` and the app's trainer really hold (float32 unless
@@ -103,7 +104,7 @@ class RunMemory:
         return sum(getattr(self, f.name) for f in fields(self) if f.name != "optimizer")
 
     def parts(self):
-        """[(what, bytes)] for the parts that take any memory, in the order of the fields."""
+        """[(what, bytes)] for every part that takes any memory, in the order of the fields."""
         names = {"weights": "weights", "gradients": "gradients",
                  "optimizer_state": f"{label(self.optimizer)}'s state",
                  "optimizer_work": "update buffers", "weight_copies": "weight copies",
@@ -111,9 +112,23 @@ class RunMemory:
                  "curves": "curves", "snapshots": "replay snapshots", "data": "dataset copy"}
         return [(what, getattr(self, name)) for name, what in names.items() if getattr(self, name)]
 
-    def describe(self):
-        """'about 1.6 GB: weights 400 MB, gradients 800 MB, Adam's state 800 MB, ...'"""
-        parts = ", ".join(f"{what} {format_bytes(size)}" for what, size in self.parts())
+    def groups(self):
+        """[(what, bytes)] in five words a student follows: the weights with their gradients and
+        copies, the optimiser, the activations, the images, the replay with the curves."""
+        groups = [
+            ("weights and their copies", self.weights + self.gradients + self.weight_copies),
+            (f"the {label(self.optimizer)} optimiser", self.optimizer_state + self.optimizer_work),
+            ("activations", self.activations),
+            ("the images", self.image_copies + self.data),
+            ("the replay and curves", self.snapshots + self.curves),
+        ]
+        return [(what, size) for what, size in groups if size]
+
+    def describe(self, detailed=False):
+        """'about 1.6 GB: weights and their copies 1.0 GB, the Adam optimiser 400 MB, ...';
+        ``detailed``: every part ('weights 200 MB, gradients 400 MB, ...')."""
+        parts = ", ".join(f"{what} {format_bytes(size)}"
+                          for what, size in (self.parts() if detailed else self.groups()))
         return f"about {format_bytes(self.total)}: {parts}"
 
     def __repr__(self):

@@ -79,13 +79,19 @@ def test_data_and_the_dataset_size_are_counted():
     assert large.image_copies > 9 * small.image_copies       # the rearranged full batch
 
 
-def test_describe_says_every_part_in_words():
-    text = run_memory(get_preset("recommended").model, get_preset("recommended").train,
-                      snapshot_budget=BUDGET, data_bytes=FULL_MNIST).describe()
+def test_describe_says_the_parts_in_words():
+    needs = run_memory(get_preset("recommended").model, get_preset("recommended").train,
+                       snapshot_budget=BUDGET, data_bytes=FULL_MNIST)
+    text = needs.describe(detailed=True)
     assert text.startswith("about ") and "MB" in text
     for words in ("weights", "gradients", "Adam's state", "update buffers", "replay snapshots",
                   "dataset copy"):
         assert words in text, text
+    short = needs.describe()
+    for words in ("weights and their copies", "the Adam optimiser", "activations", "the images",
+                  "the replay and curves"):
+        assert words in short, short
+    assert sum(size for _, size in needs.groups()) == needs.total
     assert memory.format_bytes(int(1.6 * 2**30)) == "1.6 GB"
     assert memory.format_bytes(2**30) == "1 GB"
     assert memory.format_bytes(45 * 2**20) == "45 MB"
@@ -149,7 +155,7 @@ def test_the_huge_adam_network_is_refused_with_what_to_change():
                          data_bytes=FULL_MNIST)
     message = str(refused.value)
     assert message.startswith("This network needs about ") and " GB to train (" in message
-    assert "Adam's state" in message and "at most 1 GB on this server" in message
+    assert "the Adam optimiser" in message and "at most 1 GB on this server" in message
     assert "cannot start" in message and "fewer or smaller hidden layers" in message
     # ... and with no limit it is only described
     assert check_run_memory(HUGE, TrainConfig(optimizer="adam"), snapshot_budget=BUDGET,
@@ -185,7 +191,8 @@ def train_page(app_models):
 def test_train_page_says_what_a_run_needs_and_refuses_a_huge_network(train_page):
     at = train_page
     line = texts(at.caption)
-    assert "Memory:" in line and "training it needs about" in line and "1 GB a run may use" in line
+    assert "Memory:" in line and "training this network needs about" in line
+    assert "of the 1 GB a run may use here" in line
     assert not at.warning
     assert not at.button(key="train.start").disabled
 
@@ -194,11 +201,11 @@ def test_train_page_says_what_a_run_needs_and_refuses_a_huge_network(train_page)
     warning = texts(at.warning)
     assert "This network needs about" in warning and "cannot start" in warning, warning
     assert "fewer or smaller hidden layers" in warning
-    assert "training it needs about" not in texts(at.caption)
+    assert "network needs about" not in texts(at.caption)
     assert at.button(key="train.start").disabled
 
     at.text_input(key="train.hidden").set_value("256, 128").run()
-    assert "training it needs about" in texts(at.caption) and "needs about" not in texts(at.warning)
+    assert "network needs about" in texts(at.caption) and "needs about" not in texts(at.warning)
     assert not at.button(key="train.start").disabled
 
 
@@ -208,4 +215,4 @@ def test_train_page_follows_the_cap_setting(app_models, monkeypatch):
     assert "at most 50 MB on this server" in texts(at.warning)
     monkeypatch.setenv("NN_MAX_RUN_MB", "0")
     at.run()
-    assert "training it needs about" in texts(at.caption) and "a run may use" not in texts(at.caption)
+    assert "network needs about" in texts(at.caption) and "a run may use" not in texts(at.caption)
