@@ -10,9 +10,12 @@ limit. A network whose one copy is more than ``MAX_BYTES / MIN_COUNT`` gets no s
 import threading
 from dataclasses import dataclass
 
+from core.memory import SnapshotBudget
+
 MAX_COUNT = 200
 MAX_BYTES = 100 * 2**20
 MIN_COUNT = 8
+BUDGET = SnapshotBudget(MAX_BYTES, MIN_COUNT, MAX_COUNT)     # the same limits, as core.memory counts
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,9 @@ import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from app import worker
+from app import snapshots, worker
 from app.snapshots import Snapshots
+from core import memory
 from core.errors import NNError
 from core.model import MLP
 from core.modelio import SavedModel
@@ -60,6 +61,10 @@ LIVE_VALIDATION = 1000      # validation images used for the live curve
 DISCONNECT_GRACE = 15.0     # seconds a session may be disconnected before its run stops
 POLL_TIMEOUT = 120.0        # without is_alive: seconds without a poll before the run stops
 STOP_KILL_SECONDS = 5.0     # a worker still training this long after a Stop is killed
+RSS_SLACK = 1.5, 200 * 2**20    # a worker may reach this x its run's estimate + this many bytes
+                                # (the interpreter, numpy and the BLAS's own buffers) before it is
+                                # killed: the estimate is an upper bound, so only a run the
+                                # estimate got wrong by far would reach it
 WATCH_SECONDS = 0.2         # how often the watcher looks at its worker and its session
 FINAL_STATES = ("done", "stopped", "diverged", "failed", "abandoned")
 ACTIVE_STATES = ("waiting", "starting", "running", "stopping", "evaluating")
@@ -234,6 +239,7 @@ class Trainer:
         self._blew_up = None
         self._splits = None
         self._time_limit = None
+        self._rss_limit = None
         self._last_poll = time.monotonic()
 
     # -- control (called from the page's callbacks) --------------------------------------------
@@ -254,6 +260,7 @@ class Trainer:
             visitor = current_visitor() or f"trainer:{id(self)}"
         limit = max_run_seconds() if max_seconds is None else (max_seconds or None)
         _, _, total = plan(train_config, splits.X_train.shape[0])     # refuses impossible plans
+        needs = run_memory(model_config, train_config, splits)         # or ConfigError: too big
         train_config = dataclasses.replace(train_config, report_seconds=record_seconds)
         with _running_lock:
             self._check(visitor)
@@ -276,6 +283,7 @@ class Trainer:
                 self._splits = live_splits(splits)
                 self._time_limit = limit
                 self._last_poll = time.monotonic()
+                self._rss_limit = needs.total * RSS_SLACK[0] + RSS_SLACK[1]
             if len(_running) < max_trainings() and not _waiting:
                 _running[self] = visitor
             else:
@@ -434,6 +442,11 @@ class Trainer:
                 break                  # the worker is gone without its final message
             if not self._process.is_alive() and not parent_end.poll(0):
                 break
+            if worker_rss(self._process.pid) > self._rss_limit:
+                self._process.kill()
+                return "failed", (f"The training process used more than "
+                                  f"{memory.format_bytes(self._rss_limit)} of memory, far more "
+                                  f"than this network should need, so it was stopped.")
             gone, since_alive = self._gone(is_alive, poll_timeout, since_alive)
             if gone:
                 self._process.kill()   # nobody will see the result: free the core at once
@@ -532,6 +545,25 @@ class Trainer:
             process.kill()
             process.join(5.0)
         self._process = None
+
+
+def run_memory(model_config, train_config, splits):
+    """What the run will take (core.memory: its worker's copy of ``splits`` included), or
+    ConfigError when that is more than one run may use on this server (NN_MAX_RUN_MB)."""
+    as_split = dataclasses.replace(train_config, validation_size=len(splits.y_val))
+    return memory.check_run_memory(
+        model_config, as_split, snapshot_budget=snapshots.BUDGET,
+        data_bytes=memory.splits_bytes(splits), n_images=len(splits.y_train) + len(splits.y_val),
+        n_test=len(splits.y_test))
+
+
+def worker_rss(pid):
+    """Resident bytes of process ``pid`` now (0 when it cannot be read: not Linux, or gone)."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def live_splits(splits, size=LIVE_VALIDATION):

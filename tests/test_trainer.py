@@ -241,3 +241,12 @@ def test_killing_the_server_leaves_no_training_process_behind(tmp_path):
         server.kill()                                       # kill -9: no cleanup code runs
         server.wait()
     assert wait_for(lambda: not _alive(pid), 15), "the worker outlived the server"
+
+
+def test_a_network_over_the_memory_cap_is_refused_before_it_takes_a_place(splits, monkeypatch):
+    monkeypatch.setenv("NN_MAX_RUN_MB", "64")
+    t = Trainer()
+    huge = ModelConfig(hidden_sizes=(2048, 2048, 2048))              # 12.6M weights, ~50 MB each copy
+    with pytest.raises(ConfigError, match="a run may use at most 64 MB on this server"):
+        t.start(huge, TrainConfig(optimizer="adam", learning_rate=0.001, epochs=1), splits)
+    assert t.snapshot().status == "idle" and trainings_left(0) == 0
