@@ -11,9 +11,9 @@ the model says float64; P = the network's weights and biases, W = its weight mat
 
     weights          P                the model
     gradients        2 P              a step's gradients, and the last step's until the new ones
-                                      are made; at a record, the second P holds the copies a
-                                      record takes instead (the renewed last good weights, the
-                                      replay's copy), never alive at the same time as both
+                                      are made; at a record, when the last step's are gone, the
+                                      copies it takes (the renewed last good weights, the
+                                      replay's copy) use that room
     optimiser state  0 / P / 2 P      SGD none, momentum its velocity, Adam its two moments
     update buffers   P / P / 2 P      each optimiser's work buffers, allocated on its first step
     weight copies    P + W            the last good weights (``fit`` goes back to them when a run
