@@ -12,7 +12,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     NN_HOSTED=1 \
     NN_OFFLINE=1 \
-    NN_MODEL_DIR=/data/models
+    NN_MODEL_DIR=/data/models \
+    NN_CACHE_DIR=/data/cache
 
 # A user without a login shell or rights; the app's files stay root's, so it cannot change them.
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
@@ -33,8 +34,9 @@ COPY model/fashion-mnist/pretrained.npz model/fashion-mnist/
 
 # The model store, for the user "app". The app reads the shipped models from $NN_MODEL_DIR too, so
 # the entrypoint below puts them there on every start (a new volume, a bind mount, or a volume an
-# older image filled).
-RUN mkdir -p /data/models && chown app:app /data/models
+# older image filled). /data/cache: datasets downloaded with NN_OFFLINE=0 (mount a volume there to
+# keep them).
+RUN mkdir -p /data/models /data/cache && chown app:app /data/models /data/cache
 VOLUME ["/data/models"]
 
 USER 10001:10001

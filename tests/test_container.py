@@ -253,10 +253,14 @@ def open_page(url, page_name):
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_the_app_starts_as_the_image_starts_it(tmp_path):
-    app_dir, store = tmp_path / "app", tmp_path / "data" / "models"
+    app_dir = tmp_path / "app"
     lay_out_image(app_dir, ignore_rules())
-    store.mkdir(parents=True)                                 # a new, empty volume
-    env = {**os.environ, **environment(), "NN_MODEL_DIR": str(store), "PYTHONUNBUFFERED": "1"}
+    # the image's folders under /data (the model store, the cache) become new, empty folders here
+    settings = {name: str(tmp_path) + value if value.startswith("/data/") else value
+                for name, value in environment().items()}
+    store = Path(settings["NN_MODEL_DIR"])
+    store.mkdir(parents=True)
+    env = {**os.environ, **settings, "PYTHONUNBUFFERED": "1"}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"
@@ -353,6 +357,9 @@ def test_the_image_builds_starts_and_serves(tmp_path):
         assert check.returncode == 0, f"the HEALTHCHECK command failed: {check.stderr[-1000:]}"
         user = _run([*engine, "exec", name, "id", "-u"], 60).stdout.strip()
         assert user not in ("", "0"), f"the server runs as user {user!r}"
+        writable = _run([*engine, "exec", name, "sh", "-c",
+                         'test -w "$NN_MODEL_DIR" && test -w "$NN_CACHE_DIR"'], 60)
+        assert writable.returncode == 0, "the server's user cannot write the model store or the cache"
         texts = open_page(url, "draw")
         assert any("the pretrained model" in text for text in texts), \
             f"the Draw page found no pretrained model on the volume: {texts[:5]}"
