@@ -138,11 +138,6 @@ def plan_text(model_config, train_config, n_images):
             f"of {batch:,} images ({total / per_epoch:.3g} epochs over {n_train:,} images).")
 
 
-# The replay's limits (app.snapshots), as core.memory counts them.
-SNAPSHOT_BUDGET = memory.SnapshotBudget(snapshots.MAX_BYTES, snapshots.MIN_COUNT,
-                                        snapshots.MAX_COUNT)
-
-
 def memory_line(model_config, train_config, raw):
     """Say what the run will take: a caption (its parts in the ?), or, over the server's cap, a
     warning saying what to change; then return that warning, which keeps Start disabled. The
@@ -151,7 +146,7 @@ def memory_line(model_config, train_config, raw):
                         else (memory.FULL_TRAIN_IMAGES, memory.FULL_TEST_IMAGES))
     try:
         needs = memory.check_run_memory(
-            model_config, train_config, snapshot_budget=SNAPSHOT_BUDGET, n_images=n_images,
+            model_config, train_config, snapshot_budget=snapshots.BUDGET, n_images=n_images,
             n_test=n_test, data_bytes=memory.dataset_bytes(n_images, n_test))
     except ConfigError as e:
         st.warning(str(e), icon=":material/memory:")
