@@ -82,11 +82,34 @@ def _setting(name, default, lowest):
 
 
 def cores():
-    """The CPU cores this server may use."""
+    """The CPU cores this server may use: its CPU affinity, or fewer under a cgroup CPU quota
+    (``docker run --cpus=2`` on a 64-core host is 2)."""
     try:
-        return len(os.sched_getaffinity(0))
+        count = len(os.sched_getaffinity(0))
     except AttributeError:                   # not Linux
-        return os.cpu_count() or 1
+        count = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(count, int(quota))) if quota else count
+
+
+def _cgroup_cpu_quota():
+    """CPUs allowed by the cgroup's quota (v2 cpu.max, or v1 cfs), or None when unlimited."""
+    for path, read in (("/sys/fs/cgroup/cpu.max", lambda text: text.split()),
+                       ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", None)):
+        try:
+            with open(path) as f:
+                text = f.read()
+            if read is not None:
+                quota, period = read(text)
+            else:
+                with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as f:
+                    quota, period = text.strip(), f.read().strip()
+            if quota in ("max", "-1"):
+                return None
+            return int(quota) / int(period)
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def max_trainings():

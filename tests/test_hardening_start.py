@@ -137,3 +137,14 @@ def test_two_tabs_of_one_browser_share_the_per_visitor_limit(app_models):
         for at in (locals().get("first"), locals().get("second")):
             if at is not None and at.session_state["trainer"] is not None:
                 at.session_state["trainer"].stop()
+
+
+def test_the_default_cap_follows_the_cores_a_container_may_use(monkeypatch):
+    monkeypatch.delenv("NN_MAX_TRAININGS", raising=False)
+    monkeypatch.setattr(trainer_module.os, "sched_getaffinity", lambda pid: set(range(64)))
+    monkeypatch.setattr(trainer_module, "_cgroup_cpu_quota", lambda: 2.0)   # docker run --cpus=2
+    assert trainer_module.max_trainings() == 2
+    monkeypatch.setattr(trainer_module, "_cgroup_cpu_quota", lambda: None)  # no quota
+    assert trainer_module.max_trainings() == 64
+    monkeypatch.setenv("NN_MAX_TRAININGS", "3")
+    assert trainer_module.max_trainings() == 3
