@@ -18,13 +18,21 @@ every new session and, on a server, in a sweeper thread every ``sweep_seconds()`
 of visitors who left is freed even when nobody comes after them. What is remembered of a session
 is its SessionState itself, never the wrapper of one script run (which holds that run's
 ScriptRunner): once a visitor is forgotten, nothing here refers to their work.
+
+The sweeper also makes Streamlit drop its closed sessions once their time
+(``server.disconnectedSessionTTL``) has passed, which Streamlit itself does only when another
+session closes, and then returns the freed memory to the system (``sweep()``); measured by
+benchmarks/memory_visitors.py.
 """
+import logging
 import os
 import re
 import secrets
 import threading
 import time
 from collections import OrderedDict
+
+log = logging.getLogger(__name__)
 
 COOKIE = "nn_visitor"
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
@@ -135,9 +143,73 @@ def _sweep_forever():
     while True:
         time.sleep(sweep_seconds())
         try:
-            forget_old()
+            sweep()
         except Exception:          # never let the sweeper die: the next new session sweeps too
-            pass
+            log.exception("the visitor sweeper failed")
+
+
+def sweep():
+    """Free what visitors who left held: forget them (``forget_old``), let Streamlit drop its
+    expired closed sessions (``_expire_closed_sessions``), and when either let go of anything,
+    collect the cycles and hand the freed memory back to the system (``_release_memory``).
+    Returns (visitors forgotten, closed sessions dropped)."""
+    forgotten, expired = forget_old(), _expire_closed_sessions()
+    if forgotten or expired:
+        _release_memory()
+    return forgotten, expired
+
+
+def _expire_closed_sessions(timeout=5.0):
+    """Make Streamlit drop the closed sessions older than server.disconnectedSessionTTL; returns
+    how many it dropped (0 without a server).
+
+    Streamlit 1.67 keeps a closed session (its whole session_state: models, runs, weight
+    snapshots) in a TTL cache that removes expired entries only on its next write, that is when
+    another session closes: the last visitors of a class would stay in memory until someone else
+    leaves, maybe the next day. This runs the cache's own ``expire()`` on the server's event loop
+    (the cache is not thread-safe; its manager's lock is held as Streamlit does). It reads private
+    attributes of Streamlit: if any has moved, it does nothing."""
+    try:
+        from streamlit.runtime import Runtime
+        if not Runtime.exists():
+            return 0
+        runtime = Runtime.instance()
+        manager = runtime._session_mgr
+        cache = manager._session_storage._cache
+        lock = manager._storage_lock
+        loop = runtime._get_async_objs().eventloop
+        cache.expire                                   # noqa: B018 (exists, or nothing is done)
+    except Exception:
+        return 0
+    done, dropped = threading.Event(), []
+
+    def expire():
+        try:
+            with lock:
+                dropped.extend(cache.expire())
+        finally:
+            done.set()
+    try:
+        loop.call_soon_threadsafe(expire)
+    except RuntimeError:           # the server is shutting down
+        return 0
+    done.wait(timeout)
+    count = len(dropped)
+    dropped.clear()
+    return count
+
+
+def _release_memory():
+    """A full garbage collection (a session's objects form cycles, and the app turns Streamlit's
+    collection after every run off), then glibc's malloc_trim: without it the freed memory of
+    the sessions stays in the allocator's free lists and the server's RSS does not come down."""
+    import gc
+    gc.collect()
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):                  # not glibc: nothing to trim
+        pass
 
 
 def _start_sweeper():

@@ -74,6 +74,7 @@ SERVER_TIME = re.compile(r"Server time for this update[^:]*: ([\d.]+) ms")
 # The Train page's progress bar: "Step 1,234 of 8,600 · epoch 2.87 · 12.3 s · about ..."
 STEP = re.compile(r"Step ([\d,]+) of ([\d,]+)(?: · epoch [\d.]+ · ([\d,.]+) s)?")
 BUSY = ("already running", "already training", "busy")  # the Train page's "no free slot" warnings
+WAITING = "Waiting for a free place"  # the Train page's words for a run in line
 BUSY_RETRY_S = 2.0            # a visitor told the server is busy presses Start again after this
 ALONE_WITHIN = 0.20           # the issue's target: each training within 20% of one alone
 
@@ -417,6 +418,7 @@ class TrainingVisitor:
         self.errors = []
         self.runs = 0
         self.busy_waits = 0              # Starts the server refused for want of a free slot
+        self.waited_in_line = False      # the page said the run waits for a free place
 
     def _on_run(self, run):
         self.runs += 1
@@ -428,15 +430,19 @@ class TrainingVisitor:
                     self.samples.append((time.monotonic(), step, seconds))
                 self.step, self.total = step, total
         self.errors.extend(f"{self.name}: {e}" for e in run.errors)
+        if any(WAITING in alert.body for alert in run.find_all("alert")):
+            self.waited_in_line = True
         stop = run.find("button", "Stop")
         if stop is not None:
             self.stop_id = stop.id
 
     async def start(self, via=None, busy_wait=LOAD_TIMEOUT_S):
         """Open /train (``via``: open that page first, e.g. "" for Home, and go to /train as the
-        sidebar link does), set Epochs, press Start and wait for the run's first step. A Start
-        the server refuses as busy (its cap of concurrent trainings) is pressed again every
-        BUSY_RETRY_S seconds for up to ``busy_wait`` seconds; then it raises RuntimeError."""
+        sidebar link does), set Epochs, press Start and wait for the run's first step. A full
+        server either puts the run in line (the page says "Waiting for a free place") or, in
+        older versions, refuses the Start as busy, which is then pressed again every
+        BUSY_RETRY_S seconds; either way the first step may take up to ``busy_wait`` seconds
+        (at least LOAD_TIMEOUT_S) before this raises RuntimeError."""
         s = self.session
         s.on_run = self._on_run
         await s.open()
@@ -452,7 +458,7 @@ class TrainingVisitor:
             raise RuntimeError("/train showed no Epochs field or no Start button")
         s.widgets[epochs.id] = widget_state(epochs.id, int_value=self.epochs)
         await asyncio.wait_for(await s.rerun(), LOAD_TIMEOUT_S)
-        give_up = time.monotonic() + busy_wait
+        give_up = time.monotonic() + max(busy_wait, LOAD_TIMEOUT_S)
         while True:
             run = await asyncio.wait_for(
                 await s.rerun([widget_state(start.id, trigger_value=True)]), LOAD_TIMEOUT_S)
@@ -465,10 +471,11 @@ class TrainingVisitor:
                 raise RuntimeError(f"Start refused for {busy_wait:.0f} s: {busy[:160]}")
             self.busy_waits += 1
             await asyncio.sleep(BUSY_RETRY_S)
-        deadline = time.monotonic() + LOAD_TIMEOUT_S
         while self.step is None:                       # its first record: the run is going
-            if time.monotonic() > deadline or s.closed:
-                raise RuntimeError("the training showed no step within 60 s")
+            if time.monotonic() > give_up or s.closed:
+                raise RuntimeError(f"the training showed no step within "
+                                   f"{max(busy_wait, LOAD_TIMEOUT_S):.0f} s"
+                                   + (" (it waited in line)" if self.waited_in_line else ""))
             await asyncio.sleep(0.1)
 
     def throughput(self, since=-math.inf, until=math.inf):
@@ -633,7 +640,7 @@ async def run_round(url, sessions, args, values, server_pid=None, trainers=None)
                 "name": training.name, "steps": (training.step or 0) - step0,
                 "steps_per_second": training.throughput(started, ended),
                 "total": training.total, "runs": training.runs,
-                "busy_waits": training.busy_waits})
+                "busy_waits": training.busy_waits, "waited_in_line": training.waited_in_line})
             results["errors"].extend(training.errors)
             if training.session.closed:
                 results["errors"].append(f"{training.name}: {training.session.closed}")

@@ -146,3 +146,44 @@ def test_the_registry_holds_the_session_state_not_the_wrapper_of_one_run():
     wrapper = SafeSessionState(inner, yield_callback=lambda: runner)
     assert visitor._unwrapped(wrapper) is inner
     assert visitor._unwrapped(inner) is inner
+
+
+def test_the_sweeper_forgets_and_then_releases_the_memory(registry, monkeypatch):
+    registry("session-1", {"trainer": Work()})
+    token, _ = visitor.bind({}, [])
+    visitor._visitors[token]["seen"] -= visitor.KEEP_SECONDS + 1          # left long ago
+    released = []
+    monkeypatch.setattr(visitor, "_release_memory", lambda: released.append(True))
+    assert visitor.sweep() == (1, 0) and released == [True]
+    assert visitor.sweep() == (0, 0) and released == [True], "nothing freed: no collection"
+
+
+def test_streamlits_expired_closed_sessions_are_dropped_without_another_closing(monkeypatch):
+    """Streamlit's session storage removes expired sessions only on its next write; the sweeper
+    asks it to, on the server's event loop (run at once here), holding the manager's lock."""
+    import threading
+    from types import SimpleNamespace
+
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.caching.ttl_cache import TTLCache
+    from streamlit.runtime.memory_session_storage import MemorySessionStorage
+
+    clock = [0.0]
+    storage = MemorySessionStorage(maxsize=8, ttl_seconds=120)
+    storage._cache = TTLCache(maxsize=8, ttl=120, timer=lambda: clock[0])
+    work = Work()
+    storage.save(SimpleNamespace(session=SimpleNamespace(id="closed", work=work)))
+    ref = weakref.ref(work)
+    del work
+    loop = SimpleNamespace(call_soon_threadsafe=lambda callback: callback())
+    runtime = SimpleNamespace(
+        _session_mgr=SimpleNamespace(_session_storage=storage, _storage_lock=threading.Lock()),
+        _get_async_objs=lambda: SimpleNamespace(eventloop=loop))
+    monkeypatch.setattr(Runtime, "exists", lambda: True)
+    monkeypatch.setattr(Runtime, "instance", lambda: runtime)
+    assert visitor._expire_closed_sessions() == 0, "not expired yet"
+    clock[0] = 121.0
+    assert storage.get("closed") is None and ref() is not None, "expired, yet still held"
+    assert visitor._expire_closed_sessions() == 1
+    gc.collect()
+    assert ref() is None
