@@ -459,7 +459,7 @@ class Trainer:
         while final is None:
             try:
                 if parent_end.poll(WATCH_SECONDS):
-                    final = self._receive(parent_end.recv())
+                    final = self._receive(worker.receive(parent_end))
                     continue
             except (EOFError, OSError):
                 break                  # the worker is gone without its final message
@@ -501,7 +501,7 @@ class Trainer:
                    if code is not None and code < 0 else "")
             return "failed", (f"The training process ended unexpectedly{why}; "
                               f"try a smaller network.")
-        ended, worker_message, blew_up, params, metrics = final
+        ended, worker_message, blew_up, metrics, params = final
         if blew_up is not None:
             self._set(blew_up=blew_up)
         message = worker_message or message

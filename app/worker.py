@@ -11,7 +11,9 @@ nothing of the server's threads or locks is inherited) running ``main``. It impo
     worker -> server   ("running",)                          the data arrived, training begins
                        ("record", TrainRecord dict, params | None)   per record of core.training.fit
                        ("evaluating",)                       measuring the full validation/test sets
-                       ("final", ended, message, blew_up, params | None, metrics | None)
+                       ("final", ended, message, blew_up, metrics | None, params | None)
+                       (weights: a layout [(name, dtype, shape)] in the message, then each
+                       array's raw bytes; ``receive`` puts them back together)
 
 Weights travel with a record when one copy is at most ``SEND_EVERY_RECORD_BYTES`` (what the
 replay can keep anyway: app.snapshots keeps >= 8 copies in 100 MB); bigger networks send theirs
@@ -69,7 +71,33 @@ def send_job(conn, model_config, train_config, splits):
     for name in ARRAYS:
         array = np.ascontiguousarray(getattr(splits, name))
         conn.send(("array", name, array.dtype.str, array.shape))
-        conn.send_bytes(memoryview(array).cast("B"))
+        conn.send_bytes(_raw(array))
+
+
+def _raw(array):
+    """The bytes of ``array`` as a flat buffer (no copy when it is contiguous; empty ones too)."""
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+
+
+def send_params(conn, message, params):
+    """Send ``message + (layout,)`` then each array's raw bytes: straight from the model's own
+    arrays into the pipe (no copy, no pickling), which this thread alone writes to."""
+    layout = [(name, array.dtype.str, array.shape) for name, array in params.items()]
+    conn.send((*message, layout))
+    for array in params.values():
+        conn.send_bytes(_raw(array))
+
+
+def receive(conn):
+    """The next message from a worker, with a record's weights read into fresh arrays."""
+    message = conn.recv()
+    if message[0] in ("record", "final") and isinstance(message[-1], list):
+        params = {}
+        for name, dtype, shape in message[-1]:
+            params[name] = np.empty(shape, dtype)
+            conn.recv_bytes_into(_raw(params[name]))
+        message = (*message[:-1], params)
+    return message
 
 
 def _receive_job(conn):
@@ -114,7 +142,7 @@ def main(conn):
         message = (str(e) if isinstance(e, NNError)
                    else f"Training failed unexpectedly: {type(e).__name__}: {e}")
         try:
-            conn.send(("final", "failed", message, None, None, None))
+            conn.send(("final", "failed", message, None, None, None))   # no weights
         except (OSError, ValueError):
             pass
     finally:
@@ -136,10 +164,11 @@ def _run(conn, stop, model_config, train_config, splits):
         for record in records:
             entry = record.to_dict()
             history.append(entry)
-            params = None
             if every_record or time.monotonic() - last_sent >= SEND_SECONDS_BIG:
-                params, last_sent = model.copy_params(), time.monotonic()
-            conn.send(("record", entry, params))
+                send_params(conn, ("record", entry), model.params)
+                last_sent = time.monotonic()
+            else:
+                conn.send(("record", entry, None))
             if stop.is_set():
                 ended = "stopped"
                 break
@@ -154,8 +183,8 @@ def _run(conn, stop, model_config, train_config, splits):
         conn.send(("final", ended, message, blew_up, None, None))
         return
     conn.send(("evaluating",))
-    conn.send(("final", ended, message, blew_up, model.copy_params(),
-               final_metrics(model, splits, history, ended)))
+    metrics = final_metrics(model, splits, history, ended)
+    send_params(conn, ("final", ended, message, blew_up, metrics), model.params)
 
 
 def final_metrics(model, splits, history, ended="done"):

@@ -250,3 +250,14 @@ def test_a_network_over_the_memory_cap_is_refused_before_it_takes_a_place(splits
     with pytest.raises(ConfigError, match="a run may use at most 64 MB on this server"):
         t.start(huge, TrainConfig(optimizer="adam", learning_rate=0.001, epochs=1), splits)
     assert t.snapshot().status == "idle" and trainings_left(0) == 0
+
+
+def test_a_run_without_validation_images_goes_through_the_worker(splits):
+    no_validation = SimpleNamespace(**{**vars(splits), "X_val": splits.X_val[:0],
+                                       "y_val": splits.y_val[:0]})
+    t = Trainer()
+    t.start(SMALL, TrainConfig(learning_rate=0.5, iterations=30, batch_size=50), no_validation)
+    assert t.join(30)
+    snap = t.snapshot()
+    assert snap.status == "done", snap.message
+    assert snap.saved.metrics["test_accuracy"] > 0.5
