@@ -21,6 +21,8 @@ Shared by every page (``SHARED_DEFAULTS``):
     "adopted_run"     int: the trainer run_id whose result was last adopted (see adopt_finished_run).
     "hidden_map"      (run_id, app.inside.HiddenMap) | None: the Train page's last hidden-space map,
                       so that the next refresh keeps its orientation.
+    "inside_memo"     dict | None: the Train page's inside views as last computed (app.train_run:
+                      the network they show, when, and the pictures and charts made of it).
     "replaced_model"  (run_id, dataset, (SavedModel, label) | None) | None: the model that the run
                       run_id replaced when it was adopted (None inside: the pretrained one).
     "inspect_last_tab" str | None: Inspect's tab last open (it comes back after a page switch).
@@ -91,6 +93,7 @@ SHARED_DEFAULTS = {
     "train_notice": None,
     "adopted_run": 0,
     "hidden_map": None,
+    "inside_memo": None,
     "replaced_model": None,
     "inspect_last_tab": None,
     "train_show": None,
@@ -141,7 +144,7 @@ def _leave_legacy_pages_mode():
 
 
 # What a reload gives back (app.visitor): the visitor's work, not what is transient.
-TRANSIENT = {"train_notice", "hidden_map", "draw_upload_decoded", "draw_server_ms",
+TRANSIENT = {"train_notice", "hidden_map", "inside_memo", "draw_upload_decoded", "draw_server_ms",
              "draw_initial", "draw_canvas_version", "my_notice", "my_rerun", "my_curve"}
 
 

@@ -3,9 +3,16 @@ drive app.trainer.Trainer), the verdict when a run ends, and the live view polle
 
 The live view is an ``st.fragment`` that reruns on its own every ``POLL_SECONDS`` while a run is
 going: it reads a snapshot of the trainer (never waits for it) and redraws progress, figures,
-curves and the visitor's drawing as the network now sees it.
+curves and the visitor's drawing as the network now sees it. The inside views follow the running
+network every ``INSIDE_SECONDS``: in between, the same pictures and charts are sent again from a
+memo (``inside_memo``), so neither the server nor the browser redoes them twice a second (with
+the browser on the same 2-core machine, that work took the training worker's core: a run took
+twice as long as the CLI's).
 """
+import hashlib
+import io
 import math
+import time
 
 import numpy as np
 import streamlit as st
@@ -23,6 +30,7 @@ from core.errors import NNError
 from core.model import MLP
 
 POLL_SECONDS = 0.5
+INSIDE_SECONDS = 2.0      # how often the inside views take the running network's new weights
 WORSE_BY = 0.01           # a new model this much less accurate than the one it replaced: warn
 
 
@@ -256,12 +264,45 @@ def _replay_moment(snap):
     return moment
 
 
+def _inside_model(t, snap, moment):
+    """(the network the inside views show, the memo of views made of it). A replay moment is
+    shown as it is; a running network is taken again only every INSIDE_SECONDS."""
+    memo = st.session_state["inside_memo"]
+    now = time.monotonic()
+    if moment is not None:
+        key = (snap.run_id, "moment", moment.record)
+    elif (snap.active and memo is not None and memo["run"] == snap.run_id
+          and memo["key"][1] == "live" and now - memo["taken"] < INSIDE_SECONDS):
+        return memo["model"], memo["views"]
+    else:
+        key = (snap.run_id, "live", len(snap.history), snap.status)
+    if memo is not None and memo["key"] == key:
+        return memo["model"], memo["views"]
+    model = (MLP(snap.model_config, params=moment.params) if moment is not None
+             else t.live_model())
+    memo = {"run": snap.run_id, "key": key, "taken": now, "model": model, "views": {}}
+    st.session_state["inside_memo"] = memo
+    return model, memo["views"]
+
+
+def _remembered(views, name, make):
+    """``views[name]``, made by ``make()`` the first time for this network."""
+    if name not in views:
+        views[name] = make()
+    return views[name]
+
+
+def _png(picture):
+    """An RGB uint8 picture as PNG bytes: made once, sent again as the same file (same id)."""
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def _inside(t, snap, moment):
     """What the units look for, guesses flipping, the hidden space and layer health."""
-    if moment is not None:
-        model = MLP(snap.model_config, params=moment.params)
-    else:
-        model = t.live_model()
+    model, views = _inside_model(t, snap, moment)
     if model is None or snap.splits is None:
         return
     names = class_names(snap.dataset)
@@ -272,11 +313,11 @@ def _inside(t, snap, moment):
     with left:
         kept = snap.snapshots.items() if snap.snapshots is not None else ()
         start = kept[0].params if kept and kept[0].step == 0 else None
-        _unit_pictures(model, names, start)
+        _unit_pictures(model, names, start, views)
     with right:
-        _hidden_space(model, X, y, names, scaling, which, snap.run_id)
-    _guesses(model, X, y, names, scaling, which)
-    _health(snap, moment)
+        _hidden_space(model, X, y, names, scaling, which, snap.run_id, views)
+    _guesses(model, X, y, names, scaling, which, views)
+    _health(snap, moment, views)
 
 
 def _probe_images(splits):
@@ -287,7 +328,7 @@ def _probe_images(splits):
     return splits.X_test[:inside.MAP_POINTS], splits.y_test[:inside.MAP_POINTS], "test images"
 
 
-def _unit_pictures(model, names, start_params=None):
+def _unit_pictures(model, names, start_params=None, views=None):
     W = np.asarray(model.params["layers.0.W"])                        # (784, H)
     has_hidden = len(model.config.hidden_sizes) > 0
     count = min(inside.UNITS_SHOWN, W.shape[1])
@@ -299,9 +340,12 @@ def _unit_pictures(model, names, start_params=None):
         help="Weights: each unit's incoming weights as they are. Learned: what training has "
              "added to them since the random start, without the starting noise.")
     learned = view == "what they learned" and start_params is not None
-    if learned:
-        W = W - np.asarray(start_params["layers.0.W"])
-    st.image(inside.weight_grid(W, count, columns=6 if has_hidden else 5), width="stretch")
+
+    def picture():
+        change = W - np.asarray(start_params["layers.0.W"]) if learned else W
+        return _png(inside.weight_grid(change, count, columns=6 if has_hidden else 5))
+    st.image(_remembered({} if views is None else views, ("units", learned), picture),
+             width="stretch")
     what = (f"the first {count} of {W.shape[1]} first-layer units" if has_hidden
             else "the 10 output units (" + ", ".join(map(str, names)) + ")")
     how = ("what training has added to the 784 incoming weights" if learned
@@ -310,36 +354,43 @@ def _unit_pictures(model, names, start_params=None):
                "up, blue where it pushes it down. They start as noise and form strokes.")
 
 
-def _guesses(model, X, y, names, scaling, which):
+def _guesses(model, X, y, names, scaling, which, views=None):
     picks = inside.panel_indices(y, X)
-    predicted = model.predict(X[picks])
-    right = int((predicted == y[picks]).sum())
+
+    def panel():
+        predicted = model.predict(X[picks])
+        return int((predicted == y[picks]).sum()), _png(inside.guess_panel(
+            display_images(X[picks], scaling), y[picks], predicted, names))
+    right, picture = _remembered({} if views is None else views, "guesses", panel)
     st.markdown(f"**Its guesses: {right} of {len(picks)} right**")
-    st.image(inside.guess_panel(display_images(X[picks], scaling), y[picks], predicted, names),
-             width="stretch")
+    st.image(picture, width="stretch")
     st.caption(f"The same {len(picks)} {which} for the whole run (two of each class), the guess "
                "under each: green when right, red when wrong. Watch them flip.")
 
 
-def _hidden_space(model, X, y, names, scaling, which, run_id):
+def _hidden_space(model, X, y, names, scaling, which, run_id, views=None):
     drawing = st.session_state["drawing_pixels"]
     if drawing is not None:
         drawing = to_model_input(drawing, scaling)
-    last = st.session_state["hidden_map"]
-    previous = last[1] if last is not None and last[0] == run_id else None
-    points, star = inside.hidden_points(model, X[:inside.MAP_POINTS], previous, drawing)
-    st.session_state["hidden_map"] = (run_id, points)    # the next map keeps this orientation
+    seen = None if drawing is None else hashlib.sha1(np.ascontiguousarray(drawing)).hexdigest()
+
+    def chart():
+        last = st.session_state["hidden_map"]
+        previous = last[1] if last is not None and last[0] == run_id else None
+        points, star = inside.hidden_points(model, X[:inside.MAP_POINTS], previous, drawing)
+        st.session_state["hidden_map"] = (run_id, points)    # the next map keeps this orientation
+        return points, charts.map_spec(points.coordinates, y[:inside.MAP_POINTS], names, star)
+    points, spec = _remembered({} if views is None else views, ("map", seen), chart)
     st.markdown("**The hidden space**")
-    st.vega_lite_chart(charts.map_spec(points.coordinates, y[:inside.MAP_POINTS], names, star),
-                       width="stretch", key=K + "map_chart")
+    st.vega_lite_chart(spec, width="stretch", key=K + "map_chart")
     st.caption(f"{len(points.coordinates):,} {which} as {points.layer} sees them, flattened to 2-D "
                "(PCA). As the network learns, each class gathers into its own cluster"
-               + ("; the star is your drawing." if star is not None else "."))
+               + ("; the star is your drawing." if seen is not None else "."))
 
 
-def _health(snap, moment):
-    history = charts.thin(snap.history)
-    rows = inside.health_rows(history)
+def _health(snap, moment, views=None):
+    rows = _remembered({} if views is None else views, "health_rows",
+                       lambda: inside.health_rows(charts.thin(snap.history)))
     st.markdown("**Layer health**")
     if not rows:
         st.caption("Health figures appear with the first steps.")
@@ -348,11 +399,12 @@ def _health(snap, moment):
     position = moment.epoch if moment is not None else None
     record = snap.history[moment.record] if moment is not None else snap.history[-1]
     for column, (metric, (title, subtitle, meaning)) in zip(st.columns(3), inside.HEALTH.items()):
-        column.vega_lite_chart(
-            charts.health_spec(rows, metric, title, log_scale=metric != "dead_share",
+        spec = _remembered({} if views is None else views, ("health", metric, position),
+                           lambda: charts.health_spec(
+                               rows, metric, title, log_scale=metric != "dead_share",
                                healthy=1e-3 if metric == "update_ratio" else None,
-                               position=position, epochs=epochs),
-            width="stretch", key=f"{K}health_{metric}")
+                               position=position, epochs=epochs))
+        column.vega_lite_chart(spec, width="stretch", key=f"{K}health_{metric}")
         values = [layer[metric] for layer in record.get("layers") or ()
                   if isinstance(layer.get(metric), float) and math.isfinite(layer[metric])]
         now = inside.health_verdict(metric, max(values) if values else None)
