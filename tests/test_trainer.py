@@ -237,10 +237,25 @@ def test_killing_the_server_leaves_no_training_process_behind(tmp_path):
     try:
         pid = int(server.stdout.readline())
         assert _alive(pid)
+        children = _children(server.pid)      # the worker and multiprocessing's resource tracker
+        assert pid in children
     finally:
         server.kill()                                       # kill -9: no cleanup code runs
         server.wait()
-    assert wait_for(lambda: not _alive(pid), 15), "the worker outlived the server"
+    assert wait_for(lambda: not any(_alive(child) for child in children), 15), \
+        "a process started for training outlived the server"
+
+
+def _children(parent):
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if entry.isdigit() and int(f.read().split(")")[-1].split()[1]) == parent:
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            pass
+    return found
 
 
 def test_a_network_over_the_memory_cap_is_refused_before_it_takes_a_place(splits, monkeypatch):
