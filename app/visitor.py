@@ -39,7 +39,7 @@ TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 DEFAULT_KEEP_SECONDS = 30 * 60   # a visitor who comes back within 30 minutes finds their work
 MAX_VISITORS = 100               # the least recently seen beyond this are forgotten (memory)
 MAX_SESSIONS = 4                 # sessions remembered per visitor (tabs, reloads)
-MAX_SWEEP_SECONDS = 60.0         # the sweeper looks at least this often (a quarter of the keep time)
+MAX_SWEEP_SECONDS = 60.0         # the sweeper's period at most (else a quarter of the keep time)
 
 
 def keep_seconds():
@@ -54,7 +54,7 @@ def keep_seconds():
 KEEP_SECONDS = keep_seconds()    # read once, at the server's start
 
 _lock = threading.Lock()
-_visitors = OrderedDict()        # token -> {"sessions": [(session_id, SessionState), ...], "seen": time}
+_visitors = OrderedDict()        # token -> {"sessions": [(session id, SessionState)], "seen": time}
 _sweeper = None                  # the thread that forgets visitors who left (on a server only)
 
 

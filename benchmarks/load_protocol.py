@@ -615,6 +615,7 @@ async def run_round(url, sessions, args, values, server_pid=None, trainers=None)
         steps0 = [t.step or 0 for t in trainings]
         cpu0, load0 = time.process_time(), os.getloadavg()[0]
         server0 = cpu_seconds(server_pid, children=True) if server_pid else None
+        own0 = cpu_seconds(server_pid) if server_pid else None
         if server_pid:
             sampler = asyncio.create_task(sample_rss(server_pid, memory))
         started = time.monotonic()
@@ -627,9 +628,11 @@ async def run_round(url, sessions, args, values, server_pid=None, trainers=None)
         ended = time.monotonic()
         wall = ended - started
         server1 = cpu_seconds(server_pid, children=True) if server_pid else None
+        own1 = cpu_seconds(server_pid) if server_pid else None
         results.update(
             wall=wall, client_cpu=(time.process_time() - cpu0) / wall,
             server_cpu=None if server0 is None or server1 is None else (server1 - server0) / wall,
+            server_process_cpu=None if own0 is None or own1 is None else (own1 - own0) / wall,
             load_before=load0, load_after=os.getloadavg()[0])
         known = [m[1] for m in memory if m[1] is not None]
         if known:
@@ -692,8 +695,8 @@ def ms(values, q):
 
 COLUMNS = ["drawing sessions", "trainings", "guesses", "p50 ms", "p95 ms", "max ms", "errors",
            "steps/s per training (x one alone)", "Clear p50 / p95 ms", "script time p50 / p95 ms",
-           "server CPU", "server RSS peak MB", "client CPU", "load avg before / after",
-           "target met"]
+           "server CPU: all / its own process", "server RSS peak MB", "client CPU",
+           "load avg before / after", "target met"]
 
 
 def training_cells(r):
@@ -736,7 +739,8 @@ def round_cells(r):
         training_cells(r),
         f"{ms(clears, 0.5)} / {ms(clears, 0.95)}",
         f"{percentile(server, 0.5):.0f} / {percentile(server, 0.95):.0f}" if server else "n/a",
-        "n/a" if r.get("server_cpu") is None else f"{r['server_cpu']:.0%}",
+        "n/a" if r.get("server_cpu") is None else
+        f"{r['server_cpu']:.0%} / {r.get('server_process_cpu') or 0:.0%}",
         "n/a" if rss is None else f"{rss / 2**20:,.0f}",
         f"{r['client_cpu']:.0%}",
         f"{r['load_before']:.1f} / {r['load_after']:.1f}",
@@ -769,7 +773,8 @@ def report(args, rounds):
             f"ratio to the baseline round's one training alone. Target: p95 < 1000 ms, no errors "
             f"and every training >= {1 - ALONE_WITHIN:.2f}x of one alone. Script time: the Draw "
             f"fragment's own figure (\"Server time for this update\"). CPU: share of one core "
-            f"over the round; server CPU and RSS include the server's child processes.\n")
+            f"over the round; the server's CPU (all) and RSS include its child processes (the "
+            f"training workers), its own process's CPU does not.\n")
     errors = [e for r in rounds for e in r["errors"]]
     if errors:
         text += "\nErrors (first 10):\n\n" + "\n".join(f"- {e}" for e in errors[:10]) + "\n"

@@ -93,19 +93,28 @@ def _report(what):
     arrays, seen = 0, set()
     try:
         import numpy
-        for o in objects:
-            for r in gc.get_referents(o):
-                if isinstance(r, numpy.ndarray) and id(r) not in seen:
+        def look(r, depth=0):
+            nonlocal arrays
+            if isinstance(r, numpy.ndarray):
+                if id(r) not in seen:
                     seen.add(id(r))
                     if r.base is None:
                         arrays += r.nbytes
+            # a dict or tuple of arrays only is not tracked by gc: look inside it
+            elif depth < 3 and isinstance(r, (dict, list, tuple)) and not gc.is_tracked(r):
+                for inner in gc.get_referents(r):
+                    look(inner, depth + 1)
+        for o in objects:
+            for r in gc.get_referents(o):
+                look(r)
     except Exception:
         pass
     def rss():
         for line in open("/proc/self/status"):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
-    out = {"collected": found, "objects": len(objects), "watched": {n: names.get(n, 0) for n in watched},
+    out = {"collected": found, "objects": len(objects),
+           "watched": {n: names.get(n, 0) for n in watched},
            "top_types": names.most_common(12), "array_bytes": arrays, "array_count": len(seen),
            "threads": sorted(t.name for t in threading.enumerate()), "rss": rss()}
     del objects
@@ -159,7 +168,8 @@ def _held_by(names, depth=8, most=6):
                 found = gc.get_referrers(obj)
                 seen.add(id(found))
                 referrers = [r for r in found if id(r) not in seen and r is not targets
-                             and not (isinstance(r, types.FrameType) and r.f_code.co_name == "_held_by")]
+                             and not (isinstance(r, types.FrameType)
+                                      and r.f_code.co_name == "_held_by")]
                 seen.add(id(referrers))
                 del found
                 if not referrers:
@@ -340,15 +350,21 @@ async def measure(url, pid, args):
             await phase(f"wave {wave}: just after all {args.visitors} left",
                         steady(samples, time.monotonic(), 1.5))
             await asyncio.sleep(max(0.0, settle - (time.monotonic() - left)))
-            last = wave == args.waves
             await phase(f"wave {wave}: {settle:.0f} s after they left (cleanup time)",
                         steady(samples, time.monotonic()),
-                        what="trim who" if last else "look")
+                        what="who" if wave == args.waves else "look")
             outcomes.sort(key=lambda o: o["visitor"])
             waves.append({"wave": wave, "seconds": left - arrived, "visitors": outcomes})
             print(f"wave {wave}: {sum(o['finished'] for o in outcomes)} of {len(outcomes)} runs "
                   f"finished, {sum(len(o['errors']) for o in outcomes)} errors; RSS now "
                   f"{mb(phases[-1][1])} MB", file=sys.stderr)
+        # Streamlit keeps referring to the last session it sent a message to and the last script
+        # run's globals until the next ones: one more visitor, who does not train, takes that place
+        await look_around(url)
+        await asyncio.sleep(settle)
+        await phase("then one more visitor looked around and left (the last session Streamlit "
+                    "still refers to is now theirs)", steady(samples, time.monotonic()),
+                    what="trim who")
     finally:
         sampler.cancel()
     return phases, waves, samples, probes
@@ -474,12 +490,13 @@ def main(argv=None):
         text += ("\nWhat the server process held (`--diagnose`: after a full gc.collect(); "
                  "arrays reachable from Python objects; glibc's mallinfo2):\n\n"
                  + probe_table(probes) + "\n")
-        held = list(probes.values())[-1].get("held_by") or {}
+        held = next((p["held_by"] for p in reversed(list(probes.values())[:-1])
+                     if p.get("held_by")), {})
         chains = [f"- a {name}: " + " <- ".join(chain) for name, found in held.items()
                   for chain in found]
         if chains:
-            text += ("\nWho still holds them at the end (one referrer chain each, up to a "
-                     "module's globals):\n\n" + "\n".join(chains) + "\n")
+            text += ("\nWho still held them after the last wave's cleanup time (one referrer "
+                     "chain each, up to a module's globals):\n\n" + "\n".join(chains) + "\n")
     if processes_left:
         text += f"\n{processes_left} child process(es) of the server were still alive at the end.\n"
     print(text)

@@ -95,13 +95,14 @@ def test_the_busy_warning_is_told_from_other_warnings():
 
 def test_the_servers_memory_and_cpu_include_its_child_processes():
     child = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; b = b'x' * (64 << 20); print('ready', flush=True); "
+        [sys.executable, "-c", "import time; b = b'x' * (64 << 20); print('ready', flush=True); "
                                "time.sleep(30)"], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "ready"
         me = os.getpid()
         assert child.pid in load_protocol.process_tree(me)
-        alone, with_children = load_protocol.rss_bytes(me, children=False), load_protocol.rss_bytes(me)
+        alone = load_protocol.rss_bytes(me, children=False)
+        with_children = load_protocol.rss_bytes(me)
         assert with_children - alone >= 60 << 20, "the child's 64 MB are counted"
         assert load_protocol.cpu_seconds(me, children=True) >= load_protocol.cpu_seconds(me)
     finally:
