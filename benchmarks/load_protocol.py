@@ -797,9 +797,9 @@ def source_state():
     import subprocess
 
     def git(*cmd):
-        try:
+        try:                   # rstrip: a porcelain line starts with a meaningful space
             return subprocess.run(["git", *cmd], cwd=ROOT, capture_output=True, text=True,
-                                  timeout=10).stdout.strip()
+                                  timeout=10).stdout.rstrip()
         except (OSError, subprocess.TimeoutExpired):
             return ""
     return {"commit": git("rev-parse", "HEAD"),
