@@ -8,7 +8,8 @@ import streamlit as st
 
 from app import visitor
 
-from app.state import DATASETS, adopt_finished_run, current_model, dataset_title, init_state
+from app.state import (DATASETS, adopt_finished_run, cookie_seconds, current_model, dataset_title,
+                       init_state)
 
 st.set_page_config(page_title="Neural network playground", page_icon="🧠", layout="wide")
 init_state()
@@ -25,7 +26,11 @@ pages = [
 ]
 page = st.navigation(pages)
 
-with st.sidebar:
+
+def sidebar(page):
+    """The dataset, the model in use and, on other pages, the run in progress. A function, so
+    that nothing of a session (its trainer, its model) stays in this module's globals after
+    the script run: the server would keep the last visitor's run alive in them."""
     st.selectbox("Dataset", DATASETS, key="dataset", format_func=dataset_title,
                  help="MNIST: handwritten digits 0-9. Fashion-MNIST: ten kinds of clothing, same "
                       "28×28 grey images, harder to tell apart. Every page uses this choice.")
@@ -49,7 +54,10 @@ with st.sidebar:
         if trainer is None:
             return
         snap = trainer.snapshot()
-        if snap.active and not on_train_page:
+        if snap.status == "waiting" and not on_train_page:
+            st.caption(f"Your run waits for a free place: number {snap.place} in line.")
+            st.page_link("pages/train.py", label="See it on Train", icon=":material/hourglass_top:")
+        elif snap.active and not on_train_page:
             last = snap.last
             figures = f" · val {last['val_accuracy']:.0%}" if last and last["val_accuracy"] == last["val_accuracy"] else ""
             st.progress(snap.progress, text=f"Training {snap.label}: {snap.progress:.0%}{figures}")
@@ -59,6 +67,13 @@ with st.sidebar:
 
     training_status()
 
+
+with st.sidebar:
+    sidebar(page)
+
 if st.session_state["visitor_cookie"]:       # until the browser sends the visitor token back
-    st.html(visitor.cookie_script(st.session_state["visitor"]), unsafe_allow_javascript=True)
+    st.html(visitor.cookie_script(st.session_state["visitor"], cookie_seconds()),
+            unsafe_allow_javascript=True)
+    if st.session_state["visitor_cookie"] == "renew":      # hosted mode: once per session
+        st.session_state["visitor_cookie"] = False
 page.run()

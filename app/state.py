@@ -29,7 +29,8 @@ Shared by every page (``SHARED_DEFAULTS``):
     "train_show"      frozenset of setting names | None: the Train controls a lesson link keeps on
                       screen (None: all). "train_lesson": str | None, the lesson it opened.
     "visitor"         str: this browser's visitor token (app.visitor), "visitor_cookie" bool: the
-                      browser has not sent it back yet (the frame renders the cookie script).
+                      browser has not sent it back yet (the frame renders the cookie script), or
+                      "renew": hosted mode writes it once per session, to last cookie_seconds().
     "my_drawings"     dict dataset -> core.handwriting.Drawings | None: the visitor's labelled
                       drawings (app.my_drawings; immutable sets, the dict replaced on change).
     "my_teacher"      app.my_drawings.Teacher | None: this session's "Teach it" run (a thread).
@@ -160,7 +161,10 @@ def init_state():
     _leave_legacy_pages_mode()
     ss = st.session_state
     if "visitor" not in ss:
-        ss["visitor"], ss["visitor_cookie"] = visitor.bind(ss, kept_keys())
+        ss["visitor"], needs_cookie = visitor.bind(ss, kept_keys())
+        # hosted mode: the token also keys the visitor's saved models, kept for days; the
+        # cookie is written again on every new session so that it lasts as long as they do
+        ss["visitor_cookie"] = needs_cookie or ("renew" if hosting.settings().hosted else False)
         hosting.clean_when_due(model_root())      # hosted mode: old spaces, at most hourly
     else:
         visitor.seen(ss["visitor"])
@@ -175,6 +179,15 @@ def init_state():
         from app.train_form import form_defaults         # imports this module: import here
         for key, value in form_defaults().items():
             ss.setdefault(key, value)
+
+
+def cookie_seconds():
+    """How long the visitor cookie lasts: the reload window (app.visitor.KEEP_SECONDS), or in
+    hosted mode as long as the visitor's saved models are kept (NN_HOSTED_KEEP_DAYS)."""
+    settings = hosting.settings()
+    if settings.hosted:
+        return max(visitor.KEEP_SECONDS, int(settings.keep_days * 86400))
+    return visitor.KEEP_SECONDS
 
 
 def model_root():

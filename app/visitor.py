@@ -295,10 +295,12 @@ def connected(token):
     return bool(alive)
 
 
-def cookie_script(token):
-    """The JavaScript that stores ``token`` in the browser (our own constant code and a token of
-    URL-safe characters only, never anything a visitor typed)."""
+def cookie_script(token, max_age=None):
+    """The JavaScript that stores ``token`` in the browser for ``max_age`` seconds (default
+    KEEP_SECONDS; our own constant code and a token of URL-safe characters only, never anything
+    a visitor typed)."""
     if TOKEN.fullmatch(token) is None:
         raise ValueError("not a visitor token")
-    return (f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age={KEEP_SECONDS}; "
+    max_age = KEEP_SECONDS if max_age is None else int(max_age)
+    return (f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age={max_age}; "
             "SameSite=Strict';</script>")

@@ -361,3 +361,23 @@ def test_local_mode_is_unchanged_one_shared_folder_and_no_quota(app_models):
     assert not (app_models / "visitors").exists()
     assert saved_names(at) == ["mine", "nn_parameters"]
     assert saved_names(open_app("pages/train.py")) == ["mine", "nn_parameters"]   # shared
+
+
+def test_hosted_the_cookie_lasts_as_long_as_the_saved_models_and_is_renewed_each_session(
+        hosted, monkeypatch):
+    from app import state, visitor
+    assert state.cookie_seconds() == 7 * 86400
+    token = "returning-visitor-token-0123"
+    monkeypatch.setattr(visitor, "request_cookies", lambda: {visitor.COOKIE: token})
+    written = []
+    script = visitor.cookie_script
+    monkeypatch.setattr(visitor, "cookie_script",
+                        lambda *args: written.append(script(*args)) or written[-1])
+    at = open_app("pages/train.py")              # a new session of a browser that has the cookie
+    assert at.session_state["visitor"] == token
+    assert len(written) == 1, "written once per session, on its first run"
+    assert f"{token}; path=/; max-age={7 * 86400};" in written[0]
+    at.run()
+    assert len(written) == 1 and at.session_state["visitor_cookie"] is False
+    monkeypatch.setenv("NN_HOSTED", "0")
+    assert state.cookie_seconds() == visitor.KEEP_SECONDS
