@@ -379,6 +379,19 @@ class Trainer:
                             snapshots=self._snapshots, blew_up=self._blew_up,
                             splits=self._splits, time_limit=self._time_limit, place=place)
 
+    def release_replay(self, why=""):
+        """Free the replay's weight copies and the live copy of a run that has ended (the model
+        and the curves stay); returns the bytes freed. For visitors who have left: a run's
+        replay holds up to 100 MB for as long as the visitor is remembered."""
+        with self._lock:
+            if self._status in ACTIVE_STATES or not len(self._snapshots):
+                return 0
+            freed = self._snapshots.nbytes
+            self._snapshots = Snapshots()
+            self._snapshots.refused = why
+            self._live_params = None
+            return freed
+
     def live_model(self):
         """A copy of the network as the worker last sent it (None before the first record)."""
         with self._lock:

@@ -19,6 +19,8 @@ of visitors who left is freed even when nobody comes after them. What is remembe
 is its SessionState itself, never the wrapper of one script run (which holds that run's
 ScriptRunner): once a visitor is forgotten, nothing here refers to their work.
 
+A visitor gone for ``REPLAY_KEEP_SECONDS`` (2 minutes) keeps their runs, models and curves for a
+reload, but not the replay's copies of the weights (up to 100 MB a run): the sweeper frees them.
 The sweeper also makes Streamlit drop its closed sessions once their time
 (``server.disconnectedSessionTTL``) has passed, which Streamlit itself does only when another
 session closes, and then returns the freed memory to the system (``sweep()``); measured by
@@ -149,14 +151,44 @@ def _sweep_forever():
 
 
 def sweep():
-    """Free what visitors who left held: forget them (``forget_old``), let Streamlit drop its
-    expired closed sessions (``_expire_closed_sessions``), and when either let go of anything,
-    collect the cycles and hand the freed memory back to the system (``_release_memory``).
+    """Free what visitors who left held: forget them (``forget_old``), free the replays of
+    those who left a while ago (``release_replays``), let Streamlit drop its expired closed
+    sessions (``_expire_closed_sessions``), and when any let go of anything, collect the cycles
+    and hand the freed memory back to the system (``_release_memory``).
     Returns (visitors forgotten, closed sessions dropped)."""
-    forgotten, expired = forget_old(), _expire_closed_sessions()
-    if forgotten or expired:
+    forgotten, released = forget_old(), release_replays()
+    expired = _expire_closed_sessions()
+    if forgotten or released or expired:
         _release_memory()
     return forgotten, expired
+
+
+REPLAY_KEEP_SECONDS = 120        # a visitor gone this long keeps their runs, not their replays
+REPLAY_FREED = ("The replay of this run was freed when you left the page, to make room for "
+                "other visitors; the model and its curves are kept.")
+
+
+def release_replays(now=None):
+    """Free the replay snapshots (up to 100 MB a run) of visitors unseen for
+    REPLAY_KEEP_SECONDS with no session connected: a class leaving at once would otherwise
+    hold them for the whole KEEP_SECONDS. Returns the bytes freed."""
+    now = time.monotonic() if now is None else now
+    with _lock:
+        left = [list(entry["sessions"]) for entry in _visitors.values()
+                if now - entry["seen"] > REPLAY_KEEP_SECONDS]
+    active = _active_sessions() if left else None
+    freed = 0
+    for sessions in left:
+        if any(active(session_id) for session_id, _ in sessions):
+            continue
+        for _, state in sessions:
+            try:
+                trainer = state["trainer"]
+            except Exception:          # not there, or a state that cannot be read
+                continue
+            if trainer is not None and hasattr(trainer, "release_replay"):
+                freed += trainer.release_replay(REPLAY_FREED)
+    return freed
 
 
 def _expire_closed_sessions(timeout=5.0):

@@ -187,3 +187,32 @@ def test_streamlits_expired_closed_sessions_are_dropped_without_another_closing(
     assert visitor._expire_closed_sessions() == 1
     gc.collect()
     assert ref() is None
+
+
+def test_the_replay_of_a_visitor_who_left_is_freed_but_the_model_and_curves_stay(registry):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from app.trainer import Trainer
+    from core.model import ModelConfig
+    from core.training import TrainConfig
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((300, 784), dtype=np.float32), rng.integers(0, 10, 300)
+    splits = SimpleNamespace(X_train=X, y_train=y, X_val=X[:50], y_val=y[:50], X_test=X[:50],
+                             y_test=y[:50], scaling="unit")
+    trainer = Trainer()
+    trainer.start(ModelConfig(hidden_sizes=(8,)), TrainConfig(iterations=20, batch_size=30), splits)
+    assert trainer.join(30)
+    registry("session-1", {"trainer": trainer})
+    token, _ = visitor.bind({}, [])
+    before = trainer.snapshot()
+    assert len(before.snapshots) and before.saved is not None
+    assert visitor.release_replays() == 0, "the visitor has just been here"
+    later = time.monotonic() + visitor.REPLAY_KEEP_SECONDS + 1
+    assert visitor.release_replays(later) == before.snapshots.nbytes > 0
+    after = trainer.snapshot()
+    assert not len(after.snapshots) and after.snapshots.refused == visitor.REPLAY_FREED
+    assert after.saved is before.saved and after.history == before.history
+    assert token in visitor._visitors, "still remembered for a reload"
