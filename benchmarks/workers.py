@@ -121,7 +121,7 @@ def orphan_seconds():
     killed = time.perf_counter()
     server.kill()
     server.wait()
-    gone = _wait(lambda: not os.path.exists(f"/proc/{pid}"), 30)
+    gone = _wait(lambda: _gone(pid), 30)        # exited (a zombie until init reaps it) or gone
     return time.perf_counter() - killed if gone else float("inf")
 
 
