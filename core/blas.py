@@ -6,8 +6,10 @@ while they wait for each other; see benchmarks/results/speed.md). So training pi
 ``training_threads()`` threads (1 unless ``NN_BLAS_THREADS`` says otherwise) while it runs, and
 gives back the previous setting afterwards.
 
-The pin is process-wide: OpenBLAS keeps one thread count per process, with no per-thread setting,
-so while any run trains, every other session's Draw and Inspect inference in the same server
+The pin is process-wide: OpenBLAS keeps one thread count per process, with no per-thread setting.
+Since the app trains each run in a worker process of its own (app.worker), a run's pin holds in
+that process only; in the server it is set only while "Teach it" fine-tunes a model for a few
+seconds (core.finetune), when every other session's Draw and Inspect inference in the server
 process runs on 1 thread too. What that costs them, measured with
 ``python -m benchmarks.blas_threads`` (784-256-128-10 float32 ``predict_proba``, medians of 15
 and 21 alternating repeats on the 2-core machine; the busy core runs a 1-thread training loop):
