@@ -212,8 +212,9 @@ class Snapshot:
     def waiting_text(self):
         """What the page says while the run waits for a place."""
         cap = max_trainings()
+        busy = "both are busy" if cap == 2 else "all are busy" if cap > 2 else "it is busy"
         return (f"Waiting for a free place: this server trains {cap} network"
-                f"{'s' if cap > 1 else ''} at a time and all are busy. You are number "
+                f"{'s' if cap > 1 else ''} at a time and {busy}. You are number "
                 f"{self.place} in line; your run starts by itself.")
 
     @property

@@ -13,6 +13,7 @@ import pytest
 
 from app import trainer as trainer_module
 from app.trainer import Trainer, TrainingBusy
+from benchmarks.workers import KILL_SCRIPT
 from core.errors import ConfigError
 from core.model import ModelConfig
 from core.training import TrainConfig
@@ -209,30 +210,11 @@ def _alive(pid):
         return f.read().split(")")[-1].split()[0] != "Z"
 
 
-ORPHAN_SCRIPT = """
-import sys, time
-sys.path.insert(0, {root!r})
-import numpy as np
-from types import SimpleNamespace
-from app.trainer import Trainer
-from core.model import ModelConfig
-from core.training import TrainConfig
-rng = np.random.default_rng(0)
-X = rng.random((500, 784), dtype=np.float32); y = rng.integers(0, 10, 500)
-splits = SimpleNamespace(X_train=X, y_train=y, X_val=X[:50], y_val=y[:50], X_test=X[:50],
-                         y_test=y[:50], scaling="unit")
-t = Trainer()
-t.start(ModelConfig(hidden_sizes=(16,)), TrainConfig(iterations=10**6, batch_size=32), splits)
-while not t.snapshot().history:
-    time.sleep(0.05)
-print(t.worker_pid, flush=True)
-time.sleep(600)
-"""
 
 
 def test_killing_the_server_leaves_no_training_process_behind(tmp_path):
     script = tmp_path / "server.py"
-    script.write_text(ORPHAN_SCRIPT.format(root=str(Path(__file__).resolve().parents[1])))
+    script.write_text(KILL_SCRIPT.format(root=str(Path(__file__).resolve().parents[1])))
     server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         pid = int(server.stdout.readline())

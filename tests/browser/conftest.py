@@ -4,6 +4,7 @@ Without /usr/bin/chromium these tests are skipped, except in CI (env CI set), wh
 Screenshots go to artifacts/ (gitignored). The helpers at the end wait for what a user would see,
 never for a fixed time: ``from tests.browser.conftest import ...``.
 """
+import contextlib
 import importlib
 import os
 import shutil
@@ -37,23 +38,30 @@ def _require_chromium():
         pytest.skip("playwright is not installed")
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """Start the app on a free port (offline, models in a temp copy of model/); yield its URL."""
+@contextlib.contextmanager
+def served(tmp_path_factory, name, env=None):
+    """The app on a free port (offline, models in a temporary copy of model/, ``env`` added);
+    yields (URL, that model folder) and stops the server afterwards."""
     _require_chromium()
-    model_dir = tmp_path_factory.mktemp("model")
+    model_dir = tmp_path_factory.mktemp(f"{name}-model")
     if (ROOT / "model").is_dir():
         shutil.copytree(ROOT / "model", model_dir, dirs_exist_ok=True)
     try:
-        server, url = start_server(tmp_path_factory.mktemp("server") / "streamlit.log",
-                                   env={"NN_MODEL_DIR": str(model_dir),
-                                        "NN_MAX_TRAININGS": "2"})
+        server, url = start_server(tmp_path_factory.mktemp(f"{name}-server") / "streamlit.log",
+                                   env={"NN_MODEL_DIR": str(model_dir), **(env or {})})
     except ServerError as e:
         pytest.fail(str(e))
     try:
-        yield url
+        yield url, model_dir
     finally:
         stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """The app for the browser tests (at most 2 trainings at once, whatever the cores); its URL."""
+    with served(tmp_path_factory, "app", {"NN_MAX_TRAININGS": "2"}) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

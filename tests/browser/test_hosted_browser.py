@@ -4,12 +4,10 @@ by saving under the same name (B's "alpha" is B's own, A's file is untouched); A
 has it, and loads it. A screenshot of A's model panel (with its quota line) goes to artifacts/.
 """
 import re
-import shutil
 
 import pytest
 
-from benchmarks.browser import ServerError, start_server, stop_server
-from tests.browser.conftest import ARTIFACTS, ROOT, _require_chromium, set_network
+from tests.browser.conftest import ARTIFACTS, served, set_network
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -19,19 +17,8 @@ PANEL = "Your models: save, load, delete"
 @pytest.fixture(scope="module")
 def hosted_app(tmp_path_factory):
     """(URL, model folder) of a server in hosted mode, models in a temporary copy of model/."""
-    _require_chromium()
-    model_dir = tmp_path_factory.mktemp("hosted-model")
-    if (ROOT / "model").is_dir():
-        shutil.copytree(ROOT / "model", model_dir, dirs_exist_ok=True)
-    try:
-        server, url = start_server(tmp_path_factory.mktemp("hosted-server") / "streamlit.log",
-                                   env={"NN_HOSTED": "1", "NN_MODEL_DIR": str(model_dir)})
-    except ServerError as e:
-        pytest.fail(str(e))
-    try:
-        yield url, model_dir
-    finally:
-        stop_server(server)
+    with served(tmp_path_factory, "hosted", {"NN_HOSTED": "1"}) as app:
+        yield app
 
 
 def visitor(browser, url, path="/train"):
