@@ -113,9 +113,43 @@ def _cgroup_cpu_quota():
 
 
 def max_trainings():
-    """Runs the server trains at once (NN_MAX_TRAININGS; default the number of cores: each run
-    keeps one core busy in its worker process, so one more would only slow the others down)."""
-    return _setting("NN_MAX_TRAININGS", cores(), 1)
+    """Runs the server trains at once (NN_MAX_TRAININGS; default the number of cores, since each
+    run keeps one core busy in its worker process and one more would only slow the others down,
+    and no more than half the server's memory holds at the per-run cap, core.memory)."""
+    return _setting("NN_MAX_TRAININGS", min(cores(), memory_slots()), 1)
+
+
+def memory_slots():
+    """How many runs of the per-run memory cap (NN_MAX_RUN_MB) fit in half of the memory this
+    server may use (its cgroup's limit, else the machine's); at least 1."""
+    limit = memory.max_run_bytes()
+    total = _memory_bytes()
+    if not limit or not total:
+        return 1_000_000
+    return max(1, int(total / 2 // limit))
+
+
+def _memory_bytes():
+    """The memory this process may use: a cgroup limit (v2 memory.max, v1 limit_in_bytes) when
+    there is one, else MemTotal; None when neither can be read."""
+    machine = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    machine = int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+            if text != "max":
+                value = int(text)
+                return min(value, machine) if machine else value
+        except (OSError, ValueError):
+            continue
+    return machine
 
 
 def max_per_visitor():

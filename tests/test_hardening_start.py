@@ -109,6 +109,7 @@ def test_the_default_limits_are_said_in_one_sentence(monkeypatch):
     for name in ("NN_MAX_TRAININGS", "NN_MAX_TRAININGS_PER_VISITOR", "NN_MAX_TRAINING_SECONDS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(trainer_module, "cores", lambda: 2)      # the default cap: one per core
+    monkeypatch.setattr(trainer_module, "memory_slots", lambda: 1000)
     assert trainer_module.max_run_seconds() == 600
     assert limits_text() == ("This server trains at most 2 networks at a time (more wait in line), "
                              "1 per visitor; a run stops after 10 minutes and keeps what it has "
@@ -141,6 +142,7 @@ def test_two_tabs_of_one_browser_share_the_per_visitor_limit(app_models):
 
 def test_the_default_cap_follows_the_cores_a_container_may_use(monkeypatch):
     monkeypatch.delenv("NN_MAX_TRAININGS", raising=False)
+    monkeypatch.setattr(trainer_module, "memory_slots", lambda: 1000)
     monkeypatch.setattr(trainer_module.os, "sched_getaffinity", lambda pid: set(range(64)))
     monkeypatch.setattr(trainer_module, "_cgroup_cpu_quota", lambda: 2.0)   # docker run --cpus=2
     assert trainer_module.max_trainings() == 2
@@ -148,3 +150,15 @@ def test_the_default_cap_follows_the_cores_a_container_may_use(monkeypatch):
     assert trainer_module.max_trainings() == 64
     monkeypatch.setenv("NN_MAX_TRAININGS", "3")
     assert trainer_module.max_trainings() == 3
+
+
+def test_the_default_cap_also_fits_the_memory_at_the_per_run_cap(monkeypatch):
+    monkeypatch.delenv("NN_MAX_TRAININGS", raising=False)
+    monkeypatch.setattr(trainer_module, "cores", lambda: 8)
+    monkeypatch.setattr(trainer_module, "_memory_bytes", lambda: 4 * 2**30)   # a 4 GB container
+    monkeypatch.setenv("NN_MAX_RUN_MB", "1024")
+    assert trainer_module.max_trainings() == 2, "half of 4 GB holds two 1 GB runs"
+    monkeypatch.setenv("NN_MAX_RUN_MB", "4096")
+    assert trainer_module.max_trainings() == 1, "at least one"
+    monkeypatch.setenv("NN_MAX_RUN_MB", "0")                                   # no per-run cap
+    assert trainer_module.max_trainings() == 8
