@@ -847,13 +847,19 @@ def main(argv=None):
     text, ok = report(args, rounds)
     print(text)
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        out.with_suffix(".json").write_text(json.dumps(
-            {"command": sys.argv, "date": time.strftime("%Y-%m-%d %H:%M"), **source_state(),
-             "rounds": rounded(rounds)}, indent=1, default=str))
+        write_results(args.out, text, {"rounds": rounded(rounds)})
     return 0 if ok else 1
+
+
+def write_results(out, text, figures):
+    """The Markdown ``text`` to ``out`` and, beside it (.json), ``figures`` with the command,
+    the date and the source's state."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    out.with_suffix(".json").write_text(json.dumps(
+        {"command": sys.argv, "date": time.strftime("%Y-%m-%d %H:%M"), **source_state(),
+         **figures}, indent=1, default=str))
 
 
 if __name__ == "__main__":

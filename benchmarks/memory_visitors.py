@@ -51,7 +51,7 @@ if str(ROOT) not in sys.path:                     # run as a script: benchmarks/
 from benchmarks.browser import served_app  # noqa: E402
 from benchmarks.load_protocol import (LOAD_TIMEOUT_S, StreamlitSession,  # noqa: E402
                                       TrainingVisitor, process_tree, rounded, rss_bytes,
-                                      source_state)
+                                      write_results)
 
 DISCONNECT_GRACE_S = 15.0     # app/trainer.py's DISCONNECT_GRACE (read from it when it exists)
 SETTLE_MARGIN_S = 10.0        # more than the sum of the cleanup times, before reading memory
@@ -501,14 +501,9 @@ def main(argv=None):
         text += f"\n{processes_left} child process(es) of the server were still alive at the end.\n"
     print(text)
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        out.with_suffix(".json").write_text(json.dumps(
-            {"command": sys.argv, "date": time.strftime("%Y-%m-%d %H:%M"), **source_state(),
-             "phases": rounded(phases), "waves": rounded(waves), "probes": probes,
-             "samples": rounded([(t - samples[0][0], *rest) for t, *rest in samples])},
-            indent=1, default=str))
+        write_results(args.out, text, {
+            "phases": rounded(phases), "waves": rounded(waves), "probes": probes,
+            "samples": rounded([(t - samples[0][0], *rest) for t, *rest in samples])})
     return 0 if ok else 1
 
 

@@ -21,6 +21,14 @@ def hosted_app(tmp_path_factory):
         yield app
 
 
+def train(page, hidden):
+    """Train a 784-``hidden``-10 network for one epoch on the Train page, to the end."""
+    page.get_by_role("heading", name="Train a network").wait_for()
+    set_network(page, hidden, 1)
+    page.get_by_role("button", name=re.compile("Start")).click()
+    page.get_by_test_id("stAlert").filter(has_text="Finished after").wait_for(timeout=120_000)
+
+
 def visitor(browser, url, path="/train"):
     """A new browser (its own cookies: a new visitor) on ``path``; returns (context, page)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -53,10 +61,7 @@ def test_a_visitors_saved_model_is_theirs_alone_and_survives_a_reload(browser, h
     b_context = None
     try:
         # A trains a tiny network and saves it as "alpha"
-        a.get_by_role("heading", name="Train a network").wait_for()
-        set_network(a, "16", 1)
-        a.get_by_role("button", name=re.compile("Start")).click()
-        a.get_by_test_id("stAlert").filter(has_text="Finished after").wait_for(timeout=120_000)
+        train(a, "16")
         panel = open_panel(a)
         name_box = panel.get_by_role("textbox", name="Save as")
         expect(name_box).to_be_enabled()
@@ -88,10 +93,7 @@ def test_a_visitors_saved_model_is_theirs_alone_and_survives_a_reload(browser, h
 
         # B trains and saves under the same name: B's own "alpha"; A's file is untouched
         b.goto(f"{url}/train")
-        b.get_by_role("heading", name="Train a network").wait_for()
-        set_network(b, "8", 1)
-        b.get_by_role("button", name=re.compile("Start")).click()
-        b.get_by_test_id("stAlert").filter(has_text="Finished after").wait_for(timeout=120_000)
+        train(b, "8")
         b_panel = open_panel(b)
         b_name = b_panel.get_by_role("textbox", name="Save as")
         b_name.fill("alpha")
