@@ -35,6 +35,7 @@ import numpy as np
 
 SEND_EVERY_RECORD_BYTES = 100 * 2**20 // 8     # app.snapshots.MAX_BYTES / MIN_COUNT
 SEND_SECONDS_BIG = 5.0
+SEND_BACKLOG = 4                # messages waiting to be sent beyond which records go without weights
 ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")
 
 NAME = "nn-training-worker"
@@ -135,26 +136,24 @@ def main(conn):
     stop = threading.Event()
     threading.Thread(target=_watch, args=(conn, stop, parent), daemon=True,
                      name="server-watch").start()
+    sender = _Sender(conn)
     try:
-        _run(conn, stop, model_config, train_config, splits)
+        _run(sender, stop, model_config, train_config, splits)
     except BaseException as e:            # the server shows it; never a silent death
         from core.errors import NNError
         message = (str(e) if isinstance(e, NNError)
                    else f"Training failed unexpectedly: {type(e).__name__}: {e}")
-        try:
-            conn.send(("final", "failed", message, None, None, None))   # no weights
-        except (OSError, ValueError):
-            pass
+        sender.finish(("final", "failed", message, None, None, None))   # no weights
     finally:
         conn.close()
 
 
-def _run(conn, stop, model_config, train_config, splits):
+def _run(sender, stop, model_config, train_config, splits):
     from core.errors import TrainingDiverged
     from core.training import fit, new_run
 
     model, rng = new_run(model_config, train_config)        # as `python -m core train` does
-    conn.send(("running",))
+    sender.put(("running",))
     size = sum(a.nbytes for a in model.params.values())
     every_record = size <= SEND_EVERY_RECORD_BYTES
     last_sent = float("-inf")
@@ -164,11 +163,12 @@ def _run(conn, stop, model_config, train_config, splits):
         for record in records:
             entry = record.to_dict()
             history.append(entry)
-            if every_record or time.monotonic() - last_sent >= SEND_SECONDS_BIG:
-                send_params(conn, ("record", entry), model.params)
+            if ((every_record or time.monotonic() - last_sent >= SEND_SECONDS_BIG)
+                    and sender.backlog() < SEND_BACKLOG):
+                sender.put(("record", entry), model.copy_params())
                 last_sent = time.monotonic()
-            else:
-                conn.send(("record", entry, None))
+            else:               # the server is behind: the record goes, the weights wait
+                sender.put(("record", entry, None))
             if stop.is_set():
                 ended = "stopped"
                 break
@@ -180,11 +180,52 @@ def _run(conn, stop, model_config, train_config, splits):
     if ended == "done" and stop.is_set():
         ended = "stopped"            # a Stop that came before the first record
     if not any(entry["step"] > 0 for entry in history):    # step 0 is the random start
-        conn.send(("final", ended, message, blew_up, None, None))
+        sender.finish(("final", ended, message, blew_up, None, None))
         return
-    conn.send(("evaluating",))
+    sender.put(("evaluating",))
     metrics = final_metrics(model, splits, history, ended)
-    send_params(conn, ("final", ended, message, blew_up, metrics), model.params)
+    sender.finish(("final", ended, message, blew_up, metrics), model.params)
+
+
+class _Sender:
+    """Sends the worker's messages from a thread of its own, so that training never waits for the
+    server to read (a busy server's watcher thread may take a moment to get the GIL); messages
+    keep their order. ``put(message, params)`` queues a message (with a private copy of the
+    weights, or none); ``finish`` queues the last one and waits until everything is sent."""
+
+    def __init__(self, conn):
+        import queue
+        self._conn, self._queue, self._finished = conn, queue.Queue(), False
+        self._thread = threading.Thread(target=self._send_all, name="sender", daemon=True)
+        self._thread.start()
+
+    def backlog(self):
+        return self._queue.qsize()
+
+    def put(self, message, params=None):
+        self._queue.put((message, params))
+
+    def finish(self, message, params=None):
+        if self._finished:
+            return
+        self._finished = True
+        self.put(message, params)
+        self._queue.put(None)
+        self._thread.join()
+
+    def _send_all(self):
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            message, params = item
+            try:
+                if params is None:
+                    self._conn.send(message)
+                else:
+                    send_params(self._conn, message, params)
+            except (OSError, ValueError):
+                os._exit(3)            # the server is gone
 
 
 def final_metrics(model, splits, history, ended="done"):
