@@ -17,7 +17,9 @@ nothing of the server's threads or locks is inherited) running ``main``. It impo
 
 Weights travel with a record when one copy is at most ``SEND_EVERY_RECORD_BYTES`` (what the
 replay can keep anyway: app.snapshots keeps >= 8 copies in 100 MB); bigger networks send theirs
-at most every ``SEND_SECONDS_BIG`` seconds, for the live pictures.
+at most every ``SEND_SECONDS_BIG`` seconds, for the live pictures. A thread of the worker does the
+sending (``_Sender``), so training never waits for the server to read; while more than
+``SEND_BACKLOG`` messages wait, records go without weights.
 
 The worker never outlives the server: a watcher thread ends the process (``os._exit``) when the
 pipe reaches end-of-file (the server process died, even by ``kill -9``, so the kernel closed its
