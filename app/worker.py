@@ -5,7 +5,7 @@ collector and other visitors' pages never slow it down, and two runs use two cor
 nothing of the server's threads or locks is inherited) running ``main``. It imports numpy and
 ``core`` only, never Streamlit. Server and worker talk over one duplex ``Pipe``:
 
-    server -> worker   ("job", model_config, train_config, names)   then, per array in ``names``,
+    server -> worker   ("job", model_config, train_config, scaling, nice)   then, per array,
                        ("array", dtype, shape) and its raw bytes (``send_bytes``: no pickling copy
                        of the 200 MB training set); later, at any time, ("stop",)
     worker -> server   ("running",)                          the data arrived, training begins
@@ -68,9 +68,10 @@ def launch(conn):
     return process
 
 
-def send_job(conn, model_config, train_config, splits):
-    """Send a run's settings and data (the arrays' raw bytes, without pickling copies)."""
-    conn.send(("job", model_config, train_config, getattr(splits, "scaling", "unit")))
+def send_job(conn, model_config, train_config, splits, nice=0):
+    """Send a run's settings and data (the arrays' raw bytes, without pickling copies); the worker
+    lowers its CPU priority by ``nice`` steps."""
+    conn.send(("job", model_config, train_config, getattr(splits, "scaling", "unit"), nice))
     for name in ARRAYS:
         array = np.ascontiguousarray(getattr(splits, name))
         conn.send(("array", name, array.dtype.str, array.shape))
@@ -104,8 +105,9 @@ def receive(conn):
 
 
 def _receive_job(conn):
-    kind, model_config, train_config, scaling = conn.recv()
+    kind, model_config, train_config, scaling, nice = conn.recv()
     assert kind == "job", kind
+    _lower_priority(nice)
     arrays = {}
     for _ in ARRAYS:
         kind, name, dtype, shape = conn.recv()
@@ -113,6 +115,15 @@ def _receive_job(conn):
         arrays[name] = np.frombuffer(conn.recv_bytes(), dtype=dtype).reshape(shape)
     from core.datasets import Splits
     return model_config, train_config, Splits(scaling=scaling, **arrays)
+
+
+def _lower_priority(level):
+    """Run this worker ``level`` nice steps below the server (0: the same priority)."""
+    if level and hasattr(os, "nice"):
+        try:
+            os.nice(level)
+        except OSError:
+            pass
 
 
 def _watch(conn, stop, parent):

@@ -258,3 +258,23 @@ def test_a_run_without_validation_images_goes_through_the_worker(splits):
     snap = t.snapshot()
     assert snap.status == "done", snap.message
     assert snap.saved.metrics["test_accuracy"] > 0.5
+
+
+@pytest.mark.parametrize("hosted, setting, lower", [("1", None, 5), ("0", None, 0), ("1", "2", 2)])
+def test_a_class_servers_worker_trains_below_the_servers_priority(splits, monkeypatch, hosted,
+                                                                  setting, lower):
+    monkeypatch.setenv("NN_HOSTED", hosted)
+    if setting is None:
+        monkeypatch.delenv("NN_WORKER_NICE", raising=False)
+    else:
+        monkeypatch.setenv("NN_WORKER_NICE", setting)
+    t = Trainer()
+    t.start(SMALL, TrainConfig(learning_rate=0.1, iterations=1_000_000, batch_size=32), splits)
+    try:
+        assert wait_for(lambda: len(t.snapshot().history) >= 2)
+        with open(f"/proc/{t.worker_pid}/stat") as f:
+            nice = int(f.read().split(")")[-1].split()[16])
+        assert nice == min(19, os.nice(0) + lower)
+    finally:
+        t.stop()
+        assert t.join(15)
