@@ -328,7 +328,7 @@ def _probe_images(splits):
     return splits.X_test[:inside.MAP_POINTS], splits.y_test[:inside.MAP_POINTS], "test images"
 
 
-def _unit_pictures(model, names, start_params=None, views=None):
+def _unit_pictures(model, names, start_params, views):
     W = np.asarray(model.params["layers.0.W"])                        # (784, H)
     has_hidden = len(model.config.hidden_sizes) > 0
     count = min(inside.UNITS_SHOWN, W.shape[1])
@@ -344,7 +344,7 @@ def _unit_pictures(model, names, start_params=None, views=None):
     def picture():
         change = W - np.asarray(start_params["layers.0.W"]) if learned else W
         return _png(inside.weight_grid(change, count, columns=6 if has_hidden else 5))
-    st.image(_remembered({} if views is None else views, ("units", learned), picture),
+    st.image(_remembered(views, ("units", learned), picture),
              width="stretch")
     what = (f"the first {count} of {W.shape[1]} first-layer units" if has_hidden
             else "the 10 output units (" + ", ".join(map(str, names)) + ")")
@@ -354,21 +354,21 @@ def _unit_pictures(model, names, start_params=None, views=None):
                "up, blue where it pushes it down. They start as noise and form strokes.")
 
 
-def _guesses(model, X, y, names, scaling, which, views=None):
+def _guesses(model, X, y, names, scaling, which, views):
     picks = inside.panel_indices(y, X)
 
     def panel():
         predicted = model.predict(X[picks])
         return int((predicted == y[picks]).sum()), _png(inside.guess_panel(
             display_images(X[picks], scaling), y[picks], predicted, names))
-    right, picture = _remembered({} if views is None else views, "guesses", panel)
+    right, picture = _remembered(views, "guesses", panel)
     st.markdown(f"**Its guesses: {right} of {len(picks)} right**")
     st.image(picture, width="stretch")
     st.caption(f"The same {len(picks)} {which} for the whole run (two of each class), the guess "
                "under each: green when right, red when wrong. Watch them flip.")
 
 
-def _hidden_space(model, X, y, names, scaling, which, run_id, views=None):
+def _hidden_space(model, X, y, names, scaling, which, run_id, views):
     drawing = st.session_state["drawing_pixels"]
     if drawing is not None:
         drawing = to_model_input(drawing, scaling)
@@ -380,7 +380,7 @@ def _hidden_space(model, X, y, names, scaling, which, run_id, views=None):
         points, star = inside.hidden_points(model, X[:inside.MAP_POINTS], previous, drawing)
         st.session_state["hidden_map"] = (run_id, points)    # the next map keeps this orientation
         return points, charts.map_spec(points.coordinates, y[:inside.MAP_POINTS], names, star)
-    points, spec = _remembered({} if views is None else views, ("map", seen), chart)
+    points, spec = _remembered(views, ("map", seen), chart)
     st.markdown("**The hidden space**")
     st.vega_lite_chart(spec, width="stretch", key=K + "map_chart")
     st.caption(f"{len(points.coordinates):,} {which} as {points.layer} sees them, flattened to 2-D "
@@ -388,8 +388,8 @@ def _hidden_space(model, X, y, names, scaling, which, run_id, views=None):
                + ("; the star is your drawing." if seen is not None else "."))
 
 
-def _health(snap, moment, views=None):
-    rows = _remembered({} if views is None else views, "health_rows",
+def _health(snap, moment, views):
+    rows = _remembered(views, "health_rows",
                        lambda: inside.health_rows(charts.thin(snap.history)))
     st.markdown("**Layer health**")
     if not rows:
@@ -399,7 +399,7 @@ def _health(snap, moment, views=None):
     position = moment.epoch if moment is not None else None
     record = snap.history[moment.record] if moment is not None else snap.history[-1]
     for column, (metric, (title, subtitle, meaning)) in zip(st.columns(3), inside.HEALTH.items()):
-        spec = _remembered({} if views is None else views, ("health", metric, position),
+        spec = _remembered(views, ("health", metric, position),
                            lambda: charts.health_spec(
                                rows, metric, title, log_scale=metric != "dead_share",
                                healthy=1e-3 if metric == "update_ratio" else None,

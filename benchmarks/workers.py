@@ -41,7 +41,8 @@ def _status_field(pid, field):
     return None
 
 
-def _gone(pid):
+def exited(pid):
+    """Whether process ``pid`` has ended: gone, or a zombie waiting for its parent to reap it."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().split(")")[-1].split()[0] == "Z"
@@ -73,7 +74,7 @@ def start_and_stop(model_config, splits, dataset):
     t.stop()
     _wait(lambda: t.snapshot(poll=False).finished)
     final = time.perf_counter() - asked
-    _wait(lambda: _gone(pid))
+    _wait(lambda: exited(pid))
     gone = time.perf_counter() - asked
     t.join(10)
     return first, final, gone, peak
@@ -121,7 +122,7 @@ def orphan_seconds():
     killed = time.perf_counter()
     server.kill()
     server.wait()
-    gone = _wait(lambda: _gone(pid), 30)        # exited (a zombie until init reaps it) or gone
+    gone = _wait(lambda: exited(pid), 30)        # exited (a zombie until init reaps it) or gone
     return time.perf_counter() - killed if gone else float("inf")
 
 

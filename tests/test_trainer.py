@@ -13,7 +13,8 @@ import pytest
 
 from app import trainer as trainer_module
 from app.trainer import Trainer, TrainingBusy
-from benchmarks.workers import KILL_SCRIPT
+from benchmarks.load_protocol import process_tree
+from benchmarks.workers import KILL_SCRIPT, exited
 from core.errors import ConfigError
 from core.model import ModelConfig
 from core.training import TrainConfig
@@ -198,18 +199,7 @@ def test_training_runs_in_its_own_process_which_ends_with_the_run(splits):
     assert pid is not None and pid != os.getpid()
     t.stop()
     assert t.join(15)
-    assert t.worker_pid is None and not _alive(pid)
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as f:          # a zombie waiting for its parent is not alive
-        return f.read().split(")")[-1].split()[0] != "Z"
-
-
+    assert t.worker_pid is None and exited(pid)
 
 
 def test_killing_the_server_leaves_no_training_process_behind(tmp_path):
@@ -218,26 +208,14 @@ def test_killing_the_server_leaves_no_training_process_behind(tmp_path):
     server = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         pid = int(server.stdout.readline())
-        assert _alive(pid)
-        children = _children(server.pid)      # the worker and multiprocessing's resource tracker
+        assert not exited(pid)
+        children = process_tree(server.pid)[1:]   # the worker and multiprocessing's resource tracker
         assert pid in children
     finally:
         server.kill()                                       # kill -9: no cleanup code runs
         server.wait()
-    assert wait_for(lambda: not any(_alive(child) for child in children), 15), \
+    assert wait_for(lambda: all(exited(child) for child in children), 15), \
         "a process started for training outlived the server"
-
-
-def _children(parent):
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                if entry.isdigit() and int(f.read().split(")")[-1].split()[1]) == parent:
-                    found.append(int(entry))
-        except (OSError, ValueError):
-            pass
-    return found
 
 
 def test_a_network_over_the_memory_cap_is_refused_before_it_takes_a_place(splits, monkeypatch):
