@@ -7,9 +7,10 @@ Pages live in pages/ and are reached at /, /train, /draw and /inspect.
 import streamlit as st
 
 from app import visitor
-
-from app.state import (DATASETS, adopt_finished_run, cookie_seconds, current_model, dataset_title,
-                       init_state)
+from app.data import dataset_title
+from app.runs.adopt import adopt_finished_run
+from app.session import cookie_seconds, current_model, init_state
+from core.datasets import DATASETS
 
 st.set_page_config(page_title="Neural network playground", page_icon="🧠", layout="wide")
 init_state()

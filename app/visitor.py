@@ -27,7 +27,6 @@ session closes, and then returns the freed memory to the system (``sweep()``); m
 benchmarks/memory_visitors.py.
 """
 import logging
-import os
 import re
 import secrets
 import threading
@@ -47,10 +46,8 @@ MAX_SWEEP_SECONDS = 60.0         # the sweeper's period at most (else a quarter 
 def keep_seconds():
     """How long a visitor who left is remembered: ``NN_VISITOR_KEEP_SECONDS`` (whole seconds, at
     least 1; default 1800). Benchmarks set it short to see the memory come back."""
-    try:
-        return max(1, int(os.environ.get("NN_VISITOR_KEEP_SECONDS", DEFAULT_KEEP_SECONDS)))
-    except ValueError:
-        return DEFAULT_KEEP_SECONDS
+    from app import settings
+    return settings.get().visitor_keep_seconds
 
 
 KEEP_SECONDS = keep_seconds()    # read once, at the server's start

@@ -70,8 +70,13 @@ def page_figures(rounds, url=None):
     """Server time per stroke on the Draw page with the network diagram open and closed."""
     from playwright.sync_api import sync_playwright
 
-    from benchmarks.browser import (CHROMIUM, CHROMIUM_ARGS, PREDICTION_JS, STROKES,
-                                    served_app)
+    from benchmarks.browser import (
+        CHROMIUM,
+        CHROMIUM_ARGS,
+        PREDICTION_JS,
+        STROKES,
+        served_app,
+    )
 
     def wait_prediction(page, expected):
         page.wait_for_function(f"() => ({PREDICTION_JS})() === {json.dumps(expected)}",
@@ -146,7 +151,7 @@ def main(argv=None):
         page_figures(args.page, args.url)
         return
 
-    from app.why import as_table, network_diagram, unit_details
+    from app.render.why import as_table, network_diagram, unit_details
     from core.counterfactual import LINF_BUDGET, PIXEL_BUDGET, counterfactual, nudge
     from core.datasets import CLASS_NAMES, load_dataset
     from core.dreams import class_dreams

@@ -29,6 +29,21 @@ import threading
 import time
 from pathlib import Path
 
+from app.inputs.pictures import (
+    DECODE_BUDGET_BYTES,
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_PIXELS,
+    decode_cost,
+)
+from app.runs.line import (
+    TrainingBusy,
+    max_per_visitor,
+    max_trainings,
+    running_by_visitor,
+    running_count,
+)
+from app.runs.trainer import Trainer
+
 ROOT = Path(__file__).resolve().parents[1]
 MARGIN_BYTES = 64 * 2**20        # address space the child may take above the budget (libraries, slack)
 
@@ -85,7 +100,9 @@ def measured(function, *args):
 
 def upload_path(data):
     """What the Draw page does with an upload: decode, then preprocess for MNIST."""
-    from app.draw_views import decode_upload
+    from app.inputs.pictures import (
+        decode_upload,
+    )
     from core.drawing import options_for, preprocess_image
     grey = decode_upload(data, "The picture")
     result = preprocess_image(grey, options_for("mnist"))
@@ -132,7 +149,6 @@ def json_lines(completed):
 
 def measure_uploads(pictures, limit=None):
     """{name: {"outcome", "seconds", "peak", "size"}} for {name: bytes}, in one limited child."""
-    from app.draw_views import DECODE_BUDGET_BYTES
     limit = DECODE_BUDGET_BYTES + MARGIN_BYTES if limit is None else limit
     with tempfile.TemporaryDirectory() as folder:
         paths = {}
@@ -164,7 +180,6 @@ class Header:
 
 def largest_side(mode, fmt, data=b"", info=None, aspect=1.0):
     """The largest width (height = width / aspect) that decode_cost accepts, by bisection."""
-    from app.draw_views import DECODE_BUDGET_BYTES, MAX_UPLOAD_PIXELS, decode_cost
     lo, hi = 1, 200_000
     while lo < hi:
         mid = (lo + hi + 1) // 2
@@ -177,7 +192,6 @@ def largest_side(mode, fmt, data=b"", info=None, aspect=1.0):
 
 def worst_pictures(quick=False):
     """{description: bytes}: the worst pictures we could make, accepted or just refused."""
-    from app.draw_views import MAX_UPLOAD_BYTES
     from benchmarks.hostile import pillow_picture, png
     fake_png = lambda colour, depth: b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(8) + bytes([depth, colour])
     pictures = {
@@ -208,7 +222,6 @@ def worst_pictures(quick=False):
 
 
 def print_uploads(quick=False):
-    from app.draw_views import DECODE_BUDGET_BYTES
     results = measure_uploads(worst_pictures(quick))
     print(f"\n## 1. Pictures (decode_upload + preprocess_image in a fresh process, freed memory "
           f"given back between pictures; budget {DECODE_BUDGET_BYTES / 2**20:.0f} MB, address "
@@ -241,8 +254,9 @@ def worst_model_files():
     rng = np.random.default_rng(0)
     members = [(name, (rng.standard_normal(a.shape) * 0.01).astype(np.float32) if "W" in name else a)
                for name, a in weights(hidden)]
-    from benchmarks.hostile import _meta
     import json
+
+    from benchmarks.hostile import _meta
     meta = _meta(hidden)
     meta.pop("_sizes")
     data = npz([("meta.npy", np.array(json.dumps(meta)))] + members)
@@ -370,7 +384,6 @@ def simultaneous_starts(splits, trainers, prefix):
     """[(visitor, Trainer)] -> Start on each at the same moment (a barrier releases them);
     returns (visitors started, refusal messages, {"threads": most training threads seen alive,
     "per_visitor": most runs of one visitor}, seconds for all the starts)."""
-    from app.trainer import TrainingBusy, running_by_visitor
     from core.model import ModelConfig
     from core.training import TrainConfig
     model_config = ModelConfig(hidden_sizes=(16,))
@@ -413,7 +426,6 @@ def simultaneous_starts(splits, trainers, prefix):
 
 def three_visitors():
     """20 Start calls: A clicks 7 times in one tab, B has 7 tabs, C two tabs with 3 clicks each."""
-    from app.trainer import Trainer
     tab_a = Trainer()
     tabs_c = [Trainer(), Trainer()]
     return ([("A", tab_a)] * 7 + [("B", Trainer()) for _ in range(7)]
@@ -421,7 +433,6 @@ def three_visitors():
 
 
 def print_starts(repeats=20):
-    from app.trainer import max_per_visitor, max_trainings, running_count
     os.environ.setdefault("NN_MAX_TRAININGS", "2")
     os.environ.setdefault("NN_MAX_TRAININGS_PER_VISITOR", "1")
     splits = small_splits()

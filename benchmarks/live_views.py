@@ -42,14 +42,30 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app import charts, inside                                   # noqa: E402
-from app import snapshots as snapshots_module                    # noqa: E402
-from app import trainer as trainer_module                        # noqa: E402
-from app.inspect_views import display_images                     # noqa: E402
-from app.trainer import Trainer                                  # noqa: E402
+from app.render.charts import (
+    curves_spec,
+    health_spec,
+    map_spec,
+    probabilities_spec,
+    thin,
+)
+from app.render.images import display_images
+from app.render.inside import (
+    HEALTH,
+    MAP_POINTS,
+    UNITS_SHOWN,
+    guess_panel,
+    health_rows,
+    hidden_points,
+    panel_indices,
+    weight_grid,
+)
+from app.runs import trainer as trainer_module
+from app.runs.replay import MAX_BYTES, MAX_COUNT, Snapshots
+from app.runs.trainer import Trainer
 from core.datasets import CLASS_NAMES, load_dataset, make_splits  # noqa: E402
-from core.model import ModelConfig                               # noqa: E402
-from core.training import get_preset, plan                       # noqa: E402
+from core.model import ModelConfig  # noqa: E402
+from core.training import get_preset, plan  # noqa: E402
 
 MB = 2**20
 PARTS = ("snapshot", "curves", "live model", "unit pictures", "guesses", "hidden space", "health",
@@ -108,8 +124,8 @@ def refresh(trainer, memo, *, show_inside=True, drawing=None, encode=True):
     with part("curves"):
         options = {"epochs": planned_epochs(snap), "blew_up": None, "position": None}
         current = (snap.label, history)
-        specs.append(charts.curves_spec("loss", current, [], log_scale=True, **options))
-        specs.append(charts.curves_spec("accuracy", current, [], **options))
+        specs.append(curves_spec("loss", current, [], log_scale=True, **options))
+        specs.append(curves_spec("accuracy", current, [], **options))
     scaling = snap.train_config.scaling if snap.train_config is not None else "unit"
     names = CLASS_NAMES[snap.dataset]
     if show_inside and snap.splits is not None:
@@ -119,28 +135,28 @@ def refresh(trainer, memo, *, show_inside=True, drawing=None, encode=True):
         if splits.X_val.shape[0]:
             X, y = splits.X_val, splits.y_val
         else:
-            X, y = splits.X_test[:inside.MAP_POINTS], splits.y_test[:inside.MAP_POINTS]
+            X, y = splits.X_test[:MAP_POINTS], splits.y_test[:MAP_POINTS]
         with part("unit pictures"):
             W = np.asarray(model.params["layers.0.W"])                        # (784, H)
             columns = 6 if model.config.hidden_sizes else 5
-            pictures.append(inside.weight_grid(W, min(inside.UNITS_SHOWN, W.shape[1]),
+            pictures.append(weight_grid(W, min(UNITS_SHOWN, W.shape[1]),
                                                columns=columns))
         with part("hidden space"):
             previous = memo.get("hidden_map")
             previous = previous[1] if previous is not None and previous[0] == snap.run_id else None
-            points, star = inside.hidden_points(model, X[:inside.MAP_POINTS], previous, drawing)
+            points, star = hidden_points(model, X[:MAP_POINTS], previous, drawing)
             memo["hidden_map"] = (snap.run_id, points)
-            specs.append(charts.map_spec(points.coordinates, y[:inside.MAP_POINTS], names, star))
+            specs.append(map_spec(points.coordinates, y[:MAP_POINTS], names, star))
         with part("guesses"):
-            picks = inside.panel_indices(y)
+            picks = panel_indices(y)
             predicted = model.predict(X[picks])
-            pictures.append(inside.guess_panel(display_images(X[picks], scaling), y[picks],
+            pictures.append(guess_panel(display_images(X[picks], scaling), y[picks],
                                                predicted, names))
         with part("health"):
-            rows = inside.health_rows(charts.thin(history))
+            rows = health_rows(thin(history))
             epochs = planned_epochs(snap)
-            for metric, (title, _, _) in inside.HEALTH.items():
-                specs.append(charts.health_spec(
+            for metric, (title, _, _) in HEALTH.items():
+                specs.append(health_spec(
                     rows, metric, title, log_scale=metric != "dead_share",
                     healthy=1e-3 if metric == "update_ratio" else None, epochs=epochs))
     if drawing is not None:
@@ -148,7 +164,7 @@ def refresh(trainer, memo, *, show_inside=True, drawing=None, encode=True):
             live = trainer.live_model() if snap.active else (snap.saved.model if snap.saved else None)
             if live is not None:
                 probabilities = live.predict_proba(np.asarray(drawing, np.float32)[None, :])[0]
-                specs.append(charts.probabilities_spec(probabilities, names, height=150))
+                specs.append(probabilities_spec(probabilities, names, height=150))
     if encode:
         import streamlit as st
         with part("encode pictures"):
@@ -212,7 +228,7 @@ def time_refreshes(args, preset, raw, splits):
     p95 = table(samples)
     print(f"\nTarget p95 < 60 ms: {'met' if p95 < 60 else 'MISSED'} ({p95:.1f} ms). "
           f"The last run had {records} records when the timing stopped; the map projects "
-          f"{inside.MAP_POINTS} validation images.")
+          f"{MAP_POINTS} validation images.")
     if args.after:
         # the same view once the run has ended (what Replay redraws at each move of its slider):
         # no training beside it, and the BLAS is no longer pinned to the training's 1 thread
@@ -248,7 +264,7 @@ def map_parts(preset, splits, repeats=15):
     train_config = dataclasses.replace(preset.train, epochs=1, iterations=None)
     snap = watched_run(preset.model, train_config, splits, "map")
     model = snap.saved.model
-    X = splits.X_val[:inside.MAP_POINTS]
+    X = splits.X_val[:MAP_POINTS]
     H = np.asarray(model.hidden_activations(X)[-1], np.float64)              # (N, H)
 
     def scatter_eigh():
@@ -278,7 +294,7 @@ def map_parts(preset, splits, repeats=15):
     print(f"\nSame two components (up to sign) from both: {same}.")
 
 
-class PeakSnapshots(snapshots_module.Snapshots):
+class PeakSnapshots(Snapshots):
     """app.snapshots.Snapshots that remembers its largest size and count after every add."""
 
     def __init__(self, *a, **k):
@@ -322,8 +338,8 @@ def memory(args, preset, splits):
              dataclasses.replace(preset.train, iterations=None)),
             ("large network", large,
              dataclasses.replace(preset.train, epochs=args.large_epochs, iterations=None))]
-    print(f"\n## Replay snapshots (limits: {snapshots_module.MAX_BYTES / MB:.0f} MB and "
-          f"{snapshots_module.MAX_COUNT} copies per run; thinned evenly)\n")
+    print(f"\n## Replay snapshots (limits: {MAX_BYTES / MB:.0f} MB and "
+          f"{MAX_COUNT} copies per run; thinned evenly)\n")
     print("| run | network | steps | records | one copy | copies taken | peak kept | peak MB | "
           "kept at the end | MB at the end | thinnings | training s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -342,7 +358,7 @@ def memory(args, preset, splits):
     rng = np.random.default_rng(0)
     from core.model import MLP
     params = MLP(huge, rng).copy_params()
-    refusing = snapshots_module.Snapshots()
+    refusing = Snapshots()
     refusing.add(0, {"step": 0, "epoch": 0.0, "elapsed": 0.0}, params)
     sizes = "-".join(map(str, huge.layer_sizes))
     print(f"\n{sizes} ({sum(a.nbytes for a in params.values()) / MB:.1f} MB a copy): "

@@ -17,7 +17,7 @@ import tracemalloc
 
 import numpy as np
 
-from app.snapshots import MAX_BYTES, MAX_COUNT, MIN_COUNT, Snapshots
+from app.runs.replay import MAX_BYTES, MAX_COUNT, MIN_COUNT, Snapshots
 from core.datasets import make_splits, read_sample
 from core.memory import SnapshotBudget, format_bytes, run_memory
 from core.model import ModelConfig

@@ -49,9 +49,15 @@ if str(ROOT) not in sys.path:                     # run as a script: benchmarks/
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.browser import served_app  # noqa: E402
-from benchmarks.load_protocol import (LOAD_TIMEOUT_S, StreamlitSession,  # noqa: E402
-                                      TrainingVisitor, process_tree, rounded, rss_bytes,
-                                      write_results)
+from benchmarks.load_protocol import (  # noqa: E402
+    LOAD_TIMEOUT_S,
+    StreamlitSession,
+    TrainingVisitor,
+    process_tree,
+    rounded,
+    rss_bytes,
+    write_results,
+)
 
 DISCONNECT_GRACE_S = 15.0     # app/trainer.py's DISCONNECT_GRACE (read from it when it exists)
 SETTLE_MARGIN_S = 10.0        # more than the sum of the cleanup times, before reading memory
@@ -61,7 +67,7 @@ SAMPLE_S = 0.5
 
 def disconnect_grace():
     try:
-        from app.trainer import DISCONNECT_GRACE
+        from app.runs.trainer import DISCONNECT_GRACE
         return float(DISCONNECT_GRACE)
     except Exception:
         return DISCONNECT_GRACE_S

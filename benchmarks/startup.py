@@ -12,8 +12,14 @@ import statistics
 import subprocess
 import time
 
-from benchmarks.browser import (CHROMIUM, CHROMIUM_ARGS, free_port, stop_server,
-                                streamlit_process, wait_healthy)
+from benchmarks.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    free_port,
+    stop_server,
+    streamlit_process,
+    wait_healthy,
+)
 
 
 def one_run(browser):

@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.trainer import Trainer                         # noqa: E402
-from core.datasets import load_dataset, make_splits     # noqa: E402
-from core.training import TrainConfig, get_preset      # noqa: E402
+from app.runs.trainer import Trainer
+from core.datasets import load_dataset, make_splits  # noqa: E402
+from core.training import TrainConfig, get_preset  # noqa: E402
 
 
 def _status_field(pid, field):
@@ -99,7 +99,6 @@ import sys, time
 sys.path.insert(0, {root!r})
 import numpy as np
 from types import SimpleNamespace
-from app.trainer import Trainer
 from core.model import ModelConfig
 from core.training import TrainConfig
 rng = np.random.default_rng(0)

@@ -15,21 +15,24 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app import my_drawings, state
-from app.charts import probabilities_spec
-from app.draw_input import ask_when, preprocessing_toggles, read_input
-from app.draw_views import (CANVAS_TOOLBAR_FIX, MAX_UPLOAD_BYTES, UPLOAD_TYPES, classify, enlarge,
-                            warm_up)
-from app.why_views import why_expander
+from app.data import class_names, dataset_title
+from app.inputs.pictures import MAX_UPLOAD_BYTES, UPLOAD_TYPES
+from app.render.charts import probabilities_spec
+from app.render.images import enlarge
+from app.session import current_model, init_state
+from app.views.draw import CANVAS_TOOLBAR_FIX, classify, warm_up
+from app.views.draw_input import ask_when, preprocessing_toggles, read_input
+from app.views.my_drawings import label_buttons, section
+from app.views.why import why_expander
 from core.drawing import options_for
 from core.errors import NNError
 
-state.init_state()
+init_state()
 ss = st.session_state
 dataset = ss["dataset"]
-names = state.class_names(dataset)
+names = class_names(dataset)
 fashion = dataset == "fashion-mnist"
-title = state.dataset_title(dataset)
+title = dataset_title(dataset)
 
 
 # -- callbacks ------------------------------------------------------------------------------------
@@ -66,7 +69,7 @@ st.html(CANVAS_TOOLBAR_FIX, unsafe_allow_javascript=True)
 def draw_and_guess():
     """Everything a stroke changes: a stroke reruns only this, not the frame around it."""
     started = time.perf_counter()
-    saved, model_label = state.current_model(dataset)
+    saved, model_label = current_model(dataset)
     st.space("small")                       # room for the canvas toolbar, which floats above it
     canvas_column, result_column = st.columns([5, 6], gap="large")
 
@@ -161,7 +164,7 @@ def draw_and_guess():
                                      help="The probability the network gives its guess. A "
                                           "confident network can still be wrong: see Inspect.")
             st.vega_lite_chart(probabilities_spec(guess.probabilities, names), width="stretch")
-            my_drawings.label_buttons(dataset, pixels, guess.index, source, on_saved=clear_canvas)
+            label_buttons(dataset, pixels, guess.index, source, on_saved=clear_canvas)
         if saved is not None:
             st.caption(f"Model: {asked_label}, {saved.model.config.describe()}.")
         if pixels is not None and not empty:
@@ -189,4 +192,4 @@ def draw_and_guess():
 
 
 draw_and_guess()
-my_drawings.section(dataset)         # your labelled drawings: score, Teach it, gallery, files
+section(dataset)         # your labelled drawings: score, Teach it, gallery, files

@@ -2,8 +2,9 @@
 import numpy as np
 import streamlit as st
 
-from app.links import LESSONS
-from app.state import class_names, current_model, dataset_title, init_state, load_raw
+from app.data import class_names, dataset_title, load_raw
+from app.inputs.links import LESSONS
+from app.session import current_model, init_state
 from core.errors import NNError
 
 init_state()

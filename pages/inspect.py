@@ -8,24 +8,39 @@ model (cached by the fingerprint of its weights).
 import numpy as np
 import streamlit as st
 
-from app import my_drawings, state
-from app.charts import (activation_spec, confusion_spec, curves_spec, per_class_spec,
-                        probabilities_spec)
-from app.draw_views import classify, enlarge, to_model_input
-from app.inspect_views import (WEIGHTS_PER_PAGE, choose_model, evaluation_key, fingerprint,
-                               grey_images, pick_image, test_predictions, weight_images)
-from app.why_views import dreams_view, network_view, saliency_view
+from app.data import (
+    class_names,
+    dataset_title,
+    evaluation_key,
+    fingerprint,
+    load_raw,
+    test_predictions,
+)
+from app.inputs.pictures import to_model_input
+from app.render.charts import (
+    activation_spec,
+    confusion_spec,
+    curves_spec,
+    per_class_spec,
+    probabilities_spec,
+)
+from app.render.images import WEIGHTS_PER_PAGE, enlarge, grey_images, weight_images
+from app.session import init_state
+from app.views.draw import classify
+from app.views.inspect import choose_model, pick_image
+from app.views.my_drawings import test_set_choice
+from app.views.why import dreams_view, network_view, saliency_view
 from core import metrics
 from core.errors import NNError
 
 MISTAKES_PER_PAGE = 40
 ANY = "any"
 
-state.init_state()
+init_state()
 ss = st.session_state
 dataset = ss["dataset"]
-names = state.class_names(dataset)
-title = state.dataset_title(dataset)
+names = class_names(dataset)
+title = dataset_title(dataset)
 
 st.title("Inspect")
 st.caption(f"Open up a {title} model: where it is right, where it is wrong, and what its units "
@@ -34,7 +49,7 @@ st.caption(f"Open up a {title} model: where it is right, where it is wrong, and 
 # -- which model ------------------------------------------------------------------------------------
 try:
     saved, label = choose_model(dataset)
-    raw = my_drawings.test_set_choice(dataset, state.load_raw(dataset))   # or your drawings
+    raw = test_set_choice(dataset, load_raw(dataset))   # or your drawings
     evaluation = test_predictions(evaluation_key(saved, raw), saved, raw)
 except NNError as e:
     st.error(str(e))

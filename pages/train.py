@@ -1,15 +1,16 @@
 """Train: choose a network and its training, start it, watch it learn, keep the result.
 
-Controls on the left (app.train_form), the run on the right (app.train_run: Start/Stop/Reset and
-the live view), the visitor's model files below (app.model_files). The run itself is a thread per
-session in app.trainer; this page only starts and stops it from callbacks and polls it.
+Controls on the left (app.views.train_form), the run on the right (app.views.train_run:
+Start/Stop/Reset and the live view), the visitor's model files below (app.views.model_files). The
+run itself trains in a worker process (app.runs); this page only starts and stops it from callbacks
+and polls it.
 """
 import streamlit as st
 
-from app import model_files, train_form, train_run
-from app.state import init_state
-from app.train_form import K
-from app.trainer import limits_text
+from app.inputs.form import K
+from app.runs.line import limits_text
+from app.session import init_state
+from app.views import model_files, train_form, train_run
 
 init_state()
 

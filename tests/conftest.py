@@ -70,7 +70,7 @@ def trainings_left(timeout=5.0):
     """Wait up to ``timeout`` seconds for every training run to end, training or waiting in line
     (a finished run's watcher takes a moment to end its worker process after the page shows the
     result); return how many are left."""
-    from app.trainer import running_count, waiting_count
+    from app.runs.line import running_count, waiting_count
 
     end = time.monotonic() + timeout
     while running_count() + waiting_count() and time.monotonic() < end:

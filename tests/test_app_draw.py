@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app import draw_views
-from app.draw_views import decode_upload, enlarge
+from app.inputs import pictures
+from app.inputs.pictures import decode_upload
+from app.render.images import enlarge
 from core.errors import DrawingError
 from tests.conftest import ROOT, metric, needs_model, open_app, texts
 
@@ -196,14 +197,14 @@ def test_decode_refuses_animations_and_decompression_bombs(monkeypatch):
     with pytest.raises(DrawingError, match="animation"):
         decode_upload(buffer.getvalue())
     small = png_bytes(np.zeros((40, 40), np.uint8))
-    monkeypatch.setattr(draw_views, "MAX_UPLOAD_PIXELS", 1000)
+    monkeypatch.setattr(pictures, "MAX_UPLOAD_PIXELS", 1000)
     with pytest.raises(DrawingError, match="megapixels"):
         decode_upload(small)
-    monkeypatch.setattr(draw_views, "MAX_UPLOAD_PIXELS", 50_000_000)
+    monkeypatch.setattr(pictures, "MAX_UPLOAD_PIXELS", 50_000_000)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)         # PIL's own guard
     with pytest.raises(DrawingError, match="pixels"):
         decode_upload(small)
-    monkeypatch.setattr(draw_views, "MAX_UPLOAD_BYTES", 10)
+    monkeypatch.setattr(pictures, "MAX_UPLOAD_BYTES", 10)
     with pytest.raises(DrawingError, match="MB"):
         decode_upload(small)
 

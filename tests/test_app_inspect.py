@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from app.inspect_views import diverging_rgb, weight_images
+from app.render.images import diverging_rgb, weight_images
 from core.datasets import load_dataset, make_splits
 from core.model import ModelConfig
 from core.modelio import SavedModel, save_model

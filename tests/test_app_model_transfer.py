@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from app import model_files
+from app.data import shipped_model
+from app.store.files import download_name, npz_bytes
 from core import modelio
 from core.model import MLP, ModelConfig
 from core.modelio import SavedModel
@@ -26,7 +27,7 @@ def app_env(app_models):
 def model_bytes(dataset="mnist", hidden=(8,), seed=0):
     saved = SavedModel(MLP(ModelConfig(hidden_sizes=hidden), np.random.default_rng(seed)), dataset,
                        metrics={"test_accuracy": 0.99})
-    return model_files.npz_bytes(saved)
+    return npz_bytes(saved)
 
 
 def pickled_model():
@@ -59,14 +60,13 @@ def test_the_current_model_downloads_as_an_npz_that_loads_back_and_exports_for_p
     assert export.label == "Export for PyTorch (.safetensors)" and not export.disabled
     saved = at.session_state["user_models"]["mnist"]
     assert saved is None, "the pretrained model is current"
-    from app.state import shipped_model
     pretrained, _ = shipped_model("mnist")
-    data = model_files.npz_bytes(pretrained)             # what the download button sends
+    data = npz_bytes(pretrained)             # what the download button sends
     back = modelio.load_model(data, expected_dataset="mnist")
     assert back.model.config == pretrained.model.config and back.scaling == pretrained.scaling
     for key, value in pretrained.model.params.items():
         np.testing.assert_array_equal(back.model.params[key], value, err_msg=key)
-    assert model_files.download_name(pretrained, "npz") == "mnist-784-256-128-10.npz"
+    assert download_name(pretrained, "npz") == "mnist-784-256-128-10.npz"
     st_numpy = pytest.importorskip("safetensors.numpy")
     from core import safetensors as export_module
     tensors = st_numpy.load(export_module.export_bytes(pretrained))

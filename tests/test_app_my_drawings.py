@@ -9,7 +9,14 @@ import pytest
 
 from core.datasets import CLASS_NAMES
 from core.handwriting import MAX_DRAWINGS, SKETCH_SIDE, Drawings, to_zip
-from tests.conftest import metric, needs_model, open_app, run_until_finished, texts, tiny_run
+from tests.conftest import (
+    metric,
+    needs_model,
+    open_app,
+    run_until_finished,
+    texts,
+    tiny_run,
+)
 from tests.test_app_draw import draw
 
 pytestmark = [pytest.mark.timeout(120), needs_model]
@@ -194,13 +201,13 @@ def test_teach_it_needs_a_few_drawings(style):
 
 def test_teach_it_when_the_server_is_busy_says_so(style, monkeypatch):
     monkeypatch.setenv("NN_MAX_TRAININGS", "1")
-    from app import my_drawings
+    from app.views.my_drawings import _teaching
     at = with_drawings(draw_page(), style)
     monkeypatch.setattr("app.trainer.running_count", lambda: 1)
     at.button(key="my_teach").click().run()
     assert "The server is busy" in texts(at.error)
     assert at.session_state["my_teacher"].snapshot().status == "idle"
-    assert my_drawings._teaching == set()
+    assert _teaching == set()
 
 
 # -- measure elsewhere -----------------------------------------------------------------------------

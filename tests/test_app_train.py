@@ -100,13 +100,13 @@ def test_a_lesson_link_fills_the_controls_and_shows_only_its_own(param):
 
 
 def test_a_shared_link_restores_every_setting_and_names_what_it_refused():
-    from app import links
+    from app.inputs.links import SETTINGS, link_query
     at = open_app("pages/train.py")
     at.text_input(key="train.hidden").set_value("32, 16")
     at.selectbox(key="train.activation").set_value("tanh")
     at.number_input(key="train.seed").set_value(42).run()
-    settings = {name: at.session_state["train." + name] for name in links.SETTINGS}
-    query = links.link_query(settings, "fashion-mnist", show=frozenset({"learning_rate"}))
+    settings = {name: at.session_state["train." + name] for name in SETTINGS}
+    query = link_query(settings, "fashion-mnist", show=frozenset({"learning_rate"}))
     assert "visitor" not in str(query) and at.session_state["visitor"] not in str(query)
 
     other = AppTest.from_file(APP, default_timeout=30)
@@ -114,7 +114,7 @@ def test_a_shared_link_restores_every_setting_and_names_what_it_refused():
     other.query_params.update({**query, "epochs": "many", "hidden": "2²"})
     other.switch_page("pages/train.py").run()
     assert other.session_state["dataset"] == "fashion-mnist"
-    for name in links.SETTINGS:
+    for name in SETTINGS:
         if name not in ("epochs", "hidden"):
             assert other.session_state["train." + name] == settings[name], name
     warning = texts(other.warning)

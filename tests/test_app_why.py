@@ -6,7 +6,19 @@ import json
 import numpy as np
 import pytest
 
-from app import charts, why, why_views
+from app.render.network_charts import path_spec, pushes_spec
+from app.render.why import (
+    MAX_UNITS_SHOWN,
+    arithmetic_markdown,
+    attribution_picture,
+    change_summary,
+    grey_picture,
+    network_diagram,
+    parse_key,
+    unit_details,
+)
+from app.views import why as why_view
+from app.views.why import _clicked
 from core.explain import trace
 from core.model import MLP, ModelConfig
 from core.modelio import SavedModel
@@ -116,11 +128,11 @@ def test_the_network_lights_up_for_a_drawing_and_a_unit_can_be_chosen():
 
 def test_a_click_on_a_circle_chooses_its_unit(monkeypatch):
     state = {"draw_why_network": {"selection": {"unit": [{"key": "2:17"}]}}, "draw_why_unit": "1:0"}
-    monkeypatch.setattr(why_views.st, "session_state", state)
-    why_views._clicked("draw_why_network", "draw_why_unit")
+    monkeypatch.setattr(why_view.st, "session_state", state)
+    _clicked("draw_why_network", "draw_why_unit")
     assert state["draw_why_unit"] == "2:17"
     state["draw_why_network"] = {"selection": {"unit": []}}          # a click beside the circles
-    why_views._clicked("draw_why_network", "draw_why_unit")
+    _clicked("draw_why_network", "draw_why_unit")
     assert state["draw_why_unit"] == "2:17", "keeps the unit"
 
 
@@ -195,7 +207,7 @@ def test_every_view_works_for_every_architecture(config, scaling):
     hidden = config.hidden_sizes
     for column, size in enumerate(hidden, start=1):
         drawn = [r for r in rows if r["kind"] == "unit" and r["key"].startswith(f"{column}:")]
-        assert len(drawn) == min(size, why.MAX_UNITS_SHOWN)
+        assert len(drawn) == min(size, MAX_UNITS_SHOWN)
     assert sum(r["kind"] == "output" for r in rows) == 10
     titles = [r["text"] for r in rows if r["kind"] == "title"]
     assert len(titles) == len(hidden) + 2, titles
@@ -267,34 +279,34 @@ def test_a_units_arithmetic_adds_up_to_what_the_model_computes(activation, outpu
     hidden = model.hidden_activations(tr.inputs[0])
     shown = model.predict_proba(tr.inputs[0])[0]
     for key in ["1:5", "2:19", "3:4"]:
-        details = why.unit_details(model, tr, key, DIGITS, scaling)
+        details = unit_details(model, tr, key, DIGITS, scaling)
         terms = sum(t.contribution for t in details.terms) + details.others_sum
         assert terms == pytest.approx(details.total, abs=1e-9)
         assert details.total + details.bias == pytest.approx(details.z, rel=1e-4, abs=1e-4)
-        column, unit = why.parse_key(key, config.layer_sizes)
+        column, unit = parse_key(key, config.layer_sizes)
         expected = shown[unit] if details.is_output else hidden[column - 1][0, unit]
         assert details.activation == pytest.approx(float(expected), rel=1e-5)
         contributions = [abs(t.contribution) for t in details.terms]
         assert contributions == sorted(contributions, reverse=True)
         assert details.others == 784 - len(details.terms) if column == 1 else True
-        table = why.arithmetic_markdown(details, scaling)
+        table = arithmetic_markdown(details, scaling)
         assert table.count("\n|") >= len(details.terms) + 4
-    assert why.unit_details(model, tr, "1:5", DIGITS, scaling).picture_is_weights
-    assert why.unit_details(model, tr, "3:4", DIGITS, scaling).pushes is None
+    assert unit_details(model, tr, "1:5", DIGITS, scaling).picture_is_weights
+    assert unit_details(model, tr, "3:4", DIGITS, scaling).pushes is None
 
 
 def test_the_diagram_shows_at_most_32_units_per_layer_and_the_chosen_one():
     model = MLP(ModelConfig(hidden_sizes=(300, 10)), np.random.default_rng(3))
     pixels = np.zeros(784, np.float32)
     pixels[300:500] = 1.0
-    diagram = why.network_diagram(model, pixels, "unit", DIGITS)
+    diagram = network_diagram(model, pixels, "unit", DIGITS)
     first = [r for r in diagram.rows if r["kind"] == "unit" and r["key"].startswith("1:")]
     assert len(first) == 32 and "the 32 most active of 300" in diagram.note
     activations = model.hidden_activations(pixels)[0][0]
     drawn = {int(r["key"].split(":")[1]) for r in first}
     assert min(activations[list(drawn)]) >= np.sort(activations)[-32] - 1e-6, "the most active"
     quiet = int(np.argmin(activations))
-    chosen = why.network_diagram(model, pixels, "unit", DIGITS, selected=f"1:{quiet}")
+    chosen = network_diagram(model, pixels, "unit", DIGITS, selected=f"1:{quiet}")
     keys = [r["key"] for r in chosen.rows if r.get("key")]
     assert f"1:{quiet}" in keys and len([k for k in keys if k.startswith("1:")]) == 32
     assert [r for r in chosen.rows if r.get("selected")][0]["key"] == f"1:{quiet}"
@@ -303,9 +315,9 @@ def test_the_diagram_shows_at_most_32_units_per_layer_and_the_chosen_one():
     assert 0 < len(edges) <= 32 * 3 + 10 * 4 + 10 * 4
     json.dumps(diagram.rows, allow_nan=False)
     assert set(chosen.units) == set(keys), "the selector offers exactly the units drawn"
-    assert why.parse_key("9:0", model.config.layer_sizes) is None
-    assert why.parse_key("1:300", model.config.layer_sizes) is None
-    assert why.parse_key("junk", model.config.layer_sizes) is None
+    assert parse_key("9:0", model.config.layer_sizes) is None
+    assert parse_key("1:300", model.config.layer_sizes) is None
+    assert parse_key("junk", model.config.layer_sizes) is None
 
 
 def test_pictures_are_red_for_a_push_up_and_blue_for_a_push_down():
@@ -313,19 +325,19 @@ def test_pictures_are_red_for_a_push_up_and_blue_for_a_push_down():
     pixels[:2] = 1.0
     attribution = np.zeros(784)
     attribution[0], attribution[1] = 1.0, -1.0
-    picture = why.attribution_picture(pixels, attribution, scale=1)
+    picture = attribution_picture(pixels, attribution, scale=1)
     assert picture.shape == (30, 30, 3)                          # with a 1-pixel frame
     red, blue, blank = picture[1, 1], picture[1, 2], picture[10, 10]
     assert red[0] > red[2] and blue[2] > blue[0] and tuple(blank) == (255, 255, 255)
-    assert why.grey_picture(pixels, 2).shape == (56, 56, 3)
-    count, mean, largest = why.change_summary(np.array([0.5, -0.2, 0.05]), 0.1)
+    assert grey_picture(pixels, 2).shape == (56, 56, 3)
+    count, mean, largest = change_summary(np.array([0.5, -0.2, 0.05]), 0.1)
     assert (count, round(mean, 3), largest) == (2, 0.35, 0.5)
 
 
 def test_the_new_specs_carry_every_value_and_no_nan():
-    spec = charts.pushes_spec(np.array([0.5, -0.2, np.nan] + [0.0] * 7), DIGITS)
+    spec = pushes_spec(np.array([0.5, -0.2, np.nan] + [0.0] * 7), DIGITS)
     assert [v["class"] for v in spec["data"]["values"]] == ["0", "1"] + DIGITS[3:]
-    path = charts.path_spec(np.full((3, 10), 0.1), DIGITS, target=3, guess=7)
+    path = path_spec(np.full((3, 10), 0.1), DIGITS, target=3, guess=7)
     roles = {v["class"]: v["role"] for v in path["data"]["values"]}
     assert roles["3"] == "target" and roles["7"] == "guess" and roles["0"] == "other"
     assert len(path["data"]["values"]) == 30

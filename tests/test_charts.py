@@ -4,7 +4,16 @@ import json
 import numpy as np
 import pytest
 
-from app import charts
+from app.render.charts import (
+    MAX_POINTS,
+    activation_spec,
+    confusion_spec,
+    curves_spec,
+    per_class_spec,
+    probabilities_spec,
+    thin,
+)
+from app.render.palette import COLORS
 
 DIGITS = [str(d) for d in range(10)]
 HISTORY = [{"step": 10, "epoch": 1.0, "train_loss": 0.5, "val_loss": np.nan,
@@ -14,7 +23,7 @@ HISTORY = [{"step": 10, "epoch": 1.0, "train_loss": 0.5, "val_loss": np.nan,
 
 
 def test_confusion_spec_writes_every_count():
-    spec = charts.confusion_spec(np.arange(100).reshape(10, 10), DIGITS)
+    spec = confusion_spec(np.arange(100).reshape(10, 10), DIGITS)
     values = spec["data"]["values"]
     assert len(values) == 100
     assert values[23] == {**values[23], "true": "2", "predicted": "3", "count": 23, "label": "23"}
@@ -22,21 +31,21 @@ def test_confusion_spec_writes_every_count():
 
 
 def test_per_class_spec_leaves_a_class_without_images_empty():
-    spec = charts.per_class_spec(np.array([0.9] * 9 + [np.nan]), DIGITS, 0.9)
+    spec = per_class_spec(np.array([0.9] * 9 + [np.nan]), DIGITS, 0.9)
     assert spec["data"]["values"][9]["accuracy"] is None
 
 
 def test_curves_skip_missing_values_and_fall_back_to_steps():
-    values = charts.curves_spec("loss", ("run 1", HISTORY))["data"]["values"]
+    values = curves_spec("loss", ("run 1", HISTORY))["data"]["values"]
     assert [(v["epoch"], v["split"]) for v in values] == [(1.0, "training"), (2.0, "training"),
                                                           (2.0, "validation")]
     no_epochs = [{**r, "epoch": None} for r in HISTORY]
-    values = charts.curves_spec("accuracy", ("run 1", no_epochs))["data"]["values"]
+    values = curves_spec("accuracy", ("run 1", no_epochs))["data"]["values"]
     assert [v["epoch"] for v in values] == [10, 20, 20]
 
 
 def test_earlier_runs_are_named_in_the_legend_and_dashed():
-    spec = charts.curves_spec("loss", ("run 2", HISTORY), [("run 1", HISTORY)])
+    spec = curves_spec("loss", ("run 2", HISTORY), [("run 1", HISTORY)])
     runs = {(v["run"], v["current"]) for v in spec["data"]["values"]}
     assert runs == {("run 1", "earlier"), ("run 2", "this run")}
     dash = spec["layer"][0]["encoding"]["strokeDash"]
@@ -46,25 +55,25 @@ def test_earlier_runs_are_named_in_the_legend_and_dashed():
 
 def test_long_histories_are_thinned_to_a_bounded_number_of_points():
     long = [{**HISTORY[1], "step": i, "epoch": i / 100} for i in range(50_000)]
-    spec = charts.curves_spec("loss", ("now", long), [(f"before {i}", long) for i in range(3)])
+    spec = curves_spec("loss", ("now", long), [(f"before {i}", long) for i in range(3)])
     per_run = {}
     for row in spec["data"]["values"]:
         per_run[row["run"]] = per_run.get(row["run"], 0) + 1
-    assert per_run["now"] <= 2 * charts.MAX_POINTS          # two splits
-    assert all(per_run[f"before {i}"] <= charts.MAX_POINTS for i in range(3))
-    kept = charts.thin(long)
+    assert per_run["now"] <= 2 * MAX_POINTS          # two splits
+    assert all(per_run[f"before {i}"] <= MAX_POINTS for i in range(3))
+    kept = thin(long)
     assert kept[0] is long[0] and kept[-1] is long[-1]
 
 
 def test_loss_on_a_log_scale_and_a_fixed_epoch_axis():
-    spec = charts.curves_spec("loss", ("run", HISTORY), log_scale=True, epochs=20)
+    spec = curves_spec("loss", ("run", HISTORY), log_scale=True, epochs=20)
     y = spec["layer"][0]["encoding"]["y"]
     assert y["scale"]["type"] == "log"
     assert spec["encoding"]["x"]["scale"]["domain"] == [0, 20.0]
 
 
 def test_a_diverged_run_is_marked_where_it_blew_up():
-    spec = charts.curves_spec("loss", ("run", HISTORY), blew_up={"epoch": 2.5})
+    spec = curves_spec("loss", ("run", HISTORY), blew_up={"epoch": 2.5})
     marks = [layer for layer in spec["layer"] if layer["mark"].get("shape") == "cross"]
     assert len(marks) == 1
     marker = marks[0]["data"]["values"][0]
@@ -72,27 +81,27 @@ def test_a_diverged_run_is_marked_where_it_blew_up():
 
 
 def test_probability_chart_highlights_the_guess():
-    spec = charts.probabilities_spec(np.eye(10)[3] * 0.9 + 0.01, DIGITS)
+    spec = probabilities_spec(np.eye(10)[3] * 0.9 + 0.01, DIGITS)
     values = spec["data"]["values"]
     assert [v["guess"] for v in values].index(True) == 3
     assert values[3]["text"] == "91%"
-    assert spec["layer"][0]["encoding"]["color"]["condition"]["value"] == charts.COLORS["guess"]
+    assert spec["layer"][0]["encoding"]["color"]["condition"]["value"] == COLORS["guess"]
 
 
 def test_one_colour_per_meaning():
-    spec = charts.curves_spec("accuracy", ("run", HISTORY))
+    spec = curves_spec("accuracy", ("run", HISTORY))
     scale = spec["layer"][0]["encoding"]["color"]["scale"]
     assert dict(zip(scale["domain"], scale["range"])) == {
-        "training": charts.COLORS["training"], "validation": charts.COLORS["validation"]}
+        "training": COLORS["training"], "validation": COLORS["validation"]}
 
 
 @pytest.mark.parametrize("spec", [
-    charts.curves_spec("loss", ("run", HISTORY), blew_up={"epoch": 1.0}, position=1.5),
-    charts.curves_spec("accuracy", None, [("old", HISTORY)]),
-    charts.probabilities_spec([0.1] * 10, DIGITS, title="Output layer"),
-    charts.confusion_spec(np.eye(10, dtype=int), DIGITS),
-    charts.per_class_spec([np.nan] * 10, DIGITS, 0.5),
-    charts.activation_spec(np.array([0.0, -1.0, 2.5]), "Hidden layer 1"),
+    curves_spec("loss", ("run", HISTORY), blew_up={"epoch": 1.0}, position=1.5),
+    curves_spec("accuracy", None, [("old", HISTORY)]),
+    probabilities_spec([0.1] * 10, DIGITS, title="Output layer"),
+    confusion_spec(np.eye(10, dtype=int), DIGITS),
+    per_class_spec([np.nan] * 10, DIGITS, 0.5),
+    activation_spec(np.array([0.0, -1.0, 2.5]), "Hidden layer 1"),
 ], ids=["loss", "accuracy", "probabilities", "confusion", "per-class", "activations"])
 def test_specs_are_strict_json(spec):
     json.dumps(spec, allow_nan=False)        # raises on NaN or Infinity, which Vega cannot read

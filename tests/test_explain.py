@@ -7,12 +7,24 @@ import numpy as np
 import pytest
 
 from core.activations import HIDDEN_ACTIVATIONS
-from core.counterfactual import (CHANGED, LINF_BUDGET, PIXEL_BUDGET, counterfactual,
-                                 log_probability, nudge)
+from core.counterfactual import (
+    CHANGED,
+    LINF_BUDGET,
+    PIXEL_BUDGET,
+    counterfactual,
+    log_probability,
+    nudge,
+)
 from core.dreams import class_dreams
 from core.errors import ConfigError
-from core.explain import (input_gradient, output_sensitivity, saliency, smooth, trace,
-                          unit_input_gradient)
+from core.explain import (
+    input_gradient,
+    output_sensitivity,
+    saliency,
+    smooth,
+    trace,
+    unit_input_gradient,
+)
 from core.model import MLP, ModelConfig
 from tests.conftest import ROOT, needs_model
 from tests.test_gradients import check, numeric_grad

@@ -9,8 +9,17 @@ import numpy as np
 import pytest
 
 from core.errors import DatasetError
-from core.handwriting import (MAX_DRAWINGS, SKETCH_SIDE, Drawings, encode_files, from_zip,
-                              read_dir, sketch_of, to_zip, write_dir)
+from core.handwriting import (
+    MAX_DRAWINGS,
+    SKETCH_SIDE,
+    Drawings,
+    encode_files,
+    from_zip,
+    read_dir,
+    sketch_of,
+    to_zip,
+    write_dir,
+)
 from core.idx import encode_idx
 
 

@@ -82,7 +82,7 @@ def test_an_unexpected_exception_shows_neither_its_message_nor_a_path(tmp_path):
 
 
 def test_the_upload_limit_is_the_model_file_limit():
-    from app.draw_views import MAX_UPLOAD_BYTES
+    from app.inputs.pictures import MAX_UPLOAD_BYTES
     from core.modelio import MAX_FILE_BYTES
     assert CONFIG["server"]["maxUploadSize"] * 2**20 == MAX_FILE_BYTES   # Streamlit's MB are MiB
     assert MAX_UPLOAD_BYTES <= MAX_FILE_BYTES

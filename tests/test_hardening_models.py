@@ -19,9 +19,17 @@ from benchmarks.hostile import model_file, model_file_with_history, npz, weights
 from core import modelio
 from core.errors import ConfigError, ModelFileError
 from core.model import MLP, ModelConfig
-from core.modelio import (HISTORY_KEPT, SavedModel, check_model_name,
-                          clean_stale_temp_files, list_models, load_model, model_path, save_model,
-                          too_large_to_save)
+from core.modelio import (
+    HISTORY_KEPT,
+    SavedModel,
+    check_model_name,
+    clean_stale_temp_files,
+    list_models,
+    load_model,
+    model_path,
+    save_model,
+    too_large_to_save,
+)
 from tests.conftest import open_app, texts
 
 MB = 2**20

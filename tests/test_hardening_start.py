@@ -7,11 +7,20 @@ one per visitor, at most the server's cap training and the rest waiting in line.
 at the server's time limit, keeping what it learned.
 """
 import time
+
 import pytest
 
-from app import trainer as trainer_module
-from app.trainer import (Trainer, TrainingBusy, limits_text, running_by_visitor, running_count,
-                         waiting_count)
+from app.runs import line
+from app.runs.line import (
+    TrainingBusy,
+    limits_text,
+    max_run_seconds,
+    max_trainings,
+    running_by_visitor,
+    running_count,
+    waiting_count,
+)
+from app.runs.trainer import Trainer
 from benchmarks.hardening import simultaneous_starts, small_splits, three_visitors
 from core.model import ModelConfig
 from core.training import TrainConfig
@@ -108,14 +117,14 @@ def test_a_run_stops_at_the_time_limit_and_keeps_what_it_learned(splits):
 def test_the_default_limits_are_said_in_one_sentence(monkeypatch):
     for name in ("NN_MAX_TRAININGS", "NN_MAX_TRAININGS_PER_VISITOR", "NN_MAX_TRAINING_SECONDS"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(trainer_module, "cores", lambda: 2)      # the default cap: one per core
-    monkeypatch.setattr(trainer_module, "memory_slots", lambda: 1000)
-    assert trainer_module.max_run_seconds() == 600
+    monkeypatch.setattr(line, "cores", lambda: 2)      # the default cap: one per core
+    monkeypatch.setattr(line, "memory_slots", lambda: 1000)
+    assert max_run_seconds() == 600
     assert limits_text() == ("This server trains at most 2 networks at a time (more wait in line), "
                              "1 per visitor; a run stops after 10 minutes and keeps what it has "
                              "learned.")
     monkeypatch.setenv("NN_MAX_TRAINING_SECONDS", "0")
-    assert trainer_module.max_run_seconds() is None and "stops after" not in limits_text()
+    assert max_run_seconds() is None and "stops after" not in limits_text()
 
 
 @pytest.mark.timeout(120)
@@ -142,23 +151,23 @@ def test_two_tabs_of_one_browser_share_the_per_visitor_limit(app_models):
 
 def test_the_default_cap_follows_the_cores_a_container_may_use(monkeypatch):
     monkeypatch.delenv("NN_MAX_TRAININGS", raising=False)
-    monkeypatch.setattr(trainer_module, "memory_slots", lambda: 1000)
-    monkeypatch.setattr(trainer_module.os, "sched_getaffinity", lambda pid: set(range(64)))
-    monkeypatch.setattr(trainer_module, "_cgroup_cpu_quota", lambda: 2.0)   # docker run --cpus=2
-    assert trainer_module.max_trainings() == 2
-    monkeypatch.setattr(trainer_module, "_cgroup_cpu_quota", lambda: None)  # no quota
-    assert trainer_module.max_trainings() == 64
+    monkeypatch.setattr(line, "memory_slots", lambda: 1000)
+    monkeypatch.setattr(line.os, "sched_getaffinity", lambda pid: set(range(64)))
+    monkeypatch.setattr(line, "_cgroup_cpu_quota", lambda: 2.0)   # docker run --cpus=2
+    assert max_trainings() == 2
+    monkeypatch.setattr(line, "_cgroup_cpu_quota", lambda: None)  # no quota
+    assert max_trainings() == 64
     monkeypatch.setenv("NN_MAX_TRAININGS", "3")
-    assert trainer_module.max_trainings() == 3
+    assert max_trainings() == 3
 
 
 def test_the_default_cap_also_fits_the_memory_at_the_per_run_cap(monkeypatch):
     monkeypatch.delenv("NN_MAX_TRAININGS", raising=False)
-    monkeypatch.setattr(trainer_module, "cores", lambda: 8)
-    monkeypatch.setattr(trainer_module, "_memory_bytes", lambda: 4 * 2**30)   # a 4 GB container
+    monkeypatch.setattr(line, "cores", lambda: 8)
+    monkeypatch.setattr(line, "_memory_bytes", lambda: 4 * 2**30)   # a 4 GB container
     monkeypatch.setenv("NN_MAX_RUN_MB", "1024")
-    assert trainer_module.max_trainings() == 2, "half of 4 GB holds two 1 GB runs"
+    assert max_trainings() == 2, "half of 4 GB holds two 1 GB runs"
     monkeypatch.setenv("NN_MAX_RUN_MB", "4096")
-    assert trainer_module.max_trainings() == 1, "at least one"
+    assert max_trainings() == 1, "at least one"
     monkeypatch.setenv("NN_MAX_RUN_MB", "0")                                   # no per-run cap
-    assert trainer_module.max_trainings() == 8
+    assert max_trainings() == 8

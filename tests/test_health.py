@@ -4,8 +4,14 @@ import warnings
 import numpy as np
 import pytest
 
-from core.health import (SATURATED_SHARE, SIGMOID_SATURATED, TANH_SATURATED, dead_share,
-                         layer_stats, update_ratio)
+from core.health import (
+    SATURATED_SHARE,
+    SIGMOID_SATURATED,
+    TANH_SATURATED,
+    dead_share,
+    layer_stats,
+    update_ratio,
+)
 from core.model import MLP, ModelConfig
 from core.optimizers import SGD
 

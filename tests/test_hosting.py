@@ -12,8 +12,26 @@ import time
 import numpy as np
 import pytest
 
-from app import hosting, model_files
-from app.hosting import QuotaError, Settings
+from app.session import cookie_seconds
+from app.store import hosting
+from app.store.files import npz_bytes
+from app.store.hosting import (
+    TRASH_PREFIX,
+    QuotaError,
+    Settings,
+    Usage,
+    _last_clean,
+    clean_old_spaces,
+    clean_when_due,
+    policy,
+    saved_root,
+    space_name,
+    store,
+    total_bytes,
+    usage,
+    visible_models,
+)
+from app.views.model_files import delete_selected, load_selected
 from core import modelio
 from core.errors import ConfigError
 from core.model import MLP, ModelConfig
@@ -33,7 +51,7 @@ def plain_environment(monkeypatch):
     for name in ("NN_HOSTED", "NN_HOSTED_MAX_MODELS", "NN_HOSTED_MAX_MB_PER_VISITOR",
                  "NN_HOSTED_MAX_MB_TOTAL", "NN_HOSTED_KEEP_DAYS"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setitem(hosting._last_clean, "at", None)
+    monkeypatch.setitem(_last_clean, "at", None)
 
 
 def tiny_saved(dataset="mnist", hidden=(8,), seed=0):
@@ -46,7 +64,7 @@ def write_model(path, seed=0):
 
 
 def space_of(root, token):
-    return root / "visitors" / hosting.space_name(token)
+    return root / "visitors" / space_name(token)
 
 
 def age(path, days, now):
@@ -60,33 +78,33 @@ def files_under(folder):
 
 # -- settings -----------------------------------------------------------------------------------------
 def test_local_mode_by_default_hosted_with_nn_hosted_and_bad_numbers_keep_their_defaults(monkeypatch):
-    assert hosting.settings() == Settings()
-    assert not hosting.settings().hosted
+    assert policy() == Settings()
+    assert not policy().hosted
     for off in ("0", "false", "No", " off "):
         monkeypatch.setenv("NN_HOSTED", off)
-        assert not hosting.settings().hosted, off
+        assert not policy().hosted, off
     for on in ("1", "true", "yes", "enabled"):           # anything else: the isolated side
         monkeypatch.setenv("NN_HOSTED", on)
-        assert hosting.settings().hosted, on
+        assert policy().hosted, on
     monkeypatch.setenv("NN_HOSTED_MAX_MODELS", "3")
     monkeypatch.setenv("NN_HOSTED_MAX_MB_PER_VISITOR", "2.5")
     monkeypatch.setenv("NN_HOSTED_KEEP_DAYS", "-1")       # not positive: the default
     monkeypatch.setenv("NN_HOSTED_MAX_MB_TOTAL", "lots")  # not a number: the default
-    config = hosting.settings()
+    config = policy()
     assert (config.max_models, config.max_mb_per_visitor) == (3, 2.5)
     assert (config.keep_days, config.max_mb_total) == (7, 2048)
 
 
 # -- spaces ---------------------------------------------------------------------------------------------
 def test_a_space_is_named_by_a_hash_of_the_token_and_anything_else_is_refused(tmp_path):
-    name = hosting.space_name(TOKEN_A)
+    name = space_name(TOKEN_A)
     assert name == hashlib.sha256(TOKEN_A.encode()).hexdigest()[:32] and TOKEN_A not in name
-    assert hosting.space_name(TOKEN_B) != name
-    assert hosting.saved_root(tmp_path, TOKEN_A, hosted=True) == tmp_path / "visitors" / name
-    assert hosting.saved_root(tmp_path, None, hosted=False) == tmp_path      # local: shared
+    assert space_name(TOKEN_B) != name
+    assert saved_root(tmp_path, TOKEN_A, hosted=True) == tmp_path / "visitors" / name
+    assert saved_root(tmp_path, None, hosted=False) == tmp_path      # local: shared
     for bad in (None, "", "short", "../" * 10, "a/b" * 10, "A" * 65, "A" * 21 + "\n", 12345):
         with pytest.raises(ConfigError, match="reload the page"):
-            hosting.saved_root(tmp_path, bad, hosted=True)
+            saved_root(tmp_path, bad, hosted=True)
 
 
 def test_hosted_a_visitor_sees_the_shipped_model_and_their_own_local_sees_the_shared_folder(tmp_path):
@@ -98,7 +116,7 @@ def test_hosted_a_visitor_sees_the_shipped_model_and_their_own_local_sees_the_sh
     write_model(space_of(tmp_path, TOKEN_A) / "fashion-mnist" / "gamma.npz")
 
     def seen(token, hosted, dataset="mnist"):
-        return [(e.name, e.kind) for e in hosting.visible_models(tmp_path, dataset, token, hosted)]
+        return [(e.name, e.kind) for e in visible_models(tmp_path, dataset, token, hosted)]
 
     assert seen(TOKEN_A, True) == [("pretrained", "pretrained"), ("alpha", "saved")]
     assert seen(TOKEN_B, True) == [("pretrained", "pretrained"), ("beta", "saved")]
@@ -119,12 +137,12 @@ def test_usage_counts_regular_model_files_only_not_symlinks(tmp_path):
     (space / "mnist" / "link.npz").symlink_to(outside / "big.npz")
     (space / "linked-folder").symlink_to(outside, target_is_directory=True)
     (space / "mnist" / "notes.txt").write_text("not a model")
-    used = hosting.usage(space)
+    used = usage(space)
     sizes = sum(p.stat().st_size for p in (space / "mnist" / "one.npz",
                                            space / "fashion-mnist" / "two.npz"))
     assert (used.models, used.bytes) == (2, sizes)
-    assert hosting.total_bytes(tmp_path) == sizes
-    assert hosting.usage(tmp_path / "no such space") == hosting.Usage(0, 0)
+    assert total_bytes(tmp_path) == sizes
+    assert usage(tmp_path / "no such space") == Usage(0, 0)
 
 
 def test_a_save_beyond_a_quota_is_refused_with_what_to_do_and_nothing_is_written(tmp_path):
@@ -132,9 +150,9 @@ def test_a_save_beyond_a_quota_is_refused_with_what_to_do_and_nothing_is_written
     space = space_of(tmp_path, TOKEN_A)
     config = Settings(hosted=True, max_models=2, max_mb_per_visitor=100, max_mb_total=2048)
     for name in ("one", "two"):
-        hosting.store(tmp_path, TOKEN_A, space / "mnist" / f"{name}.npz", data, config)
+        store(tmp_path, TOKEN_A, space / "mnist" / f"{name}.npz", data, config)
     with pytest.raises(QuotaError) as refused:
-        hosting.store(tmp_path, TOKEN_A, space / "mnist" / "three.npz", data, config)
+        store(tmp_path, TOKEN_A, space / "mnist" / "three.npz", data, config)
     assert "You already have 2 saved models" in str(refused.value)
     assert "Delete one" in str(refused.value) and "download" in str(refused.value)
     assert files_under(space) == ["mnist", "mnist/one.npz", "mnist/two.npz"], "no temporary file"
@@ -142,7 +160,7 @@ def test_a_save_beyond_a_quota_is_refused_with_what_to_do_and_nothing_is_written
     # MB per visitor: the size of the new model and of the visitor's models are said
     small = Settings(hosted=True, max_models=10, max_mb_per_visitor=len(data) * 2.5 / 2**20)
     with pytest.raises(QuotaError, match=r"takes 0\.\d MB and your saved models already take"):
-        hosting.store(tmp_path, TOKEN_A, space / "mnist" / "three.npz", data, small)
+        store(tmp_path, TOKEN_A, space / "mnist" / "three.npz", data, small)
     # MB in all: another visitor's space fills the server
     other = space_of(tmp_path, TOKEN_B) / "mnist"
     other.mkdir(parents=True)
@@ -150,7 +168,7 @@ def test_a_save_beyond_a_quota_is_refused_with_what_to_do_and_nothing_is_written
         f.truncate(3 * 2**20)                           # sparse: 3 MB on paper, nothing on disk
     full = Settings(hosted=True, max_models=10, max_mb_per_visitor=100, max_mb_total=3)
     with pytest.raises(QuotaError, match="space for saved models is full"):
-        hosting.store(tmp_path, TOKEN_B, other / "mine.npz", data, full)
+        store(tmp_path, TOKEN_B, other / "mine.npz", data, full)
     assert files_under(other.parent) == ["mnist", "mnist/huge.npz"]
     assert not (space / "mnist" / "three.npz").exists()
 
@@ -175,12 +193,12 @@ def test_cleanup_removes_stale_spaces_only_and_never_the_shipped_models_or_anyth
     odd.mkdir()
     age(odd, 400, now)
 
-    removed = hosting.clean_old_spaces(root, keep_days=7, now=now)
+    removed = clean_old_spaces(root, keep_days=7, now=now)
     assert removed == [stale.name]
     assert not stale.exists() and (fresh / "mnist" / "m.npz").is_file()
     assert shipped.is_file() and cli.is_file() and odd.is_dir()
     assert sorted(p.name for p in (root / "visitors").iterdir()) == sorted([fresh.name, odd.name])
-    assert hosting.clean_old_spaces(root, keep_days=7, now=now) == []
+    assert clean_old_spaces(root, keep_days=7, now=now) == []
 
 
 def test_cleanup_follows_no_symlink(tmp_path):
@@ -193,7 +211,7 @@ def test_cleanup_follows_no_symlink(tmp_path):
     visitors = root / "visitors"
     visitors.mkdir(parents=True)
     # a symlink named like a space, pointing out: neither followed nor removed
-    link_space = visitors / hosting.space_name(TOKEN_B)
+    link_space = visitors / space_name(TOKEN_B)
     link_space.symlink_to(precious, target_is_directory=True)
     age(link_space, 400, now)
     # a stale space holding symlinks to a file and a folder outside: the links go, not the targets
@@ -204,7 +222,7 @@ def test_cleanup_follows_no_symlink(tmp_path):
     for path in (stale / "mnist" / "a.npz", stale / "mnist" / "folder", stale / "mnist", stale):
         age(path, 8, now)
 
-    assert hosting.clean_old_spaces(root, keep_days=7, now=now) == [stale.name]
+    assert clean_old_spaces(root, keep_days=7, now=now) == [stale.name]
     assert not stale.exists() and link_space.is_symlink()
     assert files_under(precious) == ["mnist", "mnist/keep.npz"]
 
@@ -212,10 +230,10 @@ def test_cleanup_follows_no_symlink(tmp_path):
     other_root = tmp_path / "other"
     other_root.mkdir()
     (other_root / "visitors").symlink_to(precious, target_is_directory=True)
-    target_space = precious / hosting.space_name(TOKEN_A)
+    target_space = precious / space_name(TOKEN_A)
     target_space.mkdir()
     age(target_space, 400, now)
-    assert hosting.clean_old_spaces(other_root, keep_days=7, now=now) == []
+    assert clean_old_spaces(other_root, keep_days=7, now=now) == []
     assert target_space.is_dir()
 
 
@@ -234,24 +252,24 @@ def test_cleanup_tolerates_another_process_removing_the_same_space(tmp_path, mon
             shutil.rmtree(source)                    # the other replica removes it meanwhile
         return rename(source, destination)
     monkeypatch.setattr(os, "rename", another_process_got_there_first)
-    assert hosting.clean_old_spaces(root, keep_days=7, now=now) == [second.name]
+    assert clean_old_spaces(root, keep_days=7, now=now) == [second.name]
     monkeypatch.setattr(os, "rename", rename)
     # a removal interrupted half-way (renamed, not yet deleted) is finished by the next cleanup
-    leftover = root / "visitors" / f"{hosting.TRASH_PREFIX}{first.name}-0000"
+    leftover = root / "visitors" / f"{TRASH_PREFIX}{first.name}-0000"
     (leftover / "mnist").mkdir(parents=True)
-    assert hosting.clean_old_spaces(root, keep_days=7, now=now) == []
+    assert clean_old_spaces(root, keep_days=7, now=now) == []
     assert list((root / "visitors").iterdir()) == []
 
 
 def test_cleanup_runs_at_startup_then_at_most_hourly_and_only_in_hosted_mode(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(hosting, "clean_old_spaces", lambda root, *a, **k: calls.append(root) or [])
-    assert hosting.clean_when_due(tmp_path, now=0.0) == [] and calls == []       # local mode
+    assert clean_when_due(tmp_path, now=0.0) == [] and calls == []       # local mode
     monkeypatch.setenv("NN_HOSTED", "1")
-    hosting.clean_when_due(tmp_path, now=1000.0)
-    hosting.clean_when_due(tmp_path, now=1000.0 + 3599)
+    clean_when_due(tmp_path, now=1000.0)
+    clean_when_due(tmp_path, now=1000.0 + 3599)
     assert calls == [tmp_path]
-    hosting.clean_when_due(tmp_path, now=1000.0 + 3601)
+    clean_when_due(tmp_path, now=1000.0 + 3601)
     assert calls == [tmp_path, tmp_path]
 
 
@@ -265,7 +283,7 @@ def hosted(app_models, monkeypatch):
 
 def upload(at, seed=0, name="upload.npz"):
     """Upload a tiny model on the Train page: it becomes the visitor's current model."""
-    data = model_files.npz_bytes(tiny_saved(seed=seed))
+    data = npz_bytes(tiny_saved(seed=seed))
     at.file_uploader(key="train.upload_mnist").set_value(
         (name, data, "application/octet-stream")).run()
     assert "Uploaded" in texts(at.success), texts(at.error)
@@ -297,14 +315,14 @@ def test_hosted_two_visitors_cannot_see_load_delete_or_overwrite_each_others_mod
     b = open_app("pages/train.py")
     assert b.session_state["visitor"] != a.session_state["visitor"]
     assert saved_names(b) == [] and "No saved models yet" in texts(b.caption)
-    for action in (model_files.load_selected, model_files.delete_selected):   # by name, as a
+    for action in (load_selected, delete_selected):   # by name, as a
         b.session_state["train.load_name"] = "alpha"                          # forged request
         b = run_callback(b, action)
         assert "no saved MNIST model named “alpha”" in texts(b.error), texts(b.error)
         assert alpha.read_bytes() == written
     for trick in ("../../mnist/nn_parameters", "nn_parameters", "../" + a.session_state["visitor"]):
         b.session_state["train.load_name"] = trick
-        b = run_callback(b, model_files.load_selected)
+        b = run_callback(b, load_selected)
         assert b.error and not b.exception and "/work" not in texts(b.error), texts(b.error)
     assert b.session_state["user_models"]["mnist"] is None, "nothing of A's reached B"
     upload(b, seed=1)
@@ -365,8 +383,8 @@ def test_local_mode_is_unchanged_one_shared_folder_and_no_quota(app_models):
 
 def test_hosted_the_cookie_lasts_as_long_as_the_saved_models_and_is_renewed_each_session(
         hosted, monkeypatch):
-    from app import state, visitor
-    assert state.cookie_seconds() == 7 * 86400
+    from app import visitor
+    assert cookie_seconds() == 7 * 86400
     token = "returning-visitor-token-0123"
     monkeypatch.setattr(visitor, "request_cookies", lambda: {visitor.COOKIE: token})
     written = []
@@ -380,4 +398,4 @@ def test_hosted_the_cookie_lasts_as_long_as_the_saved_models_and_is_renewed_each
     at.run()
     assert len(written) == 1 and at.session_state["visitor_cookie"] is False
     monkeypatch.setenv("NN_HOSTED", "0")
-    assert state.cookie_seconds() == visitor.KEEP_SECONDS
+    assert cookie_seconds() == visitor.KEEP_SECONDS

@@ -8,8 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import DatasetError
-from core.idx import (IMAGES_MAGIC, LABELS_MAGIC, encode_idx, parse_idx, read_idx,
-                      write_bytes_atomic, write_idx)
+from core.idx import (
+    IMAGES_MAGIC,
+    LABELS_MAGIC,
+    encode_idx,
+    parse_idx,
+    read_idx,
+    write_bytes_atomic,
+    write_idx,
+)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from app.snapshots import MAX_BYTES, MAX_COUNT, MIN_COUNT
+from app.runs.replay import MAX_BYTES, MAX_COUNT, MIN_COUNT
 from benchmarks.memory_cap import measure_run, sample_splits
 from core import memory
 from core.errors import ConfigError

@@ -11,8 +11,15 @@ import pytest
 
 from core.errors import ConfigError, ModelFileError
 from core.model import MLP, ModelConfig
-from core.modelio import (MAX_FILE_BYTES, SavedModel, check_model_name, list_models, load_model,
-                          model_path, save_model)
+from core.modelio import (
+    MAX_FILE_BYTES,
+    SavedModel,
+    check_model_name,
+    list_models,
+    load_model,
+    model_path,
+    save_model,
+)
 
 
 def make_saved(hidden=(8,), dataset="mnist"):

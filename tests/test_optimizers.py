@@ -5,7 +5,7 @@ import pytest
 
 from core.errors import ConfigError
 from core.model import MLP, ModelConfig
-from core.optimizers import OPTIMIZERS, Adam, Momentum, SGD, make_optimizer
+from core.optimizers import OPTIMIZERS, SGD, Adam, Momentum, make_optimizer
 
 CONFIG = ModelConfig(input_size=12, hidden_sizes=(7, 5), output_size=4)
 

@@ -21,8 +21,15 @@ from PIL import Image
 
 from core.model import MLP, ModelConfig
 from core.modelio import SavedModel
-from tests.conftest import (metric, needs_model, open_app, run_until_finished, texts, tiny_run,
-                            trainings_left)
+from tests.conftest import (
+    metric,
+    needs_model,
+    open_app,
+    run_until_finished,
+    texts,
+    tiny_run,
+    trainings_left,
+)
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,10 +10,17 @@ from core.errors import ConfigError, TrainingDiverged
 from core.health import dead_share
 from core.model import MLP, ModelConfig
 from core.modelio import HISTORY_FIELDS, SavedModel, load_model, save_model
-from core.training import (EARLY_REPORTS, PROBE_IMAGES, REGULAR_REPORTS, STEP0_TRAIN_IMAGES,
-                           TrainConfig, fit, plan, report_steps)
+from core.training import (
+    EARLY_REPORTS,
+    PROBE_IMAGES,
+    REGULAR_REPORTS,
+    STEP0_TRAIN_IMAGES,
+    TrainConfig,
+    fit,
+    plan,
+    report_steps,
+)
 from tests.conftest import blobs
-
 
 SMALL = ModelConfig(hidden_sizes=(16, 8))
 

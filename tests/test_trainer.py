@@ -11,8 +11,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from app import trainer as trainer_module
-from app.trainer import Trainer, TrainingBusy
+from app.runs import trainer as trainer_module
+from app.runs.line import TrainingBusy
+from app.runs.trainer import Trainer
 from benchmarks.load_protocol import process_tree
 from benchmarks.workers import KILL_SCRIPT, exited
 from core.errors import ConfigError

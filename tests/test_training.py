@@ -5,10 +5,9 @@ import pytest
 
 from core.errors import ConfigError, TrainingDiverged
 from core.model import MLP, ModelConfig
-from core.optimizers import Adam, Momentum, SGD
+from core.optimizers import SGD, Adam, Momentum
 from core.training import PRESETS, TrainConfig, fit, get_preset, plan, train
 from tests.conftest import blobs
-
 
 SMALL = ModelConfig(hidden_sizes=(16,))
 

@@ -14,7 +14,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import visitor
-from app.train_form import FORM_KEYS, preset_settings
+from app.inputs.form import FORM_KEYS, preset_settings
+from app.runs.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
@@ -194,7 +195,6 @@ def test_the_replay_of_a_visitor_who_left_is_freed_but_the_model_and_curves_stay
 
     import numpy as np
 
-    from app.trainer import Trainer
     from core.model import ModelConfig
     from core.training import TrainConfig
 

@@ -39,8 +39,14 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.browser import (CHROMIUM, CHROMIUM_ARGS, ON_CANVAS_JS, PREDICTION_JS, start_server,
-                                stop_server)
+from benchmarks.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ON_CANVAS_JS,
+    PREDICTION_JS,
+    start_server,
+    stop_server,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"     # screenshots of failed replays (gitignored)
@@ -91,6 +97,7 @@ def load_predictor(path):
 def offline(strokes, brush, predict):
     """(prediction, 784 pixels float32, (280, 280, 4) render) for strokes drawn offline."""
     from core.drawing import preprocess_canvas
+
     from .strokes import render
 
     rgba = render(strokes, brush)
@@ -377,6 +384,7 @@ class DrawPage:
 def replay(draw_page, digits, predict, log=None):
     """Replay ``digits`` ([(set, index, label, strokes, brush)]) on a DrawPage -> [Replayed]."""
     from PIL import Image
+
     from core.drawing import preprocess_canvas
 
     results = []

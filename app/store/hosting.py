@@ -1,4 +1,5 @@
-"""Hosting policy: where saved models live, who sees them, how much each visitor may keep.
+"""[from app/hosting.py]
+Hosting policy: where saved models live, who sees them, how much each visitor may keep.
 
 Two modes, chosen by the environment (no Streamlit config needed, so the CLI, the tests and a
 container all read the same thing):
@@ -41,6 +42,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from app import settings as app_settings
 from app.visitor import TOKEN
 from core import modelio
 from core.errors import ConfigError
@@ -54,8 +56,6 @@ TRASH_PREFIX = ".removing-"                 # a space being removed (renamed fir
 CLEAN_EVERY_SECONDS = 3600
 MB = 2**20
 
-_OFF = {"", "0", "false", "no", "off"}
-_warned = set()
 _store_lock = threading.Lock()              # one quota check + write at a time in this process
 _clean_lock = threading.Lock()
 _last_clean = {"at": None}                  # time.monotonic() of this process's last cleanup
@@ -95,33 +95,13 @@ class Usage:
     bytes: int
 
 
-def settings():
-    """The hosting settings from the environment (read on every call: cheap, and tests set it)."""
-    defaults = Settings()
-    hosted = os.environ.get("NN_HOSTED", "").strip().lower() not in _OFF
-    return Settings(
-        hosted=hosted,
-        max_models=int(_number("NN_HOSTED_MAX_MODELS", defaults.max_models, int)),
-        max_mb_per_visitor=_number("NN_HOSTED_MAX_MB_PER_VISITOR", defaults.max_mb_per_visitor),
-        max_mb_total=_number("NN_HOSTED_MAX_MB_TOTAL", defaults.max_mb_total),
-        keep_days=_number("NN_HOSTED_KEEP_DAYS", defaults.keep_days),
-    )
-
-
-def _number(name, default, kind=float):
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = kind(text)
-        if not value > 0 or value != value or value == float("inf"):
-            raise ValueError
-        return value
-    except ValueError:
-        if (name, text) not in _warned:
-            _warned.add((name, text))
-            log.warning("%s=%r is not a positive number; using %s", name, text, default)
-        return default
+def policy():
+    """The hosting policy from the app's settings (app.settings; read on every call: cheap, and
+    tests change the environment)."""
+    s = app_settings.get()
+    return Settings(hosted=s.hosted, max_models=s.hosted_max_models,
+                    max_mb_per_visitor=s.hosted_max_mb_per_visitor,
+                    max_mb_total=s.hosted_max_mb_total, keep_days=s.hosted_keep_days)
 
 
 def plural(count, word):
@@ -206,8 +186,8 @@ def total_bytes(root):
 
 def check_quota(root, token, name, new_bytes, config=None):
     """Raise QuotaError, saying what to do, if saving ``new_bytes`` more as ``name`` would go
-    beyond a quota of ``config`` (default: ``settings()``)."""
-    config = config or settings()
+    beyond a quota of ``config`` (default: ``policy()``)."""
+    config = config or policy()
     mine = usage(saved_root(root, token, True))
     keep_it = "or download this model (.npz) to keep it on your computer"
     if mine.models >= config.max_models:
@@ -263,7 +243,7 @@ def clean_old_spaces(root, keep_days=None, now=None):
     two processes clean at once, one of them gets it), then deleted; a leftover of an interrupted
     removal is deleted on the next cleanup.
     """
-    keep_days = settings().keep_days if keep_days is None else keep_days
+    keep_days = policy().keep_days if keep_days is None else keep_days
     now = time.time() if now is None else now
     visitors = Path(root) / VISITORS
     try:
@@ -289,7 +269,7 @@ def clean_old_spaces(root, keep_days=None, now=None):
 def clean_when_due(root, now=None):
     """In hosted mode, ``clean_old_spaces`` if this process has not run it in the last hour
     (its first call, at the first page run, always runs it). Returns the spaces removed."""
-    if not settings().hosted:
+    if not policy().hosted:
         return []
     now = time.monotonic() if now is None else now
     with _clean_lock:
@@ -300,7 +280,7 @@ def clean_when_due(root, now=None):
     removed = clean_old_spaces(root)
     if removed:
         log.info("removed %d visitor model spaces unused for %s days", len(removed),
-                 settings().keep_days)
+                 policy().keep_days)
     return removed
 
 

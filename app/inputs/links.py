@@ -1,4 +1,5 @@
-"""Shareable links and lessons: every Train setting in the URL, and the Home page's guided lessons.
+"""[from app/links.py]
+Shareable links and lessons: every Train setting in the URL, and the Home page's guided lessons.
 
 A link like ``/train?dataset=mnist&hidden=10&learning_rate=5&optimizer=sgd&show=learning_rate``
 opens the Train page with those settings; ``show`` (optional) keeps only the named controls on
@@ -13,6 +14,7 @@ visitor's session (that is a cookie, app.visitor).
 import math
 from dataclasses import dataclass, field
 
+from app.inputs.scales import BATCH_SIZES, LEARNING_RATES, WEIGHT_DECAYS, nearest
 from core import options
 from core.errors import NNError
 from core.model import MAX_DROPOUT
@@ -22,22 +24,12 @@ SETTINGS = ("preset", "hidden", "activation", "output_activation", "loss", "init
             "learning_rate", "optimizer", "momentum", "lr_schedule", "length_unit", "epochs",
             "iterations", "batch_size", "weight_decay", "augment", "scaling", "seed",
             "validation_size")
-LEARNING_RATES = [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
-                  0.2, 0.5, 1.0, 2.0, 5.0, 10.0]
-BATCH_SIZES = [1, 8, 16, 32, 64, 100, 128, 256, 512, 1024, 4096, "full"]
-WEIGHT_DECAYS = [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1]
 CHOICES = {"preset": tuple(PRESETS), "activation": options.ACTIVATIONS,
            "output_activation": options.OUTPUT_ACTIVATIONS, "loss": options.LOSSES,
            "init": options.INITIALIZERS, "optimizer": options.OPTIMIZERS,
            "lr_schedule": options.LR_SCHEDULES, "scaling": options.SCALINGS,
            "length_unit": ("epochs", "iterations")}
 MAX_PARAM_CHARS = 200           # a longer value is refused unread
-
-
-def nearest(choices, value):
-    """The numeric choice closest to ``value`` on a log scale (slider values are log-spaced)."""
-    numbers = [c for c in choices if isinstance(c, (int, float))]
-    return min(numbers, key=lambda c: abs(math.log(c + 1e-12) - math.log(value + 1e-12)))
 
 
 def _number(text):

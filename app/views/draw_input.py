@@ -1,4 +1,5 @@
-"""What the Draw page classifies and whom it asks: the canvas, an upload or a test image through
+"""[from app/draw_input.py]
+What the Draw page classifies and whom it asks: the canvas, an upload or a test image through
 the preprocessing switches, and the current model or the last run as it was at a chosen moment.
 """
 from dataclasses import fields, replace
@@ -6,9 +7,10 @@ from dataclasses import fields, replace
 import numpy as np
 import streamlit as st
 
-from app import state
-from app.draw_views import (BLUR_SIGMA, PIPELINE_ORDER, decode_upload, model_at, option_help,
-                            run_moments, test_image)
+from app.data import class_names, dataset_title, load_raw
+from app.inputs.pictures import decode_upload
+from app.runs.replay import model_at, run_moments
+from app.views.draw import BLUR_SIGMA, PIPELINE_ORDER, option_help, test_image
 from core.drawing import PreprocessOptions, preprocess_canvas, preprocess_image
 from core.errors import NNError
 
@@ -32,9 +34,9 @@ def read_input(dataset, source, canvas, upload, options):
         note = f"Your picture “{upload.name}”, as the network sees it."
         return result.pixels, result.steps, result.empty, note
     if source == "test":
-        index, image, label = test_image(state.load_raw(dataset), ss["draw_test_seed"])
-        note = (f"Test image #{index:,} of {state.dataset_title(dataset)}, labelled "
-                f"**{state.class_names(dataset)[label]}**. Draw on the "
+        index, image, label = test_image(load_raw(dataset), ss["draw_test_seed"])
+        note = (f"Test image #{index:,} of {dataset_title(dataset)}, labelled "
+                f"**{class_names(dataset)[label]}**. Draw on the "
                 "canvas to go back to your drawing.")
         return image, ((f"test image #{index}", image.reshape(28, 28)),), False, note
     rgba = canvas.image_data                  # (280, 280, 4) uint8; None before the first stroke

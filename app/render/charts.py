@@ -1,4 +1,5 @@
-"""Every chart of the app, as a plain Vega-Lite dict, in one colour scheme.
+"""[from app/charts.py]
+Every chart of the app, as a plain Vega-Lite dict, in one colour scheme.
 
 Building a dict costs about a millisecond and ``st.vega_lite_chart`` draws it in 1-3 ms, where
 ``st.line_chart`` / ``st.bar_chart`` cost ~100 ms per redraw. No st.* calls here, so every spec
@@ -9,23 +10,35 @@ can be tested without a running app. NaN never reaches the browser (JSON has no 
     confusion_spec(confusion, names)          true class down, predicted class across
     per_class_spec(per_class, names, overall) accuracy of each class as bars
     activation_spec(values, title)            one hidden layer's activations for one image
+
+[from app/my_drawings.py]
+Teach it your handwriting: the visitor's own labelled drawings, measured and taught.
+
+The views (each a function a page calls; the pages stay thin):
+
+    label_buttons(dataset, pixels, guess, source, on_saved)   Draw, under the guess: "Right" and
+        "It's actually a [class]" add the drawing (its 784 pixels, the label and a 56 x 56 sketch
+        of the raw drawing) to the visitor's set for that dataset
+    section(dataset)                Draw, below: "Your handwriting" accuracy of the current model,
+        "Teach it" with before -> after side by side, the gallery (the current model's guess in
+        green or red, delete one, clear all), download / upload the set as MNIST IDX files
+    test_set_choice(dataset, raw)   Inspect: the visitor's drawings as another test set (the
+        confusion matrix, mistakes and activations then work on them)
+    training_curve(snap)            Train, in the live view: accuracy on the drawings as the
+        network learns (from 10 drawings on)
+
+The set lives in ``st.session_state["my_drawings"]`` (dataset -> core.handwriting.Drawings, an
+immutable set, so a reload's new session can share it: app.visitor keeps it for 30 minutes).
+Teaching runs core.finetune.teach in a background thread (``Teacher``), like a training: a click
+elsewhere or a page switch does not stop it, and the page polls it. When it ends, the taught
+model becomes the current one, with a one-click way back.
 """
 import math
 
 import numpy as np
 
-# One meaning, one colour, on every page: the Train page's curves and Inspect's are the same, and
-# the guess is the same red on Draw, Train and Inspect.
-COLORS = {
-    "training": "#4c78a8",       # training curves
-    "validation": "#f58518",     # validation curves (the theme's primary colour)
-    "guess": "#e4572e",          # the network's guess; the overall-accuracy rule
-    "other": "#9aa5b1",          # the other classes' probabilities
-    "bars": "#4c78a8",           # plain bars (per-class accuracy)
-    "correct": "#cfe8d5",        # the confusion matrix's diagonal
-    "mistake_few": "#fdd9b5",    # confusion cells, from a few mistakes...
-    "mistake_many": "#a63603",   # ...to many
-}
+from app.render.palette import COLORS
+
 SPLITS = ("training", "validation")
 
 
@@ -350,7 +363,7 @@ def health_spec(rows, metric, title, log_scale=False, healthy=None, position=Non
                                          "format": ".1%" if metric == "dead_share" else ".3g"}]}}]
     if healthy is not None:
         layers.append({"data": {"values": [{"value": float(healthy)}]},
-                       "mark": {"type": "rule", "color": "#2ca02c", "strokeDash": [5, 4]},
+                       "mark": {"type": "rule", "color": COLORS["right"], "strokeDash": [5, 4]},
                        "encoding": {"y": {"field": "value", "type": "quantitative"}}})
     if position is not None:
         layers.append({"data": {"values": [{"epoch": float(position)}]},
@@ -359,148 +372,24 @@ def health_spec(rows, metric, title, log_scale=False, healthy=None, position=Non
             "data": {"values": values}, "encoding": {"x": x}, "layer": layers}
 
 
-# -- why did it say that? (app.why builds the rows) --------------------------------------------------
-SIGNS = {"+": "#b2182b", "-": "#2166ac"}     # pushes up / down: the red and blue of weight pictures
-
-
-def network_spec(rows, width, height, selection="unit"):
-    """The network lighting up: the input as a small heat map on the left, each hidden layer as
-    a column of circles coloured by activation (red > 0, blue < 0, white 0; each layer on its own
-    scale), the outputs coloured by probability and labelled, and the strongest weight x
-    activation contributions as lines (red pushes up, blue pushes down; the stronger, the darker).
-
-    ``rows`` and the geometry come from app.why.network_diagram (x and y in chart pixels, so the
-    heat map stays square); colours are computed there (``fill``), so one spec serves every
-    architecture. ``selection``: the name of a point selection on the circles (by unit key), for
-    st.vega_lite_chart(on_select=...)."""
-    def only(*kinds):
-        test = " || ".join(f"datum.kind === '{k}'" for k in kinds)
-        return [{"filter": test}]
-
-    x = {"field": "x", "type": "quantitative", "axis": None,
-         "scale": {"domain": [0, width], "range": [0, width], "nice": False, "zero": False}}
-    y = {"field": "y", "type": "quantitative", "axis": None,
-         "scale": {"domain": [0, height], "range": [0, height], "nice": False, "zero": False}}
-    tooltip = [{"field": "name", "type": "nominal", "title": "what"},
-               {"field": "value", "type": "quantitative", "title": "value", "format": ".3f"}]
-    units = {
-        "transform": only("unit", "output"),
-        "mark": {"type": "point", "filled": True, "opacity": 1, "cursor": "pointer"},
-        "encoding": {
-            "x": x, "y": y,
-            "size": {"field": "size", "type": "quantitative", "scale": None},
-            "color": {"field": "fill", "type": "nominal", "scale": None},
-            "stroke": {"condition": {"test": "datum.selected", "value": "#111"},
-                       "value": "#777"},
-            "strokeWidth": {"condition": {"test": "datum.selected || datum.guess", "value": 2.6},
-                            "value": 0.8},
-            "tooltip": tooltip}}
-    if selection:
-        units["params"] = [{"name": selection,
-                            "select": {"type": "point", "fields": ["key"], "on": "click",
-                                       "clear": False, "toggle": False}}]
+def teach_curve_spec(records):
+    """Vega-Lite: accuracy on the held-out drawings, the taught ones and the validation images
+    against the teaching step."""
+    series = (("held_out_accuracy", "your held-out drawings"),
+              ("taught_accuracy", "your taught drawings"), ("val_accuracy", "validation images"))
+    values = [{"step": r["step"], "accuracy": float(r[field]), "on": name}
+              for r in records for field, name in series
+              if isinstance(r.get(field), float) and r[field] == r[field]]
     return {
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
-        "width": width, "height": height, "padding": 0, "autosize": {"type": "none"},
-        "view": {"stroke": None},
-        # SVG whatever the number of rows (Streamlit switches to canvas above 2,000): crisp
-        # lines, and each circle is an element a browser test can find and click
-        "usermeta": {"embedOptions": {"renderer": "svg"}},
-        "data": {"values": rows},
-        "layer": [
-            {"transform": only("edge"),
-             "mark": {"type": "rule", "strokeCap": "round"},
-             "encoding": {"x": x, "y": y, "x2": {"field": "x2"}, "y2": {"field": "y2"},
-                          "color": {"field": "sign", "type": "nominal", "legend": None,
-                                    "scale": {"domain": list(SIGNS),
-                                              "range": list(SIGNS.values())}},
-                          "opacity": {"field": "opacity", "type": "quantitative", "scale": None},
-                          "strokeWidth": {"field": "stroke", "type": "quantitative",
-                                          "scale": None},
-                          "tooltip": [{"field": "name", "type": "nominal", "title": "from → to"},
-                                      {"field": "value", "type": "quantitative",
-                                       "title": "activation × weight", "format": "+.3f"}]}},
-            # the input square over the lines' ends: they seem to leave its edge, aimed
-            # at their pixel, and the picture stays clear
-            {"transform": only("frame"),
-             "mark": {"type": "rect", "color": "#000"},
-             "encoding": {"x": x, "y": y, "x2": {"field": "x2"}, "y2": {"field": "y2"}}},
-            {"transform": only("pixel"),
-             "mark": {"type": "square", "filled": True, "size": 36, "opacity": 1},
-             "encoding": {"x": x, "y": y,
-                          "color": {"field": "fill", "type": "nominal", "scale": None},
-                          "tooltip": tooltip}},
-            units,
-            {"transform": only("output"),
-             "mark": {"type": "text", "align": "left", "baseline": "middle", "dx": 14,
-                      "fontSize": 13},
-             "encoding": {"x": x, "y": y, "text": {"field": "text"},
-                          "fontWeight": {"condition": {"test": "datum.guess", "value": "bold"},
-                                         "value": "normal"},
-                          "color": {"condition": {"test": "datum.guess",
-                                                  "value": COLORS["guess"]}, "value": "#333"}}},
-            {"transform": only("title"),
-             "mark": {"type": "text", "baseline": "middle", "fontSize": 12, "fontWeight": "bold",
-                      "color": "#333"},
-             "encoding": {"x": x, "y": y, "text": {"field": "text"}}},
-            {"transform": only("subtitle"),
-             "mark": {"type": "text", "baseline": "middle", "fontSize": 11, "color": "#777"},
-             "encoding": {"x": x, "y": y, "text": {"field": "text"}}},
-        ],
-    }
-
-
-def pushes_spec(pushes, class_names, title=None, height=None):
-    """How each output's score moves when a hidden unit's activation rises by 1 (d logit / d a):
-    a bar per class, red up, blue down."""
-    values = [{"class": str(n), "order": i, "push": float(v), "sign": "+" if v >= 0 else "-"}
-              for i, (n, v) in enumerate(zip(class_names, np.asarray(pushes, dtype=np.float64)))
-              if math.isfinite(float(v))]
-    spec = {
-        "data": {"values": values},
-        "height": {"step": 20} if height is None else height,
-        "mark": {"type": "bar", "cornerRadiusEnd": 2},
+        "data": {"values": values}, "height": 300,      # the whole chart: title, legend and axes included
+        "title": {"text": "Accuracy while it is taught", "anchor": "start", "fontSize": 13},
+        "mark": {"type": "line", "point": True, "tooltip": True},
         "encoding": {
-            "y": {"field": "class", "type": "nominal", "sort": {"field": "order"}, "title": None,
-                  "axis": {"labelOverlap": False, "labelLimit": 90}},
-            "x": {"field": "push", "type": "quantitative", "title": "change of the output's score"},
-            "color": {"field": "sign", "type": "nominal", "legend": None,
-                      "scale": {"domain": list(SIGNS), "range": list(SIGNS.values())}},
-            "tooltip": [{"field": "class"}, {"field": "push", "format": "+.3f",
-                                             "title": "score change per unit of activation"}]},
-    }
-    if title:
-        spec["title"] = {"text": title, "anchor": "start", "fontSize": 13}
-    return spec
-
-
-def path_spec(probabilities, class_names, target, guess, height=220):
-    """A counterfactual's probability path: the target's probability (red) and the original
-    guess's (grey) after each step, the other classes faint."""
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    values = []
-    for step, row in enumerate(probabilities):
-        for k, p in enumerate(row):
-            role = "target" if k == target else "guess" if k == guess else "other"
-            values.append({"step": step, "class": str(class_names[k]), "probability": float(p),
-                           "role": role})
-    roles = ["target", "guess", "other"]
-    return {
-        "data": {"values": values},
-        "height": height,
-        "mark": {"type": "line", "point": True},
-        "encoding": {
-            "x": {"field": "step", "type": "quantitative", "title": "step",
-                  "axis": {"tickMinStep": 1}},
-            "y": {"field": "probability", "type": "quantitative", "scale": {"domain": [0, 1]},
-                  "axis": {"format": "%"}},
-            "detail": {"field": "class", "type": "nominal"},
-            "color": {"field": "role", "type": "nominal", "title": None,
-                      "scale": {"domain": roles,
-                                "range": [COLORS["guess"], "#555", "#d5d9de"]},
-                      "legend": None},
-            "strokeWidth": {"field": "role", "type": "nominal", "legend": None,
-                            "scale": {"domain": roles, "range": [3, 2, 1]}},
-            "tooltip": [{"field": "class"}, {"field": "step"},
-                        {"field": "probability", "format": ".1%"}]},
+            "x": {"field": "step", "type": "quantitative", "title": "step"},
+            "y": {"field": "accuracy", "type": "quantitative", "axis": {"format": ".0%"},
+                  "scale": {"zero": False, "padding": 8}, "title": None},
+            "color": {"field": "on", "type": "nominal", "title": None,
+                      "scale": {"domain": [name for _, name in series],
+                                "range": [COLORS["guess"], COLORS["training"], COLORS["other"]]},
+                      "legend": {"orient": "top"}}},
     }

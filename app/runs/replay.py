@@ -1,4 +1,15 @@
-"""Copies of a network's weights taken while it trains, for the replay slider: bounded in count and
+"""[from app/draw_views.py]
+Streamlit-side helpers for the Draw page (no st.* calls here, so they test without an app).
+
+- ``decode_upload``: an uploaded file's bytes -> a (H, W) uint8 greyscale array, with PIL, within a
+  memory budget checked from the picture's header (``DECODE_BUDGET_BYTES``, ``decode_cost``).
+  Decoding belongs to the page layer: ``core`` only ever sees arrays.
+- ``enlarge``: a small image -> a bigger uint8 one with nearest-neighbour pixels, so a 28x28 input
+  shows as crisp squares instead of the browser's blur.
+- ``to_model_input`` / ``classify``: 784 pixels in [0, 1] -> the model's probabilities.
+
+[from app/snapshots.py]
+Copies of a network's weights taken while it trains, for the replay slider: bounded in count and
 in bytes, thinned evenly as the run goes on.
 
 A run keeps at most ``MAX_COUNT`` snapshots and ``MAX_BYTES`` of them (100 MB per session). When a
@@ -11,6 +22,31 @@ import threading
 from dataclasses import dataclass
 
 from core.memory import SnapshotBudget
+
+
+@dataclass(frozen=True)
+class AskedModel:
+    """What ``classify`` needs: a model and the pixel scaling it was trained with."""
+    model: object
+    scaling: str
+
+
+def run_moments(trainer, dataset):
+    """The weight snapshots of this session's last run on ``dataset`` (oldest first), with the
+    trainer's snapshot they belong to; ((), None) when there is no such run."""
+    if trainer is None:
+        return (), None
+    snap = trainer.snapshot(poll=False)
+    if snap.dataset != dataset or snap.snapshots is None or snap.model_config is None:
+        return (), None
+    return snap.snapshots.items(), snap
+
+
+def model_at(snap, moment):
+    """The network of run ``snap`` as it was at ``moment`` (an app.snapshots.Snapshot)."""
+    from core.model import MLP
+    scaling = snap.train_config.scaling if snap.train_config is not None else "unit"
+    return AskedModel(MLP(snap.model_config, params=moment.params), scaling)
 
 MAX_COUNT = 200
 MAX_BYTES = 100 * 2**20

@@ -1,4 +1,5 @@
-"""The "why" views, drawn with Streamlit, shared by Draw and Inspect: the network lighting up
+"""[from app/why_views.py]
+The "why" views, drawn with Streamlit, shared by Draw and Inspect: the network lighting up
 (with a unit's arithmetic), which pixels mattered, what would make it another class, how little
 fools it, and (Inspect) the class dreams. Data and pictures come from app.why, the specs from
 app.charts, the gradients from core.explain / core.counterfactual / core.dreams.
@@ -16,13 +17,27 @@ unit's (a widget key: the selectbox's), set before the selectbox is drawn.
 import numpy as np
 import streamlit as st
 
-from app.charts import network_spec, path_spec, pushes_spec
-from app.inspect_views import grey_images
-from app.why import (arithmetic_markdown, as_table, attribution_picture, change_summary,
-                     diverging_picture, grey_picture, network_diagram, pushes_sentence,
-                     unit_details)
+from app.render.images import grey_images
+from app.render.network_charts import network_spec, path_spec, pushes_spec
+from app.render.why import (
+    arithmetic_markdown,
+    as_table,
+    attribution_picture,
+    change_summary,
+    diverging_picture,
+    grey_picture,
+    network_diagram,
+    pushes_sentence,
+    unit_details,
+)
+from core.counterfactual import (
+    CHANGED,
+    LINF_BUDGET,
+    PIXEL_BUDGET,
+    counterfactual,
+    nudge,
+)
 from core.dreams import JITTER, STEPS
-from core.counterfactual import CHANGED, LINF_BUDGET, PIXEL_BUDGET, counterfactual, nudge
 from core.explain import input_gradient, probabilities, saliency, trace
 
 GUESS = "guess"

@@ -1,4 +1,5 @@
-"""The training worker: each run trains in its own process, so that the server's GIL, garbage
+"""[from app/worker.py]
+The training worker: each run trains in its own process, so that the server's GIL, garbage
 collector and other visitors' pages never slow it down, and two runs use two cores.
 
 ``launch(conn_job)`` starts a process with multiprocessing's *spawn* method (a fresh interpreter:

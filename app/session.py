@@ -1,4 +1,5 @@
-"""Session state and shared, cached resources of the app: the one place that knows the keys.
+"""[from app/state.py]
+Session state and shared, cached resources of the app: the one place that knows the keys.
 
 Every page starts from ``init_state()`` (the frame calls it on every run), which gives every key
 below its default. Never create session_state keys ad hoc: add them here.
@@ -70,19 +71,14 @@ unpickle a fresh copy on every call and every rerun, so they are kept with ``st.
 and their arrays are made read-only: sharing them between sessions is then safe. Models a user
 trains live in ``st.session_state`` only; the shipped models are read-only files, shared.
 """
-import os
-from pathlib import Path
-
-import numpy as np
 import streamlit as st
 
-from app import hosting, visitor
-from core.datasets import CLASS_NAMES, DATASETS, TITLES
-from core.errors import ModelFileError, NNError
-from core.modelio import PRETRAINED_NAME, load_model
-
-ROOT = Path(__file__).resolve().parents[1]
-MAX_RUNS_KEPT = 8              # earlier runs kept for the compare-runs overlay
+from app import visitor
+from app.data import model_root, shipped_model
+from app.inputs.form import FORM_KEYS, form_defaults
+from app.store.hosting import clean_when_due, policy
+from core.datasets import DATASETS
+from core.errors import NNError
 
 SHARED_DEFAULTS = {
     "dataset": DATASETS[0],
@@ -151,7 +147,6 @@ TRANSIENT = {"train_notice", "hidden_map", "inside_memo", "draw_upload_decoded",
 
 def kept_keys():
     """The session_state keys a new session of the same visitor starts from."""
-    from app.train_form import FORM_KEYS                 # imports this module: import here
     return [k for k in (*SHARED_DEFAULTS, *DRAW_DEFAULTS) if k not in TRANSIENT] + FORM_KEYS
 
 
@@ -164,8 +159,8 @@ def init_state():
         ss["visitor"], needs_cookie = visitor.bind(ss, kept_keys())
         # hosted mode: the token also keys the visitor's saved models, kept for days; the
         # cookie is written again on every new session so that it lasts as long as they do
-        ss["visitor_cookie"] = needs_cookie or ("renew" if hosting.settings().hosted else False)
-        hosting.clean_when_due(model_root())      # hosted mode: old spaces, at most hourly
+        ss["visitor_cookie"] = needs_cookie or ("renew" if policy().hosted else False)
+        clean_when_due(model_root())      # hosted mode: old spaces, at most hourly
     else:
         visitor.seen(ss["visitor"])
     for key, value in {**SHARED_DEFAULTS, **DRAW_DEFAULTS}.items():
@@ -176,7 +171,6 @@ def init_state():
     if ss["dataset"] not in DATASETS:
         ss["dataset"] = DATASETS[0]
     if "train.preset" not in ss:
-        from app.train_form import form_defaults         # imports this module: import here
         for key, value in form_defaults().items():
             ss.setdefault(key, value)
 
@@ -184,112 +178,10 @@ def init_state():
 def cookie_seconds():
     """How long the visitor cookie lasts: the reload window (app.visitor.KEEP_SECONDS), or in
     hosted mode as long as the visitor's saved models are kept (NN_HOSTED_KEEP_DAYS)."""
-    settings = hosting.settings()
+    settings = policy()
     if settings.hosted:
         return max(visitor.KEEP_SECONDS, int(settings.keep_days * 86400))
     return visitor.KEEP_SECONDS
-
-
-def model_root():
-    """The folder of model files: ``model/`` next to the app, or ``$NN_MODEL_DIR``."""
-    return Path(os.environ.get("NN_MODEL_DIR") or ROOT / "model")
-
-
-def dataset_title(dataset):
-    return TITLES.get(dataset, dataset)
-
-
-def class_names(dataset):
-    return CLASS_NAMES[dataset]
-
-
-def _read_only(*arrays):
-    for a in arrays:
-        if isinstance(a, np.ndarray):
-            a.setflags(write=False)
-
-
-@st.cache_resource(show_spinner="Loading the dataset…", max_entries=2)
-def load_raw(dataset):
-    """The RawDataset (uint8 images) for ``dataset``: folder, cache, download or bundled sample.
-
-    Raises core.errors.DatasetError with a message for the user when nothing can be loaded.
-    ``raw.describe()`` says where it came from and how many images it has.
-    """
-    from core.datasets import load_dataset
-    offline = os.environ.get("NN_OFFLINE", "").strip().lower() in ("1", "true", "yes")
-    raw = load_dataset(dataset, os.environ.get("NN_DATA_DIR") or None, download=not offline)
-    _read_only(raw.train_images, raw.train_labels, raw.test_images, raw.test_labels)
-    return raw
-
-
-@st.cache_resource(show_spinner="Preparing training, validation and test sets…", max_entries=4)
-def load_splits(dataset, validation_size=5000, scaling="unit", seed=0):
-    """Splits (X_train, y_train, X_val, y_val, X_test, y_test) of ``dataset``, scaled, read-only.
-
-    The same arguments always give the same split (the shuffle uses ``seed``).
-    """
-    from core.datasets import make_splits
-    raw = load_raw(dataset)
-    splits = make_splits(raw, validation_size, scaling, np.random.default_rng(seed))
-    _read_only(*(getattr(splits, name) for name in
-                 ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")))
-    return splits
-
-
-def _shipped_path(dataset):
-    return model_root() / dataset / f"{PRETRAINED_NAME}.npz"
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _load_shipped(path, mtime, dataset):     # mtime in the key: a replaced file is reloaded
-    saved = load_model(path, shown_as=f"{dataset}/{Path(path).name}")
-    return verified(saved, dataset) if saved.dataset == dataset else saved
-
-
-def shipped_model(dataset):
-    """(SavedModel, "") for model/<dataset>/pretrained.npz, or (None, reason) if unusable.
-
-    Shared between sessions (read-only): never train or modify the returned model in place.
-    Its test accuracy is measured here (``verified``), not read from the file.
-    """
-    path = _shipped_path(dataset)
-    shown = f"{dataset}/{path.name}"            # never the server's absolute path
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        return None, (f"No pretrained {dataset_title(dataset)} model is installed "
-                      f"({path.name} is missing): train one on the Train page.")
-    try:
-        saved = _load_shipped(str(path), mtime, dataset)
-    except ModelFileError as e:
-        return None, f"The pretrained model cannot be used: {e}"
-    if saved.dataset != dataset:
-        return None, f"{shown} is a {saved.dataset} model, not {dataset_title(dataset)}."
-    return saved, ""
-
-
-def verified(saved, dataset):
-    """``saved`` (a SavedModel read from a file) with its test accuracy measured here, on this
-    app's test images of ``dataset``, instead of the figure the file claims: a file can claim
-    anything. The claim stays as metrics["claimed_test_accuracy"], the count of images as
-    metrics["test_images"]; without a usable test set the accuracy is left out. The evaluation
-    is app.inspect_views.test_predictions, so Inspect reuses it."""
-    import dataclasses
-
-    from app.inspect_views import evaluation_key, test_predictions
-
-    metrics = {key: value for key, value in saved.metrics.items() if key != "test_accuracy"}
-    if "test_accuracy" in saved.metrics:
-        metrics["claimed_test_accuracy"] = saved.metrics["test_accuracy"]
-    try:
-        raw = load_raw(dataset)
-        evaluation = test_predictions(evaluation_key(saved, raw), saved, raw)
-        metrics["test_accuracy"] = float(evaluation.accuracy)
-        metrics["test_images"] = int(raw.test_labels.shape[0])
-    except NNError:                    # no dataset: show no accuracy rather than the claim
-        pass
-    return dataclasses.replace(saved, metrics=metrics)
 
 
 def current_model(dataset=None):
@@ -319,46 +211,16 @@ def set_current_model(dataset, saved, label="your model"):
     st.session_state["user_models"] = models
 
 
-def notify(kind, text):
-    """Show ``text`` with st.<kind> ("success" | "error" | "warning" | "info") at the top of the
-    Train page's run view on the next run (callbacks cannot draw)."""
-    st.session_state["train_notice"] = (kind, text)
+def visitor_token():
+    """This browser's visitor token (app.visitor), None outside a visitor's session."""
+    return st.session_state.get("visitor")
 
 
-def adopt_finished_run():
-    """If this session's run has ended since we last looked, adopt it. Returns True if it did.
-
-    A finished or stopped run becomes the current model for its dataset (Draw and Inspect then
-    use it); every run with at least one record joins "runs" for the compare-runs overlay.
-    A diverged run keeps the shipped/previous model: its weights are the last good ones, but
-    a run that blew up is not what the user wants to draw into.
-    """
-    init_state()
-    trainer = st.session_state["trainer"]
-    if trainer is None:
-        return False
-    snap = trainer.snapshot(poll=False)
-    if not snap.finished or snap.run_id == st.session_state["adopted_run"]:
-        return False
-    st.session_state["adopted_run"] = snap.run_id
-    if snap.history:
-        st.session_state["runs"] = [*st.session_state["runs"],
-                                    {"label": snap.label, "dataset": snap.dataset,
-                                     "history": snap.history}][-MAX_RUNS_KEPT:]
-    if snap.saved is not None and snap.status in ("done", "stopped"):
-        # what it replaces, for the verdict's comparison and its one-click way back
-        st.session_state["replaced_model"] = (snap.run_id, snap.dataset,
-                                              st.session_state["user_models"].get(snap.dataset))
-        set_current_model(snap.dataset, snap.saved, f"your {snap.label}")
-    return True
-
-
-def test_set_words(raw):
-    """Which test set an accuracy is measured on, in words: "the 2,000 test images of the bundled
-    sample" or "the 10,000 official test images"."""
-    count = f"{len(raw.test_labels):,}"
-    return (f"the {count} test images of the bundled sample" if raw.source == "sample"
-            else f"the {count} official test images")
+def notify(kind, text, on="train"):
+    """Show ``text`` with st.<kind> ("success" | "error" | "warning" | "info"; "toast" for "my")
+    on the next run (callbacks cannot draw): at the top of the Train page's run view
+    (``on="train"``) or of Draw's My drawings section (``on="my"``)."""
+    st.session_state[{"train": "train_notice", "my": "my_notice"}[on]] = (kind, text)
 
 
 def session_liveness():

@@ -1,4 +1,5 @@
-"""The inside of a network while it learns: what its units look for, which guesses flip, how its
+"""[from app/inside.py]
+The inside of a network while it learns: what its units look for, which guesses flip, how its
 hidden space sorts the classes, and whether its layers are healthy. For the Train page's live view
 (and its replay slider); the pictures and rows here are plain arrays and dicts, testable without
 a running app.
@@ -15,14 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.inspect_views import weight_images
+from app.render.images import weight_images
+from app.render.palette import RIGHT, WRONG
 from core.pca import fit_pca
 
 UNITS_SHOWN = 36                   # weight pictures: as many as fit a 6 x 6 grid
 PANEL_PER_CLASS = 2                # guesses panel: 2 validation images of each class = 20
 MAP_POINTS = 600                   # hidden-space map: validation images projected (each point
                                    # is a row sent to the browser at every refresh)
-RIGHT, WRONG = (44, 160, 44), (214, 39, 40)     # green and red, as everywhere on the page
 
 
 def weight_grid(W, count=UNITS_SHOWN, columns=6, scale=2):

@@ -1,4 +1,5 @@
-"""A training run per session, trained in a worker process and polled by the page.
+"""[from app/trainer.py]
+A training run per session, trained in a worker process and polled by the page.
 
 The Train page keeps one ``Trainer`` in ``st.session_state["trainer"]``. ``start()`` hands the run to
 a thread of the server (the *watcher*, named ``trainer-<label>``) that waits for a free place, then
@@ -40,14 +41,27 @@ the run ends, the model is evaluated on the whole validation and test sets.
 """
 import dataclasses
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from app import snapshots, worker
-from app.snapshots import Snapshots
+from app.runs.line import (
+    TrainingBusy,
+    _duration,
+    _running,
+    _running_lock,
+    _waiting,
+    current_visitor,
+    max_per_visitor,
+    max_run_seconds,
+    max_trainings,
+    run_memory,
+    worker_nice,
+    worker_rss,
+)
+from app.runs.replay import Snapshots
+from app.runs.worker import Pipe, final_metrics, launch, receive, send_job
 from core import memory
 from core.errors import NNError
 from core.model import MLP
@@ -68,154 +82,6 @@ RSS_SLACK = 1.5, 200 * 2**20    # a worker may reach this x its run's estimate +
 WATCH_SECONDS = 0.2         # how often the watcher looks at its worker and its session
 FINAL_STATES = ("done", "stopped", "diverged", "failed", "abandoned")
 ACTIVE_STATES = ("waiting", "starting", "running", "stopping", "evaluating")
-
-
-class TrainingBusy(NNError):
-    """The server already runs as many trainings as it allows."""
-
-
-def _setting(name, default, lowest):
-    try:
-        return max(lowest, int(os.environ.get(name, str(default))))
-    except ValueError:
-        return default
-
-
-def cores():
-    """The CPU cores this server may use: its CPU affinity, or fewer under a cgroup CPU quota
-    (``docker run --cpus=2`` on a 64-core host is 2)."""
-    try:
-        count = len(os.sched_getaffinity(0))
-    except AttributeError:                   # not Linux
-        count = os.cpu_count() or 1
-    quota = _cgroup_cpu_quota()
-    return max(1, min(count, int(quota))) if quota else count
-
-
-def _cgroup_cpu_quota():
-    """CPUs allowed by the cgroup's quota (v2 cpu.max, or v1 cfs), or None when unlimited."""
-    for path, read in (("/sys/fs/cgroup/cpu.max", lambda text: text.split()),
-                       ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", None)):
-        try:
-            with open(path) as f:
-                text = f.read()
-            if read is not None:
-                quota, period = read(text)
-            else:
-                with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as f:
-                    quota, period = text.strip(), f.read().strip()
-            if quota in ("max", "-1"):
-                return None
-            return int(quota) / int(period)
-        except (OSError, ValueError):
-            continue
-    return None
-
-
-def max_trainings():
-    """Runs the server trains at once (NN_MAX_TRAININGS; default the number of cores, since each
-    run keeps one core busy in its worker process and one more would only slow the others down,
-    and no more than half the server's memory holds at the per-run cap, core.memory)."""
-    return _setting("NN_MAX_TRAININGS", min(cores(), memory_slots()), 1)
-
-
-def memory_slots():
-    """How many runs of the per-run memory cap (NN_MAX_RUN_MB) fit in half of the memory this
-    server may use (its cgroup's limit, else the machine's); at least 1."""
-    limit = memory.max_run_bytes()
-    total = _memory_bytes()
-    if not limit or not total:
-        return 1_000_000
-    return max(1, int(total / 2 // limit))
-
-
-def _memory_bytes():
-    """The memory this process may use: a cgroup limit (v2 memory.max, v1 limit_in_bytes) when
-    there is one, else MemTotal; None when neither can be read."""
-    machine = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    machine = int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            with open(path) as f:
-                text = f.read().strip()
-            if text != "max":
-                value = int(text)
-                return min(value, machine) if machine else value
-        except (OSError, ValueError):
-            continue
-    return machine
-
-
-def max_per_visitor():
-    """Runs one visitor may have at once, all tabs together (NN_MAX_TRAININGS_PER_VISITOR, 1)."""
-    return _setting("NN_MAX_TRAININGS_PER_VISITOR", 1, 1)
-
-
-def max_run_seconds():
-    """How long a run may train before it stops by itself (NN_MAX_TRAINING_SECONDS, default 600);
-    None when there is no limit (0)."""
-    return _setting("NN_MAX_TRAINING_SECONDS", 600, 0) or None
-
-
-def _duration(seconds):
-    return f"{seconds / 60:g} minutes" if seconds >= 120 else f"{seconds:g} seconds"
-
-
-def limits_text():
-    """The server's training limits in one sentence, for the Train page."""
-    cap, mine, seconds = max_trainings(), max_per_visitor(), max_run_seconds()
-    text = (f"This server trains at most {cap} network{'s' if cap > 1 else ''} at a time "
-            f"(more wait in line), {mine} per visitor")
-    if seconds:
-        text += f"; a run stops after {_duration(seconds)} and keeps what it has learned"
-    return text + "."
-
-
-def current_visitor():
-    """Who is starting a run: the visitor token of this browser (app.visitor's cookie, shared
-    by its tabs), else the Streamlit session; None outside a Streamlit script run."""
-    try:
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-        ctx = get_script_run_ctx(suppress_warning=True)
-        if ctx is None:
-            return None
-        import streamlit as st
-        token = st.session_state.get("visitor")
-        return f"visitor:{token}" if token else f"session:{ctx.session_id}"
-    except Exception:              # a Streamlit internal moved: each trainer counts on its own
-        return None
-
-
-_running = {}                    # trainer -> visitor, for every run with a slot, all sessions
-_waiting = {}                    # trainer -> visitor, the line for a slot (insertion order = turn)
-_running_lock = threading.Lock()
-
-
-def running_count():
-    """Runs that hold a place (training or about to) now, all sessions."""
-    with _running_lock:
-        return len(_running)
-
-
-def waiting_count():
-    """Runs waiting in line for a place."""
-    with _running_lock:
-        return len(_waiting)
-
-
-def running_by_visitor():
-    """{visitor: number of runs} now (for tests and benchmarks)."""
-    with _running_lock:
-        counts = {}
-        for visitor in [*_running.values(), *_waiting.values()]:
-            counts[visitor] = counts.get(visitor, 0) + 1
-        return counts
 
 
 @dataclass(frozen=True)
@@ -493,12 +359,12 @@ class Trainer:
 
     def _train(self, splits, data_note, is_alive, poll_timeout, time_limit):
         """Train in a worker process; return (how it ended, message)."""
-        parent_end, child_end = worker.Pipe()
-        self._process = worker.launch(child_end)
+        parent_end, child_end = Pipe()
+        self._process = launch(child_end)
         with self._lock:
             model_config, train_config = self._model_config, self._train_config
         try:
-            worker.send_job(parent_end, model_config, train_config, splits, worker_nice())
+            send_job(parent_end, model_config, train_config, splits, worker_nice())
         except OSError:
             pass                       # the worker died at once: its exit code says why below
         since_alive = started = time.monotonic()
@@ -507,7 +373,7 @@ class Trainer:
         while final is None:
             try:
                 if parent_end.poll(WATCH_SECONDS):
-                    final = self._receive(worker.receive(parent_end))
+                    final = self._receive(receive(parent_end))
                     continue
             except (EOFError, OSError):
                 break                  # the worker is gone without its final message
@@ -591,7 +457,7 @@ class Trainer:
             return ended, message or "Stopped before the first training step; no model was kept."
         self._set(status="evaluating")
         model = MLP(self._model_config, params=params)
-        metrics = worker.final_metrics(model, splits, history, ended)
+        metrics = final_metrics(model, splits, history, ended)
         self._set(saved=self._saved_model(params, metrics, data_note))
         return ended, message
 
@@ -616,38 +482,6 @@ class Trainer:
             process.kill()
             process.join(5.0)
         self._process = None
-
-
-def worker_nice():
-    """How many nice steps below the server a run's worker trains: ``NN_WORKER_NICE``, by
-    default 5 in hosted mode (a class's server answers every visitor's strokes and clicks first;
-    30 drawing while 2 train: p95 1,485 -> 1,216 ms, the trainings 0.55x -> 0.53x of alone) and 0
-    on one's own machine (where the visitor's own browser would take the training's place)."""
-    from app import hosting
-    default = 5 if hosting.settings().hosted else 0
-    try:
-        return max(0, min(19, int(os.environ.get("NN_WORKER_NICE", default))))
-    except ValueError:
-        return default
-
-
-def run_memory(model_config, train_config, splits):
-    """What the run will take (core.memory: its worker's copy of ``splits`` included), or
-    ConfigError when that is more than one run may use on this server (NN_MAX_RUN_MB)."""
-    as_split = dataclasses.replace(train_config, validation_size=len(splits.y_val))
-    return memory.check_run_memory(
-        model_config, as_split, snapshot_budget=snapshots.BUDGET,
-        data_bytes=memory.splits_bytes(splits), n_images=len(splits.y_train) + len(splits.y_val),
-        n_test=len(splits.y_test))
-
-
-def worker_rss(pid):
-    """Resident bytes of process ``pid`` now (0 when it cannot be read: not Linux, or gone)."""
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def live_splits(splits, size=LIVE_VALIDATION):

@@ -1,4 +1,5 @@
-"""The visitor's model files: save the current model, load or delete a saved one, go back to the
+"""[from app/model_files.py]
+The visitor's model files: save the current model, load or delete a saved one, go back to the
 pretrained model. Callbacks (they run before the page, which then shows their notice) and the
 panel that holds their controls.
 
@@ -22,77 +23,27 @@ shapes, dtypes, no pickles) and becomes the current model of its dataset; one of
 dataset is refused with a message saying to switch the dataset first.
 """
 import contextlib
-import re
-import tempfile
-import threading
-from pathlib import Path
 
 import streamlit as st
 
-from app import hosting
-from app.state import (MAX_RUNS_KEPT, current_model, dataset_title, model_root, notify,
-                       set_current_model, verified)
-from app.train_form import K
+from app.data import dataset_title, model_root, verified
+from app.inputs.form import K
+from app.runs.adopt import MAX_RUNS_KEPT
+from app.session import current_model, notify, set_current_model, visitor_token
+from app.store.files import (
+    _is_pretrained,
+    _own_path,
+    _saved_root,
+    _uploaded_name,
+    download_name,
+    npz_bytes,
+    saved_model_names,
+    shown_path,
+)
+from app.store.hosting import plural, policy, store, usage
 from core import modelio
 from core import safetensors as safetensors_export
 from core.errors import ConfigError, ModelFileError, NNError
-
-_cleaned = set()                 # model folders cleaned of stale temporary files in this process
-_cleaned_lock = threading.Lock()
-
-
-def shown_path(dataset, name):
-    """How a model file is named to the visitor: its path inside the model folder."""
-    return f"{dataset}/{name}.npz"
-
-
-def _clean_once(folder):
-    with _cleaned_lock:
-        if folder in _cleaned:
-            return
-        _cleaned.add(folder)
-    modelio.clean_stale_temp_files(folder)
-
-
-def _is_pretrained(name):
-    return name.casefold() == modelio.PRETRAINED_NAME.casefold()
-
-
-def _token():
-    return st.session_state.get("visitor")
-
-
-def _saved_root(config):
-    """Where this visitor's models are <dataset>/<name>.npz (ConfigError: no valid token)."""
-    return hosting.saved_root(model_root(), _token(), config.hosted)
-
-
-def visible_models(dataset):
-    """The model files of ``dataset`` this visitor may see (app.hosting.ModelEntry: the shipped
-    one, then the saved ones): the one listing used wherever saved models are listed or loaded."""
-    config = hosting.settings()
-    _clean_once(str(model_root() / dataset))
-    try:
-        _clean_once(str(_saved_root(config) / dataset))
-    except ConfigError:
-        pass
-    return hosting.visible_models(model_root(), dataset, _token(), config.hosted)
-
-
-def saved_model_names(dataset):
-    """Names of the models this visitor may load or delete for ``dataset`` (not the pretrained
-    one)."""
-    return [entry.name for entry in visible_models(dataset) if entry.kind != "pretrained"]
-
-
-def _own_path(dataset, name):
-    """The path of this visitor's saved model ``name``; ConfigError if they have none so named
-    (a name typed or sent by hand reaches nothing outside the visitor's list)."""
-    name = modelio.check_model_name(name)
-    if _is_pretrained(name) or name not in saved_model_names(dataset):
-        raise ConfigError(f"You have no saved {dataset_title(dataset)} model named “{name}”: "
-                          "choose one of the saved models listed.")
-    return modelio.model_path(_saved_root(hosting.settings()), dataset, name)
 
 
 @contextlib.contextmanager
@@ -117,14 +68,14 @@ def save_current():
         name = modelio.check_model_name(st.session_state.get(K + "save_name", ""))
         if _is_pretrained(name):
             raise ConfigError(f"“{name}” is the pretrained model's name; choose another name.")
-        config = hosting.settings()
+        config = policy()
         path = modelio.model_path(_saved_root(config), dataset, name)
         taken = {existing.casefold(): existing for existing in saved_model_names(dataset)}
         if path.exists() or name.casefold() in taken:
             raise ConfigError(f"A model named “{taken.get(name.casefold(), name)}” already "
                               f"exists; choose another name or delete it first.")
         if config.hosted:          # its exact size checked against the quotas before it is kept
-            hosting.store(model_root(), _token(), path, npz_bytes(entry[0]), config)
+            store(model_root(), visitor_token(), path, npz_bytes(entry[0]), config)
         else:
             modelio.save_model(path, entry[0])
         set_current_model(dataset, entry[0], f"your model “{name}”")
@@ -161,25 +112,6 @@ def delete_selected():
                               "deleted.")
         _own_path(st.session_state["dataset"], name).unlink(missing_ok=True)
         notify("info", f"Deleted “{name}”.")
-
-
-def npz_bytes(saved):
-    """The .npz file of ``saved`` as bytes, written by modelio.save_model (which refuses what it
-    could not read back, and reads the file back before it is kept) in a temporary folder."""
-    with tempfile.TemporaryDirectory(prefix="nn-download-") as folder:
-        return modelio.save_model(Path(folder) / "model.npz", saved).read_bytes()
-
-
-def download_name(saved, extension):
-    """e.g. "mnist-784-256-128-10.npz": the dataset and the layer sizes."""
-    sizes = "-".join(str(size) for size in saved.model.config.layer_sizes)
-    return f"{saved.dataset}-{sizes}.{extension}"
-
-
-def _uploaded_name(file_name):
-    """The uploaded file's name as it is shown and kept in labels: safe characters only."""
-    stem = re.sub(r"\.npz$", "", str(file_name), flags=re.IGNORECASE)
-    return re.sub(r"[^A-Za-z0-9 _.\-]", "_", stem)[:64] or "model"
 
 
 def upload_model():
@@ -238,14 +170,14 @@ def _travel(dataset, saved):
 def quota_caption(config):
     """Hosted mode: who sees the saved models, the quotas, this visitor's use, when they go."""
     try:
-        mine = hosting.usage(_saved_root(config))
-        used = (f"; you have used {mine.models} of {hosting.plural(config.max_models, 'model')} "
+        mine = usage(_saved_root(config))
+        used = (f"; you have used {mine.models} of {plural(config.max_models, 'model')} "
                 f"and {mine.bytes / 2**20:,.1f} of {config.max_mb_per_visitor:,.0f} MB.")
     except ConfigError as e:
         used = f". {e}"
     return (f":material/lock: Your saved models are private to you (this browser). "
             f"{config.quota_text()}{used} They are deleted "
-            f"{hosting.plural(config.keep_days, 'day')} after your last save: download one (.npz) "
+            f"{plural(config.keep_days, 'day')} after your last save: download one (.npz) "
             f"to keep it longer.")
 
 
@@ -265,7 +197,7 @@ def panel(dataset, expanded):
         st.caption(f"Current {dataset_title(dataset)} model: **{label}**"
                    + (f" ({model.describe()})" if model is not None else ""))
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-        config = hosting.settings()
+        config = policy()
         where = ("in your own space on this server: only you (this browser) see it" if config.hosted
                  else f"into model/{dataset}/<name>.npz on this server")
         c1.text_input("Save as", key=K + "save_name", placeholder="e.g. my-first-net",

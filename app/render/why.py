@@ -1,4 +1,5 @@
-"""Why did it say that? The data and pictures of the "why" views, with no st.* calls (testable
+"""[from app/why.py]
+Why did it say that? The data and pictures of the "why" views, with no st.* calls (testable
 without an app): the network diagram that lights up as you draw, a unit's arithmetic, saliency
 overlays, and the pictures of a counterfactual or a nudge. The Vega-Lite specs are in app.charts
 (network_spec, pushes_spec, path_spec); the gradients in core.explain.
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.render.palette import NEGATIVE, POSITIVE, rgb
 from core.explain import output_sensitivity, probabilities, trace, unit_input_gradient
 
 MAX_UNITS_SHOWN = 32          # circles per layer: beyond this, the most active for this input
@@ -35,7 +37,7 @@ HEIGHT = TOP + UNIT_SPAN + 16
 INPUT_LEFT = 4
 LABEL_ROOM = 120              # right of the output circles: "7 · 93%", "Ankle boot · 93%"
 MAX_WIDTH = 880                # the Draw page's expander is about 900 px wide
-RED, BLUE = (178, 24, 43), (33, 102, 172)            # as the weight pictures on Inspect
+RED, BLUE = POSITIVE, NEGATIVE            # as the weight pictures on Inspect
 
 
 def as_table(rows):
@@ -76,7 +78,7 @@ def _diverging(t):
 def _heat(t):
     """t in [0, 1] -> white to the guess's red (an output's probability)."""
     t = max(0.0, min(1.0, float(t)))
-    return _hex([255 + t * (c - 255) for c in (228, 87, 46)])
+    return _hex([255 + t * (c - 255) for c in rgb("guess")])
 
 
 @dataclass(frozen=True)

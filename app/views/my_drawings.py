@@ -1,4 +1,5 @@
-"""Teach it your handwriting: the visitor's own labelled drawings, measured and taught.
+"""[from app/my_drawings.py]
+Teach it your handwriting: the visitor's own labelled drawings, measured and taught.
 
 The views (each a function a page calls; the pages stay thin):
 
@@ -19,18 +20,29 @@ Teaching runs core.finetune.teach in a background thread (``Teacher``), like a t
 elsewhere or a page switch does not stop it, and the page polls it. When it ends, the taught
 model becomes the current one, with a one-click way back.
 """
-import threading
-import time
-from dataclasses import dataclass, replace
-
 import numpy as np
 import streamlit as st
 
-from app import state
-from core.datasets import RawDataset
-from core.errors import DatasetError, NNError, TrainingDiverged
-from core.handwriting import (MAX_DRAWINGS, MAX_ZIP_BYTES, Drawings, from_zip, sketch_of, to_zip,
-                              zip_name)
+from app.data import as_test_set, class_names, dataset_title, load_splits
+from app.render.charts import teach_curve_spec
+from app.render.images import framed
+from app.render.palette import COLORS
+from app.runs.adopt import _undo, adopt_taught
+from app.runs.teacher import Teacher
+from app.session import current_model, notify
+from app.store.drawings import (
+    SKETCH_BYTES,
+    _clear_all,
+    _delete,
+    _save,
+    _save_actually,
+    _store,
+    _zip_bytes,
+    drawings_of,
+    guesses,
+)
+from core.errors import DatasetError, NNError
+from core.handwriting import MAX_DRAWINGS, MAX_ZIP_BYTES, from_zip, zip_name
 
 MIN_TO_TEACH = 5            # drawings before "Teach it" is offered
 MIN_FOR_CURVE = 10          # drawings before the Train page draws their curve
@@ -40,65 +52,8 @@ STEP_CHOICES = (50, 100, 200, 400, 800)
 PER_PAGE = 40               # gallery pictures per page
 PER_ROW = 8
 POLL_SECONDS = 0.5
-GREEN, RED = (46, 160, 67), (228, 87, 46)
-SKETCH_BYTES = 784 + 56 * 56 + 1
 
 
-# -- the set ----------------------------------------------------------------------------------------
-def drawings_of(dataset):
-    """The visitor's set for ``dataset`` (an empty one when there is none yet)."""
-    sets = st.session_state["my_drawings"] or {}
-    return sets.get(dataset) or Drawings.empty()
-
-
-def _store(dataset, drawings):
-    sets = dict(st.session_state["my_drawings"] or {})     # a new dict: never shared in place
-    sets[dataset] = drawings
-    st.session_state["my_drawings"] = sets
-
-
-def _notice(kind, text):
-    st.session_state["my_notice"] = (kind, text)
-
-
-def guesses(saved, drawings):
-    """(N,) the model's guess for each drawing."""
-    if saved is None or not len(drawings):
-        return np.zeros(0, np.int64)
-    return saved.model.predict(drawings.pixels(saved.scaling, saved.model.dtype))
-
-
-def _raw_picture(source):
-    """The raw drawing the guess was made from (canvas RGBA or the uploaded picture), or None."""
-    ss = st.session_state
-    if source == "upload":
-        decoded = ss.get("draw_upload_decoded")
-        return decoded[1] if decoded else None
-    return ss.get("draw_rgba")
-
-
-def _save(dataset, pixels, label, source):
-    """Callback: add the drawing shown to the set as ``label``."""
-    names = state.class_names(dataset)
-    drawings = drawings_of(dataset)
-    try:
-        picture = _raw_picture(source)
-        sketch = sketch_of(picture) if picture is not None else None
-        drawings = drawings.add(pixels, int(label), sketch)
-    except NNError as e:
-        _notice("error", str(e))
-        return
-    _store(dataset, drawings)
-    st.session_state["my_rerun"] = True
-    _notice("toast", f"Saved as {names[label]}: drawing {len(drawings)} of your set. Draw the "
-                     "next one.")
-
-
-def _save_actually(dataset, pixels, source):
-    label = st.session_state["my_actually"]
-    st.session_state["my_actually"] = None
-    if label is not None:
-        _save(dataset, pixels, label, source)
 
 
 def label_buttons(dataset, pixels, guess, source, on_saved=None):
@@ -114,7 +69,7 @@ def label_buttons(dataset, pixels, guess, source, on_saved=None):
         st.rerun(scope="app")               # the gallery and the score are outside the fragment
     if source == "test" or pixels is None:
         return
-    names = state.class_names(dataset)
+    names = class_names(dataset)
     count = len(drawings_of(dataset))
     full = count >= MAX_DRAWINGS
     keep = ("Your set is full" if full else
@@ -132,117 +87,6 @@ def label_buttons(dataset, pixels, guess, source, on_saved=None):
 
 
 # -- teaching, in the background ---------------------------------------------------------------------
-_teaching = set()                  # Teachers whose thread runs, across sessions
-_teaching_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class Taught:
-    """A Teacher's state, copied for the page."""
-    run_id: int
-    status: str                    # idle | running | done | failed
-    message: str
-    dataset: str
-    records: tuple                 # TeachRecord dicts
-    total_steps: int
-    outcome: object                # core.finetune.Outcome when done
-    saved: object                  # the taught SavedModel when done
-    label: str                     # what the taught model is called
-    held_out: tuple                # (fingerprint of the set, indices held out) of this run
-
-    @property
-    def running(self):
-        return self.status == "running"
-
-    @property
-    def finished(self):
-        return self.status in ("done", "failed")
-
-
-class Teacher:
-    """One session's teaching run (core.finetune.teach in a daemon thread). The thread never calls
-    st.*; the page reads ``snapshot()``. A run takes seconds and always ends by itself."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._thread = None
-        self._state = Taught(0, "idle", "", "", (), 0, None, None, "", ("", ()))
-
-    def snapshot(self):
-        with self._lock:
-            return self._state
-
-    def _set(self, **fields):
-        with self._lock:
-            self._state = replace(self._state, **fields)
-
-    def start(self, saved, label, splits, drawings, config, held_out_share):
-        """Teach ``saved`` (a SavedModel; never changed) ``drawings`` mixed with ``splits``'
-        training images. Raises NNError when a run is going or the server is busy."""
-        from app.trainer import max_trainings, running_count
-        from core.finetune import split_drawings
-
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                raise NNError("It is already being taught: wait a few seconds.")
-        with _teaching_lock:
-            busy = running_count() + len(_teaching)
-            if busy >= max_trainings():
-                raise NNError(f"The server is busy with {busy} trainings (the limit is "
-                              f"{max_trainings()}, so each stays fast). Try again in a moment.")
-            _teaching.add(self)
-        taught, held = split_drawings(drawings.labels, held_out_share, rng=config.seed)
-        run_id = self._state.run_id + 1
-        self._set(run_id=run_id, status="running", message="", dataset=saved.dataset, records=(),
-                  total_steps=config.steps, outcome=None, saved=None,
-                  label=f"{label}, taught your handwriting",
-                  held_out=(drawings.fingerprint(), tuple(int(i) for i in held)))
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"teacher-{run_id}",
-                                        args=(saved, splits, drawings, taught, held, config))
-        self._thread.start()
-
-    def join(self, timeout=None):
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        return thread is None or not thread.is_alive()
-
-    def _run(self, saved, splits, drawings, taught, held, config):
-        try:
-            self._teach(saved, splits, drawings, taught, held, config)
-        except (NNError, TrainingDiverged) as e:
-            self._set(status="failed", message=str(e))
-        except Exception as e:                 # never die silently: the page shows it
-            self._set(status="failed", message=f"Teaching failed: {type(e).__name__}: {e}")
-        finally:
-            with _teaching_lock:
-                _teaching.discard(self)
-
-    def _teach(self, saved, splits, drawings, taught, held, config):
-        from core.finetune import compare, copy_model, teach
-        from core.modelio import SavedModel
-
-        X = drawings.pixels(saved.scaling, saved.model.dtype)          # (N, 784)
-        y = drawings.labels.astype(np.int64)
-        model = copy_model(saved.model)
-        started = time.perf_counter()
-        records = []
-        for record in teach(model, splits, X[taught], y[taught], config, held_out=(X[held], y[held])):
-            records.append(record.to_dict())
-            self._set(records=tuple(records))
-        seconds = time.perf_counter() - started
-        outcome = compare(saved.model, model, splits.X_test, splits.y_test, (X[taught], y[taught]),
-                          (X[held], y[held]), steps=config.steps, seconds=seconds)
-        train_config = {**saved.train_config, **config.to_dict(), "dataset": saved.dataset,
-                        "scaling": saved.scaling, "taught_drawings": int(len(taught)),
-                        "held_out_drawings": int(len(held))}
-        metrics = {**saved.metrics, "test_accuracy": outcome.test_after,
-                   "test_accuracy_before": outcome.test_before,
-                   "held_out_accuracy": outcome.held_out_after,
-                   "held_out_accuracy_before": outcome.held_out_before}
-        taught_model = SavedModel(model=model, dataset=saved.dataset, scaling=saved.scaling,
-                                  train_config=train_config, history=records, metrics=metrics)
-        self._set(status="done", outcome=outcome, saved=taught_model)
 
 
 def _teacher():
@@ -257,48 +101,20 @@ def _start_teaching(dataset):
     from core.finetune import TeachConfig
 
     ss = st.session_state
-    saved, label = state.current_model(dataset)
+    saved, label = current_model(dataset)
     drawings = drawings_of(dataset)
     if saved is None:
-        _notice("warning", f"There is no model to teach. {label}")
+        notify("warning", f"There is no model to teach. {label}", on="my")
         return
     try:
         validation = saved.train_config.get("validation_size", 5000)
         seed = saved.train_config.get("seed", 0)
-        splits = state.load_splits(dataset, validation, saved.scaling, seed)
+        splits = load_splits(dataset, validation, saved.scaling, seed)
         config = TeachConfig(steps=int(ss["my_teach_steps"]))
         share = HELD_OUT_SHARE if ss["my_teach_hold_out"] else 0.0
         _teacher().start(saved, label, splits, drawings, config, share)
     except NNError as e:
-        _notice("error", str(e))
-
-
-def adopt_taught(dataset=None):
-    """When a teaching run has ended since we last looked, make its model the current one (and
-    keep the one it replaces for Undo). Returns True when it adopted a model."""
-    ss = st.session_state
-    teacher = ss["my_teacher"]
-    if teacher is None:
-        return False
-    snap = teacher.snapshot()
-    if not snap.finished or snap.run_id == ss["my_taught"]:
-        return False
-    ss["my_taught"] = snap.run_id
-    if snap.status == "done" and snap.saved is not None:
-        ss["my_undo"] = (snap.run_id, snap.dataset, ss["user_models"].get(snap.dataset))
-        state.set_current_model(snap.dataset, snap.saved, snap.label)
-    return True
-
-
-def _undo(run_id, dataset):
-    ss = st.session_state
-    undo = ss["my_undo"]
-    if undo is None or undo[0] != run_id:
-        return
-    previous = undo[2]
-    state.set_current_model(dataset, *(previous if previous is not None else (None, "")))
-    ss["my_undo"] = None
-    _notice("info", "Back to the model from before the teaching.")
+        notify("error", str(e), on="my")
 
 
 # -- the Draw page's section -----------------------------------------------------------------------
@@ -307,10 +123,10 @@ def section(dataset):
     ss = st.session_state
     if adopt_taught(dataset):
         st.rerun()                         # the frame's sidebar then names the taught model
-    names = state.class_names(dataset)
-    title = state.dataset_title(dataset)
+    names = class_names(dataset)
+    title = dataset_title(dataset)
     drawings = drawings_of(dataset)
-    saved, model_label = state.current_model(dataset)
+    saved, model_label = current_model(dataset)
     st.subheader("My drawings", anchor="my-drawings",
                  help="Teach the network your handwriting: label your drawings, see how well it "
                       "reads them, and train it on them for a few seconds.")
@@ -377,7 +193,7 @@ def _teach_panel(dataset, n, saved):
                        on_click=_start_teaching, args=(dataset,),
                        disabled=busy or n < MIN_TO_TEACH or saved is None,
                        help=f"Train the current model for a few seconds on your drawings mixed "
-                            f"with {state.dataset_title(dataset)}'s training images, so it learns "
+                            f"with {dataset_title(dataset)}'s training images, so it learns "
                             "your handwriting without forgetting the rest. A quarter of each "
                             "kind of drawing is kept aside to check it honestly.")
         with buttons.popover("Settings", icon=":material/tune:"):
@@ -444,52 +260,6 @@ def _before_after(snap, dataset):
                   on_click=_undo, args=(snap.run_id, dataset))
 
 
-def teach_curve_spec(records):
-    """Vega-Lite: accuracy on the held-out drawings, the taught ones and the validation images
-    against the teaching step."""
-    series = (("held_out_accuracy", "your held-out drawings"),
-              ("taught_accuracy", "your taught drawings"), ("val_accuracy", "validation images"))
-    values = [{"step": r["step"], "accuracy": float(r[field]), "on": name}
-              for r in records for field, name in series
-              if isinstance(r.get(field), float) and r[field] == r[field]]
-    return {
-        "data": {"values": values}, "height": 300,      # the whole chart: title, legend and axes included
-        "title": {"text": "Accuracy while it is taught", "anchor": "start", "fontSize": 13},
-        "mark": {"type": "line", "point": True, "tooltip": True},
-        "encoding": {
-            "x": {"field": "step", "type": "quantitative", "title": "step"},
-            "y": {"field": "accuracy", "type": "quantitative", "axis": {"format": ".0%"},
-                  "scale": {"zero": False, "padding": 8}, "title": None},
-            "color": {"field": "on", "type": "nominal", "title": None,
-                      "scale": {"domain": [name for _, name in series],
-                                "range": ["#e4572e", "#4c78a8", "#9aa5b1"]},
-                      "legend": {"orient": "top"}}},
-    }
-
-
-# -- the gallery ---------------------------------------------------------------------------------------
-def framed(sketch, right, width=3):
-    """A (56, 56) uint8 sketch -> (62, 62, 3) RGB with a green (right) or red (wrong) frame."""
-    rgb = np.repeat(np.asarray(sketch, np.uint8)[..., None], 3, axis=2)
-    colour = np.array(GREEN if right else RED, np.uint8)
-    out = np.empty((rgb.shape[0] + 2 * width, rgb.shape[1] + 2 * width, 3), np.uint8)
-    out[...] = colour
-    out[width:-width, width:-width] = rgb
-    return out
-
-
-def _delete(dataset, index, fingerprint):
-    drawings = drawings_of(dataset)
-    if drawings.fingerprint() != fingerprint:    # the set changed meanwhile (another tab)
-        return
-    _store(dataset, drawings.remove(index))
-
-
-def _clear_all(dataset):
-    _store(dataset, Drawings.empty())
-    _notice("info", "All your drawings of this dataset were deleted.")
-
-
 def _gallery(dataset, drawings, predicted, names, measured):
     ss = st.session_state
     fingerprint = drawings.fingerprint()
@@ -519,7 +289,7 @@ def _gallery(dataset, drawings, predicted, names, measured):
         page = top[1].number_input("Page", 1, pages, key="my_gallery_page",
                                    help=f"{PER_PAGE} drawings per page.")
     with top[2].popover("Delete all", icon=":material/delete_sweep:"):
-        st.write(f"Delete all {len(labels)} of your {state.dataset_title(dataset)} drawings? "
+        st.write(f"Delete all {len(labels)} of your {dataset_title(dataset)} drawings? "
                  "Download them first to keep a copy.")
         st.button("Delete them all", type="primary", key="my_clear_all",
                   on_click=_clear_all, args=(dataset,))
@@ -547,13 +317,6 @@ def _gallery(dataset, drawings, predicted, names, measured):
                           help=f"Delete this drawing of a {label}.")
 
 
-# -- download / upload ------------------------------------------------------------------------------
-@st.cache_data(max_entries=32, show_spinner=False)
-def _zip_bytes(fingerprint, _drawings, dataset):
-    """The download's bytes, once per set (keyed by its fingerprint)."""
-    return to_zip(_drawings, dataset=dataset)
-
-
 def _on_upload(dataset, key):
     """Callback of the uploader: add the drawings of the zip (skipping ones already in the set)."""
     upload = st.session_state.get(key)
@@ -562,24 +325,24 @@ def _on_upload(dataset, key):
     try:
         incoming = from_zip(upload.getvalue(), name=f"“{upload.name}”")
     except DatasetError as e:
-        _notice("error", str(e))
+        notify("error", str(e), on="my")
         return
     drawings = drawings_of(dataset)
     have = {row.tobytes() + bytes([label]) for row, label in zip(drawings.images, drawings.labels)}
     new = [i for i, (row, label) in enumerate(zip(incoming.images, incoming.labels))
            if row.tobytes() + bytes([label]) not in have]
     if len(drawings) + len(new) > MAX_DRAWINGS:
-        _notice("error", f"“{upload.name}” holds {len(new)} new drawings; with your "
+        notify("error", f"“{upload.name}” holds {len(new)} new drawings; with your "
                          f"{len(drawings)} that is more than the {MAX_DRAWINGS} a set may hold. "
-                         "Delete some first, or clear your set.")
+                         "Delete some first, or clear your set.", on="my")
         return
     merged = drawings
     for i in new:
         merged = merged.add(incoming.images[i], int(incoming.labels[i]), incoming.sketches[i])
     _store(dataset, merged)
     skipped = len(incoming) - len(new)
-    _notice("success", f"Added {len(new)} drawings from “{upload.name}”"
-                       + (f" ({skipped} were in your set already)" if skipped else "") + ".")
+    notify("success", f"Added {len(new)} drawings from “{upload.name}”"
+                       + (f" ({skipped} were in your set already)" if skipped else "") + ".", on="my")
 
 
 def _files(dataset, drawings, title):
@@ -604,25 +367,6 @@ def _files(dataset, drawings, title):
                f"{MAX_ZIP_BYTES // 2**20} MB. Your {title} drawings live in this browser session "
                f"only: a reload finds them for {KEEP_SECONDS // 60} minutes; download them to "
                "keep them.")
-
-
-# -- Inspect: your drawings as a test set -------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class DrawingsTestSet(RawDataset):
-    """A RawDataset whose test set is the visitor's drawings (Inspect works on it unchanged)."""
-
-    def describe(self):
-        return (f"your {len(self.test_labels):,} {state.dataset_title(self.name)} drawings, "
-                "labelled on the Draw page")
-
-
-def as_test_set(raw, drawings):
-    """``raw`` with its test images and labels replaced by the drawings; ``location`` carries the
-    set's fingerprint, so Inspect's cached evaluation is redone whenever the set changes."""
-    return DrawingsTestSet(name=raw.name, train_images=raw.train_images,
-                           train_labels=raw.train_labels, test_images=drawings.images,
-                           test_labels=drawings.labels, source="drawings",
-                           location=f"drawings {drawings.fingerprint()}")
 
 
 def test_set_choice(dataset, raw):
@@ -689,7 +433,6 @@ def training_curve(snap):
                   "scale": {"domain": [0, 1]}, "title": None},
             "color": {"field": "on", "type": "nominal", "title": None,
                       "scale": {"domain": [f"your {len(drawings)} drawings", "validation images"],
-                                "range": ["#6a3d9a", "#f58518"]},   # validation: the app's orange
+                                "range": [COLORS["drawings"], COLORS["validation"]]},
                       "legend": {"orient": "top"}}},
     }, width="stretch", key="my_training_curve")
-

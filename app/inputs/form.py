@@ -1,0 +1,164 @@
+"""[from app/train_form.py]
+The Train page's form: presets <-> widgets, the controls themselves, and configs from them.
+
+Every widget key starts with ``K`` ("train."), so tests can drive them and the settings survive a
+page switch. Option lists come from core.options (the registries), never from a list kept here.
+
+    form_defaults() -> {key: value}          the recommended preset as widget values (app.state
+                                             calls this once per session)
+    apply_preset()                           on_change of the preset box: fill every control
+    apply_experiment(name) -> str | None     a Home page experiment (?experiment=...): fill the
+                                             controls, return the explanation to show
+    controls(dataset, busy) -> Form          draw the controls; return what they describe
+    build_configs(dataset) -> (ModelConfig, TrainConfig)     raises ConfigError with a message
+    memory_line(model_config, train_config, raw) -> str | None   the run's memory before Start
+                                             (core.memory); the refusal when over the cap
+"""
+import streamlit as st
+
+from app.data import load_raw
+from app.inputs.links import SETTINGS
+from app.inputs.scales import BATCH_SIZES, LEARNING_RATES, WEIGHT_DECAYS, nearest
+from core import options
+from core.datasets import validation_count
+from core.errors import NNError
+from core.model import ModelConfig
+from core.training import PRESETS, TrainConfig, plan
+
+K = "train."                       # prefix of this page's widget keys
+DEFAULT_PRESET = "recommended"
+FULL_DATASET_IMAGES = 60_000      # when the dataset cannot be loaded, size the split for the full one
+
+
+def _training_images(dataset):
+    try:
+        return len(load_raw(dataset).train_labels)
+    except NNError:
+        return FULL_DATASET_IMAGES
+
+
+def preset_settings(name, n_train):
+    """The widget values (without the key prefix) that describe preset ``name``; its validation
+    share becomes a number of images out of ``n_train``."""
+    preset = PRESETS[name]
+    m, t = preset.model, preset.train
+    if t.batch_size is None:
+        batch = "full"
+    else:
+        batch = t.batch_size if t.batch_size in BATCH_SIZES else nearest(BATCH_SIZES, t.batch_size)
+    return {
+        "preset": name,
+        "hidden": ", ".join(str(h) for h in m.hidden_sizes),
+        "activation": m.activation, "output_activation": m.output_activation, "loss": m.loss,
+        "init": m.init, "dropout": float(m.dropout),
+        "learning_rate": nearest(LEARNING_RATES, t.learning_rate),
+        "optimizer": t.optimizer, "momentum": float(t.momentum), "lr_schedule": t.lr_schedule,
+        "length_unit": "iterations" if t.iterations else "epochs",
+        "epochs": int(t.epochs), "iterations": int(t.iterations or 1000),
+        "batch_size": batch,
+        "weight_decay": nearest(WEIGHT_DECAYS, t.weight_decay) if t.weight_decay else 0.0,
+        "augment": bool(t.augment), "scaling": t.scaling, "seed": int(t.seed),
+        "validation_size": validation_count(t.validation_size, n_train),
+    }
+
+
+# Every setting's widget key: what a reload restores (app.state.kept_keys).
+FORM_KEYS = [K + name for name in SETTINGS]
+
+
+def _set(settings):
+    for name, value in settings.items():
+        st.session_state[K + name] = value
+
+
+def form_defaults():
+    """{widget key: value} for the default preset on the selected dataset."""
+    n_train = _training_images(st.session_state.get("dataset", "mnist"))
+    return {K + name: value for name, value in preset_settings(DEFAULT_PRESET, n_train).items()}
+
+
+# Links of earlier versions: /train?experiment=<name> opens the lesson of that name.
+EXPERIMENTS = {"diverge": "diverge", "tiny": "tiny"}
+
+
+def setting(name):
+    return st.session_state[K + name]
+
+
+def build_configs(dataset):
+    """(ModelConfig, TrainConfig) from the controls. Raises ConfigError with a message."""
+    model_config = ModelConfig(
+        hidden_sizes=options.parse_hidden_sizes(setting("hidden")),
+        activation=setting("activation"), output_activation=setting("output_activation"),
+        loss=setting("loss"), init=setting("init"), dropout=float(setting("dropout")))
+    by_epochs = setting("length_unit") == "epochs"
+    batch = setting("batch_size")
+    train_config = TrainConfig(
+        dataset=dataset, learning_rate=float(setting("learning_rate")),
+        epochs=int(setting("epochs")), iterations=None if by_epochs else int(setting("iterations")),
+        batch_size=None if batch == "full" else int(batch), optimizer=setting("optimizer"),
+        momentum=float(setting("momentum")), weight_decay=float(setting("weight_decay")),
+        lr_schedule=setting("lr_schedule"), validation_size=int(setting("validation_size")),
+        scaling=setting("scaling"), augment=bool(setting("augment")), seed=int(setting("seed")))
+    return model_config, train_config
+
+
+def plan_text(model_config, train_config, n_images):
+    """"Plan: 784-256-128-10 network, 235,146 weights; 7,180 steps of 128 images (...)"."""
+    n_train = n_images - validation_count(train_config.validation_size, n_images)
+    batch, per_epoch, total = plan(train_config, n_train)
+    sizes = "-".join(map(str, model_config.layer_sizes))
+    return (f"**Plan:** {sizes} network, {model_config.num_parameters:,} weights; {total:,} steps "
+            f"of {batch:,} images ({total / per_epoch:.3g} epochs over {n_train:,} images).")
+
+
+# What each control does, in a sentence or two: the ? next to it.
+HELP = {
+    "hidden": "Units in each hidden layer, input to output, e.g. “256, 128”. More units can learn "
+              "more but train slower; empty means no hidden layer (a linear classifier).",
+    "activation": "The non-linearity after each hidden layer. ReLU (max(0, x)) trains fast; "
+                  "sigmoid and tanh saturate and learn slower in deep nets.",
+    "loss": "What training minimises. Cross-entropy punishes confident mistakes hard (needs "
+            "softmax); MSE is the squared distance to the one-hot target.",
+    "output_activation": "Softmax turns the 10 outputs into probabilities that sum to 1; sigmoid "
+                         "scores each class on its own (the textbook way).",
+    "init": "How the random starting weights are drawn. He suits ReLU, Glorot suits sigmoid/tanh; "
+            "small uniform is U[-0.5, 0.5), as in the original project.",
+    "dropout": "While training, switch off this share of hidden units at random on every step, so "
+               "the network cannot rely on any one unit: less overfitting.",
+    "learning_rate": "How big a step the weights take against the gradient (log scale). Too "
+                     "small: slow. Too large: the loss jumps around or explodes.",
+    "optimizer": "SGD steps straight down the gradient; momentum keeps some of the last step's "
+                 "speed; Adam adapts the step size of every weight (use lr ≈ 0.001).",
+    "momentum": "For the momentum optimiser: the share of the previous step kept in the next one "
+                "(0.9 is usual).",
+    "lr_schedule": "Constant keeps the learning rate; cosine lowers it smoothly to 0 by the end, "
+                   "which settles the weights.",
+    "weight_decay": "A penalty on large weights: pulls every weight a little towards 0 each step, "
+                    "which fights overfitting.",
+    "batch_size": "Images per step. Small batches: many noisy steps; “full”: one exact step per "
+                  "pass over all training images (plain gradient descent).",
+    "length_unit": "Epochs: passes over all training images. Iterations: optimiser steps.",
+    "epochs": "How many times the network sees every training image.",
+    "iterations": "How many weight updates (steps) to make.",
+    "validation_size": "Training images held out to measure how well the network does on images "
+                       "it never trained on (the orange curve).",
+    "seed": "Fixes the random start and the order of the images: the same seed and settings give "
+            "the same run, here and in `python -m core train`.",
+    "scaling": "Unit maps pixels to [0, 1]; symmetric to [-1, 1] (as the textbook network "
+               "expects).",
+    "augment": "Shift, rotate and thicken every training image a little at random, so the network "
+               "copes better with your own drawings. Slower to train.",
+}
+
+
+# The number boxes have no bounds of their own: a browser would keep an out-of-range number in the
+# box with a small red mark while the run used another. Every value goes to core's configs
+# instead, which refuse it with a message saying the range, and Start stays disabled.
+NETWORK = ("hidden", "activation", "loss", "output_activation", "init", "dropout")
+TRAINING = ("learning_rate", "optimizer", "momentum", "lr_schedule", "weight_decay", "batch_size",
+            "length_unit", "epochs", "iterations", "validation_size", "seed", "scaling", "augment")
+
+
+# -- lessons and shared links ---------------------------------------------------------------------
+LINK_PARAMS = (*SETTINGS, "dataset", "show", "lesson", "experiment")

@@ -1,0 +1,124 @@
+"""[from app/inspect_views.py]
+Streamlit-side helpers for the Inspect page: Vega-Lite specs, image grids, cached evaluations.
+
+The chart builders return plain Vega-Lite dicts (drawn with ``st.vega_lite_chart`` in 1-3 ms) and
+the image builders return uint8 arrays, so they can be tested without a running app. The one
+expensive thing, the model's predictions over the whole test set, is computed once per set of
+weights (``test_predictions``, keyed by a fingerprint of the weights) and reused on every rerun.
+
+[from app/draw_views.py]
+Streamlit-side helpers for the Draw page (no st.* calls here, so they test without an app).
+
+- ``decode_upload``: an uploaded file's bytes -> a (H, W) uint8 greyscale array, with PIL, within a
+  memory budget checked from the picture's header (``DECODE_BUDGET_BYTES``, ``decode_cost``).
+  Decoding belongs to the page layer: ``core`` only ever sees arrays.
+- ``enlarge``: a small image -> a bigger uint8 one with nearest-neighbour pixels, so a 28x28 input
+  shows as crisp squares instead of the browser's blur.
+- ``to_model_input`` / ``classify``: 784 pixels in [0, 1] -> the model's probabilities.
+
+[from app/my_drawings.py]
+Teach it your handwriting: the visitor's own labelled drawings, measured and taught.
+
+The views (each a function a page calls; the pages stay thin):
+
+    label_buttons(dataset, pixels, guess, source, on_saved)   Draw, under the guess: "Right" and
+        "It's actually a [class]" add the drawing (its 784 pixels, the label and a 56 x 56 sketch
+        of the raw drawing) to the visitor's set for that dataset
+    section(dataset)                Draw, below: "Your handwriting" accuracy of the current model,
+        "Teach it" with before -> after side by side, the gallery (the current model's guess in
+        green or red, delete one, clear all), download / upload the set as MNIST IDX files
+    test_set_choice(dataset, raw)   Inspect: the visitor's drawings as another test set (the
+        confusion matrix, mistakes and activations then work on them)
+    training_curve(snap)            Train, in the live view: accuracy on the drawings as the
+        network learns (from 10 drawings on)
+
+The set lives in ``st.session_state["my_drawings"]`` (dataset -> core.handwriting.Drawings, an
+immutable set, so a reload's new session can share it: app.visitor keeps it for 30 minutes).
+Teaching runs core.finetune.teach in a background thread (``Teacher``), like a training: a click
+elsewhere or a page switch does not stop it, and the page polls it. When it ends, the taught
+model becomes the current one, with a one-click way back.
+"""
+
+import numpy as np
+
+from app.render.palette import RIGHT, WRONG
+
+WEIGHTS_PER_PAGE = 64          # Inspect's unit pictures, one page
+
+
+def display_images(X, scaling):
+    """Model inputs (N, 784) in the given scaling -> (N, 28, 28) floats in [0, 1] to show."""
+    X = np.asarray(X, dtype=np.float32)
+    if scaling == "symmetric":
+        X = (X + 1.0) / 2.0
+    return X.reshape(-1, 28, 28)
+
+
+# -- images --------------------------------------------------------------------------------------
+def diverging_rgb(values, limit=None):
+    """Map values to RGB uint8: negative blue, zero white, positive red (symmetric around 0)."""
+    values = np.asarray(values, dtype=np.float32)
+    limit = float(np.max(np.abs(values))) if limit is None else float(limit)
+    t = np.clip(values / limit, -1.0, 1.0) if limit > 0 else np.zeros_like(values)
+    red, blue = np.array([178, 24, 43], np.float32), np.array([33, 102, 172], np.float32)
+    white = np.float32(255.0)
+    pos, neg = np.clip(t, 0, 1)[..., None], np.clip(-t, 0, 1)[..., None]
+    rgb = white + pos * (red - white) + neg * (blue - white)
+    return (rgb + 0.5).astype(np.uint8)
+
+
+def weight_images(W, start=0, count=WEIGHTS_PER_PAGE, scale=4):
+    """The incoming weights of units ``start .. start+count-1`` of a first layer W (784, H), each as
+    a 28x28 red/blue image enlarged ``scale`` times. Each unit has its own colour range (its largest
+    |weight| is full colour), so every pattern is visible whatever its magnitude."""
+    W = np.asarray(W, dtype=np.float32)
+    stop = min(W.shape[1], start + count)
+    images = []
+    for j in range(start, stop):
+        image = diverging_rgb(W[:, j].reshape(28, 28))
+        images.append(_margin(np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)))
+    return images
+
+
+def grey_images(images, scale=3):
+    """(N, 28, 28) floats in [0, 1] -> list of enlarged uint8 images (nearest-neighbour), each with
+    a thin white margin so that neighbours in a gallery do not run into each other."""
+    out = []
+    for image in images:
+        image = (np.clip(image, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+        out.append(_margin(np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)))
+    return out
+
+
+def _margin(image, width=3, value=255):
+    pad = ((width, width), (width, width)) + ((0, 0),) * (image.ndim - 2)
+    return np.pad(image, pad, constant_values=value)
+
+
+def enlarge(image, size=168, square=False):
+    """A 2-D image in [0, 1] (or uint8) -> uint8, scaled up by an integer factor to about ``size``
+    pixels on its longer side with nearest-neighbour pixels. Larger images are only converted.
+    ``square``: first pad it with black to a centred square, so a row of steps lines up."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = (np.clip(np.nan_to_num(image), 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    if square and image.ndim == 2 and image.shape[0] != image.shape[1]:
+        h, w = image.shape
+        side = max(h, w)
+        top, left = (side - h) // 2, (side - w) // 2
+        image = np.pad(image, ((top, side - h - top), (left, side - w - left)))
+    factor = max(1, int(size) // max(image.shape[:2]))
+    if factor > 1:
+        image = np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+    return image
+
+
+# -- the gallery ---------------------------------------------------------------------------------------
+def framed(sketch, right, width=3):
+    """A (56, 56) uint8 sketch -> (62, 62, 3) RGB with a green (right) or red (wrong) frame."""
+    rgb = np.repeat(np.asarray(sketch, np.uint8)[..., None], 3, axis=2)
+    colour = np.array(RIGHT if right else WRONG, np.uint8)
+    out = np.empty((rgb.shape[0] + 2 * width, rgb.shape[1] + 2 * width, 3), np.uint8)
+    out[...] = colour
+    out[width:-width, width:-width] = rgb
+    return out

@@ -1,0 +1,103 @@
+"""[from app/my_drawings.py]
+Teach it your handwriting: the visitor's own labelled drawings, measured and taught.
+
+The views (each a function a page calls; the pages stay thin):
+
+    label_buttons(dataset, pixels, guess, source, on_saved)   Draw, under the guess: "Right" and
+        "It's actually a [class]" add the drawing (its 784 pixels, the label and a 56 x 56 sketch
+        of the raw drawing) to the visitor's set for that dataset
+    section(dataset)                Draw, below: "Your handwriting" accuracy of the current model,
+        "Teach it" with before -> after side by side, the gallery (the current model's guess in
+        green or red, delete one, clear all), download / upload the set as MNIST IDX files
+    test_set_choice(dataset, raw)   Inspect: the visitor's drawings as another test set (the
+        confusion matrix, mistakes and activations then work on them)
+    training_curve(snap)            Train, in the live view: accuracy on the drawings as the
+        network learns (from 10 drawings on)
+
+The set lives in ``st.session_state["my_drawings"]`` (dataset -> core.handwriting.Drawings, an
+immutable set, so a reload's new session can share it: app.visitor keeps it for 30 minutes).
+Teaching runs core.finetune.teach in a background thread (``Teacher``), like a training: a click
+elsewhere or a page switch does not stop it, and the page polls it. When it ends, the taught
+model becomes the current one, with a one-click way back.
+"""
+import numpy as np
+import streamlit as st
+
+from app.data import class_names
+from app.session import notify
+from core.errors import NNError
+from core.handwriting import Drawings, sketch_of, to_zip
+
+SKETCH_BYTES = 784 + 56 * 56 + 1
+
+
+# -- the set ----------------------------------------------------------------------------------------
+def drawings_of(dataset):
+    """The visitor's set for ``dataset`` (an empty one when there is none yet)."""
+    sets = st.session_state["my_drawings"] or {}
+    return sets.get(dataset) or Drawings.empty()
+
+
+def _store(dataset, drawings):
+    sets = dict(st.session_state["my_drawings"] or {})     # a new dict: never shared in place
+    sets[dataset] = drawings
+    st.session_state["my_drawings"] = sets
+
+
+def guesses(saved, drawings):
+    """(N,) the model's guess for each drawing."""
+    if saved is None or not len(drawings):
+        return np.zeros(0, np.int64)
+    return saved.model.predict(drawings.pixels(saved.scaling, saved.model.dtype))
+
+
+def _raw_picture(source):
+    """The raw drawing the guess was made from (canvas RGBA or the uploaded picture), or None."""
+    ss = st.session_state
+    if source == "upload":
+        decoded = ss.get("draw_upload_decoded")
+        return decoded[1] if decoded else None
+    return ss.get("draw_rgba")
+
+
+def _save(dataset, pixels, label, source):
+    """Callback: add the drawing shown to the set as ``label``."""
+    names = class_names(dataset)
+    drawings = drawings_of(dataset)
+    try:
+        picture = _raw_picture(source)
+        sketch = sketch_of(picture) if picture is not None else None
+        drawings = drawings.add(pixels, int(label), sketch)
+    except NNError as e:
+        notify("error", str(e), on="my")
+        return
+    _store(dataset, drawings)
+    st.session_state["my_rerun"] = True
+    notify("toast", f"Saved as {names[label]}: drawing {len(drawings)} of your set. Draw the "
+                     "next one.", on="my")
+
+
+def _save_actually(dataset, pixels, source):
+    label = st.session_state["my_actually"]
+    st.session_state["my_actually"] = None
+    if label is not None:
+        _save(dataset, pixels, label, source)
+
+
+def _delete(dataset, index, fingerprint):
+    drawings = drawings_of(dataset)
+    if drawings.fingerprint() != fingerprint:    # the set changed meanwhile (another tab)
+        return
+    _store(dataset, drawings.remove(index))
+
+
+def _clear_all(dataset):
+    _store(dataset, Drawings.empty())
+    notify("info", "All your drawings of this dataset were deleted.", on="my")
+
+
+# -- download / upload ------------------------------------------------------------------------------
+@st.cache_data(max_entries=32, show_spinner=False)
+def _zip_bytes(fingerprint, _drawings, dataset):
+    """The download's bytes, once per set (keyed by its fingerprint)."""
+    return to_zip(_drawings, dataset=dataset)

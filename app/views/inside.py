@@ -1,0 +1,224 @@
+"""[from app/train_run.py]
+This session's training run, seen from the Train page: Start / Stop / Reset (callbacks that
+drive app.trainer.Trainer), the verdict when a run ends, and the live view polled while it runs.
+
+The live view is an ``st.fragment`` that reruns on its own every ``POLL_SECONDS`` while a run is
+going: it reads a snapshot of the trainer (never waits for it) and redraws progress, figures,
+curves and the visitor's drawing as the network now sees it. The inside views follow the running
+network every ``INSIDE_SECONDS``: in between, the same pictures and charts are sent again from a
+memo (``inside_memo``), so neither the server nor the browser redoes them twice a second (with
+the browser on the same 2-core machine, that work took the training worker's core: a run took
+twice as long as the CLI's).
+"""
+import hashlib
+import io
+import math
+import time
+
+import numpy as np
+import streamlit as st
+
+from app.data import (
+    class_names,
+)
+from app.inputs.form import K
+from app.inputs.pictures import to_model_input
+from app.render.charts import health_spec, map_spec, probabilities_spec, thin
+from app.render.images import display_images
+from app.render.inside import (
+    HEALTH,
+    MAP_POINTS,
+    UNITS_SHOWN,
+    guess_panel,
+    health_rows,
+    health_verdict,
+    hidden_points,
+    panel_indices,
+    weight_grid,
+)
+from core.errors import NNError
+from core.model import MLP
+
+INSIDE_SECONDS = 2.0      # how often the inside views take the running network's new weights
+
+
+def _inside_model(t, snap, moment):
+    """(the network the inside views show, the memo of views made of it). A replay moment is
+    shown as it is; a running network is taken again only every INSIDE_SECONDS."""
+    memo = st.session_state["inside_memo"]
+    now = time.monotonic()
+    if moment is not None:
+        key = (snap.run_id, "moment", moment.record)
+    elif (snap.active and memo is not None and memo["run"] == snap.run_id
+          and memo["key"][1] == "live" and now - memo["taken"] < INSIDE_SECONDS):
+        return memo["model"], memo["views"]
+    else:
+        key = (snap.run_id, "live", len(snap.history), snap.status)
+    if memo is not None and memo["key"] == key:
+        return memo["model"], memo["views"]
+    model = (MLP(snap.model_config, params=moment.params) if moment is not None
+             else t.live_model())
+    memo = {"run": snap.run_id, "key": key, "taken": now, "model": model, "views": {}}
+    st.session_state["inside_memo"] = memo
+    return model, memo["views"]
+
+
+def _remembered(views, name, make):
+    """``views[name]``, made by ``make()`` the first time for this network."""
+    if name not in views:
+        views[name] = make()
+    return views[name]
+
+
+def _png(picture):
+    """An RGB uint8 picture as PNG bytes: made once, sent again as the same file (same id)."""
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _inside(t, snap, moment):
+    """What the units look for, guesses flipping, the hidden space and layer health."""
+    model, views = _inside_model(t, snap, moment)
+    if model is None or snap.splits is None:
+        return
+    names = class_names(snap.dataset)
+    scaling = snap.train_config.scaling if snap.train_config is not None else "unit"
+    X, y, which = _probe_images(snap.splits)
+    st.subheader("Inside the network", anchor=False)
+    left, right = st.columns(2, gap="medium")
+    with left:
+        kept = snap.snapshots.items() if snap.snapshots is not None else ()
+        start = kept[0].params if kept and kept[0].step == 0 else None
+        _unit_pictures(model, names, start, views)
+    with right:
+        _hidden_space(model, X, y, names, scaling, which, snap.run_id, views)
+    _guesses(model, X, y, names, scaling, which, views)
+    _health(snap, moment, views)
+
+
+def _probe_images(splits):
+    """(X, y, words) of the images the live views look at: the live validation images, or the
+    first test images when no validation images were held out."""
+    if splits.X_val.shape[0]:
+        return splits.X_val, splits.y_val, "validation images"
+    return splits.X_test[:MAP_POINTS], splits.y_test[:MAP_POINTS], "test images"
+
+
+def _unit_pictures(model, names, start_params, views):
+    W = np.asarray(model.params["layers.0.W"])                        # (784, H)
+    has_hidden = len(model.config.hidden_sizes) > 0
+    count = min(UNITS_SHOWN, W.shape[1])
+    st.markdown("**What the units look for**")
+    # "what they learned" by default: in a wide layer the random start hides the strokes
+    view = st.segmented_control(
+        "Show", ["their weights", "what they learned"], default="what they learned",
+        key=K + "weights_view", label_visibility="collapsed", disabled=start_params is None,
+        help="Weights: each unit's incoming weights as they are. Learned: what training has "
+             "added to them since the random start, without the starting noise.")
+    learned = view == "what they learned" and start_params is not None
+
+    def picture():
+        change = W - np.asarray(start_params["layers.0.W"]) if learned else W
+        return _png(weight_grid(change, count, columns=6 if has_hidden else 5))
+    st.image(_remembered(views, ("units", learned), picture),
+             width="stretch")
+    what = (f"the first {count} of {W.shape[1]} first-layer units" if has_hidden
+            else "the 10 output units (" + ", ".join(map(str, names)) + ")")
+    how = ("what training has added to the 784 incoming weights" if learned
+           else "the 784 incoming weights")
+    st.caption(f"{how.capitalize()} of {what}, as 28x28 pictures: red where ink pushes the unit "
+               "up, blue where it pushes it down. They start as noise and form strokes.")
+
+
+def _guesses(model, X, y, names, scaling, which, views):
+    picks = panel_indices(y, X)
+
+    def panel():
+        predicted = model.predict(X[picks])
+        return int((predicted == y[picks]).sum()), _png(guess_panel(
+            display_images(X[picks], scaling), y[picks], predicted, names))
+    right, picture = _remembered(views, "guesses", panel)
+    st.markdown(f"**Its guesses: {right} of {len(picks)} right**")
+    st.image(picture, width="stretch")
+    st.caption(f"The same {len(picks)} {which} for the whole run (two of each class), the guess "
+               "under each: green when right, red when wrong. Watch them flip.")
+
+
+def _hidden_space(model, X, y, names, scaling, which, run_id, views):
+    drawing = st.session_state["drawing_pixels"]
+    if drawing is not None:
+        drawing = to_model_input(drawing, scaling)
+    seen = None if drawing is None else hashlib.sha1(np.ascontiguousarray(drawing)).hexdigest()
+
+    def chart():
+        last = st.session_state["hidden_map"]
+        previous = last[1] if last is not None and last[0] == run_id else None
+        points, star = hidden_points(model, X[:MAP_POINTS], previous, drawing)
+        st.session_state["hidden_map"] = (run_id, points)    # the next map keeps this orientation
+        return points, map_spec(points.coordinates, y[:MAP_POINTS], names, star)
+    points, spec = _remembered(views, ("map", seen), chart)
+    st.markdown("**The hidden space**")
+    st.vega_lite_chart(spec, width="stretch", key=K + "map_chart")
+    st.caption(f"{len(points.coordinates):,} {which} as {points.layer} sees them, flattened to 2-D "
+               "(PCA). As the network learns, each class gathers into its own cluster"
+               + ("; the star is your drawing." if seen is not None else "."))
+
+
+def _health(snap, moment, views):
+    rows = _remembered(views, "health_rows",
+                       lambda: health_rows(thin(snap.history)))
+    st.markdown("**Layer health**")
+    if not rows:
+        st.caption("Health figures appear with the first steps.")
+        return
+    epochs = planned_epochs(snap)
+    position = moment.epoch if moment is not None else None
+    record = snap.history[moment.record] if moment is not None else snap.history[-1]
+    for column, (metric, (title, subtitle, meaning)) in zip(st.columns(3), HEALTH.items()):
+        spec = _remembered(views, ("health", metric, position),
+                           lambda: health_spec(
+                               rows, metric, title, log_scale=metric != "dead_share",
+                               healthy=1e-3 if metric == "update_ratio" else None,
+                               position=position, epochs=epochs))
+        column.vega_lite_chart(spec, width="stretch", key=f"{K}health_{metric}")
+        values = [layer[metric] for layer in record.get("layers") or ()
+                  if isinstance(layer.get(metric), float) and math.isfinite(layer[metric])]
+        now = health_verdict(metric, max(values) if values else None)
+        column.caption(f"{subtitle} **Now** (largest layer): {now}", help=meaning)
+
+
+def _drawing_guess(t, snap):
+    """See your own digit being learned: the drawing, classified by the model as it is now."""
+    pixels = st.session_state["drawing_pixels"]
+    if pixels is None or snap is None or not snap.history:
+        return
+    if st.session_state["drawing_dataset"] not in (None, snap.dataset):
+        return
+    model = t.live_model() if snap.active else (snap.saved.model if snap.saved else None)
+    if model is None:
+        return
+    scaling = snap.train_config.scaling if snap.train_config is not None else "unit"
+    try:
+        probabilities = model.predict_proba(to_model_input(pixels, scaling))[0]
+    except NNError:
+        return
+    names = class_names(snap.dataset)
+    best = int(np.argmax(probabilities))
+    with st.container(border=True):
+        c1, c2 = st.columns([1, 3], vertical_alignment="center")
+        c1.image(np.asarray(pixels, np.float32).reshape(28, 28), width=112, clamp=True,
+                 caption="your drawing")
+        c2.markdown(f"**Your drawing, as the network sees it now:** "
+                    f"{names[best]} ({probabilities[best]:.0%})")
+        c2.vega_lite_chart(probabilities_spec(probabilities, names, height=150),
+                           width="stretch", key=K + "drawing_chart")
+
+
+def planned_epochs(snap):
+    """The run's length in epochs, for a fixed x axis (None when unknown)."""
+    last = snap.last if snap is not None else None
+    if not last or not last["step"] or not snap.total_steps:
+        return None
+    return snap.total_steps * last["epoch"] / last["step"]
