@@ -8,13 +8,13 @@ import streamlit as st
 
 from app import visitor
 from app.data import dataset_title
-from app.runs.adopt import adopt_finished_run
+from app.runs import adopt
 from app.session import cookie_seconds, current_model, init_state
 from core.datasets import DATASETS
 
 st.set_page_config(page_title="Neural network playground", page_icon="🧠", layout="wide")
 init_state()
-adopt_finished_run()
+adopt.adopt_all()
 if st.query_params.get("dataset") in DATASETS:          # links like /draw?dataset=fashion-mnist
     st.session_state["dataset"] = st.query_params["dataset"]
     del st.query_params["dataset"]
@@ -63,7 +63,7 @@ def sidebar(page):
             figures = f" · val {last['val_accuracy']:.0%}" if last and last["val_accuracy"] == last["val_accuracy"] else ""
             st.progress(snap.progress, text=f"Training {snap.label}: {snap.progress:.0%}{figures}")
             st.page_link("pages/train.py", label="Watch it learn", icon=":material/monitoring:")
-        elif snap.finished and snap.run_id != st.session_state["adopted_run"]:
+        elif snap.finished and not adopt.adopted("train", snap):
             st.rerun(scope="app")        # the frame adopts the new model on the full rerun
 
     training_status()

@@ -1,76 +1,23 @@
-"""[from app/state.py]
-Session state and shared, cached resources of the app: the one place that knows the keys.
+"""The session: every ``st.session_state`` key of the app, in one table, and the current model.
 
-Every page starts from ``init_state()`` (the frame calls it on every run), which gives every key
-below its default. Never create session_state keys ad hoc: add them here.
+Every page starts from ``init_state()`` (the frame calls it on every run), which gives every key of
+``KEYS`` its default. Never create a key that is not in this table: add it here. A key is either
+the app's own (initialised here) or a widget's (``widget=True``: the widget creates it with its own
+default; it is listed for what it holds and whether a reload keeps it). ``kept=True``: a reload
+(app.visitor) restores it from the visitor's previous session. The Train form's widget keys
+("train." + a setting name, app.inputs.form.FORM_KEYS) are kept too.
 
-Shared by every page (``SHARED_DEFAULTS``):
-    "dataset"         str, one of core.datasets.DATASETS: the dataset every page works on. The
-                      sidebar selectbox in streamlit_app.py is bound to this key.
-    "user_models"     dict dataset -> (SavedModel, label) | None: the model this session trained or
-                      loaded for that dataset. Use current_model() / set_current_model(), not the dict.
-    "runs"            list of dicts, the finished runs of this session, oldest first, for "compare
-                      runs": {"label": str, "dataset": str, "history": list[TrainRecord dict]}.
-    "drawing_pixels"  np.ndarray (784,) float32 in [0, 1] | None: the latest drawing as the network
-                      sees it (set by the Draw page when it has ink, None when the canvas is empty).
-                      The Train page re-classifies it while a model trains.
-    "drawing_dataset" str | None: the dataset selected when that drawing was made.
-    "trainer"         app.trainer.Trainer | None: this session's background training (created by the
-                      Train page; survives page switches because it lives here).
-    "train_notice"    (kind, text) | None: a message from a Train page callback ("success" |
-                      "error" | "warning" | "info"), shown on the next run.
-    "adopted_run"     int: the trainer run_id whose result was last adopted (see adopt_finished_run).
-    "hidden_map"      (run_id, app.inside.HiddenMap) | None: the Train page's last hidden-space map,
-                      so that the next refresh keeps its orientation.
-    "inside_memo"     dict | None: the Train page's inside views as last computed (app.train_run:
-                      the network they show, when, and the pictures and charts made of it).
-    "replaced_model"  (run_id, dataset, (SavedModel, label) | None) | None: the model that the run
-                      run_id replaced when it was adopted (None inside: the pretrained one).
-    "inspect_last_tab" str | None: Inspect's tab last open (it comes back after a page switch).
-    "train_show"      frozenset of setting names | None: the Train controls a lesson link keeps on
-                      screen (None: all). "train_lesson": str | None, the lesson it opened.
-    "visitor"         str: this browser's visitor token (app.visitor), "visitor_cookie" bool: the
-                      browser has not sent it back yet (the frame renders the cookie script), or
-                      "renew": hosted mode writes it once per session, to last cookie_seconds().
-    "my_drawings"     dict dataset -> core.handwriting.Drawings | None: the visitor's labelled
-                      drawings (app.my_drawings; immutable sets, the dict replaced on change).
-    "my_teacher"      app.my_drawings.Teacher | None: this session's "Teach it" run (a thread).
-    "my_taught"       int: the teaching run whose model was last adopted (like "adopted_run").
-    "my_undo"         (run_id, dataset, (SavedModel, label) | None) | None: the model a teaching
-                      replaced, for its Undo.
-    "my_notice"       (kind, text) | None: a message for the My drawings section's next run;
-                      "my_rerun" bool: a drawing was just labelled (Draw reruns the whole page);
-                      "my_curve": the Train page's cache of accuracies on the drawings per moment.
-    "my_actually", "my_teach_steps", "my_teach_hold_out", "my_gallery_show", "my_gallery_page",
-    "my_inspect_set"  widget keys of app.my_drawings (label pills, Teach settings, the gallery's
-                      filter and page, Inspect's "Test on" choice).
-The Draw page's keys (``DRAW_DEFAULTS``, all prefixed "draw_") and the Train page's widget keys
-(``app.train_form.form_defaults()``, all prefixed "train.") are listed where they are defined.
-A reload restores ``kept_keys()`` from the visitor's previous session.
-
-Functions:
-    init_state()                               set every key above to its default if missing
-    model_root() -> Path                       model/ (or $NN_MODEL_DIR, used by the tests)
-    load_raw(dataset) -> RawDataset            cached; arrays read-only
-    load_splits(dataset, validation_size, scaling, seed) -> Splits   cached; arrays read-only
-    shipped_model(dataset) -> (SavedModel | None, reason)            model/<dataset>/pretrained.npz
-    verified(saved, dataset) -> SavedModel     a file's model with its test accuracy measured here
-    current_model(dataset=None) -> (SavedModel | None, label)        the session's model, else shipped
-    set_current_model(dataset, saved, label)   make ``saved`` this session's model for ``dataset``
-    notify(kind, text)                         a message for the Train page's next run
-    adopt_finished_run() -> bool               called by the frame on every run: when the trainer's
-                                               run has ended, make its model the current one (if
-                                               done or stopped) and add its curves to "runs"; once
-    session_liveness() -> callable | None      "is this browser session still connected?" for the
-                                               trainer thread (None outside `streamlit run`)
-    dataset_title(dataset) -> "MNIST" | "Fashion-MNIST"     (from core.datasets)
-    class_names(dataset) -> tuple of 10 names               (from core.datasets)
-
-Caching: datasets are large (the full MNIST as float32 splits is ~220 MB). ``st.cache_data`` would
-unpickle a fresh copy on every call and every rerun, so they are kept with ``st.cache_resource``
-and their arrays are made read-only: sharing them between sessions is then safe. Models a user
-trains live in ``st.session_state`` only; the shipped models are read-only files, shared.
+    init_state()                          every key below, if missing; a new session's first run
+                                          restores the visitor's work (app.visitor)
+    current_model(dataset) -> (SavedModel | None, label)   the session's model, else the shipped one
+    set_current_model(dataset, saved, label)               make ``saved`` the current model
+    notify(kind, text, on)                a message for the Train page's (or My drawings') next run
+    visitor_token()                       this browser's visitor token
+    session_liveness() -> callable | None "is this visitor still connected?" for background jobs
+    cookie_seconds()                      how long the visitor cookie lasts
 """
+from dataclasses import dataclass
+
 import streamlit as st
 
 from app import visitor
@@ -80,47 +27,86 @@ from app.store.hosting import clean_when_due, policy
 from core.datasets import DATASETS
 from core.errors import NNError
 
-SHARED_DEFAULTS = {
-    "dataset": DATASETS[0],
-    "user_models": None,           # filled per dataset by init_state (a fresh dict per session)
-    "runs": [],
-    "drawing_pixels": None,
-    "drawing_dataset": None,
-    "trainer": None,
-    "train_notice": None,
-    "adopted_run": 0,
-    "hidden_map": None,
-    "inside_memo": None,
-    "replaced_model": None,
-    "inspect_last_tab": None,
-    "train_show": None,
-    "train_lesson": None,
-    "my_drawings": None,           # a new dict on every change (never mutated in place)
-    "my_teacher": None,
-    "my_taught": 0,
-    "my_undo": None,
-    "my_notice": None,
-    "my_rerun": False,
-    "my_curve": None,
-    "my_actually": None,
-    "my_teach_steps": 200,
-    "my_teach_hold_out": True,
-    "my_gallery_show": "all",
-    "my_gallery_page": 1,
-    "my_inspect_set": "test",
-}
-# The Draw page's keys.
-DRAW_DEFAULTS = {
-    "draw_brush": 20,               # brush width slider
-    "draw_canvas_version": 0,       # in the canvas key: Clear increments it (a new, empty canvas)
-    "draw_source": "canvas",        # what is classified: "canvas" | "upload" | "test"
-    "draw_test_seed": 0,            # picks the random test image (index = seed % number of images)
-    "draw_upload_decoded": None,    # (file_id, (H, W) uint8 | None, error | None): decoded once
-    "draw_rgba": None,              # the last canvas image: restores the drawing after a page switch
-    "draw_json": None,              # the last canvas objects (Fabric.js JSON), same purpose
-    "draw_initial": None,           # the objects the current canvas was created with
-    "draw_server_ms": None,         # server time of the last update, shown on the page
-    "draw_moment": "now",           # ask the current model ("now") or the last run at a moment
+
+@dataclass(frozen=True)
+class Key:
+    default: object
+    kept: bool
+    meaning: str
+    widget: bool = False
+
+
+def _fresh(value):
+    """A session's own copy of a mutable default (never one list or dict shared by sessions)."""
+    return type(value)(value) if isinstance(value, (list, dict)) else value
+
+
+KEYS = {
+    # shared by every page
+    "dataset": Key(DATASETS[0], True, "the dataset every page works on (the sidebar's selectbox)"),
+    "user_models": Key(None, True, "dataset -> (SavedModel, label) | None: the model this session "
+                       "trained, taught or loaded (use current_model / set_current_model)"),
+    "runs": Key([], True, "finished trainings for the compare-runs overlay: "
+                "{label, dataset, history}, oldest first"),
+    "drawing_pixels": Key(None, True, "(784,) float32 in [0, 1] | None: the latest drawing as the "
+                          "network sees it (the Train page classifies it live)"),
+    "drawing_dataset": Key(None, True, "the dataset selected when that drawing was made"),
+    "visitor": Key(None, False, "this browser's visitor token (set by init_state)"),
+    "visitor_cookie": Key(False, False, "True | 'renew': the frame writes the visitor cookie"),
+    # background jobs and what they replaced (app.runs)
+    "trainer": Key(None, True, "app.runs.trainer.Trainer | None: this session's training"),
+    "my_teacher": Key(None, True, "app.runs.teacher.Teacher | None: this session's teaching"),
+    "adopted": Key({"train": 0, "teach": 0}, True, "kind -> the run_id last adopted "
+                   "(app.runs.adopt)"),
+    "replaced": Key({"train": None, "teach": None}, True, "kind -> (run_id, dataset, (SavedModel, "
+                    "label) | None) | None: what the adopted job's model replaced (its Undo)"),
+    # Train
+    "train_notice": Key(None, False, "(kind, text) | None: a message from a Train callback"),
+    "train_show": Key(None, True, "frozenset of setting names | None: the controls a teacher's "
+                      "link keeps on screen (None: all)"),
+    "train_lesson": Key(None, True, "the lesson a link opened, or None"),
+    "train_locked": Key(False, True, "True when a teacher's link locks the other controls and "
+                        "the dataset"),
+    "hidden_map": Key(None, False, "(run_id, app.render.inside.HiddenMap): keeps the map's "
+                      "orientation between refreshes"),
+    "inside_memo": Key(None, False, "the inside views as last computed (app.views.inside)"),
+    # Inspect
+    "inspect_last_tab": Key(None, True, "Inspect's tab last open (back after a page switch)"),
+    "inspect_tab": Key(None, True, "Inspect's tab control", widget=True),
+    "inspect_source": Key(None, False, "Inspect's 'Look at' control", widget=True),
+    "inspect_index": Key(0, False, "the test image Inspect looks at (its slider)", widget=True),
+    "inspect_true": Key(None, False, "Inspect's mistakes filter by true class", widget=True),
+    "inspect_predicted": Key(None, False, "Inspect's mistakes filter by guess", widget=True),
+    "inspect_model": Key(None, False, "Inspect's model chooser", widget=True),
+    "inspect_mistakes_page": Key(None, False, "Inspect's mistakes page", widget=True),
+    "inspect_weights_start": Key(None, False, "Inspect's first unit shown", widget=True),
+    # Draw
+    "draw_brush": Key(20, True, "brush width slider"),
+    "draw_canvas_version": Key(0, False, "in the canvas key: Clear increments it (a new canvas)"),
+    "draw_source": Key("canvas", True, "what is classified: 'canvas' | 'upload' | 'test'"),
+    "draw_test_seed": Key(0, True, "picks the random test image (index = seed % count)"),
+    "draw_upload_decoded": Key(None, False, "(file_id, (H, W) uint8 | None, error | None): an "
+                               "upload decoded once"),
+    "draw_rgba": Key(None, True, "the last canvas image (restores the drawing)"),
+    "draw_json": Key(None, True, "the last canvas objects (Fabric.js JSON), same purpose"),
+    "draw_initial": Key(None, False, "the objects the current canvas was created with"),
+    "draw_server_ms": Key(None, False, "server time of the last update, shown on the page"),
+    "draw_moment": Key("now", True, "ask the current model ('now') or the last run at a moment"),
+    "draw_why_open": Key(None, True, "the 'Why did it say that?' toggle", widget=True),
+    "draw_why_tab": Key(None, True, "the why views' tab", widget=True),
+    "draw_steps_open": Key(None, True, "the preprocessing steps toggle", widget=True),
+    # My drawings (app.views.my_drawings)
+    "my_drawings": Key(None, True, "dataset -> core.handwriting.Drawings: the visitor's labelled "
+                       "drawings (a new dict on every change)"),
+    "my_notice": Key(None, False, "(kind, text) | None: a message for My drawings' next run"),
+    "my_rerun": Key(False, False, "a drawing was just labelled (Draw reruns the whole page)"),
+    "my_curve": Key(None, False, "the Train page's cache of accuracies on the drawings"),
+    "my_actually": Key(None, True, "the 'It's actually a ...' pills"),
+    "my_teach_steps": Key(200, True, "Teach it's steps"),
+    "my_teach_hold_out": Key(True, True, "Teach it keeps some drawings aside"),
+    "my_gallery_show": Key("all", True, "the gallery's filter"),
+    "my_gallery_page": Key(1, True, "the gallery's page"),
+    "my_inspect_set": Key("test", True, "Inspect's 'Test on' choice"),
 }
 
 
@@ -140,14 +126,9 @@ def _leave_legacy_pages_mode():
         st.rerun()
 
 
-# What a reload gives back (app.visitor): the visitor's work, not what is transient.
-TRANSIENT = {"train_notice", "hidden_map", "inside_memo", "draw_upload_decoded", "draw_server_ms",
-             "draw_initial", "draw_canvas_version", "my_notice", "my_rerun", "my_curve"}
-
-
 def kept_keys():
     """The session_state keys a new session of the same visitor starts from."""
-    return [k for k in (*SHARED_DEFAULTS, *DRAW_DEFAULTS) if k not in TRANSIENT] + FORM_KEYS
+    return [name for name, key in KEYS.items() if key.kept] + FORM_KEYS
 
 
 def init_state():
@@ -163,9 +144,9 @@ def init_state():
         clean_when_due(model_root())      # hosted mode: old spaces, at most hourly
     else:
         visitor.seen(ss["visitor"])
-    for key, value in {**SHARED_DEFAULTS, **DRAW_DEFAULTS}.items():
-        if key not in ss:
-            ss[key] = [] if key == "runs" else value      # never share one list between sessions
+    for name, key in KEYS.items():
+        if name not in ss and not key.widget and name not in ("visitor", "visitor_cookie"):
+            ss[name] = _fresh(key.default)
     if ss["user_models"] is None:
         ss["user_models"] = {name: None for name in DATASETS}
     if ss["dataset"] not in DATASETS:

@@ -53,7 +53,8 @@ class Setting:
     name: str
     default: object
     meaning: str
-    kind: str               # "path" | "flag" | "words" | "number" (> 0) | "whole" (>= lowest)
+    kind: str               # "path" | "flag" | "words" | "number" (> 0) | "whole" (clamped to
+                            # lowest .. highest)
     lowest: int = 0
     highest: int | None = None
 
@@ -98,9 +99,7 @@ def _parse(setting, text):
         if not 0 < value < float("inf"):
             raise ValueError(text)
         return value
-    value = int(text)
-    if value < setting.lowest:
-        raise ValueError(text)
+    value = max(setting.lowest, int(text))          # below the lowest: the lowest
     return value if setting.highest is None else min(value, setting.highest)
 
 

@@ -12,7 +12,7 @@ its own, without a cookie) arrive half a second apart; each opens the app on Hom
 sets Epochs to ``--epochs`` on the recommended preset (784-256-128-10 Adam), presses Start, watches
 the run for ``--watch`` seconds as a browser does (auto reruns of the live view), and leaves by
 closing its websocket without pressing Stop: a run still going then stops after the trainer's
-disconnect grace (app/trainer.py DISCONNECT_GRACE), one that finished is kept for a reload.
+disconnect grace (app/runs/job.py DISCONNECT_GRACE), one that finished is kept for a reload.
 
 The server keeps a visitor's work for a reload for NN_VISITOR_KEEP_SECONDS (app/visitor.py,
 default 30 minutes) and Streamlit keeps a closed session for server.disconnectedSessionTTL
@@ -59,7 +59,7 @@ from benchmarks.load_protocol import (  # noqa: E402
     write_results,
 )
 
-DISCONNECT_GRACE_S = 15.0     # app/trainer.py's DISCONNECT_GRACE (read from it when it exists)
+DISCONNECT_GRACE_S = 15.0     # app/runs/job.py DISCONNECT_GRACE (read from it when it exists)
 SETTLE_MARGIN_S = 10.0        # more than the sum of the cleanup times, before reading memory
 STEADY_S = 5.0                # a phase's memory: the median of its last seconds of samples
 SAMPLE_S = 0.5
@@ -67,7 +67,7 @@ SAMPLE_S = 0.5
 
 def disconnect_grace():
     try:
-        from app.runs.trainer import DISCONNECT_GRACE
+        from app.runs.job import DISCONNECT_GRACE
         return float(DISCONNECT_GRACE)
     except Exception:
         return DISCONNECT_GRACE_S

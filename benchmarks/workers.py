@@ -98,13 +98,14 @@ KILL_SCRIPT = """
 import sys, time
 sys.path.insert(0, {root!r})
 import numpy as np
-from types import SimpleNamespace
+from app.runs.trainer import Trainer
+from core.datasets import Splits
 from core.model import ModelConfig
 from core.training import TrainConfig
 rng = np.random.default_rng(0)
 X = rng.random((2000, 784), dtype=np.float32); y = rng.integers(0, 10, 2000)
-splits = SimpleNamespace(X_train=X, y_train=y, X_val=X[:100], y_val=y[:100], X_test=X[:100],
-                         y_test=y[:100], scaling="unit")
+splits = Splits(X_train=X, y_train=y, X_val=X[:100], y_val=y[:100], X_test=X[:100],
+                y_test=y[:100], scaling="unit")
 t = Trainer()
 t.start(ModelConfig(hidden_sizes=(128,)), TrainConfig(iterations=10**6, batch_size=64), splits)
 while not t.snapshot().history:

@@ -160,7 +160,8 @@ SPLIT_ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test", "tra
 def splits_bytes(splits):
     """Bytes of the arrays a core.datasets.Splits holds (what a worker receives a copy of)."""
     names = SPLIT_ARRAYS
-    return sum(getattr(splits, name).nbytes for name in names if hasattr(splits, name))
+    return sum(getattr(splits, name).nbytes for name in names
+               if getattr(splits, name, None) is not None)
 
 
 def run_memory(model_config, train_config, *, snapshot_budget, data_bytes=0, n_images=None,

@@ -199,15 +199,26 @@ def test_teach_it_needs_a_few_drawings(style):
     assert "Label at least 5 drawings to teach it (3 so far)" in texts(at.caption)
 
 
-def test_teach_it_when_the_server_is_busy_says_so(style, monkeypatch):
+def test_teach_it_waits_in_line_when_the_server_is_busy_and_says_its_place(style, monkeypatch):
+    """Teaching runs as a training does: on a full server it waits in the same line."""
     monkeypatch.setenv("NN_MAX_TRAININGS", "1")
-    from app.views.my_drawings import _teaching
-    at = with_drawings(draw_page(), style)
-    monkeypatch.setattr("app.trainer.running_count", lambda: 1)
-    at.button(key="my_teach").click().run()
-    assert "The server is busy" in texts(at.error)
-    assert at.session_state["my_teacher"].snapshot().status == "idle"
-    assert _teaching == set()
+    from app.runs import line
+    someone_else = object()
+    with line.lock:
+        assert line.enter(someone_else, "visitor:someone-else")
+    try:
+        at = with_drawings(draw_page(), style)
+        at.button(key="my_teach").click().run()
+        teacher = at.session_state["my_teacher"]
+        snap = teacher.snapshot()
+        assert snap.status == "waiting" and snap.place == 1
+        assert "You are number 1 in line" in texts(at.info)
+        teacher.stop()
+        assert teacher.join(10)
+        assert teacher.snapshot().status == "stopped"
+    finally:
+        line.leave(someone_else)
+    assert line.running_count() == 0 and line.waiting_count() == 0
 
 
 # -- measure elsewhere -----------------------------------------------------------------------------

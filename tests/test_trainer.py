@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from app.runs import trainer as trainer_module
+from app.runs import job as job_module
 from app.runs.line import TrainingBusy
 from app.runs.trainer import Trainer
 from benchmarks.load_protocol import process_tree
@@ -58,7 +58,7 @@ def test_run_to_the_end_gives_a_model_with_test_accuracy(splits):
     assert snap.status == "done", snap.message
     assert snap.history and snap.history[-1]["step"] == snap.total_steps == 120
     assert snap.saved is not None and snap.saved.metrics["test_accuracy"] > 0.9
-    assert snap.saved.dataset == "mnist" and snap.saved.history == snap.history
+    assert snap.saved.dataset == "mnist" and snap.saved.history == list(snap.history)
 
 
 def test_stop_ends_the_run_and_keeps_the_weights(splits):
@@ -148,7 +148,7 @@ def test_run_stops_when_nobody_polls(splits):
 
 
 def test_run_stops_when_the_browser_session_is_gone(splits, monkeypatch):
-    monkeypatch.setattr(trainer_module, "DISCONNECT_GRACE", 0.3)
+    monkeypatch.setattr(job_module, "DISCONNECT_GRACE", 0.3)
     connected = threading.Event()
     connected.set()
     t = Trainer()

@@ -1,43 +1,18 @@
-"""[from app/trainer.py]
-A training run per session, trained in a worker process and polled by the page.
+"""The line: how many jobs (trainings and teachings) the server runs at once, who waits, and the
+limits a visitor meets.
 
-The Train page keeps one ``Trainer`` in ``st.session_state["trainer"]``. ``start()`` hands the run to
-a thread of the server (the *watcher*, named ``trainer-<label>``) that waits for a free place, then
-trains it in its own process (app.worker: multiprocessing with spawn), so training no longer
-shares the server's GIL and garbage collector with every visitor's page, and two runs use two
-cores. The watcher never calls ``st.*``: it only updates the trainer's own fields under a lock
-(history, status, message, weight snapshots, the finished SavedModel). The page reads them with
-``snapshot()`` from an ``st.fragment(run_every=...)``, so a click elsewhere or a visit to another
-page neither kills nor restarts the run.
+    max_trainings()       jobs at once (NN_MAX_TRAININGS; default the cores this server may use,
+                          and no more than half its memory holds at the per-run cap)
+    max_per_visitor()     jobs one visitor may have, waiting or running, all tabs together
+    max_run_seconds()     how long a job may run (None: no limit)
+    limits_text()         the limits in one sentence, for the Train page
+    run_memory(...)       a training's memory estimate, or ConfigError over the per-run cap
 
-Lifecycle (it always ends; there is no orphan thread or process):
-    * A server-wide cap (env ``NN_MAX_TRAININGS``; default the number of cores this server may
-      use, since one run keeps one core busy) limits the runs that train at once. A Start when
-      the server is full joins a first-come, first-served line (status "waiting"): the page says
-      how many run and the visitor's place in line, and the run begins by itself when a place is
-      free. A visitor may have at most ``NN_MAX_TRAININGS_PER_VISITOR`` (default 1) runs, waiting
-      or training, whatever the number of tabs (the visitor is app.visitor's token, shared by the
-      tabs of one browser; else the session). Checks and the reservation happen under one lock,
-      so several Start callbacks at once (rapid clicks, several tabs) start one run at most.
-    * The worker streams ``core.training.fit``'s records (step 0, steps 1-10, at least 100 over
-      the run and, with ``report_seconds=RECORD_SECONDS``, at least every 0.3 s) with copies of
-      the weights, which the watcher keeps for the replay (app.snapshots: bounded in count and MB).
-    * Stop sends the worker a message it reads at its next record: training stops within about
-      half a second, then the model is measured on the full validation and test sets. A worker
-      that has not stopped ``STOP_KILL_SECONDS`` after a Stop (one step of a huge network) is
-      killed and the weights it last sent are kept.
-    * It ends by itself when the run is finished, diverged (TrainingDiverged: the message says to
-      lower the learning rate), failed, or when its session is gone: with ``is_alive`` (a callable
-      that asks the Streamlit runtime whether the visitor still has a session connected) after
-      ``DISCONNECT_GRACE`` seconds of disconnection; without it, when nobody has polled for
-      ``poll_timeout`` seconds. An abandoned run's worker is killed at once. A run also stops
-      after ``NN_MAX_TRAINING_SECONDS`` (default 600; 0 = no limit), keeping what it learned.
-      ``limits_text()`` says the limits in one sentence for the page.
-    * The worker ends itself when the server process dies, even by ``kill -9`` (app.worker).
-
-Live validation figures are computed on at most ``LIVE_VALIDATION`` images so that frequent
-records cost little (a full validation pass on every record would slow training by ~10%); when
-the run ends, the model is evaluated on the whole validation and test sets.
+A job (app.runs.job.Job) enters under ``lock``: ``check`` refuses a second job of the same job
+object or one over the visitor's limit, ``enter`` gives it a place or puts it in line (first
+come, first served), ``take_turn`` moves the first in line to a free place, ``leave`` frees it.
+Checks and reservation happen under one lock, so rapid clicks or several tabs start one job at
+most.
 """
 import dataclasses
 import math
@@ -137,7 +112,7 @@ def max_run_seconds():
     return app_settings.get().max_training_seconds or None
 
 
-def _duration(seconds):
+def duration_text(seconds):
     return f"{seconds / 60:g} minutes" if seconds >= 120 else f"{seconds:g} seconds"
 
 
@@ -147,7 +122,7 @@ def limits_text():
     text = (f"This server trains at most {cap} network{'s' if cap > 1 else ''} at a time "
             f"(more wait in line), {mine} per visitor")
     if seconds:
-        text += f"; a run stops after {_duration(seconds)} and keeps what it has learned"
+        text += f"; a run stops after {duration_text(seconds)} and keeps what it has learned"
     return text + "."
 
 
@@ -166,26 +141,72 @@ def current_visitor():
         return None
 
 
-_running = {}                    # trainer -> visitor, for every run with a slot, all sessions
-_waiting = {}                    # trainer -> visitor, the line for a slot (insertion order = turn)
-_running_lock = threading.Lock()
+_running = {}                    # job -> visitor, for every job with a place, all sessions
+_waiting = {}                    # job -> visitor, the line for a place (insertion order = turn)
+lock = threading.Lock()
+
+
+def check(job, visitor):
+    """Refuse a second job of ``job`` or of ``visitor`` (call under ``lock``)."""
+    if job in _running or job in _waiting:
+        raise TrainingBusy("It is already running in this session: stop it first.")
+    per_visitor = max_per_visitor()
+    mine = sum(1 for other in [*_running.values(), *_waiting.values()] if other == visitor)
+    if mine >= per_visitor:
+        raise TrainingBusy(
+            f"You are already training {mine} network{'s' if mine > 1 else ''} (in this "
+            f"tab or another one); this shared server trains at most {per_visitor} per "
+            f"visitor. Stop it, or wait until it has finished.")
+
+
+def enter(job, visitor):
+    """Give ``job`` a place (True) or a turn in the line (False); call under ``lock``."""
+    if len(_running) < max_trainings() and not _waiting:
+        _running[job] = visitor
+        return True
+    _waiting[job] = visitor
+    return False
+
+
+def take_turn(job):
+    """True when ``job`` holds a place (moving it from the head of the line to a free one)."""
+    with lock:
+        if job in _running:
+            return True
+        if _waiting and next(iter(_waiting)) is job and len(_running) < max_trainings():
+            _running[job] = _waiting.pop(job)
+            return True
+        return False
+
+
+def leave(job):
+    """Free ``job``'s place or its turn in line."""
+    with lock:
+        _running.pop(job, None)
+        _waiting.pop(job, None)
+
+
+def place(job):
+    """``job``'s place in line: 1 for the next to start, 0 when it is not waiting."""
+    with lock:
+        return list(_waiting).index(job) + 1 if job in _waiting else 0
 
 
 def running_count():
-    """Runs that hold a place (training or about to) now, all sessions."""
-    with _running_lock:
+    """Jobs that hold a place (running or about to) now, all sessions."""
+    with lock:
         return len(_running)
 
 
 def waiting_count():
-    """Runs waiting in line for a place."""
-    with _running_lock:
+    """Jobs waiting in line for a place."""
+    with lock:
         return len(_waiting)
 
 
 def running_by_visitor():
-    """{visitor: number of runs} now (for tests and benchmarks)."""
-    with _running_lock:
+    """{visitor: number of jobs} now (for tests and benchmarks)."""
+    with lock:
         counts = {}
         for visitor in [*_running.values(), *_waiting.values()]:
             counts[visitor] = counts.get(visitor, 0) + 1
@@ -205,12 +226,13 @@ def run_limit():
     return app_settings.get().max_run_bytes or math.inf
 
 
-def run_memory(model_config, train_config, splits):
-    """What the run will take (core.memory: its worker's copy of ``splits`` included), or
-    ConfigError when that is more than one run may use on this server (NN_MAX_RUN_MB)."""
+def run_memory(model_config, train_config, splits, replay=True):
+    """What the job will take (core.memory: its worker's copy of ``splits`` included, and the
+    replay's weight copies unless ``replay`` is False), or ConfigError when that is more than one
+    job may use on this server (NN_MAX_RUN_MB)."""
     as_split = dataclasses.replace(train_config, validation_size=len(splits.y_val))
     return memory.check_run_memory(
-        model_config, as_split, snapshot_budget=BUDGET,
+        model_config, as_split, snapshot_budget=BUDGET if replay else None,
         data_bytes=memory.splits_bytes(splits), n_images=len(splits.y_train) + len(splits.y_val),
         n_test=len(splits.y_test), limit=run_limit())
 

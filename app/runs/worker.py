@@ -1,32 +1,34 @@
-"""[from app/worker.py]
-The training worker: each run trains in its own process, so that the server's GIL, garbage
-collector and other visitors' pages never slow it down, and two runs use two cores.
+"""The worker: each background job (a training, a teaching) runs in its own process, so that the
+server's GIL, garbage collector and other visitors' pages never slow it down, and two jobs use two
+cores.
 
 ``launch(conn_job)`` starts a process with multiprocessing's *spawn* method (a fresh interpreter:
 nothing of the server's threads or locks is inherited) running ``main``. It imports numpy and
 ``core`` only, never Streamlit. Server and worker talk over one duplex ``Pipe``:
 
-    server -> worker   ("job", model_config, train_config, scaling, nice)   then, per array,
-                       ("array", dtype, shape) and its raw bytes (``send_bytes``: no pickling copy
-                       of the 200 MB training set); later, at any time, ("stop",)
-    worker -> server   ("running",)                          the data arrived, training begins
-                       ("record", TrainRecord dict, params | None)   per record of core.training.fit
+    server -> worker   ("job", kind, spec, nice, names)   kind "train" or "teach"; spec a small dict
+                       (configs, scaling); then, per array in ``names``, ("array", name, dtype,
+                       shape) and its raw bytes (``send_bytes``: no pickling copy of the 200 MB
+                       training set); later, at any time, ("stop",)
+    worker -> server   ("running",)                          the data arrived, work begins
+                       ("record", record dict, params | None)   per record
                        ("evaluating",)                       measuring the full validation/test sets
                        ("final", ended, message, blew_up, metrics | None, params | None)
                        (weights: a layout [(name, dtype, shape)] in the message, then each
                        array's raw bytes; ``receive`` puts them back together)
 
-Weights travel with a record when one copy is at most ``SEND_EVERY_RECORD_BYTES`` (what the
-replay can keep anyway: app.snapshots keeps >= 8 copies in 100 MB); bigger networks send theirs
-at most every ``SEND_SECONDS_BIG`` seconds, for the live pictures. A thread of the worker does the
-sending (``_Sender``), so training never waits for the server to read; while more than
-``SEND_BACKLOG`` messages wait, records go without weights.
+``JOBS`` maps a kind to the function that does it: ``train`` runs core.training.fit, ``teach``
+core.finetune.teach. Weights travel with a training's record when one copy is at most
+``SEND_EVERY_RECORD_BYTES`` (what the replay can keep anyway: app.runs.replay keeps >= 8 copies in
+100 MB); bigger networks send theirs at most every ``SEND_SECONDS_BIG`` seconds, for the live
+pictures. A thread of the worker does the sending (``_Sender``), so training never waits for the
+server to read; while more than ``SEND_BACKLOG`` messages wait, records go without weights.
 
 The worker never outlives the server: a watcher thread ends the process (``os._exit``) when the
 pipe reaches end-of-file (the server process died, even by ``kill -9``, so the kernel closed its
-end) or when its parent process changes; a Stop sets an event that the training loop checks at
-every record (records come at least every ``record_seconds``, so Stop takes effect within about
-half a second).
+end) or when its parent process changes; a Stop sets an event that the work loop checks at every
+record (records come at least every ``record_seconds``, so Stop takes effect within about half a
+second).
 """
 import multiprocessing
 import multiprocessing.spawn
@@ -69,12 +71,18 @@ def launch(conn):
     return process
 
 
-def send_job(conn, model_config, train_config, splits, nice=0):
-    """Send a run's settings and data (the arrays' raw bytes, without pickling copies); the worker
-    lowers its CPU priority by ``nice`` steps."""
-    conn.send(("job", model_config, train_config, getattr(splits, "scaling", "unit"), nice))
-    for name in ARRAYS:
-        array = np.ascontiguousarray(getattr(splits, name))
+def split_arrays(splits):
+    """{name: array} of ``splits``' six arrays, for ``send_job``."""
+    return {name: getattr(splits, name) for name in ARRAYS}
+
+
+def send_job(conn, kind, spec, arrays, nice=0):
+    """Send a job: its ``kind``, its ``spec`` (a small picklable dict) and its ``arrays``
+    ({name: array}, as raw bytes without pickling copies); the worker lowers its CPU priority by
+    ``nice`` steps."""
+    conn.send(("job", kind, spec, nice, list(arrays)))
+    for name, array in arrays.items():
+        array = np.ascontiguousarray(array)
         conn.send(("array", name, array.dtype.str, array.shape))
         conn.send_bytes(_raw(array))
 
@@ -106,16 +114,20 @@ def receive(conn):
 
 
 def _receive_job(conn):
-    kind, model_config, train_config, scaling, nice = conn.recv()
+    kind, job_kind, spec, nice, names = conn.recv()
     assert kind == "job", kind
     _lower_priority(nice)
     arrays = {}
-    for _ in ARRAYS:
+    for _ in names:
         kind, name, dtype, shape = conn.recv()
         assert kind == "array", kind
         arrays[name] = np.frombuffer(conn.recv_bytes(), dtype=dtype).reshape(shape)
+    return job_kind, spec, arrays
+
+
+def _splits(spec, arrays):
     from core.datasets import Splits
-    return model_config, train_config, Splits(scaling=scaling, **arrays)
+    return Splits(scaling=spec["scaling"], **{name: arrays[name] for name in ARRAYS})
 
 
 def _lower_priority(level):
@@ -144,7 +156,7 @@ def main(conn):
     """The worker process: receive a job, train, stream records, send the final result."""
     parent = os.getppid()
     try:
-        model_config, train_config, splits = _receive_job(conn)
+        kind, spec, arrays = _receive_job(conn)
     except (EOFError, OSError):
         os._exit(3)
     stop = threading.Event()
@@ -152,7 +164,7 @@ def main(conn):
                      name="server-watch").start()
     sender = _Sender(conn)
     try:
-        _run(sender, stop, model_config, train_config, splits)
+        JOBS[kind](sender, stop, spec, arrays)
     except BaseException as e:            # the server shows it; never a silent death
         from core.errors import NNError
         message = (str(e) if isinstance(e, NNError)
@@ -162,10 +174,13 @@ def main(conn):
         conn.close()
 
 
-def _run(sender, stop, model_config, train_config, splits):
+def _train(sender, stop, spec, arrays):
+    """A training: core.training.fit's records, streamed with weights for the replay."""
     from core.errors import TrainingDiverged
     from core.training import fit, new_run
 
+    model_config, train_config = spec["model_config"], spec["train_config"]
+    splits = _splits(spec, arrays)
     model, rng = new_run(model_config, train_config)        # as `python -m core train` does
     sender.put(("running",))
     size = sum(a.nbytes for a in model.params.values())
@@ -199,6 +214,51 @@ def _run(sender, stop, model_config, train_config, splits):
     sender.put(("evaluating",))
     metrics = final_metrics(model, splits, history, ended)
     sender.finish(("final", ended, message, blew_up, metrics), model.params)
+
+
+def _teach(sender, stop, spec, arrays):
+    """A teaching: core.finetune.teach on the visitor's drawings, then before -> after."""
+    import dataclasses
+
+    from core.errors import TrainingDiverged
+    from core.finetune import compare, copy_model, teach
+    from core.model import MLP
+
+    splits = _splits(spec, arrays)
+    before = MLP(spec["model_config"], params={name[len("model."):]: array.copy()
+                                               for name, array in arrays.items()
+                                               if name.startswith("model.")})
+    taught = arrays["X_taught"], arrays["y_taught"]
+    held = arrays["X_held"], arrays["y_held"]
+    model = copy_model(before)
+    sender.put(("running",))
+    started = time.perf_counter()
+    ended, message = "done", ""
+    records = teach(model, splits, *taught, spec["teach_config"], held_out=held)
+    try:
+        for record in records:
+            sender.put(("record", record.to_dict(), None))
+            if stop.is_set():
+                ended = "stopped"
+                break
+    except TrainingDiverged as e:
+        sender.finish(("final", "diverged", str(e), None, None, None))
+        return
+    finally:
+        records.close()
+    if ended == "stopped":
+        sender.finish(("final", "stopped", "Stopped: the model was not changed.", None, None,
+                       None))
+        return
+    seconds = time.perf_counter() - started
+    sender.put(("evaluating",))
+    outcome = compare(before, model, splits.X_test, splits.y_test, taught, held,
+                      steps=spec["teach_config"].steps, seconds=seconds)
+    sender.finish(("final", "done", "", None, {"outcome": dataclasses.asdict(outcome)}),
+                  model.params)
+
+
+JOBS = {"train": _train, "teach": _teach}
 
 
 class _Sender:

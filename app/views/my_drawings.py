@@ -27,7 +27,7 @@ from app.data import as_test_set, class_names, dataset_title, load_splits
 from app.render.charts import teach_curve_spec
 from app.render.images import framed
 from app.render.palette import COLORS
-from app.runs.adopt import _undo, adopt_taught
+from app.runs import adopt
 from app.runs.teacher import Teacher
 from app.session import current_model, notify
 from app.store.drawings import (
@@ -121,7 +121,7 @@ def _start_teaching(dataset):
 def section(dataset):
     """"My drawings": the score, Teach it, the gallery, download / upload. Below Draw's canvas."""
     ss = st.session_state
-    if adopt_taught(dataset):
+    if adopt.adopt("teach"):
         st.rerun()                         # the frame's sidebar then names the taught model
     names = class_names(dataset)
     title = dataset_title(dataset)
@@ -153,16 +153,34 @@ def section(dataset):
 
 def _score_and_teach(dataset, drawings, predicted, saved, model_label, names):
     n = len(drawings)
-    left, right = st.columns([1, 2], gap="large")
+    left, right_column = st.columns([1, 2], gap="large")
     with left:
         if saved is None:
             st.warning(f"There is no model to measure. {model_label}")
         else:
-            right_count = int((predicted == drawings.labels).sum())
-            st.metric("Your handwriting", f"{right_count / n:.0%}",
-                      help="Share of your drawings the current model reads right: its accuracy "
-                           "on your handwriting.")
-            st.caption(f"{right_count} of your {n} drawings right, by {model_label}.")
+            taught = _taught_indices(dataset, drawings, saved)
+            unseen = np.setdiff1d(np.arange(n), taught)
+            right = predicted == drawings.labels
+            if taught.size and unseen.size:
+                right_count = int(right[unseen].sum())
+                st.metric("Your handwriting", f"{right_count / unseen.size:.0%}",
+                          help="Share of the drawings it was NOT taught that the current model "
+                               "reads right: drawings it trained on would flatter it.")
+                st.caption(f"{right_count} of the {unseen.size} drawings it was not taught, "
+                           f"by {model_label} ({int(right[taught].sum())} of the "
+                           f"{taught.size} it was taught).")
+            elif taught.size:
+                st.metric("Your handwriting", "–",
+                          help="It was taught every drawing you have: draw a few more to "
+                               "measure it honestly.")
+                st.caption(f"It was taught all {n} of your drawings; draw new ones to see "
+                           f"whether it reads your handwriting.")
+            else:
+                right_count = int(right.sum())
+                st.metric("Your handwriting", f"{right_count / n:.0%}",
+                          help="Share of your drawings the current model reads right: its "
+                               "accuracy on your handwriting.")
+                st.caption(f"{right_count} of your {n} drawings right, by {model_label}.")
             counts = drawings.counts()
             wrong = [k for k in range(len(names)) if counts[k] and
                      (predicted[drawings.labels == k] != k).any()]
@@ -171,21 +189,35 @@ def _score_and_teach(dataset, drawings, predicted, saved, model_label, names):
                 got = int((predicted[drawings.labels == worst] == worst).sum())
                 st.caption(f"Hardest for it: your **{names[worst]}** ({got} of {counts[worst]} "
                            "right).")
-    with right:
+    with right_column:
         _teach_panel(dataset, n, saved)
+
+
+def _taught_indices(dataset, drawings, saved):
+    """Indices of ``drawings`` that the current model ``saved`` was taught (none unless it is the
+    model of this session's last teaching, taught on this very set)."""
+    teacher = st.session_state["my_teacher"]
+    if teacher is None:
+        return np.array([], np.int64)
+    snap = teacher.snapshot(poll=False)
+    details = snap.details or {}
+    if (snap.saved is None or snap.saved is not saved or snap.dataset != dataset
+            or "held_out" not in details or details["held_out"][0] != drawings.fingerprint()):
+        return np.array([], np.int64)
+    return np.setdiff1d(np.arange(len(drawings)), np.array(details["held_out"][1], np.int64))
 
 
 def _teach_panel(dataset, n, saved):
     teacher = st.session_state["my_teacher"]
-    running = teacher is not None and teacher.snapshot().running
+    running = teacher is not None and teacher.snapshot(poll=False).active
 
     @st.fragment(run_every=POLL_SECONDS if running else None)
     def panel():
         ss = st.session_state
         snap = ss["my_teacher"].snapshot() if ss["my_teacher"] is not None else None
-        if snap is not None and snap.finished and snap.run_id != ss["my_taught"]:
+        if snap is not None and snap.finished and not adopt.adopted("teach", snap):
             st.rerun(scope="app")              # adopt the taught model on the full rerun
-        busy = snap is not None and snap.running
+        busy = snap is not None and snap.active
         if busy and not running:
             st.rerun(scope="app")              # "Teach it" reran only this: now poll while it runs
         buttons = st.container(horizontal=True, vertical_alignment="center")
@@ -196,6 +228,9 @@ def _teach_panel(dataset, n, saved):
                             f"with {dataset_title(dataset)}'s training images, so it learns "
                             "your handwriting without forgetting the rest. A quarter of each "
                             "kind of drawing is kept aside to check it honestly.")
+        if busy:
+            buttons.button("Stop", icon=":material/stop:", key="my_teach_stop",
+                           on_click=ss["my_teacher"].stop)
         with buttons.popover("Settings", icon=":material/tune:"):
             st.select_slider("Steps", STEP_CHOICES, key="my_teach_steps",
                              help="Optimiser updates of 128 images, 32 of them your drawings "
@@ -211,29 +246,40 @@ def _teach_panel(dataset, n, saved):
                 st.caption("**Teach it** trains the current model on your drawings for a few "
                            "seconds; then see before → after side by side.")
             return
-        if snap.running:
-            last = snap.records[-1] if snap.records else None
+        if snap.status == "waiting":
+            st.info(snap.waiting_text, icon=":material/hourglass_top:")
+        elif busy:
+            last = snap.last
             step = last["step"] if last else 0
             held = last["held_out_accuracy"] if last else float("nan")
-            held_text = f" · your held-out drawings {held:.0%}" if held == held else ""
-            st.progress(step / max(snap.total_steps, 1),
-                        text=f"Teaching: step {step} of {snap.total_steps}{held_text}")
-        elif snap.status == "failed":
+            held_text = f" · your held-out drawings {held:.0%}" if np.isfinite(held) else ""
+            st.progress(snap.progress, text=f"Teaching: step {step} of {snap.total_steps}"
+                                            f"{held_text}")
+        elif snap.status in ("failed", "diverged", "abandoned"):
             st.error(snap.message)
             return
-        if snap.status == "done" and snap.outcome is not None:
-            _before_after(snap, dataset)
-        if len(snap.records) > 1:
-            st.vega_lite_chart(teach_curve_spec(snap.records), width="stretch",
+        elif snap.status == "stopped":
+            st.info(snap.message or "Stopped: the model was not changed.")
+            return
+        outcome = (snap.details or {}).get("outcome")
+        if snap.status == "done" and outcome is not None:
+            _before_after(snap, outcome, dataset)
+        if len(snap.history) > 1:
+            st.vega_lite_chart(teach_curve_spec(snap.history), width="stretch",
                                key="my_teach_chart")
 
     panel()
 
 
-def _before_after(snap, dataset):
+def _before_after(snap, o, dataset):
     """The outcome of the last teaching: before -> after on the held-out drawings and the test
-    set, side by side; Undo."""
-    o = snap.outcome
+    set, side by side; Undo while the taught model is in use, and a way back to it after."""
+    if not adopt.in_use(snap):
+        st.info("You went back to the model from before this teaching; the taught model is "
+                "no longer in use.", icon=":material/undo:")
+        st.button("Use the taught model again", icon=":material/redo:", key="my_redo_button",
+                  on_click=adopt.redo, args=("teach", snap))
+        return
     cols = st.columns(2)
     if o.n_held_out:
         cols[0].metric(f"Your {o.n_held_out} drawings it never saw",
@@ -254,10 +300,10 @@ def _before_after(snap, dataset):
              " Draw at least 4 of a kind to keep some aside and measure it honestly.")
     st.caption(f"{o.steps} steps in {o.seconds:.1f} s.{aside} The taught model is now the current "
                "model: draw again to try it.")
-    undo = st.session_state["my_undo"]
-    if undo is not None and undo[0] == snap.run_id and undo[1] == dataset:
+    _, before_label, _ = adopt.replaced("teach", snap)
+    if before_label is not None:
         st.button("Undo: back to the model before", icon=":material/undo:", key="my_undo_button",
-                  on_click=_undo, args=(snap.run_id, dataset))
+                  on_click=adopt.undo, args=("teach", snap.run_id, dataset))
 
 
 def _gallery(dataset, drawings, predicted, names, measured):
@@ -301,8 +347,9 @@ def _gallery(dataset, drawings, predicted, names, measured):
     teacher = ss["my_teacher"]
     if teacher is not None:
         snap = teacher.snapshot()
-        if snap.dataset == dataset and snap.held_out[0] == fingerprint:
-            held = set(snap.held_out[1])
+        held_out = (snap.details or {}).get("held_out")
+        if snap.dataset == dataset and held_out is not None and held_out[0] == fingerprint:
+            held = set(held_out[1])
     shown = rows[(page - 1) * PER_PAGE:page * PER_PAGE]
     for start in range(0, shown.size, PER_ROW):
         columns = st.columns(PER_ROW)
@@ -372,7 +419,7 @@ def _files(dataset, drawings, title):
 def test_set_choice(dataset, raw):
     """Inspect: "Test on" the dataset's test images or the visitor's drawings (when there are
     at least MIN_FOR_INSPECT). Returns the RawDataset whose test set the page should use."""
-    if adopt_taught(dataset):
+    if adopt.adopt("teach"):
         st.rerun()
     drawings = drawings_of(dataset)
     if len(drawings) < MIN_FOR_INSPECT:

@@ -18,16 +18,15 @@ from app.data import (
     evaluation_key,
     load_raw,
     load_splits,
-    shipped_model,
     test_predictions,
     test_set_words,
 )
 from app.inputs.form import K, build_configs
 from app.render.charts import curves_spec
-from app.runs.adopt import adopt_finished_run
+from app.runs import adopt
 from app.runs.line import TrainingBusy
 from app.runs.trainer import Trainer
-from app.session import current_model, notify, session_liveness, set_current_model
+from app.session import current_model, notify, session_liveness
 from app.views.inside import _drawing_guess, _inside, planned_epochs
 from app.views.my_drawings import training_curve
 from core.errors import NNError
@@ -74,20 +73,20 @@ def stop():
     if st.session_state["trainer"] is not None:
         st.session_state["trainer"].stop()
         st.session_state["trainer"].join(1.5)     # usually ends within half a second
-    adopt_finished_run()
+    adopt.adopt("train")
 
 
 def reset():
     if st.session_state["trainer"] is not None:
         st.session_state["trainer"].reset()
-    adopt_finished_run()
+    adopt.adopt("train")
     st.session_state["train_notice"] = None
 
 
 # -- what the page shows --------------------------------------------------------------------------
 def verdict(snap):
     """How the last run ended (once it has been adopted), with where to go next."""
-    if snap is None or not snap.finished or snap.run_id != st.session_state["adopted_run"]:
+    if snap is None or not snap.finished or not adopt.adopted("train", snap):
         return
     saved = snap.saved
     if snap.status in ("done", "stopped") and saved is not None:
@@ -113,11 +112,11 @@ def _comparison(snap):
     val_text = (f"validation {validation:.2%}" if validation == validation
                 else "no validation images were held out")
     raw = load_raw(dataset)
-    before, before_label, restore = _replaced(snap)
+    before, before_label, _ = adopt.replaced("train", snap)
     before_accuracy = None
     if before is not None:
         before_accuracy = test_predictions(evaluation_key(before, raw), before, raw).accuracy
-    in_use = current_model(dataset)[0] is saved
+    in_use = adopt.in_use(snap)
     text = (f"{what} after {snap.last['elapsed']:,.1f} s of training. Test accuracy "
             f"**{accuracy:.2%}** on {test_set_words(raw)} ({val_text})")
     if before_accuracy is not None:
@@ -133,26 +132,12 @@ def _comparison(snap):
     (st.warning if worse and in_use else st.success)(text)
     if in_use and before_label is not None:
         st.button(f"Go back to {before_label}", key=K + "go_back", icon=":material/undo:",
-                  on_click=set_current_model, args=(dataset, restore, before_label),
+                  on_click=adopt.undo, args=("train", snap.run_id, dataset),
                   help="Draw and Inspect use that model again; this run stays in the charts and "
                        "can still be saved.")
     elif not in_use:
         st.button("Use this run's model", key=K + "use_run", icon=":material/redo:",
-                  on_click=set_current_model, args=(dataset, saved, f"your {snap.label}"))
-
-
-def _replaced(snap):
-    """(SavedModel | None, label | None, what set_current_model restores it with) of the model
-    the run replaced when it was adopted."""
-    record = st.session_state["replaced_model"]
-    if record is None or record[0] != snap.run_id or record[1] != snap.dataset:
-        return None, None, None
-    if record[2] is not None:
-        return (*record[2], record[2][0])
-    shipped, _ = shipped_model(snap.dataset)
-    if shipped is None:
-        return None, None, None
-    return shipped, "the pretrained model", None          # None: back to the shipped file
+                  on_click=adopt.redo, args=("train", snap))
 
 
 def live_view(busy, overlay, log_scale=True, inside=True):
@@ -162,7 +147,7 @@ def live_view(busy, overlay, log_scale=True, inside=True):
     def view():
         t = st.session_state["trainer"]
         snap = t.snapshot() if t is not None else None
-        if snap is not None and snap.finished and snap.run_id != st.session_state["adopted_run"]:
+        if snap is not None and snap.finished and not adopt.adopted("train", snap):
             st.rerun(scope="app")            # show the result and adopt the model
         history = snap.history if snap is not None else []
         if snap is None or (snap.status == "idle" and not history):

@@ -3,7 +3,7 @@
 Two sessions train different networks at the same time and each keeps its own run, chart and
 model; a third is told the server is full (the test server's cap is 2 trainings) and waits in
 line; when the first visitor closes the tab mid-training, its run ends by itself
-(app.trainer.DISCONNECT_GRACE, 15 s) and the third visitor's run starts by itself.
+(app.runs.job.DISCONNECT_GRACE, 15 s) and the third visitor's run starts by itself.
 """
 import re
 import time
