@@ -233,12 +233,10 @@ def _release_memory():
     collection after every run off), then glibc's malloc_trim: without it the freed memory of
     the sessions stays in the allocator's free lists and the server's RSS does not come down."""
     import gc
+
+    from core.memory import trim_heap
     gc.collect()
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):                  # not glibc: nothing to trim
-        pass
+    trim_heap()
 
 
 def _start_sweeper():

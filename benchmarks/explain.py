@@ -70,13 +70,7 @@ def page_figures(rounds, url=None):
     """Server time per stroke on the Draw page with the network diagram open and closed."""
     from playwright.sync_api import sync_playwright
 
-    from benchmarks.browser import (
-        CHROMIUM,
-        CHROMIUM_ARGS,
-        PREDICTION_JS,
-        STROKES,
-        served_app,
-    )
+    from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, PREDICTION_JS, STROKES, served_app
 
     def wait_prediction(page, expected):
         page.wait_for_function(f"() => ({PREDICTION_JS})() === {json.dumps(expected)}",

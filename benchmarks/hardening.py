@@ -100,9 +100,7 @@ def measured(function, *args):
 
 def upload_path(data):
     """What the Draw page does with an upload: decode, then preprocess for MNIST."""
-    from app.inputs.pictures import (
-        decode_upload,
-    )
+    from app.inputs.pictures import decode_upload
     from core.drawing import options_for, preprocess_image
     grey = decode_upload(data, "The picture")
     result = preprocess_image(grey, options_for("mnist"))

@@ -42,13 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.render.charts import (
-    curves_spec,
-    health_spec,
-    map_spec,
-    probabilities_spec,
-    thin,
-)
+from app.render.charts import curves_spec, health_spec, map_spec, probabilities_spec, thin
 from app.render.images import display_images
 from app.render.inside import (
     HEALTH,

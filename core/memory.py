@@ -351,3 +351,20 @@ def _image_copies(model_config, train_config, n_train, d_in, s):
         total += n_train * d_in * (1 + s) + n_train * d_in // 16 + 4 * n_train * LABEL_BYTES
     return total
 
+
+_malloc_trim = None
+
+
+def trim_heap():
+    """glibc's malloc_trim(0): give the heap memory that was freed back to the system (a few ms;
+    freed memory otherwise stays in the allocator's free lists, per thread arena, and a server's
+    resident memory does not come down). Nothing happens on other C libraries."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)

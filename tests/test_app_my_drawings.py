@@ -9,14 +9,7 @@ import pytest
 
 from core.datasets import CLASS_NAMES
 from core.handwriting import MAX_DRAWINGS, SKETCH_SIDE, Drawings, to_zip
-from tests.conftest import (
-    metric,
-    needs_model,
-    open_app,
-    run_until_finished,
-    texts,
-    tiny_run,
-)
+from tests.conftest import metric, needs_model, open_app, run_until_finished, texts, tiny_run
 from tests.test_app_draw import draw
 
 pytestmark = [pytest.mark.timeout(120), needs_model]

@@ -9,14 +9,7 @@ import numpy as np
 import pytest
 
 from core import datasets, download
-from core.datasets import (
-    CLASS_NAMES,
-    DATASETS,
-    RawDataset,
-    load_dataset,
-    make_splits,
-    scale_pixels,
-)
+from core.datasets import CLASS_NAMES, DATASETS, RawDataset, load_dataset, make_splits, scale_pixels
 from core.errors import ConfigError, DatasetError
 from core.idx import decompress, write_idx
 from tests.conftest import checksum_table, tiny_dataset

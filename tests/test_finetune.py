@@ -10,14 +10,7 @@ import numpy as np
 import pytest
 
 from core.errors import ConfigError, TrainingDiverged
-from core.finetune import (
-    TeachConfig,
-    accuracy,
-    compare,
-    copy_model,
-    split_drawings,
-    teach,
-)
+from core.finetune import TeachConfig, accuracy, compare, copy_model, split_drawings, teach
 from core.handwriting import Drawings, write_dir
 from core.model import MLP, ModelConfig
 from core.modelio import load_model

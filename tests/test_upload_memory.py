@@ -15,12 +15,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from app.inputs.pictures import (
-    DECODE_BUDGET_BYTES,
-    MAX_UPLOAD_PIXELS,
-    decode_cost,
-    decode_upload,
-)
+from app.inputs.pictures import DECODE_BUDGET_BYTES, MAX_UPLOAD_PIXELS, decode_cost, decode_upload
 from benchmarks.hardening import json_lines, measure_uploads, run_child, worst_pictures
 from benchmarks.hostile import pillow_picture, png
 from core.drawing import WORKING_BYTES, block_mean, preprocess_image

@@ -30,7 +30,7 @@ DEFAULT_PRESET = "recommended"
 FULL_DATASET_IMAGES = 60_000      # when the dataset cannot be loaded, size the split for the full one
 
 
-def _training_images(dataset):
+def training_images(dataset):
     try:
         return len(load_raw(dataset).train_labels)
     except NNError:
@@ -66,14 +66,14 @@ def preset_settings(name, n_train):
 FORM_KEYS = [K + name for name in SETTINGS]
 
 
-def _set(settings):
+def set_form(settings):
     for name, value in settings.items():
         st.session_state[K + name] = value
 
 
 def form_defaults():
     """{widget key: value} for the default preset on the selected dataset."""
-    n_train = _training_images(st.session_state.get("dataset", "mnist"))
+    n_train = training_images(st.session_state.get("dataset", "mnist"))
     return {K + name: value for name, value in preset_settings(DEFAULT_PRESET, n_train).items()}
 
 

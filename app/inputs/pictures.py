@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 
 from core.drawing import WORK_SIDE, tiles
+from core.memory import trim_heap
 from core.errors import DrawingError
 
 MAX_UPLOAD_BYTES = 20 * 2**20          # 20 MB: a photo of a digit is far smaller
@@ -107,7 +108,7 @@ def decode_upload(data, name="The file"):
             finally:
                 image.close()
                 if cost > _TRIM_ABOVE:
-                    _give_memory_back()
+                    trim_heap()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise DrawingError(f"{name} is too many pixels to open safely; upload an image of at most "
                            f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels.") from None
@@ -135,23 +136,6 @@ _PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}                  # PNG colour type
 # thread freed in that thread's arena, and Streamlit runs each session in its own thread, so
 # without this a server's resident memory grew by ~100 MB with each large upload in a new session.
 _TRIM_ABOVE = 64 * 2**20
-
-
-def _give_memory_back():
-    """glibc's malloc_trim(0): return freed heap memory of every arena to the system (a few ms).
-    Nothing happens on other C libraries."""
-    global _malloc_trim
-    if _malloc_trim is None:
-        try:
-            import ctypes
-            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _malloc_trim = False
-    if _malloc_trim:
-        _malloc_trim(0)
-
-
-_malloc_trim = None
 
 
 def _draft(image):
@@ -256,8 +240,3 @@ def _grey_alpha(tile):
     grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
     return grey, rgba[..., 3] / 255.0
 
-
-def to_model_input(pixels, scaling="unit"):
-    """784 pixels in [0, 1] -> the model's input row (1, 784) in its pixel scaling."""
-    row = np.asarray(pixels, dtype=np.float32).reshape(1, -1)
-    return row * 2.0 - 1.0 if scaling == "symmetric" else row

@@ -41,7 +41,7 @@ model becomes the current one, with a one-click way back.
 
 import numpy as np
 
-from app.render.palette import RIGHT, WRONG
+from app.render.palette import NEGATIVE, POSITIVE, RIGHT, WRONG
 
 WEIGHTS_PER_PAGE = 64          # Inspect's unit pictures, one page
 
@@ -60,7 +60,7 @@ def diverging_rgb(values, limit=None):
     values = np.asarray(values, dtype=np.float32)
     limit = float(np.max(np.abs(values))) if limit is None else float(limit)
     t = np.clip(values / limit, -1.0, 1.0) if limit > 0 else np.zeros_like(values)
-    red, blue = np.array([178, 24, 43], np.float32), np.array([33, 102, 172], np.float32)
+    red, blue = np.array(POSITIVE, np.float32), np.array(NEGATIVE, np.float32)
     white = np.float32(255.0)
     pos, neg = np.clip(t, 0, 1)[..., None], np.clip(-t, 0, 1)[..., None]
     rgb = white + pos * (red - white) + neg * (blue - white)
@@ -76,7 +76,7 @@ def weight_images(W, start=0, count=WEIGHTS_PER_PAGE, scale=4):
     images = []
     for j in range(start, stop):
         image = diverging_rgb(W[:, j].reshape(28, 28))
-        images.append(_margin(np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)))
+        images.append(border(scale_up(image, scale)))
     return images
 
 
@@ -86,11 +86,18 @@ def grey_images(images, scale=3):
     out = []
     for image in images:
         image = (np.clip(image, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
-        out.append(_margin(np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)))
+        out.append(border(scale_up(image, scale)))
     return out
 
 
-def _margin(image, width=3, value=255):
+def scale_up(image, factor):
+    """``image`` (H, W) or (H, W, C) enlarged ``factor`` times with nearest-neighbour pixels."""
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def border(image, width=3, value=255):
+    """``image`` with a frame of ``width`` pixels of ``value`` (white: neighbours in a gallery do
+    not run into each other; grey: a picture on white shows where it ends)."""
     pad = ((width, width), (width, width)) + ((0, 0),) * (image.ndim - 2)
     return np.pad(image, pad, constant_values=value)
 
@@ -108,9 +115,7 @@ def enlarge(image, size=168, square=False):
         top, left = (side - h) // 2, (side - w) // 2
         image = np.pad(image, ((top, side - h - top), (left, side - w - left)))
     factor = max(1, int(size) // max(image.shape[:2]))
-    if factor > 1:
-        image = np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
-    return image
+    return scale_up(image, factor) if factor > 1 else image
 
 
 # -- the gallery ---------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.render.images import border, diverging_rgb, scale_up
 from app.render.palette import NEGATIVE, POSITIVE, rgb
 from core.explain import output_sensitivity, probabilities, trace, unit_input_gradient
 
@@ -37,7 +38,6 @@ HEIGHT = TOP + UNIT_SPAN + 16
 INPUT_LEFT = 4
 LABEL_ROOM = 120              # right of the output circles: "7 · 93%", "Ankle boot · 93%"
 MAX_WIDTH = 880                # the Draw page's expander is about 900 px wide
-RED, BLUE = POSITIVE, NEGATIVE            # as the weight pictures on Inspect
 
 
 def as_table(rows):
@@ -70,9 +70,7 @@ def _hex(rgb):
 
 def _diverging(t):
     """t in [-1, 1] -> a colour from blue through white to red."""
-    t = max(-1.0, min(1.0, float(t)))
-    end = RED if t >= 0 else BLUE
-    return _hex([255 + abs(t) * (c - 255) for c in end])
+    return _hex(diverging_rgb(float(t), 1.0))
 
 
 def _heat(t):
@@ -406,13 +404,9 @@ def pushes_sentence(details, names, count=2):
 
 
 # -- pictures --------------------------------------------------------------------------------------
-def _enlarge(rgb, scale):
-    return np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
-
-
-def _framed(rgb, colour=200):
+def _framed(rgb):
     """A 1-pixel grey frame, so a picture on white shows where its 28x28 square ends."""
-    return np.pad(rgb, ((1, 1), (1, 1), (0, 0)), constant_values=colour)
+    return border(rgb, 1, 200)
 
 
 def grey_picture(pixels, scale=6):
@@ -420,20 +414,14 @@ def grey_picture(pixels, scale=6):
     it)."""
     image = np.asarray(pixels, np.float64).reshape(28, 28)
     level = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
-    return _enlarge(np.repeat(level[..., None], 3, axis=2), scale)
+    return scale_up(np.repeat(level[..., None], 3, axis=2), scale)
 
 
 def diverging_picture(values, limit=None, scale=6):
     """Values (any shape of 784) -> red (> 0) / white / blue (< 0), full colour at ``limit``
     (default: the largest |value|), enlarged."""
     values = np.asarray(values, np.float64).reshape(28, 28)
-    limit = float(np.abs(values).max()) if limit is None else float(limit)
-    t = np.clip(values / limit, -1, 1) if limit > 0 else np.zeros_like(values)
-    rgb = np.empty((28, 28, 3))
-    for channel in range(3):
-        rgb[..., channel] = np.where(t >= 0, 255 + t * (RED[channel] - 255),
-                                     255 - t * (BLUE[channel] - 255))
-    return _framed(_enlarge((rgb + 0.5).astype(np.uint8), scale))
+    return _framed(scale_up(diverging_rgb(values, limit), scale))
 
 
 def attribution_picture(pixels, attribution, scale=6, limit=None):
@@ -448,9 +436,9 @@ def attribution_picture(pixels, attribution, scale=6, limit=None):
     base = 255 - 90 * pixels                               # ink as light grey on white
     rgb = np.empty((28, 28, 3))
     for channel in range(3):
-        colour = np.where(t >= 0, RED[channel], BLUE[channel])
+        colour = np.where(t >= 0, POSITIVE[channel], NEGATIVE[channel])
         rgb[..., channel] = base * (1 - alpha) + colour * alpha
-    return _framed(_enlarge((rgb + 0.5).astype(np.uint8), scale))
+    return _framed(scale_up((rgb + 0.5).astype(np.uint8), scale))
 
 
 def change_summary(change, threshold):

@@ -38,7 +38,7 @@ def drawings_of(dataset):
     return sets.get(dataset) or Drawings.empty()
 
 
-def _store(dataset, drawings):
+def store_drawings(dataset, drawings):
     sets = dict(st.session_state["my_drawings"] or {})     # a new dict: never shared in place
     sets[dataset] = drawings
     st.session_state["my_drawings"] = sets
@@ -51,7 +51,7 @@ def guesses(saved, drawings):
     return saved.model.predict(drawings.pixels(saved.scaling, saved.model.dtype))
 
 
-def _raw_picture(source):
+def raw_picture(source):
     """The raw drawing the guess was made from (canvas RGBA or the uploaded picture), or None."""
     ss = st.session_state
     if source == "upload":
@@ -60,44 +60,44 @@ def _raw_picture(source):
     return ss.get("draw_rgba")
 
 
-def _save(dataset, pixels, label, source):
+def save_drawing(dataset, pixels, label, source):
     """Callback: add the drawing shown to the set as ``label``."""
     names = class_names(dataset)
     drawings = drawings_of(dataset)
     try:
-        picture = _raw_picture(source)
+        picture = raw_picture(source)
         sketch = sketch_of(picture) if picture is not None else None
         drawings = drawings.add(pixels, int(label), sketch)
     except NNError as e:
         notify("error", str(e), on="my")
         return
-    _store(dataset, drawings)
+    store_drawings(dataset, drawings)
     st.session_state["my_rerun"] = True
     notify("toast", f"Saved as {names[label]}: drawing {len(drawings)} of your set. Draw the "
                      "next one.", on="my")
 
 
-def _save_actually(dataset, pixels, source):
+def save_as_actually(dataset, pixels, source):
     label = st.session_state["my_actually"]
     st.session_state["my_actually"] = None
     if label is not None:
-        _save(dataset, pixels, label, source)
+        save_drawing(dataset, pixels, label, source)
 
 
-def _delete(dataset, index, fingerprint):
+def delete_drawing(dataset, index, fingerprint):
     drawings = drawings_of(dataset)
     if drawings.fingerprint() != fingerprint:    # the set changed meanwhile (another tab)
         return
-    _store(dataset, drawings.remove(index))
+    store_drawings(dataset, drawings.remove(index))
 
 
-def _clear_all(dataset):
-    _store(dataset, Drawings.empty())
+def clear_drawings(dataset):
+    store_drawings(dataset, Drawings.empty())
     notify("info", "All your drawings of this dataset were deleted.", on="my")
 
 
 # -- download / upload ------------------------------------------------------------------------------
 @st.cache_data(max_entries=32, show_spinner=False)
-def _zip_bytes(fingerprint, _drawings, dataset):
+def zip_bytes(fingerprint, _drawings, dataset):
     """The download's bytes, once per set (keyed by its fingerprint)."""
     return to_zip(_drawings, dataset=dataset)

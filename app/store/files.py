@@ -30,7 +30,7 @@ from pathlib import Path
 from app.data import dataset_title, model_root
 from app.session import visitor_token
 from app.store import hosting
-from app.store.hosting import policy, saved_root
+from app.store.hosting import is_pretrained, policy, saved_root
 from core import modelio
 from core.errors import ConfigError
 
@@ -51,11 +51,7 @@ def _clean_once(folder):
     modelio.clean_stale_temp_files(folder)
 
 
-def _is_pretrained(name):
-    return name.casefold() == modelio.PRETRAINED_NAME.casefold()
-
-
-def _saved_root(config):
+def saved_root_of(config):
     """Where this visitor's models are <dataset>/<name>.npz (ConfigError: no valid token)."""
     return saved_root(model_root(), visitor_token(), config.hosted)
 
@@ -66,7 +62,7 @@ def visible_models(dataset):
     config = policy()
     _clean_once(str(model_root() / dataset))
     try:
-        _clean_once(str(_saved_root(config) / dataset))
+        _clean_once(str(saved_root_of(config) / dataset))
     except ConfigError:
         pass
     return hosting.visible_models(model_root(), dataset, visitor_token(), config.hosted)
@@ -78,14 +74,14 @@ def saved_model_names(dataset):
     return [entry.name for entry in visible_models(dataset) if entry.kind != "pretrained"]
 
 
-def _own_path(dataset, name):
+def own_path(dataset, name):
     """The path of this visitor's saved model ``name``; ConfigError if they have none so named
     (a name typed or sent by hand reaches nothing outside the visitor's list)."""
     name = modelio.check_model_name(name)
-    if _is_pretrained(name) or name not in saved_model_names(dataset):
+    if is_pretrained(name) or name not in saved_model_names(dataset):
         raise ConfigError(f"You have no saved {dataset_title(dataset)} model named “{name}”: "
                           "choose one of the saved models listed.")
-    return modelio.model_path(_saved_root(policy()), dataset, name)
+    return modelio.model_path(saved_root_of(policy()), dataset, name)
 
 
 def npz_bytes(saved):
@@ -101,7 +97,7 @@ def download_name(saved, extension):
     return f"{saved.dataset}-{sizes}.{extension}"
 
 
-def _uploaded_name(file_name):
+def uploaded_name(file_name):
     """The uploaded file's name as it is shown and kept in labels: safe characters only."""
     stem = re.sub(r"\.npz$", "", str(file_name), flags=re.IGNORECASE)
     return re.sub(r"[^A-Za-z0-9 _.\-]", "_", stem)[:64] or "model"

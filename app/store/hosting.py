@@ -144,7 +144,7 @@ def visible_models(root, dataset, token, hosted):
     for path in modelio.list_models(root, dataset):
         if path.stem == modelio.PRETRAINED_NAME:
             entries.append(ModelEntry(path.stem, path, "pretrained"))
-        elif not hosted and not _is_pretrained(path.stem):
+        elif not hosted and not is_pretrained(path.stem):
             kind = "cli" if path.stem == modelio.CLI_NAME else "saved"
             entries.append(ModelEntry(path.stem, path, kind))
     if hosted:
@@ -153,11 +153,12 @@ def visible_models(root, dataset, token, hosted):
         except ConfigError:
             return entries
         entries += [ModelEntry(path.stem, path, "saved")
-                    for path in modelio.list_models(space, dataset) if not _is_pretrained(path.stem)]
+                    for path in modelio.list_models(space, dataset) if not is_pretrained(path.stem)]
     return entries
 
 
-def _is_pretrained(name):
+def is_pretrained(name):
+    """True for the shipped model's name (in any case): never saved over, never deleted."""
     return name.casefold() == modelio.PRETRAINED_NAME.casefold()
 
 

@@ -6,14 +6,14 @@ Streamlit-side helpers for the Draw page (no st.* calls here, so they test witho
   Decoding belongs to the page layer: ``core`` only ever sees arrays.
 - ``enlarge``: a small image -> a bigger uint8 one with nearest-neighbour pixels, so a 28x28 input
   shows as crisp squares instead of the browser's blur.
-- ``to_model_input`` / ``classify``: 784 pixels in [0, 1] -> the model's probabilities.
+- ``classify``: 784 pixels in [0, 1] -> the model's probabilities.
 """
 import io
 from dataclasses import dataclass
 
 import numpy as np
 
-from app.inputs.pictures import to_model_input
+from core.explain import to_model_input
 from core.errors import DrawingError
 
 OPTION_HELP = {
@@ -84,7 +84,7 @@ def warm_up(saved=None):
     Image.fromarray(rgba).save(buffer, format="PNG")
     result = preprocess_canvas(np.asarray(Image.open(io.BytesIO(buffer.getvalue()))))
     if saved is not None:
-        saved.model.predict_proba(to_model_input(result.pixels, saved.scaling))
+        saved.model.predict_proba(to_model_input(result.pixels.reshape(1, -1), saved.scaling))
     _warm.add(key)
 
 
@@ -114,6 +114,7 @@ class Guess:
 
 def classify(saved, pixels, class_names):
     """Run ``saved`` (a core.modelio.SavedModel) on 784 pixels in [0, 1]."""
-    probabilities = saved.model.predict_proba(to_model_input(pixels, saved.scaling))[0]
+    X = to_model_input(pixels.reshape(1, -1), saved.scaling)                  # (1, 784)
+    probabilities = saved.model.predict_proba(X)[0]
     index = int(np.argmax(probabilities))
     return Guess(probabilities, index, str(class_names[index]), float(probabilities[index]))

@@ -18,11 +18,9 @@ import time
 import numpy as np
 import streamlit as st
 
-from app.data import (
-    class_names,
-)
+from app.data import class_names
 from app.inputs.form import K
-from app.inputs.pictures import to_model_input
+from core.explain import to_model_input
 from app.render.charts import health_spec, map_spec, probabilities_spec, thin
 from app.render.images import display_images
 from app.render.inside import (
@@ -78,7 +76,7 @@ def _png(picture):
     return buffer.getvalue()
 
 
-def _inside(t, snap, moment):
+def inside_views(t, snap, moment):
     """What the units look for, guesses flipping, the hidden space and layer health."""
     model, views = _inside_model(t, snap, moment)
     if model is None or snap.splits is None:
@@ -149,7 +147,7 @@ def _guesses(model, X, y, names, scaling, which, views):
 def _hidden_space(model, X, y, names, scaling, which, run_id, views):
     drawing = st.session_state["drawing_pixels"]
     if drawing is not None:
-        drawing = to_model_input(drawing, scaling)
+        drawing = to_model_input(drawing.reshape(1, -1), scaling)
     seen = None if drawing is None else hashlib.sha1(np.ascontiguousarray(drawing)).hexdigest()
 
     def chart():
@@ -189,7 +187,7 @@ def _health(snap, moment, views):
         column.caption(f"{subtitle} **Now** (largest layer): {now}", help=meaning)
 
 
-def _drawing_guess(t, snap):
+def drawing_guess(t, snap):
     """See your own digit being learned: the drawing, classified by the model as it is now."""
     pixels = st.session_state["drawing_pixels"]
     if pixels is None or snap is None or not snap.history:
@@ -201,7 +199,8 @@ def _drawing_guess(t, snap):
         return
     scaling = snap.train_config.scaling if snap.train_config is not None else "unit"
     try:
-        probabilities = model.predict_proba(to_model_input(pixels, scaling))[0]
+        X = to_model_input(pixels.reshape(1, -1), scaling)                       # (1, 784)
+        probabilities = model.predict_proba(X)[0]
     except NNError:
         return
     names = class_names(snap.dataset)

@@ -6,14 +6,27 @@ the image builders return uint8 arrays, so they can be tested without a running 
 expensive thing, the model's predictions over the whole test set, is computed once per set of
 weights (``test_predictions``, keyed by a fingerprint of the weights) and reused on every rerun.
 """
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from app.data import class_names, dataset_title, load_model_file, shipped_model
+from app.data import class_names, dataset_title, fingerprint, load_model_file, shipped_model
+from core.explain import to_model_input
+from app.render.charts import (
+    activation_spec,
+    confusion_spec,
+    curves_spec,
+    per_class_spec,
+    probabilities_spec,
+)
+from app.render.images import WEIGHTS_PER_PAGE, enlarge, grey_images, weight_images
 from app.session import current_model
 from app.store.files import visible_models
+from app.views.draw import classify
+from app.views.why import dreams_view, network_view, saliency_view
+from core import metrics
 from core.errors import NNError
 
 HEAT_SCHEME = "blues"
@@ -90,3 +103,156 @@ def pick_image(raw, dataset):
                    use_container_width=True)
     x = raw.test_images[index].astype(np.float32) / 255.0
     return x, f"Test image #{index:,}: {names[int(raw.test_labels[index])]}"
+
+
+@dataclass(frozen=True)
+class Look:
+    """What Inspect looks at: a model, its evaluation on a test set, the names of the classes."""
+    saved: object                  # core.modelio.SavedModel
+    label: str                     # what the model is called on the page
+    raw: object                    # the test set (core.datasets.RawDataset, or the drawings)
+    evaluation: object             # app.data.Evaluation of saved on raw
+    names: tuple
+    dataset: str
+
+
+MISTAKES_PER_PAGE = 40
+ANY = "any"
+
+
+
+# -- accuracy ---------------------------------------------------------------------------------------
+def show_accuracy(look):
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.subheader("Confusion matrix")
+        st.caption("Each row is a true class, each column what the model said. The diagonal "
+                   "(green) is right; the darker an orange cell, the more of that class goes wrong "
+                   "that way.")
+        st.vega_lite_chart(confusion_spec(look.evaluation.confusion, look.names),
+                           width="content")
+    with right:
+        st.subheader("Accuracy per class")
+        st.caption("How many images of each true class it gets right; the dashed line is the "
+                   "overall accuracy.")
+        st.vega_lite_chart(per_class_spec(look.evaluation.per_class, look.names, look.evaluation.accuracy),
+                           width="stretch")
+        worst = int(np.nanargmin(look.evaluation.per_class))
+        confusion = look.evaluation.confusion.copy()
+        np.fill_diagonal(confusion, 0)
+        t, p = np.unravel_index(int(confusion.argmax()), confusion.shape)
+        st.info(f"Hardest class: **{look.names[worst]}** ({look.evaluation.per_class[worst]:.1%} right). "
+                f"Most common mistake: **{look.names[t]}** taken for **{look.names[p]}** "
+                f"({confusion[t, p]:,} times).", icon=":material/lightbulb:")
+
+# -- mistakes -----------------------------------------------------------------------------------------
+def show_mistakes(look):
+    st.caption("Test images the model gets wrong, the most confident mistakes first. Many are "
+               "hard even for people; some are mislabelled.")
+    filters = st.columns(3)
+    true_pick = filters[0].selectbox("True class", [ANY, *look.names], key="inspect_true")
+    predicted_pick = filters[1].selectbox("Predicted as", [ANY, *look.names], key="inspect_predicted")
+    indices = metrics.mistakes(look.evaluation.probabilities, look.evaluation.labels,
+                               None if true_pick == ANY else look.names.index(true_pick),
+                               None if predicted_pick == ANY else look.names.index(predicted_pick))
+    pages = max(1, -(-indices.size // MISTAKES_PER_PAGE))
+    page = filters[2].number_input("Page", 1, pages, 1, key="inspect_mistakes_page",
+                                   help=f"{MISTAKES_PER_PAGE} mistakes per page.") if pages > 1 else 1
+    shown = indices[(page - 1) * MISTAKES_PER_PAGE:page * MISTAKES_PER_PAGE]
+    if indices.size == 0:
+        st.success("No mistakes of that kind on the test set.")
+    else:
+        st.write(f"**{indices.size:,}** mistakes" + (f", page {page} of {pages}" if pages > 1 else "")
+                 + ". Caption: true → predicted (confidence).")
+        images = grey_images(look.raw.test_images[shown].reshape(-1, 28, 28) / 255.0, scale=3)
+        captions = [f"{look.names[look.evaluation.labels[i]]} → {look.names[look.evaluation.predicted[i]]} "
+                    f"({look.evaluation.probabilities[i, look.evaluation.predicted[i]]:.0%})" for i in shown]
+        st.image(images, caption=captions, width=90)
+
+# -- activations --------------------------------------------------------------------------------------
+def show_activations(look):
+    x, caption = pick_image(look.raw, look.dataset)
+    if x is not None:
+        guess = classify(look.saved, x, look.names)
+        image_col, output_col = st.columns([1, 2], gap="large")
+        image_col.image(enlarge(x.reshape(28, 28), 168), caption=caption)
+        with output_col:
+            st.metric("Predicted", guess.label, f"{guess.confidence:.0%} sure", delta_color="off",
+                      delta_arrow="off")
+            st.vega_lite_chart(probabilities_spec(guess.probabilities, look.names, title="Output layer"),
+                               width="stretch")
+        X = to_model_input(x.reshape(1, -1), look.saved.scaling)                 # (1, 784)
+        hidden = look.saved.model.hidden_activations(X)
+        if not hidden:
+            st.caption("This network has no hidden layer: the inputs go straight to the outputs.")
+        for i, layer in enumerate(hidden):
+            values = layer[0]
+            active = int((values > 1e-6).sum()) if look.saved.model.config.activation in ("relu",) else None
+            note = f", {active} of {values.size} active" if active is not None else ""
+            st.vega_lite_chart(activation_spec(values, f"Hidden layer {i + 1}: {values.size} units "
+                                                       f"({look.saved.model.config.activation}{note})"),
+                               width="stretch")
+
+# -- the network, lighting up -------------------------------------------------------------------------
+def show_network(look):
+    x, caption = pick_image(look.raw, look.dataset)
+    if x is None:
+        return
+    guess = classify(look.saved, x, look.names)
+    st.markdown(f"**{caption}**: the model says **{guess.label}** ({guess.confidence:.0%}). "
+                "Why? Follow the strongest pushes from the pixels through each layer to the "
+                "outputs.")
+    network_view(look.saved, x, look.names, "inspect_why")
+    st.subheader("Which pixels mattered")
+    saliency_view(look.saved, x, look.names, "inspect_why")
+
+# -- class dreams -------------------------------------------------------------------------------------
+def show_dreams(look):
+    st.caption("What does the model think a 3 looks like? For each class, a picture it scores "
+               "very highly for that class, found by gradient ascent from a grey picture. "
+               "Computed once per model.")
+    dreams_view(look.saved, fingerprint(look.saved), look.names, "inspect_why")
+
+# -- first-layer weights ------------------------------------------------------------------------------
+def show_weights(look):
+    W = np.asarray(look.saved.model.params["layers.0.W"])                 # (784, H)
+    units = W.shape[1]
+    is_output = len(look.saved.model.config.hidden_sizes) == 0
+    st.caption(("Each picture is the 784 incoming weights of one " +
+                ("output unit (no hidden layer)" if is_output else "first-layer hidden unit") +
+                ", laid out as the 28x28 image. **Red**: ink there pushes the unit up; **blue**: "
+                "ink there pushes it down; white: the unit ignores that pixel. Each unit has its "
+                "own colour scale."))
+    start = 0
+    if units > WEIGHTS_PER_PAGE:
+        starts = list(range(0, units, WEIGHTS_PER_PAGE))
+        start = st.select_slider(
+            "Units", starts, key="inspect_weights_start",
+            format_func=lambda s: f"{s}–{min(units, s + WEIGHTS_PER_PAGE) - 1}",
+            help=f"{units} units, {WEIGHTS_PER_PAGE} at a time.")
+    images = weight_images(W, start, WEIGHTS_PER_PAGE, scale=3)
+    captions = ([look.names[j] for j in range(start, start + len(images))] if is_output
+                else [f"unit {j}" for j in range(start, start + len(images))])
+    st.image(images, caption=captions, width=90)
+
+# -- training curves ----------------------------------------------------------------------------------
+def show_curves(look):
+    if not look.saved.history:
+        st.info("This model was look.saved without a training history.")
+    else:
+        left, right = st.columns(2)
+        shown = (look.label, look.saved.history)
+        left.vega_lite_chart(curves_spec("loss", shown), width="stretch")
+        right.vega_lite_chart(curves_spec("accuracy", shown), width="stretch")
+        last = look.saved.history[-1]
+        st.caption(f"{len(look.saved.history)} records over {last.get('epoch', float('nan')):.1f} "
+                   f"epochs, {last.get('elapsed', float('nan')):.0f} s of training.")
+    if look.saved.train_config:
+        with st.expander("Training settings"):
+            st.json(look.saved.train_config, expanded=True)
+
+
+# Inspect's tabs, each drawn only when open (on_change="rerun"; the galleries are the costly part)
+TABS = {"Accuracy": show_accuracy, "Mistakes": show_mistakes, "Activations": show_activations,
+        "The network, lighting up": show_network, "What units look for": show_weights,
+        "Class dreams": show_dreams, "Training curves": show_curves}

@@ -31,16 +31,15 @@ from app.inputs.form import K
 from app.runs.adopt import MAX_RUNS_KEPT
 from app.session import current_model, notify, set_current_model, visitor_token
 from app.store.files import (
-    _is_pretrained,
-    _own_path,
-    _saved_root,
-    _uploaded_name,
     download_name,
     npz_bytes,
+    own_path,
     saved_model_names,
+    saved_root_of,
     shown_path,
+    uploaded_name,
 )
-from app.store.hosting import plural, policy, store, usage
+from app.store.hosting import is_pretrained, plural, policy, store, usage
 from core import modelio
 from core import safetensors as safetensors_export
 from core.errors import ConfigError, ModelFileError, NNError
@@ -66,10 +65,10 @@ def save_current():
             raise ConfigError("Train a model first: only a model trained or loaded in this session "
                               "can be saved.")
         name = modelio.check_model_name(st.session_state.get(K + "save_name", ""))
-        if _is_pretrained(name):
+        if is_pretrained(name):
             raise ConfigError(f"“{name}” is the pretrained model's name; choose another name.")
         config = policy()
-        path = modelio.model_path(_saved_root(config), dataset, name)
+        path = modelio.model_path(saved_root_of(config), dataset, name)
         taken = {existing.casefold(): existing for existing in saved_model_names(dataset)}
         if path.exists() or name.casefold() in taken:
             raise ConfigError(f"A model named “{taken.get(name.casefold(), name)}” already "
@@ -88,7 +87,7 @@ def load_selected():
     with _reported("The model could not be read"):
         if not name:
             raise ConfigError("Choose a saved model to load.")
-        saved = modelio.load_model(_own_path(dataset, name), expected_dataset=dataset,
+        saved = modelio.load_model(own_path(dataset, name), expected_dataset=dataset,
                                    shown_as=shown_path(dataset, name))
         _use(saved, dataset, f"saved model “{name}”", f"saved “{name}”", f"Loaded “{name}”")
 
@@ -107,10 +106,10 @@ def _use(saved, dataset, label, run_label, done):
 def delete_selected():
     name = st.session_state.get(K + "load_name")
     with _reported(f"Could not delete “{name}”"):
-        if not name or _is_pretrained(name):
+        if not name or is_pretrained(name):
             raise ConfigError("Choose one of your saved models; the pretrained model cannot be "
                               "deleted.")
-        _own_path(st.session_state["dataset"], name).unlink(missing_ok=True)
+        own_path(st.session_state["dataset"], name).unlink(missing_ok=True)
         notify("info", f"Deleted “{name}”.")
 
 
@@ -120,7 +119,7 @@ def upload_model():
     upload = st.session_state.get(_upload_key(dataset))
     if upload is None:                   # the visitor removed the file from the uploader
         return
-    name = _uploaded_name(upload.name)
+    name = uploaded_name(upload.name)
     with _reported("The uploaded model could not be read"):
         limit = modelio.MAX_FILE_BYTES
         if upload.size > limit:
@@ -170,7 +169,7 @@ def _travel(dataset, saved):
 def quota_caption(config):
     """Hosted mode: who sees the saved models, the quotas, this visitor's use, when they go."""
     try:
-        mine = usage(_saved_root(config))
+        mine = usage(saved_root_of(config))
         used = (f"; you have used {mine.models} of {plural(config.max_models, 'model')} "
                 f"and {mine.bytes / 2**20:,.1f} of {config.max_mb_per_visitor:,.0f} MB.")
     except ConfigError as e:

@@ -32,14 +32,14 @@ from app.runs.teacher import Teacher
 from app.session import current_model, notify
 from app.store.drawings import (
     SKETCH_BYTES,
-    _clear_all,
-    _delete,
-    _save,
-    _save_actually,
-    _store,
-    _zip_bytes,
+    clear_drawings,
+    delete_drawing,
     drawings_of,
     guesses,
+    save_as_actually,
+    save_drawing,
+    store_drawings,
+    zip_bytes,
 )
 from core.errors import DatasetError, NNError
 from core.handwriting import MAX_DRAWINGS, MAX_ZIP_BYTES, from_zip, zip_name
@@ -78,11 +78,11 @@ def label_buttons(dataset, pixels, guess, source, on_saved=None):
         st.caption(f"**Is it right?** {keep} ({count} of {MAX_DRAWINGS}; see *My drawings* "
                    "below).")
         st.button(f"Right: {names[guess]}", icon=":material/check:", key="my_right",
-                  on_click=_save, args=(dataset, pixels, guess, source), disabled=full,
+                  on_click=save_drawing, args=(dataset, pixels, guess, source), disabled=full,
                   help=f"It is a {names[guess]}: keep the drawing with that label.")
         st.pills("It's actually a…", [k for k in range(len(names)) if k != guess],
                  format_func=lambda k: names[k], key="my_actually", disabled=full,
-                 on_change=_save_actually, args=(dataset, pixels, source),
+                 on_change=save_as_actually, args=(dataset, pixels, source),
                  help="The network got it wrong: keep the drawing with the right label.")
 
 
@@ -338,7 +338,7 @@ def _gallery(dataset, drawings, predicted, names, measured):
         st.write(f"Delete all {len(labels)} of your {dataset_title(dataset)} drawings? "
                  "Download them first to keep a copy.")
         st.button("Delete them all", type="primary", key="my_clear_all",
-                  on_click=_clear_all, args=(dataset,))
+                  on_click=clear_drawings, args=(dataset,))
     if rows.size == 0:
         st.caption("None: every drawing of yours is read right." if show == "wrong"
                    else "No drawings of that kind yet.")
@@ -360,7 +360,7 @@ def _gallery(dataset, drawings, predicted, names, measured):
                 caption += " (kept aside)"
             column.image(framed(drawings.sketches[i], right[i]), caption=caption, width=68)
             column.button("Delete", key=f"my_delete_{fingerprint}_{i}", icon=":material/close:",
-                          type="tertiary", on_click=_delete, args=(dataset, int(i), fingerprint),
+                          type="tertiary", on_click=delete_drawing, args=(dataset, int(i), fingerprint),
                           help=f"Delete this drawing of a {label}.")
 
 
@@ -386,7 +386,7 @@ def _on_upload(dataset, key):
     merged = drawings
     for i in new:
         merged = merged.add(incoming.images[i], int(incoming.labels[i]), incoming.sketches[i])
-    _store(dataset, merged)
+    store_drawings(dataset, merged)
     skipped = len(incoming) - len(new)
     notify("success", f"Added {len(new)} drawings from “{upload.name}”"
                        + (f" ({skipped} were in your set already)" if skipped else "") + ".", on="my")
@@ -396,7 +396,7 @@ def _files(dataset, drawings, title):
     columns = st.columns(2, vertical_alignment="bottom")
     if len(drawings):
         columns[0].download_button(
-            f"Download my {len(drawings)} drawings", _zip_bytes(drawings.fingerprint(), drawings,
+            f"Download my {len(drawings)} drawings", zip_bytes(drawings.fingerprint(), drawings,
                                                                 dataset),
             file_name=zip_name(dataset, drawings), mime="application/zip", key="my_download",
             icon=":material/download:", on_click="ignore",

@@ -29,12 +29,12 @@ from app.inputs.form import (
     NETWORK,
     TRAINING,
     K,
-    _set,
-    _training_images,
     build_configs,
     plan_text,
     preset_settings,
+    set_form,
     setting,
+    training_images,
 )
 from app.inputs.links import LESSONS, SETTINGS, link_query, read_link
 from app.inputs.scales import BATCH_SIZES, LEARNING_RATES, WEIGHT_DECAYS
@@ -49,7 +49,7 @@ from core.training import PRESETS, TrainConfig
 def apply_preset():
     """Fill every control from the preset just chosen."""
     dataset = st.session_state["dataset"]
-    _set(preset_settings(st.session_state[K + "preset"], _training_images(dataset)))
+    set_form(preset_settings(st.session_state[K + "preset"], training_images(dataset)))
 
 
 def apply_link(link):
@@ -60,7 +60,7 @@ def apply_link(link):
     if link.dataset is not None:
         ss["dataset"] = link.dataset
     preset = link.settings.get("preset", DEFAULT_PRESET)
-    _set({**preset_settings(preset, _training_images(ss["dataset"])), **link.settings})
+    set_form({**preset_settings(preset, training_images(ss["dataset"])), **link.settings})
     ss["train_show"], ss["train_lesson"] = link.show, link.lesson
     if link.refused:
         return ("warning", "This link had settings that cannot be used, left as they were: "

@@ -14,20 +14,14 @@ import math
 
 import streamlit as st
 
-from app.data import (
-    evaluation_key,
-    load_raw,
-    load_splits,
-    test_predictions,
-    test_set_words,
-)
+from app.data import evaluation_key, load_raw, load_splits, test_predictions, test_set_words
 from app.inputs.form import K, build_configs
 from app.render.charts import curves_spec
 from app.runs import adopt
 from app.runs.line import TrainingBusy
 from app.runs.trainer import Trainer
 from app.session import current_model, notify, session_liveness
-from app.views.inside import _drawing_guess, _inside, planned_epochs
+from app.views.inside import drawing_guess, inside_views, planned_epochs
 from app.views.my_drawings import training_curve
 from core.errors import NNError
 
@@ -160,8 +154,8 @@ def live_view(busy, overlay, log_scale=True, inside=True):
         moment = _replay_moment(snap) if inside and history else None
         _curves(snap, history, overlay, log_scale, moment)
         if inside and history:
-            _inside(t, snap, moment)
-        _drawing_guess(t, snap)
+            inside_views(t, snap, moment)
+        drawing_guess(t, snap)
         training_curve(snap)     # accuracy on the visitor's drawings (>= 10)
     view()
 

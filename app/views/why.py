@@ -30,13 +30,7 @@ from app.render.why import (
     pushes_sentence,
     unit_details,
 )
-from core.counterfactual import (
-    CHANGED,
-    LINF_BUDGET,
-    PIXEL_BUDGET,
-    counterfactual,
-    nudge,
-)
+from core.counterfactual import CHANGED, LINF_BUDGET, PIXEL_BUDGET, counterfactual, nudge
 from core.dreams import JITTER, STEPS
 from core.explain import input_gradient, probabilities, saliency, trace
 

@@ -13,13 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    ServerError,
-    start_server,
-    stop_server,
-)
+from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, ServerError, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
