@@ -1,105 +1,20 @@
-"""[from app/state.py]
-Session state and shared, cached resources of the app: the one place that knows the keys.
+"""Cached, shared data: the datasets, the shipped models and the evaluations of models on test sets.
 
-Every page starts from ``init_state()`` (the frame calls it on every run), which gives every key
-below its default. Never create session_state keys ad hoc: add them here.
-
-Shared by every page (``SHARED_DEFAULTS``):
-    "dataset"         str, one of core.datasets.DATASETS: the dataset every page works on. The
-                      sidebar selectbox in streamlit_app.py is bound to this key.
-    "user_models"     dict dataset -> (SavedModel, label) | None: the model this session trained or
-                      loaded for that dataset. Use current_model() / set_current_model(), not the dict.
-    "runs"            list of dicts, the finished runs of this session, oldest first, for "compare
-                      runs": {"label": str, "dataset": str, "history": list[TrainRecord dict]}.
-    "drawing_pixels"  np.ndarray (784,) float32 in [0, 1] | None: the latest drawing as the network
-                      sees it (set by the Draw page when it has ink, None when the canvas is empty).
-                      The Train page re-classifies it while a model trains.
-    "drawing_dataset" str | None: the dataset selected when that drawing was made.
-    "trainer"         app.trainer.Trainer | None: this session's background training (created by the
-                      Train page; survives page switches because it lives here).
-    "train_notice"    (kind, text) | None: a message from a Train page callback ("success" |
-                      "error" | "warning" | "info"), shown on the next run.
-    "adopted_run"     int: the trainer run_id whose result was last adopted (see adopt_finished_run).
-    "hidden_map"      (run_id, app.inside.HiddenMap) | None: the Train page's last hidden-space map,
-                      so that the next refresh keeps its orientation.
-    "inside_memo"     dict | None: the Train page's inside views as last computed (app.train_run:
-                      the network they show, when, and the pictures and charts made of it).
-    "replaced_model"  (run_id, dataset, (SavedModel, label) | None) | None: the model that the run
-                      run_id replaced when it was adopted (None inside: the pretrained one).
-    "inspect_last_tab" str | None: Inspect's tab last open (it comes back after a page switch).
-    "train_show"      frozenset of setting names | None: the Train controls a lesson link keeps on
-                      screen (None: all). "train_lesson": str | None, the lesson it opened.
-    "visitor"         str: this browser's visitor token (app.visitor), "visitor_cookie" bool: the
-                      browser has not sent it back yet (the frame renders the cookie script), or
-                      "renew": hosted mode writes it once per session, to last cookie_seconds().
-    "my_drawings"     dict dataset -> core.handwriting.Drawings | None: the visitor's labelled
-                      drawings (app.my_drawings; immutable sets, the dict replaced on change).
-    "my_teacher"      app.my_drawings.Teacher | None: this session's "Teach it" run (a thread).
-    "my_taught"       int: the teaching run whose model was last adopted (like "adopted_run").
-    "my_undo"         (run_id, dataset, (SavedModel, label) | None) | None: the model a teaching
-                      replaced, for its Undo.
-    "my_notice"       (kind, text) | None: a message for the My drawings section's next run;
-                      "my_rerun" bool: a drawing was just labelled (Draw reruns the whole page);
-                      "my_curve": the Train page's cache of accuracies on the drawings per moment.
-    "my_actually", "my_teach_steps", "my_teach_hold_out", "my_gallery_show", "my_gallery_page",
-    "my_inspect_set"  widget keys of app.my_drawings (label pills, Teach settings, the gallery's
-                      filter and page, Inspect's "Test on" choice).
-The Draw page's keys (``DRAW_DEFAULTS``, all prefixed "draw_") and the Train page's widget keys
-(``app.train_form.form_defaults()``, all prefixed "train.") are listed where they are defined.
-A reload restores ``kept_keys()`` from the visitor's previous session.
-
-Functions:
-    init_state()                               set every key above to its default if missing
-    model_root() -> Path                       model/ (or $NN_MODEL_DIR, used by the tests)
-    load_raw(dataset) -> RawDataset            cached; arrays read-only
-    load_splits(dataset, validation_size, scaling, seed) -> Splits   cached; arrays read-only
-    shipped_model(dataset) -> (SavedModel | None, reason)            model/<dataset>/pretrained.npz
-    verified(saved, dataset) -> SavedModel     a file's model with its test accuracy measured here
-    current_model(dataset=None) -> (SavedModel | None, label)        the session's model, else shipped
-    set_current_model(dataset, saved, label)   make ``saved`` this session's model for ``dataset``
-    notify(kind, text)                         a message for the Train page's next run
-    adopt_finished_run() -> bool               called by the frame on every run: when the trainer's
-                                               run has ended, make its model the current one (if
-                                               done or stopped) and add its curves to "runs"; once
-    session_liveness() -> callable | None      "is this browser session still connected?" for the
-                                               trainer thread (None outside `streamlit run`)
-    dataset_title(dataset) -> "MNIST" | "Fashion-MNIST"     (from core.datasets)
-    class_names(dataset) -> tuple of 10 names               (from core.datasets)
+    model_root() -> Path                    the model store (NN_MODEL_DIR, else model/)
+    load_raw(dataset) -> RawDataset         folder, cache, download or bundled sample; read-only
+    load_splits(dataset, validation_size, scaling, seed) -> Splits          cached; read-only
+    shipped_model(dataset) -> (SavedModel | None, reason)   model/<dataset>/pretrained.npz
+    verified(saved, dataset) -> SavedModel  a file's model with its test accuracy measured here
+    test_predictions(key, saved, raw) -> Evaluation   predictions on a test set, once per weights
+    evaluation_key(saved, raw), fingerprint(saved)    what identifies those weights and that set
+    as_test_set(raw, drawings)              the visitor's drawings as a test set (Inspect)
+    dataset_title(dataset), class_names(dataset), test_set_words(raw)
 
 Caching: datasets are large (the full MNIST as float32 splits is ~220 MB). ``st.cache_data`` would
 unpickle a fresh copy on every call and every rerun, so they are kept with ``st.cache_resource``
-and their arrays are made read-only: sharing them between sessions is then safe. Models a user
-trains live in ``st.session_state`` only; the shipped models are read-only files, shared.
-
-[from app/inspect_views.py]
-Streamlit-side helpers for the Inspect page: Vega-Lite specs, image grids, cached evaluations.
-
-The chart builders return plain Vega-Lite dicts (drawn with ``st.vega_lite_chart`` in 1-3 ms) and
-the image builders return uint8 arrays, so they can be tested without a running app. The one
-expensive thing, the model's predictions over the whole test set, is computed once per set of
-weights (``test_predictions``, keyed by a fingerprint of the weights) and reused on every rerun.
-
-[from app/my_drawings.py]
-Teach it your handwriting: the visitor's own labelled drawings, measured and taught.
-
-The views (each a function a page calls; the pages stay thin):
-
-    label_buttons(dataset, pixels, guess, source, on_saved)   Draw, under the guess: "Right" and
-        "It's actually a [class]" add the drawing (its 784 pixels, the label and a 56 x 56 sketch
-        of the raw drawing) to the visitor's set for that dataset
-    section(dataset)                Draw, below: "Your handwriting" accuracy of the current model,
-        "Teach it" with before -> after side by side, the gallery (the current model's guess in
-        green or red, delete one, clear all), download / upload the set as MNIST IDX files
-    test_set_choice(dataset, raw)   Inspect: the visitor's drawings as another test set (the
-        confusion matrix, mistakes and activations then work on them)
-    training_curve(snap)            Train, in the live view: accuracy on the drawings as the
-        network learns (from 10 drawings on)
-
-The set lives in ``st.session_state["my_drawings"]`` (dataset -> core.handwriting.Drawings, an
-immutable set, so a reload's new session can share it: app.visitor keeps it for 30 minutes).
-Teaching runs core.finetune.teach in a background thread (``Teacher``), like a training: a click
-elsewhere or a page switch does not stop it, and the page polls it. When it ends, the taught
-model becomes the current one, with a one-click way back.
+and their arrays are made read-only: sharing them between sessions is then safe. Models a visitor
+trains live in ``st.session_state`` only (app.session); the shipped models are read-only files,
+shared; an evaluation is keyed by a fingerprint of the weights, so it is computed once.
 """
 import hashlib
 from dataclasses import dataclass
@@ -201,7 +116,7 @@ def verified(saved, dataset):
     app's test images of ``dataset``, instead of the figure the file claims: a file can claim
     anything. The claim stays as metrics["claimed_test_accuracy"], the count of images as
     metrics["test_images"]; without a usable test set the accuracy is left out. The evaluation
-    is app.inspect_views.test_predictions, so Inspect reuses it."""
+    is app.data.test_predictions, so Inspect reuses it."""
     import dataclasses
 
 

@@ -6,7 +6,7 @@ trained and their drawing, while the old training thread went on unseen. So each
 random token in a cookie (``COOKIE``; set by a line of JavaScript the frame renders until the
 browser sends it back), and every session of that token is registered here. A new session of a
 known token starts from the values its latest earlier session had for the keys that make up
-the visitor's work (app.state names them); a training run counts as watched while any session
+the visitor's work (app.session names them); a training run counts as watched while any session
 of its token is connected.
 
 The token is a secret of 128 random bits that never appears in a URL (a shared link never

@@ -7,7 +7,7 @@ while they wait for each other; see benchmarks/results/speed.md). So training pi
 gives back the previous setting afterwards.
 
 The pin is process-wide: OpenBLAS keeps one thread count per process, with no per-thread setting.
-Since the app trains each run in a worker process of its own (app.worker), a run's pin holds in
+Since the app trains each run in a worker process of its own (app.runs.worker), a run's pin holds in
 that process only; in the server it is set only while "Teach it" fine-tunes a model for a few
 seconds (core.finetune), when every other session's Draw and Inspect inference in the server
 process runs on 1 thread too. What that costs them, measured with

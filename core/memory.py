@@ -28,8 +28,8 @@ the model says float64; P = the network's weights and biases, W = its weight mat
                                       (core.compact: worst case, every pixel kept); a float64 copy
                                       of the training images for a float64 model
     curves           records          the history of records the page draws: a 10-minute run
-                                      (app.trainer's time limit) with a record every 0.3 s
-    snapshots        the budget       the replay's copies of the weights (app.snapshots: none when
+                                      (app.runs.trainer's time limit) with a record every 0.3 s
+    snapshots        the budget       the replay's copies of the weights (app.runs.replay: none when
                                       one copy times ``min_count`` is more than ``max_bytes``)
     data             given            the copy of the dataset a worker process holds
 
@@ -51,7 +51,7 @@ from .training import COMPACT_MIN_ROWS, PROBE_IMAGES, RECORD_VALIDATION, STEP0_T
 MB = 2**20
 GB = 2**30
 DEFAULT_MAX_RUN_MB = 1024
-# The final evaluation (app.trainer.finish_model -> MLP.evaluate) runs in chunks of this many rows.
+# The final evaluation (app.runs.worker.final_metrics -> the model's evaluate) runs in chunks of this many rows.
 EVALUATION_ROWS = 8192
 # The full datasets (MNIST, Fashion-MNIST): the estimate's sizes when the caller does not say.
 FULL_TRAIN_IMAGES = 60_000
@@ -60,7 +60,7 @@ FULL_TEST_IMAGES = 10_000
 AUGMENT_ARRAYS = 16
 # The curves: a record (TrainRecord.to_dict, measured with tracemalloc) takes about this many
 # bytes plus RECORD_LAYER_BYTES per weight layer; a run keeps at most about CURVE_RECORDS of them
-# (600 s, app.trainer's time limit, at one record every 0.3 s, and the ~110 planned ones).
+# (600 s, app.runs.trainer's time limit, at one record every 0.3 s, and the ~110 planned ones).
 RECORD_BYTES = 1500
 RECORD_LAYER_BYTES = 250
 CURVE_RECORDS = 2100
@@ -71,7 +71,7 @@ OPTIMIZER_WORK = {"sgd": 1, "momentum": 1, "adam": 2}
 
 @dataclass(frozen=True)
 class SnapshotBudget:
-    """The replay's limits (app.snapshots): at most ``max_bytes`` and ``max_count`` copies of the
+    """The replay's limits (app.runs.replay): at most ``max_bytes`` and ``max_count`` copies of the
     weights, and none at all when ``min_count`` copies would not fit in ``max_bytes``."""
     max_bytes: int
     min_count: int
@@ -136,7 +136,7 @@ class RunMemory:
 
 
 def format_bytes(size):
-    """'0.9 MB', '45 MB', '1.6 GB' (MB = 2**20 bytes, as app.snapshots counts them)."""
+    """'0.9 MB', '45 MB', '1.6 GB' (MB = 2**20 bytes, as app.runs.replay counts them)."""
     if size >= GB:
         return f"{size / GB:.1f} GB".replace(".0 GB", " GB")
     if size >= 10 * MB:

@@ -457,7 +457,7 @@ _ACCURACIES = ("test_accuracy", "val_accuracy", "train_accuracy")
 def _metrics(metrics):
     """The file's metrics as plain values: finite numbers (accuracies within [0, 1]) and short
     strings; anything else is dropped. What a file claims is still only a claim: the app measures
-    accuracy itself before showing it (app.state)."""
+    accuracy itself before showing it (app.session)."""
     if not isinstance(metrics, dict):
         return {}
     clean = {}

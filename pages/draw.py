@@ -3,9 +3,9 @@
 A stroke reruns only the fragment below (not the frame and sidebar), and the fragment does little:
 preprocess the canvas (core.drawing), one forward pass, a Vega-Lite chart and one small image. The
 step images are drawn only while their expander is open. Datasets and models come cached from
-app.state; an uploaded file is decoded once and kept in session_state.
+app.session; an uploaded file is decoded once and kept in session_state.
 
-"Why did it say that?" (app.why_views), closed until opened, then only its open tab is computed:
+"Why did it say that?" (app.views.why), closed until opened, then only its open tab is computed:
 the network lighting up as you draw (a unit's arithmetic on a click), which pixels mattered,
 what would make it another class, and how little fools it.
 """

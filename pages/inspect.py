@@ -1,8 +1,8 @@
 """Inspect: how good is the model, where is it wrong, and what has it learned?
 
 The model's predictions over the whole test set are computed once per set of weights
-(app.inspect_views.test_predictions) and reused on every rerun; the rest is cheap. The network
-diagram and saliency come from app.why_views, as on Draw; the class dreams are computed once per
+(app.data.test_predictions) and reused on every rerun; the rest is cheap. The network
+diagram and saliency come from app.views.why, as on Draw; the class dreams are computed once per
 model (cached by the fingerprint of its weights).
 """
 import streamlit as st

@@ -1,18 +1,14 @@
-"""[from app/train_form.py]
-The Train page's form: presets <-> widgets, the controls themselves, and configs from them.
+"""The Train form without its widgets: presets as widget values, and configs from the values.
 
 Every widget key starts with ``K`` ("train."), so tests can drive them and the settings survive a
-page switch. Option lists come from core.options (the registries), never from a list kept here.
+page switch and a reload (``FORM_KEYS``). Option lists come from core.options, never from a list
+kept here. The widgets themselves are drawn by app.views.train_form.
 
-    form_defaults() -> {key: value}          the recommended preset as widget values (app.state
-                                             calls this once per session)
-    apply_preset()                           on_change of the preset box: fill every control
-    apply_experiment(name) -> str | None     a Home page experiment (?experiment=...): fill the
-                                             controls, return the explanation to show
-    controls(dataset, busy) -> Form          draw the controls; return what they describe
-    build_configs(dataset) -> (ModelConfig, TrainConfig)     raises ConfigError with a message
-    memory_line(model_config, train_config, raw) -> str | None   the run's memory before Start
-                                             (core.memory); the refusal when over the cap
+    preset_settings(name, n_train) -> {setting: value}   a preset as the form's values
+    form_defaults() -> {key: value}          the recommended preset (app.session, once a session)
+    build_configs(dataset) -> (ModelConfig, TrainConfig)   raises ConfigError with a message
+    plan_text(model_config, train_config, n_images) -> str   what the run will do, in words
+    HELP, NETWORK, TRAINING                  each control's help text, and how they are grouped
 """
 import streamlit as st
 
@@ -62,7 +58,7 @@ def preset_settings(name, n_train):
     }
 
 
-# Every setting's widget key: what a reload restores (app.state.kept_keys).
+# Every setting's widget key: what a reload restores (app.session.kept_keys).
 FORM_KEYS = [K + name for name in SETTINGS]
 
 

@@ -1,5 +1,4 @@
-"""[from app/links.py]
-Shareable links and lessons: every Train setting in the URL, and the Home page's guided lessons.
+"""Shareable links and lessons: every Train setting in the URL, and the Home page's guided lessons.
 
 A link like ``/train?dataset=mnist&hidden=10&learning_rate=5&optimizer=sgd&show=learning_rate``
 opens the Train page with those settings; ``show`` (optional) keeps only the named controls on

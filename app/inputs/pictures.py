@@ -1,12 +1,10 @@
-"""[from app/draw_views.py]
-Streamlit-side helpers for the Draw page (no st.* calls here, so they test without an app).
+"""Uploaded pictures, decoded safely: bytes -> a (H, W) uint8 greyscale array (no st.* calls here).
 
-- ``decode_upload``: an uploaded file's bytes -> a (H, W) uint8 greyscale array, with PIL, within a
-  memory budget checked from the picture's header (``DECODE_BUDGET_BYTES``, ``decode_cost``).
-  Decoding belongs to the page layer: ``core`` only ever sees arrays.
-- ``enlarge``: a small image -> a bigger uint8 one with nearest-neighbour pixels, so a 28x28 input
-  shows as crisp squares instead of the browser's blur.
-- ``to_model_input`` / ``classify``: 784 pixels in [0, 1] -> the model's probabilities.
+``decode_upload`` decodes with PIL within a memory budget checked from the picture's header
+(``DECODE_BUDGET_BYTES``, ``decode_cost``) before anything is decoded: a decompression bomb, an
+animation, a huge or odd file gets a clear DrawingError. Large JPEGs are decoded at a reduced
+scale, large pictures converted in tiles, and the freed memory given back (core.memory.trim_heap).
+``core`` only ever sees arrays.
 """
 import io
 import math

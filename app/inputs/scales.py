@@ -1,15 +1,5 @@
-"""[from app/links.py]
-Shareable links and lessons: every Train setting in the URL, and the Home page's guided lessons.
-
-A link like ``/train?dataset=mnist&hidden=10&learning_rate=5&optimizer=sgd&show=learning_rate``
-opens the Train page with those settings; ``show`` (optional) keeps only the named controls on
-screen (a lesson that lets students change just the learning rate), and ``lesson`` names one of
-``LESSONS``, whose steps, question and what to look for the page then shows. A link never holds the
-visitor's session (that is a cookie, app.visitor).
-
-    read_link(params) -> Link          settings, controls to show, lesson, and what was refused
-    link_query(settings, show, lesson) -> {param: text}      the query string of a link
-    LESSONS                            the guided lessons (Home lists them)
+"""The steps of the Train form's sliders (learning rate on a log scale, batch sizes, L2), and
+``nearest``: the step closest to any value a preset or a link names.
 """
 import math
 

@@ -1,37 +1,19 @@
-"""[from app/charts.py]
-Every chart of the app, as a plain Vega-Lite dict, in one colour scheme.
+"""Every chart of the app, as a plain Vega-Lite dict, in one colour scheme (app.render.palette).
 
 Building a dict costs about a millisecond and ``st.vega_lite_chart`` draws it in 1-3 ms, where
 ``st.line_chart`` / ``st.bar_chart`` cost ~100 ms per redraw. No st.* calls here, so every spec
-can be tested without a running app. NaN never reaches the browser (JSON has no NaN).
+can be tested without a running app. NaN never reaches the browser (JSON has no NaN). The why
+views' specs are in app.render.network_charts.
 
     curves_spec(metric, current, earlier)     loss or accuracy against epochs (Train, Inspect)
     probabilities_spec(probabilities, names)  the 10 output probabilities, the guess highlighted
     confusion_spec(confusion, names)          true class down, predicted class across
     per_class_spec(per_class, names, overall) accuracy of each class as bars
     activation_spec(values, title)            one hidden layer's activations for one image
-
-[from app/my_drawings.py]
-Teach it your handwriting: the visitor's own labelled drawings, measured and taught.
-
-The views (each a function a page calls; the pages stay thin):
-
-    label_buttons(dataset, pixels, guess, source, on_saved)   Draw, under the guess: "Right" and
-        "It's actually a [class]" add the drawing (its 784 pixels, the label and a 56 x 56 sketch
-        of the raw drawing) to the visitor's set for that dataset
-    section(dataset)                Draw, below: "Your handwriting" accuracy of the current model,
-        "Teach it" with before -> after side by side, the gallery (the current model's guess in
-        green or red, delete one, clear all), download / upload the set as MNIST IDX files
-    test_set_choice(dataset, raw)   Inspect: the visitor's drawings as another test set (the
-        confusion matrix, mistakes and activations then work on them)
-    training_curve(snap)            Train, in the live view: accuracy on the drawings as the
-        network learns (from 10 drawings on)
-
-The set lives in ``st.session_state["my_drawings"]`` (dataset -> core.handwriting.Drawings, an
-immutable set, so a reload's new session can share it: app.visitor keeps it for 30 minutes).
-Teaching runs core.finetune.teach in a background thread (``Teacher``), like a training: a click
-elsewhere or a page switch does not stop it, and the page polls it. When it ends, the taught
-model becomes the current one, with a one-click way back.
+    map_spec(coordinates, labels, names)      the hidden-space map, the drawing as a star
+    health_spec(rows, metric, title)          one layer-health figure against epochs
+    teach_curve_spec(records)                 accuracy while a model is taught your handwriting
+    thin(history)                             at most MAX_POINTS records, evenly
 """
 import math
 
@@ -338,7 +320,7 @@ def map_spec(coordinates, labels, class_names, star=None, title=None, height=340
 
 def health_spec(rows, metric, title, log_scale=False, healthy=None, position=None, epochs=None,
                 height=200):
-    """One layer-health figure (rows from app.inside.health_rows) against epochs, a line per
+    """One layer-health figure (rows from app.render.inside.health_rows) against epochs, a line per
     layer; ``healthy``: a value to draw as a dashed green guide line. ``height`` is the whole
     chart's, title, axes and legend included (Streamlit fits them inside)."""
     values = [r for r in rows if r["metric"] == metric and (r["value"] > 0 or not log_scale)]

@@ -1,44 +1,13 @@
-"""[from app/inspect_views.py]
-Streamlit-side helpers for the Inspect page: Vega-Lite specs, image grids, cached evaluations.
+"""Pictures as uint8 arrays, in the app's colours: enlarged pixels, weights in red and blue.
 
-The chart builders return plain Vega-Lite dicts (drawn with ``st.vega_lite_chart`` in 1-3 ms) and
-the image builders return uint8 arrays, so they can be tested without a running app. The one
-expensive thing, the model's predictions over the whole test set, is computed once per set of
-weights (``test_predictions``, keyed by a fingerprint of the weights) and reused on every rerun.
-
-[from app/draw_views.py]
-Streamlit-side helpers for the Draw page (no st.* calls here, so they test without an app).
-
-- ``decode_upload``: an uploaded file's bytes -> a (H, W) uint8 greyscale array, with PIL, within a
-  memory budget checked from the picture's header (``DECODE_BUDGET_BYTES``, ``decode_cost``).
-  Decoding belongs to the page layer: ``core`` only ever sees arrays.
-- ``enlarge``: a small image -> a bigger uint8 one with nearest-neighbour pixels, so a 28x28 input
-  shows as crisp squares instead of the browser's blur.
-- ``to_model_input`` / ``classify``: 784 pixels in [0, 1] -> the model's probabilities.
-
-[from app/my_drawings.py]
-Teach it your handwriting: the visitor's own labelled drawings, measured and taught.
-
-The views (each a function a page calls; the pages stay thin):
-
-    label_buttons(dataset, pixels, guess, source, on_saved)   Draw, under the guess: "Right" and
-        "It's actually a [class]" add the drawing (its 784 pixels, the label and a 56 x 56 sketch
-        of the raw drawing) to the visitor's set for that dataset
-    section(dataset)                Draw, below: "Your handwriting" accuracy of the current model,
-        "Teach it" with before -> after side by side, the gallery (the current model's guess in
-        green or red, delete one, clear all), download / upload the set as MNIST IDX files
-    test_set_choice(dataset, raw)   Inspect: the visitor's drawings as another test set (the
-        confusion matrix, mistakes and activations then work on them)
-    training_curve(snap)            Train, in the live view: accuracy on the drawings as the
-        network learns (from 10 drawings on)
-
-The set lives in ``st.session_state["my_drawings"]`` (dataset -> core.handwriting.Drawings, an
-immutable set, so a reload's new session can share it: app.visitor keeps it for 30 minutes).
-Teaching runs core.finetune.teach in a background thread (``Teacher``), like a training: a click
-elsewhere or a page switch does not stop it, and the page polls it. When it ends, the taught
-model becomes the current one, with a one-click way back.
+    enlarge(image, size)                 a small image scaled up with crisp nearest-neighbour pixels
+    scale_up(image, factor), border(image, width, value)    the two steps every picture uses
+    diverging_rgb(values, limit)         red (> 0) / white / blue (< 0), as everywhere in the app
+    weight_images(W, start, count)       first-layer units' incoming weights as 28x28 pictures
+    grey_images(images)                  a gallery of enlarged grey images
+    display_images(X, scaling)           model inputs back to [0, 1] images
+    framed(sketch, right)                a drawing framed green (read right) or red (wrong)
 """
-
 import numpy as np
 
 from app.render.palette import NEGATIVE, POSITIVE, RIGHT, WRONG

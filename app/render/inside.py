@@ -1,5 +1,4 @@
-"""[from app/inside.py]
-The inside of a network while it learns: what its units look for, which guesses flip, how its
+"""The inside of a network while it learns: what its units look for, which guesses flip, how its
 hidden space sorts the classes, and whether its layers are healthy. For the Train page's live view
 (and its replay slider); the pictures and rows here are plain arrays and dicts, testable without
 a running app.

@@ -1,15 +1,9 @@
-"""[from app/charts.py]
-Every chart of the app, as a plain Vega-Lite dict, in one colour scheme.
+"""The why views' Vega-Lite specs: the network diagram that lights up, a unit's pushes on the outputs,
+and the path of a counterfactual. Rows and geometry come from app.render.why.
 
-Building a dict costs about a millisecond and ``st.vega_lite_chart`` draws it in 1-3 ms, where
-``st.line_chart`` / ``st.bar_chart`` cost ~100 ms per redraw. No st.* calls here, so every spec
-can be tested without a running app. NaN never reaches the browser (JSON has no NaN).
-
-    curves_spec(metric, current, earlier)     loss or accuracy against epochs (Train, Inspect)
-    probabilities_spec(probabilities, names)  the 10 output probabilities, the guess highlighted
-    confusion_spec(confusion, names)          true class down, predicted class across
-    per_class_spec(per_class, names, overall) accuracy of each class as bars
-    activation_spec(values, title)            one hidden layer's activations for one image
+    network_spec(rows, width, height)    circles, edges and the input heat map, clickable units
+    pushes_spec(pushes, names)           how much a unit pushes each output up or down
+    path_spec(probabilities, names, target, guess)   the probabilities along a counterfactual
 """
 import math
 
@@ -24,7 +18,7 @@ def network_spec(rows, width, height, selection="unit"):
     scale), the outputs coloured by probability and labelled, and the strongest weight x
     activation contributions as lines (red pushes up, blue pushes down; the stronger, the darker).
 
-    ``rows`` and the geometry come from app.why.network_diagram (x and y in chart pixels, so the
+    ``rows`` and the geometry come from app.render.why.network_diagram (x and y in chart pixels, so the
     heat map stays square); colours are computed there (``fill``), so one spec serves every
     architecture. ``selection``: the name of a point selection on the circles (by unit key), for
     st.vega_lite_chart(on_select=...)."""

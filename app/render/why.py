@@ -1,11 +1,10 @@
-"""[from app/why.py]
-Why did it say that? The data and pictures of the "why" views, with no st.* calls (testable
+"""Why did it say that? The data and pictures of the "why" views, with no st.* calls (testable
 without an app): the network diagram that lights up as you draw, a unit's arithmetic, saliency
-overlays, and the pictures of a counterfactual or a nudge. The Vega-Lite specs are in app.charts
+overlays, and the pictures of a counterfactual or a nudge. The Vega-Lite specs are in app.render.network_charts
 (network_spec, pushes_spec, path_spec); the gradients in core.explain.
 
     network_diagram(model, pixels, scaling, names, selected) -> Diagram
-        rows for app.charts.network_spec: the input as a small heat map, each hidden layer as a
+        rows for app.render.network_charts.network_spec: the input as a small heat map, each hidden layer as a
         column of circles (at most MAX_UNITS_SHOWN, the most active for this input), the outputs
         with their probabilities, the strongest contributions (weight x activation) as edges
     unit_details(model, tr, key, names, scaling) -> UnitDetails      a unit's weighted input
@@ -81,7 +80,7 @@ def _heat(t):
 
 @dataclass(frozen=True)
 class Diagram:
-    rows: list               # the chart's rows (dicts with a "kind"), see app.charts.network_spec
+    rows: list               # the chart's rows (dicts with a "kind"), see app.render.network_charts.network_spec
     columns: list            # per column after the input: {"title", "size", "shown", "note"}
     width: int
     height: int

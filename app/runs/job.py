@@ -103,6 +103,14 @@ class RunState:
         return min(1.0, last["step"] / self.total_steps) if last and self.total_steps else 0.0
 
     @property
+    def planned_epochs(self):
+        """The run's length in epochs, for a fixed x axis (None when unknown)."""
+        last = self.last
+        if not last or not last["step"] or not self.total_steps or "epoch" not in last:
+            return None
+        return self.total_steps * last["epoch"] / last["step"]
+
+    @property
     def eta(self):
         """Estimated seconds left from the pace so far (nan before the first step)."""
         last = self.last

@@ -1,22 +1,14 @@
-"""[from app/draw_views.py]
-Streamlit-side helpers for the Draw page (no st.* calls here, so they test without an app).
-
-- ``decode_upload``: an uploaded file's bytes -> a (H, W) uint8 greyscale array, with PIL, within a
-  memory budget checked from the picture's header (``DECODE_BUDGET_BYTES``, ``decode_cost``).
-  Decoding belongs to the page layer: ``core`` only ever sees arrays.
-- ``enlarge``: a small image -> a bigger uint8 one with nearest-neighbour pixels, so a 28x28 input
-  shows as crisp squares instead of the browser's blur.
-- ``to_model_input`` / ``classify``: 784 pixels in [0, 1] -> the model's probabilities.
-
-[from app/snapshots.py]
-Copies of a network's weights taken while it trains, for the replay slider: bounded in count and
-in bytes, thinned evenly as the run goes on.
+"""The replay: copies of a network's weights taken while it trains, and the network at any moment.
 
 A run keeps at most ``MAX_COUNT`` snapshots and ``MAX_BYTES`` of them (100 MB per session). When a
 new one would pass either limit, every other snapshot is dropped (the first and the newest stay):
 the replay then covers the whole run at half the time resolution, and memory never grows past the
 limit. A network whose one copy is more than ``MAX_BYTES / MIN_COUNT`` gets no snapshots at all
 (replay says so): a handful of moments is not a replay.
+
+    Snapshots                       the bounded store (add, items, nbytes)
+    run_moments(trainer, dataset)   the moments of the last run Draw can ask
+    model_at(snap, moment)          the network as it was then
 """
 import threading
 from dataclasses import dataclass
@@ -43,7 +35,7 @@ def run_moments(trainer, dataset):
 
 
 def model_at(snap, moment):
-    """The network of run ``snap`` as it was at ``moment`` (an app.snapshots.Snapshot)."""
+    """The network of run ``snap`` as it was at ``moment`` (an app.runs.replay.Snapshot)."""
     from core.model import MLP
     scaling = snap.train_config.scaling if snap.train_config is not None else "unit"
     return AskedModel(MLP(snap.model_config, params=moment.params), scaling)

@@ -38,7 +38,7 @@ import time
 
 import numpy as np
 
-SEND_EVERY_RECORD_BYTES = 100 * 2**20 // 8     # app.snapshots.MAX_BYTES / MIN_COUNT
+SEND_EVERY_RECORD_BYTES = 100 * 2**20 // 8     # app.runs.replay.MAX_BYTES / MIN_COUNT
 SEND_SECONDS_BIG = 5.0
 SEND_BACKLOG = 4                # messages waiting to be sent beyond which records go without weights
 ARRAYS = ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")

@@ -1,24 +1,15 @@
-"""[from app/my_drawings.py]
-Teach it your handwriting: the visitor's own labelled drawings, measured and taught.
-
-The views (each a function a page calls; the pages stay thin):
-
-    label_buttons(dataset, pixels, guess, source, on_saved)   Draw, under the guess: "Right" and
-        "It's actually a [class]" add the drawing (its 784 pixels, the label and a 56 x 56 sketch
-        of the raw drawing) to the visitor's set for that dataset
-    section(dataset)                Draw, below: "Your handwriting" accuracy of the current model,
-        "Teach it" with before -> after side by side, the gallery (the current model's guess in
-        green or red, delete one, clear all), download / upload the set as MNIST IDX files
-    test_set_choice(dataset, raw)   Inspect: the visitor's drawings as another test set (the
-        confusion matrix, mistakes and activations then work on them)
-    training_curve(snap)            Train, in the live view: accuracy on the drawings as the
-        network learns (from 10 drawings on)
+"""The visitor's labelled drawings ("Teach it your handwriting"), kept in the session.
 
 The set lives in ``st.session_state["my_drawings"]`` (dataset -> core.handwriting.Drawings, an
-immutable set, so a reload's new session can share it: app.visitor keeps it for 30 minutes).
-Teaching runs core.finetune.teach in a background thread (``Teacher``), like a training: a click
-elsewhere or a page switch does not stop it, and the page polls it. When it ends, the taught
-model becomes the current one, with a one-click way back.
+immutable set replaced on every change, so a reload's new session can share it: app.visitor keeps
+it). "Right" / "It's actually a ..." under Draw's guess save a drawing (its 784 pixels, the label
+and a 56 x 56 sketch of the raw strokes); the gallery deletes one or all; the set downloads as
+MNIST IDX files in a zip.
+
+    drawings_of(dataset), store_drawings(dataset, drawings)
+    save_drawing / save_as_actually / delete_drawing / clear_drawings     callbacks
+    guesses(saved, drawings)         the model's guess for each drawing
+    zip_bytes(fingerprint, drawings, dataset)   the download, cached per set
 """
 import numpy as np
 import streamlit as st

@@ -1,26 +1,12 @@
-"""[from app/model_files.py]
-The visitor's model files: save the current model, load or delete a saved one, go back to the
-pretrained model. Callbacks (they run before the page, which then shows their notice) and the
-panel that holds their controls.
+"""Model files: which ones a visitor sees, where theirs go, and how they are named.
 
-Where the files are, who sees them and how much a visitor may keep is app.hosting's policy: in
-local mode ``model/<dataset>/<name>.npz`` (or under ``$NN_MODEL_DIR``), one shared folder; in
-hosted mode (NN_HOSTED=1) each visitor's own space, with quotas said on the panel. Every listing
-of model files (this panel, Inspect's chooser) goes through ``visible_models``, and the load and
-delete callbacks only reach names it lists. Files are written atomically; the pretrained
-``pretrained.npz`` file is never overwritten or deleted here, whatever the case of the name typed
-(a case-insensitive disk would overwrite it). Messages name files by
-their path inside the model folder ("mnist/my-net.npz"), never the server's absolute path. The
-first time a dataset's files are listed in this process, temporary files left by a save that was
-killed half-way are removed (core.modelio.clean_stale_temp_files). A loaded model's accuracy is
-measured here (app.state.verified), not taken from the file.
-
-Models that travel: the current model (trained, loaded or pretrained) downloads as the project's
-.npz (written by core.modelio.save_model, so validated and read back) or exports as .safetensors
-for PyTorch (core.safetensors); both are made only when the button is clicked (a deferred
-download), never on every rerun. An uploaded .npz is read by core.modelio.load_model (size cap,
-shapes, dtypes, no pickles) and becomes the current model of its dataset; one of the other
-dataset is refused with a message saying to switch the dataset first.
+Where the files are, who sees them and how much a visitor may keep is app.store.hosting's policy:
+in local mode ``model/<dataset>/<name>.npz`` (or under ``$NN_MODEL_DIR``), one shared folder; in
+hosted mode (NN_HOSTED=1) each visitor's own space. Every listing of model files (the Train
+page's panel, Inspect's chooser) goes through ``visible_models``, and load and delete reach only
+names it lists (``own_path``). The first time a dataset's files are listed in this process,
+temporary files left by a save that was killed half-way are removed. Messages name files by their
+path inside the model folder (``shown_path``: "mnist/my-net.npz"), never the server's path.
 """
 import re
 import tempfile
@@ -57,7 +43,7 @@ def saved_root_of(config):
 
 
 def visible_models(dataset):
-    """The model files of ``dataset`` this visitor may see (app.hosting.ModelEntry: the shipped
+    """The model files of ``dataset`` this visitor may see (app.store.hosting.ModelEntry: the shipped
     one, then the saved ones): the one listing used wherever saved models are listed or loaded."""
     config = policy()
     _clean_once(str(model_root() / dataset))

@@ -1,5 +1,4 @@
-"""[from app/hosting.py]
-Hosting policy: where saved models live, who sees them, how much each visitor may keep.
+"""Hosting policy: where saved models live, who sees them, how much each visitor may keep.
 
 Two modes, chosen by the environment (no Streamlit config needed, so the CLI, the tests and a
 container all read the same thing):

@@ -1,12 +1,5 @@
-"""[from app/draw_views.py]
-Streamlit-side helpers for the Draw page (no st.* calls here, so they test without an app).
-
-- ``decode_upload``: an uploaded file's bytes -> a (H, W) uint8 greyscale array, with PIL, within a
-  memory budget checked from the picture's header (``DECODE_BUDGET_BYTES``, ``decode_cost``).
-  Decoding belongs to the page layer: ``core`` only ever sees arrays.
-- ``enlarge``: a small image -> a bigger uint8 one with nearest-neighbour pixels, so a 28x28 input
-  shows as crisp squares instead of the browser's blur.
-- ``classify``: 784 pixels in [0, 1] -> the model's probabilities.
+"""The Draw page's helpers: the preprocessing steps' help, the first guess made warm, a test image,
+and ``classify`` (784 pixels in [0, 1] -> the guess and all probabilities).
 """
 import io
 from dataclasses import dataclass

@@ -1,5 +1,4 @@
-"""[from app/draw_input.py]
-What the Draw page classifies and whom it asks: the canvas, an upload or a test image through
+"""What the Draw page classifies and whom it asks: the canvas, an upload or a test image through
 the preprocessing switches, and the current model or the last run as it was at a chosen moment.
 """
 from dataclasses import fields, replace

@@ -1,14 +1,14 @@
-"""[from app/train_run.py]
-This session's training run, seen from the Train page: Start / Stop / Reset (callbacks that
-drive app.trainer.Trainer), the verdict when a run ends, and the live view polled while it runs.
+"""The inside of the network on the Train page, live and in the replay: what the first-layer units
+look for, the guesses on fixed validation images, the hidden-space map, each layer's health, and
+the visitor's drawing as the network sees it now.
 
-The live view is an ``st.fragment`` that reruns on its own every ``POLL_SECONDS`` while a run is
-going: it reads a snapshot of the trainer (never waits for it) and redraws progress, figures,
-curves and the visitor's drawing as the network now sees it. The inside views follow the running
-network every ``INSIDE_SECONDS``: in between, the same pictures and charts are sent again from a
-memo (``inside_memo``), so neither the server nor the browser redoes them twice a second (with
-the browser on the same 2-core machine, that work took the training worker's core: a run took
-twice as long as the CLI's).
+The views follow a running network every ``INSIDE_SECONDS``: in between, the same pictures and
+charts are sent again from a memo (``inside_memo``), so neither the server nor the browser redoes
+them twice a second (with the browser on the same 2-core machine, that work took the training
+worker's core: a run took twice as long as the CLI's).
+
+    inside_views(trainer, snap, moment)   the four inside views, for now or a replay moment
+    drawing_guess(trainer, snap)          the visitor's drawing, classified by the running network
 """
 import hashlib
 import io
@@ -171,7 +171,7 @@ def _health(snap, moment, views):
     if not rows:
         st.caption("Health figures appear with the first steps.")
         return
-    epochs = planned_epochs(snap)
+    epochs = snap.planned_epochs
     position = moment.epoch if moment is not None else None
     record = snap.history[moment.record] if moment is not None else snap.history[-1]
     for column, (metric, (title, subtitle, meaning)) in zip(st.columns(3), HEALTH.items()):
@@ -213,11 +213,3 @@ def drawing_guess(t, snap):
                     f"{names[best]} ({probabilities[best]:.0%})")
         c2.vega_lite_chart(probabilities_spec(probabilities, names, height=150),
                            width="stretch", key=K + "drawing_chart")
-
-
-def planned_epochs(snap):
-    """The run's length in epochs, for a fixed x axis (None when unknown)."""
-    last = snap.last if snap is not None else None
-    if not last or not last["step"] or not snap.total_steps:
-        return None
-    return snap.total_steps * last["epoch"] / last["step"]

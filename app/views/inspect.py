@@ -1,10 +1,8 @@
-"""[from app/inspect_views.py]
-Streamlit-side helpers for the Inspect page: Vega-Lite specs, image grids, cached evaluations.
+"""Inspect's panels: which model to look at, which image, and the tabs' bodies.
 
-The chart builders return plain Vega-Lite dicts (drawn with ``st.vega_lite_chart`` in 1-3 ms) and
-the image builders return uint8 arrays, so they can be tested without a running app. The one
-expensive thing, the model's predictions over the whole test set, is computed once per set of
-weights (``test_predictions``, keyed by a fingerprint of the weights) and reused on every rerun.
+``choose_model`` offers the current model and the visitor's saved files; ``pick_image`` a test
+image or the visitor's drawing. Each tab is a function of a ``Look`` (the model, its evaluation on
+the chosen test set, the class names), drawn only when open (``TABS``).
 """
 from dataclasses import dataclass
 from pathlib import Path

@@ -1,26 +1,13 @@
-"""[from app/model_files.py]
-The visitor's model files: save the current model, load or delete a saved one, go back to the
-pretrained model. Callbacks (they run before the page, which then shows their notice) and the
-panel that holds their controls.
+"""The Train page's model panel: save the current model, load or delete a saved one, go back to the
+pretrained model, download or upload a model, export it for PyTorch.
 
-Where the files are, who sees them and how much a visitor may keep is app.hosting's policy: in
-local mode ``model/<dataset>/<name>.npz`` (or under ``$NN_MODEL_DIR``), one shared folder; in
-hosted mode (NN_HOSTED=1) each visitor's own space, with quotas said on the panel. Every listing
-of model files (this panel, Inspect's chooser) goes through ``visible_models``, and the load and
-delete callbacks only reach names it lists. Files are written atomically; the pretrained
-``pretrained.npz`` file is never overwritten or deleted here, whatever the case of the name typed
-(a case-insensitive disk would overwrite it). Messages name files by
-their path inside the model folder ("mnist/my-net.npz"), never the server's absolute path. The
-first time a dataset's files are listed in this process, temporary files left by a save that was
-killed half-way are removed (core.modelio.clean_stale_temp_files). A loaded model's accuracy is
-measured here (app.state.verified), not taken from the file.
-
-Models that travel: the current model (trained, loaded or pretrained) downloads as the project's
-.npz (written by core.modelio.save_model, so validated and read back) or exports as .safetensors
-for PyTorch (core.safetensors); both are made only when the button is clicked (a deferred
-download), never on every rerun. An uploaded .npz is read by core.modelio.load_model (size cap,
-shapes, dtypes, no pickles) and becomes the current model of its dataset; one of the other
-dataset is refused with a message saying to switch the dataset first.
+Callbacks run before the page, which then shows their notice. Listings and paths come from
+app.store.files, quotas and spaces from app.store.hosting; a save is checked against the quotas
+before anything is written, and written atomically. A loaded model's accuracy is measured here
+(app.data.verified), not taken from the file. The current model downloads as the project's .npz
+(written by core.modelio.save_model, so validated and read back) or exports as .safetensors for
+PyTorch (core.safetensors); an upload goes through core.modelio's checks and becomes the current
+model.
 """
 import contextlib
 

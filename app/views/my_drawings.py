@@ -1,24 +1,13 @@
-"""[from app/my_drawings.py]
-Teach it your handwriting: the visitor's own labelled drawings, measured and taught.
-
-The views (each a function a page calls; the pages stay thin):
+""""Teach it your handwriting", on Draw, Train and Inspect.
 
     label_buttons(dataset, pixels, guess, source, on_saved)   Draw, under the guess: "Right" and
-        "It's actually a [class]" add the drawing (its 784 pixels, the label and a 56 x 56 sketch
-        of the raw drawing) to the visitor's set for that dataset
-    section(dataset)                Draw, below: "Your handwriting" accuracy of the current model,
-        "Teach it" with before -> after side by side, the gallery (the current model's guess in
-        green or red, delete one, clear all), download / upload the set as MNIST IDX files
-    test_set_choice(dataset, raw)   Inspect: the visitor's drawings as another test set (the
-        confusion matrix, mistakes and activations then work on them)
+        "It's actually a [class]" keep the drawing (app.store.drawings)
+    section(dataset)                Draw, below: "Your handwriting" accuracy of the current model
+        (on the drawings it was not taught), "Teach it" (app.runs.teacher, a background job like
+        a training) with before -> after side by side and Undo, the gallery, download / upload
+    test_set_choice(dataset, raw)   Inspect: the visitor's drawings as another test set
     training_curve(snap)            Train, in the live view: accuracy on the drawings as the
-        network learns (from 10 drawings on)
-
-The set lives in ``st.session_state["my_drawings"]`` (dataset -> core.handwriting.Drawings, an
-immutable set, so a reload's new session can share it: app.visitor keeps it for 30 minutes).
-Teaching runs core.finetune.teach in a background thread (``Teacher``), like a training: a click
-elsewhere or a page switch does not stop it, and the page polls it. When it ends, the taught
-model becomes the current one, with a one-click way back.
+        network learns (from MIN_FOR_CURVE drawings on)
 """
 import numpy as np
 import streamlit as st
@@ -436,7 +425,7 @@ def test_set_choice(dataset, raw):
 # -- Train: accuracy on your drawings while it learns ---------------------------------------------
 def training_curve(snap):
     """In the Train page's live view: the accuracy on the visitor's drawings at every kept moment
-    of the run (app.snapshots), next to the validation accuracy. Only from MIN_FOR_CURVE drawings
+    of the run (app.runs.replay), next to the validation accuracy. Only from MIN_FOR_CURVE drawings
     of the run's dataset; each moment is measured once (cached per run and set)."""
     if snap is None or not snap.history or snap.model_config is None:
         return

@@ -1,18 +1,12 @@
-"""[from app/train_form.py]
-The Train page's form: presets <-> widgets, the controls themselves, and configs from them.
+"""The Train page's form, drawn: the controls, presets, shared links and lessons, and the memory line.
 
-Every widget key starts with ``K`` ("train."), so tests can drive them and the settings survive a
-page switch. Option lists come from core.options (the registries), never from a list kept here.
-
-    form_defaults() -> {key: value}          the recommended preset as widget values (app.state
-                                             calls this once per session)
-    apply_preset()                           on_change of the preset box: fill every control
-    apply_experiment(name) -> str | None     a Home page experiment (?experiment=...): fill the
-                                             controls, return the explanation to show
-    controls(dataset, busy) -> Form          draw the controls; return what they describe
-    build_configs(dataset) -> (ModelConfig, TrainConfig)     raises ConfigError with a message
-    memory_line(model_config, train_config, raw) -> str | None   the run's memory before Start
-                                             (core.memory); the refusal when over the cap
+    controls(dataset, busy) -> Form        draw the controls; return what they describe
+    apply_preset()                         on_change of the preset box: fill every control
+    apply_link(link)                       a shared link or a lesson (app.inputs.links) -> the form
+    read_link_from_url()                   the page's query parameters, once
+    lesson_card(), share_popover(dataset)  the lesson being followed, "Share these settings"
+    memory_line(model_config, train_config, raw) -> str | None   what the run will take
+                                           (core.memory); the refusal when over the cap
 """
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -53,7 +47,7 @@ def apply_preset():
 
 
 def apply_link(link):
-    """Set the controls from a shared link or a lesson (an app.links.Link): the link's preset (or
+    """Set the controls from a shared link or a lesson (an app.inputs.links.Link): the link's preset (or
     the recommended one) with the link's settings over it; keep only the controls it shows.
     Returns what to tell the visitor, or None."""
     ss = st.session_state

@@ -1,14 +1,11 @@
-"""[from app/train_run.py]
-This session's training run, seen from the Train page: Start / Stop / Reset (callbacks that
-drive app.trainer.Trainer), the verdict when a run ends, and the live view polled while it runs.
+"""This session's training run, seen from the Train page: Start / Stop / Reset (callbacks that drive
+app.runs.trainer.Trainer), the verdict when a run ends (compared with the model it replaced, with
+a way back: app.runs.adopt), and the live view.
 
 The live view is an ``st.fragment`` that reruns on its own every ``POLL_SECONDS`` while a run is
 going: it reads a snapshot of the trainer (never waits for it) and redraws progress, figures,
-curves and the visitor's drawing as the network now sees it. The inside views follow the running
-network every ``INSIDE_SECONDS``: in between, the same pictures and charts are sent again from a
-memo (``inside_memo``), so neither the server nor the browser redoes them twice a second (with
-the browser on the same 2-core machine, that work took the training worker's core: a run took
-twice as long as the CLI's).
+curves and the inside of the network (app.views.inside); the replay slider moves them to any
+moment of the run.
 """
 import math
 
@@ -21,7 +18,7 @@ from app.runs import adopt
 from app.runs.line import TrainingBusy
 from app.runs.trainer import Trainer
 from app.session import current_model, notify, session_liveness
-from app.views.inside import drawing_guess, inside_views, planned_epochs
+from app.views.inside import drawing_guess, inside_views
 from app.views.my_drawings import training_curve
 from core.errors import NNError
 
@@ -206,7 +203,8 @@ def _curves(snap, history, overlay, log_scale, moment):
     diverged = snap is not None and snap.status == "diverged"
     # a fixed axis of the planned run, except for a run that blew up early: its few points
     # would be a sliver at the left edge
-    options = {"epochs": planned_epochs(snap) if current and not diverged else None,
+    planned = snap.planned_epochs if snap is not None and current and not diverged else None
+    options = {"epochs": planned,
                "blew_up": snap.blew_up if diverged else None,
                "position": moment.epoch if moment is not None else None}
     c1, c2 = st.columns(2)

@@ -1,8 +1,8 @@
-"""[from app/why_views.py]
-The "why" views, drawn with Streamlit, shared by Draw and Inspect: the network lighting up
+"""The "why" views, drawn with Streamlit, shared by Draw and Inspect: the network lighting up
 (with a unit's arithmetic), which pixels mattered, what would make it another class, how little
-fools it, and (Inspect) the class dreams. Data and pictures come from app.why, the specs from
-app.charts, the gradients from core.explain / core.counterfactual / core.dreams.
+fools it, and (Inspect) the class dreams. Data and pictures come from app.render.why, the specs
+from app.render.network_charts, the gradients from core.explain / core.counterfactual /
+core.dreams.
 
 Every widget has a key starting with the ``prefix`` the page passes ("draw_why", "inspect_why"),
 so each page keeps its own choices; the only session_state key written directly is the chosen

@@ -1,0 +1,2 @@
+"""What is shown, without Streamlit: palette, pictures, charts, the inside, the why pictures.
+"""

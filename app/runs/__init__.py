@@ -1,0 +1,2 @@
+"""Work that outlives a rerun: the line, background jobs in worker processes, the replay, adopting.
+"""
