@@ -238,7 +238,10 @@ def load_splits(dataset, validation_size=5000, scaling="unit", seed=0):
 
 
 def _shipped_path(dataset):
-    return model_root() / dataset / f"{PRETRAINED_NAME}.npz"
+    """model/<dataset>/pretrained.npz: in the model root, or in hosted mode the app's own model/
+    folder, never the shared store (app.hosting.shipped_root)."""
+    folder = hosting.shipped_root(model_root(), hosting.settings().hosted)
+    return folder / dataset / f"{PRETRAINED_NAME}.npz"
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
