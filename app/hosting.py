@@ -150,6 +150,11 @@ def _bytes_mb(size):
 
 
 # -- where a visitor's models are ------------------------------------------------------------------
+def store_root():
+    """The model store: ``$NN_MODEL_DIR``, else the app's own model/ folder (APP_MODELS)."""
+    return Path(os.environ.get("NN_MODEL_DIR") or APP_MODELS)
+
+
 def space_name(token):
     """The folder name of ``token``'s space: sha256 of the token, 32 hex digits. Raises
     ConfigError for anything that is not a visitor token (it never becomes part of a path)."""

@@ -40,6 +40,9 @@ Shared by every page (``SHARED_DEFAULTS``):
     "my_notice"       (kind, text) | None: a message for the My drawings section's next run;
                       "my_rerun" bool: a drawing was just labelled (Draw reruns the whole page);
                       "my_curve": the Train page's cache of accuracies on the drawings per moment.
+    "lost_run"        str | None: hosted mode, the notice that this visitor's run in progress was
+                      lost with the server replica it ran on (app.replica); the frame shows it
+                      until the visitor dismisses it.
     "my_actually", "my_teach_steps", "my_teach_hold_out", "my_gallery_show", "my_gallery_page",
     "my_inspect_set"  widget keys of app.my_drawings (label pills, Teach settings, the gallery's
                       filter and page, Inspect's "Test on" choice).
@@ -76,7 +79,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app import hosting, visitor
+from app import hosting, replica, visitor
 from core.datasets import CLASS_NAMES, DATASETS, TITLES
 from core.errors import ModelFileError, NNError
 from core.modelio import PRETRAINED_NAME, load_model
@@ -99,6 +102,7 @@ SHARED_DEFAULTS = {
     "inspect_last_tab": None,
     "train_show": None,
     "train_lesson": None,
+    "lost_run": None,
     "my_drawings": None,           # a new dict on every change (never mutated in place)
     "my_teacher": None,
     "my_taught": 0,
@@ -166,6 +170,9 @@ def init_state():
         # cookie is written again on every new session so that it lasts as long as they do
         ss["visitor_cookie"] = needs_cookie or ("renew" if hosting.settings().hosted else False)
         hosting.clean_when_due(model_root())      # hosted mode: old spaces, at most hourly
+        lost = replica.lost_notice(model_root(), ss["visitor"])  # a run lost with its replica
+        if lost:
+            ss["lost_run"] = lost
     else:
         visitor.seen(ss["visitor"])
     for key, value in {**SHARED_DEFAULTS, **DRAW_DEFAULTS}.items():
@@ -192,7 +199,7 @@ def cookie_seconds():
 
 def model_root():
     """The folder of model files: ``model/`` next to the app, or ``$NN_MODEL_DIR``."""
-    return Path(os.environ.get("NN_MODEL_DIR") or ROOT / "model")
+    return hosting.store_root()
 
 
 def dataset_title(dataset):

@@ -46,7 +46,7 @@ import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from app import snapshots, worker
+from app import replica, snapshots, worker
 from app.snapshots import Snapshots
 from core import memory
 from core.errors import NNError
@@ -349,7 +349,7 @@ class Trainer:
                 self._status = "waiting"
             self._thread = threading.Thread(
                 target=self._watch, name=f"trainer-{self._label}", daemon=True,
-                args=(splits, data_note, is_alive, poll_timeout, limit, self._run_id))
+                args=(splits, data_note, is_alive, poll_timeout, limit, self._run_id, visitor))
             self._thread.start()
 
     def _check(self, visitor):
@@ -441,8 +441,9 @@ class Trainer:
             for key, value in fields.items():
                 setattr(self, f"_{key}", value)
 
-    def _watch(self, splits, data_note, is_alive, poll_timeout, time_limit, run_id):
+    def _watch(self, splits, data_note, is_alive, poll_timeout, time_limit, run_id, visitor):
         ended, message = "failed", ""
+        mark = replica.record_run(visitor, self._label)   # hosted: in the shared store, till it ends
         try:
             ended, message = self._await_turn(is_alive, poll_timeout)
             if ended is None:
@@ -454,6 +455,7 @@ class Trainer:
             ended, message = "failed", f"Training failed unexpectedly: {type(e).__name__}: {e}"
         finally:
             self._end_worker()
+            replica.end_run(mark)
             with _running_lock:
                 _running.pop(self, None)
                 _waiting.pop(self, None)
