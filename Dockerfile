@@ -32,10 +32,10 @@ COPY core/ core/
 COPY model/mnist/pretrained.npz model/mnist/
 COPY model/fashion-mnist/pretrained.npz model/fashion-mnist/
 
-# The model store, for the user "app". The app reads the shipped models from $NN_MODEL_DIR too, so
-# the entrypoint below puts them there on every start (a new volume, a bind mount, or a volume an
-# older image filled). /data/cache: datasets downloaded with NN_OFFLINE=0 (mount a volume there to
-# keep them).
+# The model store, for the user "app": the visitors' saved models only. In hosted mode the app
+# reads the shipped models above from /app/model, read-only, never from the store: replicas
+# sharing one store each read their own image's (app/hosting.py, shipped_root). /data/cache:
+# datasets downloaded with NN_OFFLINE=0 (mount a volume there to keep them).
 RUN mkdir -p /data/models /data/cache && chown app:app /data/models /data/cache
 VOLUME ["/data/models"]
 
@@ -44,9 +44,5 @@ EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; r = urllib.request.urlopen('http://localhost:8501/_stcore/health', timeout=4); sys.exit(0 if r.read() == b'ok' else 1)"]
 
-# Copy each shipped model into the store unless the same file is there already: to a unique
-# temporary name (modelio's pattern, so a leftover is cleaned up like a save's), then a rename, so
-# replicas starting together on a shared volume, and visitors reading, never see half a file.
-# Then the server replaces the shell (exec) and so receives the container's stop signal.
-ENTRYPOINT ["/bin/sh", "-c", "for src in /app/model/*/pretrained.npz; do dest=\"$NN_MODEL_DIR/${src#/app/model/}\"; cmp -s \"$src\" \"$dest\" && continue; mkdir -p \"${dest%/*}\" && tmp=$(mktemp --suffix=.tmp \"${dest%/*}/.pretrained.XXXXXXXX\") && cp \"$src\" \"$tmp\" && chmod 644 \"$tmp\" && mv -f \"$tmp\" \"$dest\" || exit 1; done; exec \"$@\"", "entrypoint"]
+# Exec form, no shell: the server itself receives the container's stop signal.
 CMD ["streamlit", "run", "streamlit_app.py", "--server.address=0.0.0.0", "--server.port=8501", "--server.headless=true", "--browser.gatherUsageStats=false"]

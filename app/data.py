@@ -24,6 +24,7 @@ import numpy as np
 import streamlit as st
 
 from app import settings as app_settings
+from app.store import hosting
 from core import metrics
 from core.datasets import CLASS_NAMES, TITLES, RawDataset
 from core.errors import ModelFileError, NNError
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def model_root():
     """The folder of model files: ``model/`` next to the app, or ``$NN_MODEL_DIR``."""
-    return app_settings.get().model_dir
+    return hosting.store_root()
 
 
 def dataset_title(dataset):
@@ -80,7 +81,10 @@ def load_splits(dataset, validation_size=5000, scaling="unit", seed=0):
 
 
 def _shipped_path(dataset):
-    return model_root() / dataset / f"{PRETRAINED_NAME}.npz"
+    """<dataset>/pretrained.npz in the model root, or in hosted mode in the app's own model/
+    folder, never the shared store (app.store.hosting.shipped_root)."""
+    folder = hosting.shipped_root(model_root(), hosting.policy().hosted)
+    return folder / dataset / f"{PRETRAINED_NAME}.npz"
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

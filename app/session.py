@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from app import visitor
+from app import replica, visitor
 from app.data import model_root, shipped_model
 from app.inputs.form import FORM_KEYS, form_defaults
 from app.store.hosting import clean_when_due, policy
@@ -70,6 +70,8 @@ KEYS = {
     "hidden_map": Key(None, False, "(run_id, app.render.inside.HiddenMap): keeps the map's "
                       "orientation between refreshes"),
     "inside_memo": Key(None, False, "the inside views as last computed (app.views.inside)"),
+    "lost_run": Key(None, False, "hosted mode: the notice that this visitor's run in progress was "
+                    "lost with the server replica it ran on (app.replica), until dismissed"),
     # Inspect
     "inspect_last_tab": Key(None, True, "Inspect's tab last open (back after a page switch)"),
     "inspect_tab": Key(None, True, "Inspect's tab control", widget=True),
@@ -142,6 +144,9 @@ def init_state():
         # cookie is written again on every new session so that it lasts as long as they do
         ss["visitor_cookie"] = needs_cookie or ("renew" if policy().hosted else False)
         clean_when_due(model_root())      # hosted mode: old spaces, at most hourly
+        lost = replica.lost_notice(model_root(), ss["visitor"])  # a run lost with its replica
+        if lost:
+            ss["lost_run"] = lost
     else:
         visitor.seen(ss["visitor"])
     for name, key in KEYS.items():

@@ -6,9 +6,10 @@ Three levels, from always to where possible:
   offline mode, the model store on a volume; every COPY source exists and reaches the build
   context, and .dockerignore keeps .git, tests, results and models trained here out of it;
 - container-like (no engine needed): the image's /app laid out in a temporary folder from the
-  Dockerfile's COPY lines and .dockerignore, then its ENTRYPOINT and CMD run there with its ENV
-  (all parsed from the Dockerfile, so this test follows it), an empty model store, and only the
-  address and port changed to a free one on 127.0.0.1; a visitor's session opens /draw;
+  Dockerfile's COPY lines and .dockerignore, then its ENTRYPOINT (if any) and CMD run there with
+  its ENV (all parsed from the Dockerfile, so this test follows it), an empty model store, and
+  only the address and port changed to a free one on 127.0.0.1; a visitor's session opens /draw
+  and finds the shipped model in the image's model/ folder, and the store stays empty;
 - the image: built and started by podman or docker when one can start a container here (else
   skipped, saying why). On a machine that needs extra flags, give them in the environment:
       NN_CONTAINER_ENGINE       the engine's command, e.g. "podman --runtime runc"
@@ -156,6 +157,8 @@ def test_base_user_healthcheck_and_settings():
     assert settings["PYTHONDONTWRITEBYTECODE"] == "1"
     assert settings["NN_MODEL_DIR"] in json.loads(last("VOLUME")), \
         "the model store must be a volume, or a visitor's models die with the container"
+    assert "NN_MODEL_DIR" not in (last("ENTRYPOINT") or ""), \
+        "the shipped models stay in the image (app/hosting.py, shipped_root), not in the store"
 
     pip = [a for k, a in instructions() if k == "RUN" and "pip install" in a]
     assert pip and all("-r requirements.txt" in a and "requirements-dev" not in a for a in pip)
@@ -225,7 +228,8 @@ def container_command(app_dir, port):
     """ENTRYPOINT + CMD as the image runs them, with WORKDIR moved to ``app_dir``, the server on
     127.0.0.1:``port`` instead of 0.0.0.0:8501, and this Python's streamlit."""
     workdir = last("WORKDIR").rstrip("/") + "/"
-    entrypoint = [part.replace(workdir, f"{app_dir}/") for part in json.loads(last("ENTRYPOINT"))]
+    entrypoint = [part.replace(workdir, f"{app_dir}/")
+                  for part in json.loads(last("ENTRYPOINT") or "[]")]
     command = [{"--server.address=0.0.0.0": "--server.address=127.0.0.1",
                 "--server.port=8501": f"--server.port={port}"}.get(part, part)
                for part in json.loads(last("CMD"))]
@@ -277,11 +281,12 @@ def test_the_app_starts_as_the_image_starts_it(tmp_path):
     finally:
         stop_server(server)
     assert any("the pretrained model" in text for text in texts), \
-        f"the Draw page found no pretrained model in the store: {texts[:5]}"
-    for dataset in ("mnist", "fashion-mnist"):       # the entrypoint filled the empty store
-        shipped = store / dataset / "pretrained.npz"
-        assert filecmp.cmp(shipped, ROOT / "model" / dataset / "pretrained.npz", shallow=False)
-    assert not [p for p in store.rglob("*") if p.name.endswith(".tmp")]
+        f"the Draw page found no pretrained model in the image: {texts[:5]}"
+    # the shipped models are read from the image's model/ folder, never copied into the store
+    assert not [p for p in store.rglob("*") if p.name.endswith(".npz") or p.name.endswith(".tmp")]
+    for dataset in ("mnist", "fashion-mnist"):
+        assert filecmp.cmp(app_dir / "model" / dataset / "pretrained.npz",
+                           ROOT / "model" / dataset / "pretrained.npz", shallow=False)
     assert not list(app_dir.rglob("__pycache__")), "PYTHONDONTWRITEBYTECODE did not hold"
 
 
@@ -363,7 +368,7 @@ def test_the_image_builds_starts_and_serves(tmp_path):
         assert writable.returncode == 0, "the server's user cannot write the model store or the cache"
         texts = open_page(url, "draw")
         assert any("the pretrained model" in text for text in texts), \
-            f"the Draw page found no pretrained model on the volume: {texts[:5]}"
+            f"the Draw page found no pretrained model in the image: {texts[:5]}"
         stopped = _run([*engine, "stop", "-t", "20", name], 60)
         assert stopped.returncode == 0
         code = _run([*engine, "inspect", "--format", "{{.State.ExitCode}}", name], 60).stdout.strip()

@@ -107,8 +107,12 @@ def test_a_space_is_named_by_a_hash_of_the_token_and_anything_else_is_refused(tm
             saved_root(tmp_path, bad, hosted=True)
 
 
-def test_hosted_a_visitor_sees_the_shipped_model_and_their_own_local_sees_the_shared_folder(tmp_path):
-    write_model(tmp_path / "mnist" / "pretrained.npz")
+def test_hosted_a_visitor_sees_the_shipped_model_and_their_own_local_sees_the_shared_folder(
+        tmp_path, monkeypatch):
+    shipped = tmp_path / "app-models"                   # hosted: the app's own model/ folder
+    monkeypatch.setenv("NN_SHIPPED_DIR", str(shipped))
+    write_model(shipped / "mnist" / "pretrained.npz")
+    write_model(tmp_path / "mnist" / "pretrained.npz")   # local: in the model folder
     write_model(tmp_path / "mnist" / "nn_parameters.npz")            # python -m core train
     write_model(tmp_path / "mnist" / "shared.npz")
     write_model(space_of(tmp_path, TOKEN_A) / "mnist" / "alpha.npz")
@@ -119,6 +123,8 @@ def test_hosted_a_visitor_sees_the_shipped_model_and_their_own_local_sees_the_sh
         return [(e.name, e.kind) for e in visible_models(tmp_path, dataset, token, hosted)]
 
     assert seen(TOKEN_A, True) == [("pretrained", "pretrained"), ("alpha", "saved")]
+    assert hosting.visible_models(tmp_path, "mnist", TOKEN_A, True)[0].path == \
+        shipped / "mnist" / "pretrained.npz", "hosted: the app's shipped model, not the store's"
     assert seen(TOKEN_B, True) == [("pretrained", "pretrained"), ("beta", "saved")]
     assert seen(TOKEN_A, True, "fashion-mnist") == [("gamma", "saved")]
     assert seen("not a token", True) == [("pretrained", "pretrained")]

@@ -39,6 +39,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from app import replica
 from app.runs import line, worker
 from core import memory
 from core.errors import NNError
@@ -172,7 +173,7 @@ class Job:
                 run_id = self._state.run_id
             self._thread = threading.Thread(
                 target=self._watch, name=f"{self.kind}-{state.label}", daemon=True,
-                args=(job, is_alive, poll_timeout, state.time_limit, run_id))
+                args=(job, is_alive, poll_timeout, state.time_limit, run_id, visitor))
             self._thread.start()
 
     def stop(self):
@@ -221,8 +222,9 @@ class Job:
         with self._lock:
             self._state = dataclasses.replace(self._state, **fields)
 
-    def _watch(self, job, is_alive, poll_timeout, time_limit, run_id):
+    def _watch(self, job, is_alive, poll_timeout, time_limit, run_id, visitor):
         ended, message = "failed", ""
+        mark = replica.record_run(visitor, self._state.label)   # hosted: in the store till it ends
         try:
             ended, message = self._await_turn(is_alive, poll_timeout)
             if ended is None:
@@ -234,6 +236,7 @@ class Job:
             ended, message = "failed", f"It failed unexpectedly: {type(e).__name__}: {e}"
         finally:
             self._end_worker()
+            replica.end_run(mark)
             line.leave(self)
             with self._lock:
                 if self._state.run_id == run_id:

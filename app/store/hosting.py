@@ -15,19 +15,28 @@ container all read the same thing):
 A bad number is logged once and its default used. Local mode is today's behaviour: every model
 is ``<model_root>/<dataset>/<name>.npz``, one shared folder, no quotas. Hosted mode:
 
-    <model_root>/<dataset>/pretrained.npz                    shipped, read-only to everyone
+    <app>/model/<dataset>/pretrained.npz                     shipped with the app, read-only to
+                                                             everyone, never copied into the store
     <model_root>/visitors/<sha256(token)[:32]>/<dataset>/<name>.npz      one visitor's space
+    <model_root>/.store.lock                                 the store's lock (see ``store``)
+
+``<model_root>`` is the model store (``NN_MODEL_DIR``), which server replicas may share on one
+volume; ``<app>/model`` is the folder next to ``core/`` (``/app/model`` in the image), so each
+replica reads the shipped models of its own image (``shipped_root``).
 
 The visitor token (app.visitor, a cookie) is checked against app.visitor.TOKEN and hashed, so it
 never appears on disk and no other text becomes a path. A visitor lists, loads, saves and deletes
 only inside their own space, plus the shipped model; other files of the shared folder (such as the
 CLI's nn_parameters.npz) are not shown. A save is checked against the quotas with its exact size
-before it takes its name (``store``), under a lock of this process (server replicas sharing one
-folder may overshoot a quota by a save or two at the same instant). ``clean_old_spaces`` removes
+before it takes its name (``store``), under the store's lock: a POSIX lock on a file in the store
+(``store_lock``), so that replicas sharing one store check and write one save at a time and
+never overshoot a quota together. ``clean_old_spaces`` removes
 stale spaces: only real folders named like a space directly inside ``visitors/``, never following
 a symlink, each renamed out of the way first so that two processes never remove half of one each.
 ``clean_when_due`` runs it at a process's first page run and then at most once an hour.
 """
+import contextlib
+import fcntl
 import hashlib
 import logging
 import os
@@ -52,10 +61,11 @@ log = logging.getLogger(__name__)
 VISITORS = "visitors"                      # the folder of the visitors' spaces in the model root
 SPACE_RE = re.compile(r"^[0-9a-f]{32}$")    # a space's folder name: sha256(token)[:32]
 TRASH_PREFIX = ".removing-"                 # a space being removed (renamed first, then deleted)
+LOCK_NAME = ".store.lock"                   # in the model root: one quota check + save at a time
 CLEAN_EVERY_SECONDS = 3600
 MB = 2**20
 
-_store_lock = threading.Lock()              # one quota check + write at a time in this process
+_store_lock = threading.Lock()              # the threads of this process (store_lock)
 _clean_lock = threading.Lock()
 _last_clean = {"at": None}                  # time.monotonic() of this process's last cleanup
 
@@ -117,6 +127,11 @@ def _bytes_mb(size):
 
 
 # -- where a visitor's models are ------------------------------------------------------------------
+def store_root():
+    """The model store: NN_MODEL_DIR, else the app's own model/ folder (app.settings)."""
+    return app_settings.get().model_dir
+
+
 def space_name(token):
     """The folder name of ``token``'s space: sha256 of the token, 32 hex digits. Raises
     ConfigError for anything that is not a visitor token (it never becomes part of a path)."""
@@ -134,25 +149,37 @@ def saved_root(root, token, hosted):
     return root / VISITORS / space_name(token) if hosted else root
 
 
+def shipped_root(root, hosted):
+    """The folder whose ``<dataset>/pretrained.npz`` are the shipped models: in hosted mode the
+    app's own ``model/`` folder (NN_SHIPPED_DIR: read-only in the image, and never copied into the
+    shared store, so replicas of different images never overwrite each other's); in local mode
+    the model root itself, one folder for everything, as always."""
+    return app_settings.get().shipped_dir if hosted else Path(root)
+
+
 def visible_models(root, dataset, token, hosted):
     """The model files of ``dataset`` this visitor may see, as ModelEntry: the shipped model
     first, then (local) every other file of the shared folder, or (hosted) the visitor's own.
     Regular files only, none through a symlink out of its folder (core.modelio.list_models)."""
     root = Path(root)
-    entries = []
-    for path in modelio.list_models(root, dataset):
-        if path.stem == modelio.PRETRAINED_NAME:
-            entries.append(ModelEntry(path.stem, path, "pretrained"))
-        elif not hosted and not is_pretrained(path.stem):
-            kind = "cli" if path.stem == modelio.CLI_NAME else "saved"
-            entries.append(ModelEntry(path.stem, path, kind))
     if hosted:
+        entries = [ModelEntry(path.stem, path, "pretrained")
+                   for path in modelio.list_models(shipped_root(root, hosted), dataset)
+                   if path.stem == modelio.PRETRAINED_NAME]
         try:
             space = saved_root(root, token, hosted)
         except ConfigError:
             return entries
-        entries += [ModelEntry(path.stem, path, "saved")
-                    for path in modelio.list_models(space, dataset) if not is_pretrained(path.stem)]
+        return entries + [ModelEntry(path.stem, path, "saved")
+                          for path in modelio.list_models(space, dataset)
+                          if not is_pretrained(path.stem)]
+    entries = []
+    for path in modelio.list_models(root, dataset):
+        if path.stem == modelio.PRETRAINED_NAME:
+            entries.append(ModelEntry(path.stem, path, "pretrained"))
+        elif not is_pretrained(path.stem):
+            kind = "cli" if path.stem == modelio.CLI_NAME else "saved"
+            entries.append(ModelEntry(path.stem, path, kind))
     return entries
 
 
@@ -209,11 +236,31 @@ def check_quota(root, token, name, new_bytes, config=None):
             f"{keep_it}, and tell your teacher.")
 
 
+@contextlib.contextmanager
+def store_lock(root):
+    """Hold the store's lock, ``<root>/.store.lock``: one quota check and save at a time in all
+    the processes that share ``root``, replicas in other containers included. A POSIX record lock
+    (fcntl), which Linux also takes on NFS (with the server's lock service); it is released when
+    the holder closes the file or dies, so a replica killed while saving never blocks the others.
+    A POSIX lock belongs to a process, not a thread: a thread lock keeps this process's threads
+    in line first."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with _store_lock:
+        fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)                   # releases the lock
+
+
 def store(root, token, path, data, config=None):
     """Write the model file ``data`` (bytes of a validated .npz) to ``path`` in ``token``'s space,
-    if the quotas allow it (QuotaError, nothing written, if not). Atomic: a temporary file in the
-    same folder and a rename."""
-    with _store_lock:
+    if the quotas allow it (QuotaError, nothing written, if not). The check and the write hold
+    the store's lock (``store_lock``), so saves in several replicas at once never go beyond a
+    quota together. Atomic: a temporary file in the same folder and a rename."""
+    with store_lock(root):
         check_quota(root, token, Path(path).stem, len(data), config)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return write_bytes_atomic(path, data)
