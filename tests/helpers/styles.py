@@ -12,9 +12,13 @@ with the small variation of one hand writing the same digit again. STYLES names 
     thick-small     round digits, very small and drawn with a very thick brush (blobby loops)
     slant-narrow    round digits, narrow, leaning well forward
     curly           loops and serifs: flagged 1 with a base, looped 2, flat-topped 3, open 4, ...
-    rotated         round digits turned 25 degrees clockwise, drawn small in a corner
+    rotated         round digits turned 35 degrees clockwise, drawn small in a corner
+    mnist-*         real digits (skeletons of MNIST test digits, benchmarks/styles.py) in one hand:
+                    thick-small; rotated (30 degrees anticlockwise, small, in a corner);
+                    slant-narrow (VALIDATION ONLY: narrow, leaning forward, very thick brush)
     backhand-wide   VALIDATION ONLY: a mix of curly and round glyphs, wide, leaning back, thick
-                    pen. Not looked at while the teaching method was chosen (issue 25).
+                    pen.
+The VALIDATION styles were not used while the teaching method was chosen (issue 25).
 
 Plain NumPy (the canvas renderer included), so that tests, benchmarks and the app can all use it.
 """
@@ -102,32 +106,40 @@ MIXED = {k: (CURLY if k in (1, 4, 7, 9) else ROUND)[k] for k in range(10)}
 @dataclass(frozen=True)
 class Hand:
     """How one person puts glyphs on the canvas. Ranges are (low, high), drawn per drawing."""
-    glyphs: dict
+    glyphs: dict                        # label -> strokes; None: the caller gives each glyph
     width: float = 0.7                  # glyph width relative to its height
     lean: float = 0.0                   # x += lean * (0.5 - y): positive tops lean right
     rotate: float = 0.0                 # degrees, clockwise on screen
     height: tuple = (160.0, 230.0)      # canvas pixels
     brush: tuple = (12.0, 16.0)         # canvas pixels
     place: str = "anywhere"             # or "corner": drawn in the top-left quarter
-    jitter_degrees: float = 4.0
-    jitter_lean: float = 0.06
-    jitter_width: float = 0.1
-    wobble: float = 0.015               # the pen's small smooth deviation (box units)
+    jitter_degrees: float = 7.0
+    jitter_lean: float = 0.12
+    jitter_width: float = 0.15
+    wobble: float = 0.03                # the pen's small smooth deviation along a stroke
+    bend: float = 0.06                  # a smooth warp of the whole glyph (box units)
 
 
 STYLES = {
     "seven-segment": Hand(SEVEN_SEGMENT, width=1.0, lean=-0.35, height=(150.0, 230.0),
                           brush=(7.0, 10.0)),
-    "thick-small": Hand(ROUND, width=0.7, height=(55.0, 85.0), brush=(22.0, 28.0),
-                        jitter_degrees=6.0),
-    "slant-narrow": Hand(ROUND, width=0.4, lean=0.55, height=(170.0, 240.0), brush=(12.0, 16.0)),
+    "thick-small": Hand(ROUND, width=0.7, height=(50.0, 80.0), brush=(24.0, 32.0)),
+    "slant-narrow": Hand(ROUND, width=0.35, lean=0.6, height=(170.0, 240.0), brush=(16.0, 22.0)),
     "curly": Hand(CURLY, width=0.65, height=(160.0, 230.0), brush=(8.0, 12.0)),
-    "rotated": Hand(ROUND, width=0.75, rotate=25.0, height=(90.0, 130.0), brush=(10.0, 14.0),
+    "rotated": Hand(ROUND, width=0.75, rotate=35.0, height=(90.0, 130.0), brush=(10.0, 14.0),
                     place="corner"),
+    # For skeletons of real digits (benchmarks/styles.py): width scales their own proportions.
+    "mnist-thick-small": Hand(None, width=1.0, height=(50.0, 80.0), brush=(24.0, 32.0)),
+    "mnist-rotated": Hand(None, width=1.0, rotate=-30.0, height=(90.0, 130.0), brush=(10.0, 14.0),
+                          place="corner"),
+    "mnist-slant-narrow": Hand(None, width=0.5, lean=0.5, height=(170.0, 240.0),
+                               brush=(22.0, 30.0)),
     "backhand-wide": Hand(MIXED, width=1.05, lean=-0.3, height=(140.0, 200.0), brush=(20.0, 26.0)),
 }
-DEVELOPED = ("seven-segment", "thick-small", "slant-narrow", "curly", "rotated")
-VALIDATION = ("backhand-wide",)
+DEVELOPED = ("seven-segment", "thick-small", "slant-narrow", "curly", "rotated",
+             "mnist-thick-small", "mnist-rotated")
+VALIDATION = ("backhand-wide", "mnist-slant-narrow")
+SKELETON_STYLES = tuple(name for name, hand in STYLES.items() if hand.glyphs is None)
 
 
 def _wobble(stroke, rng, amount):
@@ -137,15 +149,33 @@ def _wobble(stroke, rng, amount):
     return stroke + amount * np.sin(2 * np.pi * t * rng.uniform(0.5, 1.5) + phase)
 
 
-def style_strokes(hand, label, rng):
-    """One drawing of ``label`` by ``hand``: (strokes in canvas pixels (k, 2) each, brush)."""
+def _bend(rng, amount):
+    """A smooth random warp of the unit box, (k, 2) -> (k, 2): each coordinate moves by a
+    low-frequency wave of the other, so no two drawings of a digit have the same proportions."""
+    k = rng.uniform(1.0, 2.0, 2) * np.pi
+    phase = rng.uniform(0, 2 * np.pi, 2)
+    size = rng.uniform(-amount, amount, 2)
+
+    def warp(points):
+        x, y = points[:, 0], points[:, 1]
+        return np.stack([x + size[0] * np.sin(k[0] * y + phase[0]),
+                         y + size[1] * np.sin(k[1] * x + phase[1])], axis=1)
+    return warp
+
+
+def style_strokes(hand, label, rng, glyph=None):
+    """One drawing of ``label`` by ``hand``: (strokes in canvas pixels (k, 2) each, brush).
+    ``glyph``: the strokes to draw (in a box about 1 tall, y down) instead of the hand's own
+    glyph for ``label`` (e.g. a real digit's skeleton, so each drawing is shaped differently)."""
     angle = np.deg2rad(hand.rotate + rng.uniform(-1, 1) * hand.jitter_degrees)
     lean = hand.lean + rng.uniform(-1, 1) * hand.jitter_lean
     width = hand.width * (1 + rng.uniform(-1, 1) * hand.jitter_width)
     c, s = np.cos(angle), np.sin(angle)
     # y is down, so this turns clockwise on screen; the lean shears x by the height above middle
     matrix = np.array([[c, -s], [s, c]]) @ np.array([[width, -lean], [0.0, 1.0]])
-    lines = [(_wobble(stroke, rng, hand.wobble) - 0.5) @ matrix.T for stroke in hand.glyphs[label]]
+    bend = _bend(rng, hand.bend)
+    lines = [(bend(_wobble(stroke, rng, hand.wobble)) - 0.5) @ matrix.T
+             for stroke in (hand.glyphs[label] if glyph is None else glyph)]
     brush = float(rng.uniform(*hand.brush))
     height = float(rng.uniform(*hand.height))
     points = np.vstack(lines)
@@ -187,19 +217,24 @@ def render(strokes, brush, size=CANVAS):
     return rgba
 
 
-def style_canvases(name, per_class, seed):
+def style_canvases(name, per_class, seed, glyphs=None):
     """[(label, canvas (280, 280, 4) uint8), ...]: ``per_class`` drawings of every class in
-    turn (0, 1, ..., 9, 0, 1, ...) in style ``name``, from a Generator seeded with ``seed``."""
+    turn (0, 1, ..., 9, 0, 1, ...) in style ``name``, from a Generator seeded with ``seed``.
+    ``glyphs`` (for a skeleton style): {label: [strokes of one drawing, ...]}, at least
+    ``per_class`` drawings per label, used in order."""
     hand = STYLES[name]
+    if hand.glyphs is None and glyphs is None:
+        raise ValueError(f"{name} draws real digits' skeletons: pass glyphs (benchmarks/styles.py)")
     rng = np.random.default_rng(seed)
-    return [(label, render(*style_strokes(hand, label, rng)))
-            for _ in range(per_class) for label in range(10)]
+    return [(label, render(*style_strokes(hand, label, rng,
+                                          None if glyphs is None else glyphs[label][i])))
+            for i in range(per_class) for label in range(10)]
 
 
-def make_style_set(name, per_class, seed, dataset="mnist"):
+def make_style_set(name, per_class, seed, dataset="mnist", glyphs=None):
     """(pixels (N, 784) float32 in [0, 1] as the Draw page makes them, labels (N,) int64)."""
     from core.drawing import options_for, preprocess_canvas
     options = options_for(dataset)
-    pairs = style_canvases(name, per_class, seed)
+    pairs = style_canvases(name, per_class, seed, glyphs)
     pixels = np.stack([preprocess_canvas(canvas, options).pixels for _, canvas in pairs])
     return pixels.astype(np.float32), np.array([label for label, _ in pairs], np.int64)
