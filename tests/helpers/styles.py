@@ -120,6 +120,7 @@ class Hand:
     bend: float = 0.06                  # a smooth warp of the whole glyph (box units)
 
 
+REAL_DIGITS = dict(jitter_degrees=3.0, jitter_lean=0.05, jitter_width=0.05, wobble=0.0, bend=0.0)
 STYLES = {
     "seven-segment": Hand(SEVEN_SEGMENT, width=1.0, lean=-0.35, height=(150.0, 230.0),
                           brush=(7.0, 10.0)),
@@ -128,12 +129,14 @@ STYLES = {
     "curly": Hand(CURLY, width=0.65, height=(160.0, 230.0), brush=(8.0, 12.0)),
     "rotated": Hand(ROUND, width=0.75, rotate=35.0, height=(90.0, 130.0), brush=(10.0, 14.0),
                     place="corner"),
-    # For skeletons of real digits (benchmarks/styles.py): width scales their own proportions.
-    "mnist-thick-small": Hand(None, width=1.0, height=(50.0, 80.0), brush=(24.0, 32.0)),
+    # For skeletons of real digits (benchmarks/styles.py): width scales their own proportions,
+    # and they vary enough as they are (no warp, little jitter).
+    "mnist-thick-small": Hand(None, width=1.0, height=(55.0, 85.0), brush=(16.0, 22.0),
+                              **REAL_DIGITS),
     "mnist-rotated": Hand(None, width=1.0, rotate=-30.0, height=(90.0, 130.0), brush=(10.0, 14.0),
-                          place="corner"),
+                          place="corner", **REAL_DIGITS),
     "mnist-slant-narrow": Hand(None, width=0.5, lean=0.5, height=(170.0, 240.0),
-                               brush=(22.0, 30.0)),
+                               brush=(22.0, 30.0), **REAL_DIGITS),
     "backhand-wide": Hand(MIXED, width=1.05, lean=-0.3, height=(140.0, 200.0), brush=(20.0, 26.0)),
 }
 DEVELOPED = ("seven-segment", "thick-small", "slant-narrow", "curly", "rotated",
