@@ -57,6 +57,7 @@ class TeachConfig:
     augment: bool = True               # distort the drawings on every pass (core.augment)
     augment_dataset: bool = True       # ...and the dataset images (as the shipped model trained)
     styled_share: float = 0.0          # share of the dataset images redrawn in the visitor's hand
+    pull_back: float = 0.0             # per step, this share of each weight's change is undone
     seed: int = 0
     report_every: int = 20             # steps between records
 
@@ -78,6 +79,9 @@ class TeachConfig:
         if not (isinstance(styled, (int, float)) and 0 <= styled <= 1):
             raise ConfigError("The share of dataset images redrawn in your hand must be from 0 "
                               f"to 1; got {styled!r}.")
+        if not (isinstance(self.pull_back, (int, float)) and 0 <= self.pull_back < 0.5):
+            raise ConfigError(f"The pull back towards the original weights must be from 0 to "
+                              f"below 0.5 per step; got {self.pull_back!r}.")
         check_optimizer_settings(self)
         if self.report_every < 1:
             raise ConfigError("report_every must be at least 1 step.")
@@ -231,6 +235,7 @@ def _teach(model, splits, X_extra, y_extra, config, rng, held_out):
     yield record(0, first_loss, first_accuracy, 0.0)
 
     good_params = model.copy_params()
+    start_params = model.copy_params() if config.pull_back else None
     start = time.perf_counter()
     loss_sum = correct = seen = 0
     for step in range(1, total + 1):
@@ -238,6 +243,9 @@ def _teach(model, splits, X_extra, y_extra, config, rng, held_out):
         optimizer.learning_rate = config.learning_rate * schedule(step, total)
         loss, probs = checked_update(model, optimizer, Xb, yb, rng, good_params, step=step,
                                      epoch=epoch_at(step), what="Teaching")
+        if config.pull_back:
+            for name, value in model.params.items():     # towards the model as it came
+                value -= config.pull_back * (value - start_params[name])
         loss_sum += loss * yb.size
         correct += int((probs.argmax(axis=1) == yb).sum())
         seen += yb.size

@@ -26,7 +26,7 @@ _COORDS = np.stack([_X.reshape(-1), _Y.reshape(-1)], axis=1)        # (784, 2) (
 SAMPLE_PER_CLASS = 200          # dataset images per class measured (enough for a mean shape)
 MAX_STRETCH = 1.8               # no axis of a map stretches or shrinks more than this
 TURNS = np.deg2rad(np.arange(-60, 61, 2.5))   # the turns a map may include
-TURN_COST = 0.2                 # per radian of turn, against the log of the stretch ratio
+TURN_COST = 1.0                 # per radian of turn, against the log of the stretch ratio
 
 
 def ink_covariances(X):
