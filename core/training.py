@@ -394,3 +394,43 @@ def train(model_config, splits, config):
     model, rng = new_run(model_config, config)
     records = list(fit(model, splits, config, rng))
     return model, records
+
+
+# -- fit's checked update, for other loops over batches (core.finetune) ------------------------
+# fit's loop does the same inline; kept apart here so that other loops reuse the checks rather
+# than copy them.
+
+def checked_update(model, optimizer, Xb, yb, rng, good_params, *, step, epoch, what="Training"):
+    """One update of ``model`` on (Xb (B, 784), yb (B,)) at ``optimizer.learning_rate``, checked
+    as fit checks each step: a loss that is not finite or beyond EXPLODED_LOSS puts
+    ``good_params`` back and raises TrainingDiverged before the weights move.
+    Returns (loss, probs (B, classes)) of the batch before the update."""
+    loss, probs, grads = model.loss_and_grads(Xb, yb, rng=rng)
+    if not math.isfinite(loss) or loss > EXPLODED_LOSS:
+        model.load_params(good_params)
+        raise TrainingDiverged(
+            f"{what} diverged at step {step:,}: the loss became {loss:.3g}. Use a smaller "
+            f"learning rate than {optimizer.learning_rate:g}; the weights of the last report "
+            "were kept.", step=step, epoch=epoch, loss=float(loss))
+    optimizer.step(model.params, grads)
+    return loss, probs
+
+
+def check_report(model, window_loss, good_params, *, step, epoch, learning_rate, what="Training"):
+    """fit's checks at a report: the weights became infinite, or the loss averaged since the last
+    report is THROWN_OFF_FACTOR times that of guessing. Either puts ``good_params`` back and
+    raises TrainingDiverged."""
+    if not model.params_finite():
+        model.load_params(good_params)
+        raise TrainingDiverged(
+            f"{what} diverged at step {step:,}: the weights became infinite. Use a smaller "
+            f"learning rate than {learning_rate:g}; the last good weights were kept.",
+            step=step, epoch=epoch, loss=float("nan"))
+    chance_loss = math.log(model.config.output_size)
+    if model.loss_fn.fused_with_softmax and window_loss > THROWN_OFF_FACTOR * chance_loss:
+        model.load_params(good_params)
+        raise TrainingDiverged(
+            f"{what} diverged by step {step:,}: the loss averaged {window_loss:.3g}, more than "
+            f"{THROWN_OFF_FACTOR} times the {chance_loss:.2g} of guessing at random. Use a "
+            f"smaller learning rate than {learning_rate:g}; the last good weights were kept.",
+            step=step, epoch=epoch, loss=float(window_loss))
