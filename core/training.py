@@ -283,7 +283,7 @@ def _fit(model, splits, config, rng):
     full_batch = batch == n_train and augment is None
 
     compact = None
-    if full_batch and n_train > 4 * COMPACT_MIN_ROWS:
+    if full_batch and n_train > 4 * COMPACT_MIN_ROWS and not model.config.layers:
         compact = CompactRows.worth_it(X, y)
 
     # Records during the run measure validation on its first RECORD_VALIDATION images (the last
