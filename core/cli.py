@@ -24,6 +24,7 @@ import numpy as np
 
 from . import options
 from .errors import ConfigError, NNError
+from .records import known
 from .training import PRESETS, fit, get_preset, new_run, plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,7 +207,7 @@ class ProgressBar:
     def update(self, r):
         text = (f"step {r.step:>{len(str(r.total_steps))},}/{r.total_steps:,}  epoch {r.epoch:6.2f}  "
                 f"loss {r.train_loss:.4f}  train {r.train_accuracy:6.2%}  "
-                f"val {_pct(r.val_accuracy)}  {r.elapsed:6.1f}s  eta {r.eta:5.0f}s")
+                f"val {_pct(r.val_accuracy)}  {r.elapsed:6.1f}s  eta {_seconds(r.eta)}")
         if self.tty:
             width = 24
             filled = int(width * r.progress)
@@ -222,7 +223,12 @@ class ProgressBar:
 
 
 def _pct(x):
-    return "   n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:6.2%}"
+    return "   n/a" if known(x) is None else f"{x:6.2%}"
+
+
+def _seconds(x):
+    """'  12s', or '   --' before the first step has paced the run."""
+    return "   --" if known(x) is None else f"{x:4.0f}s"
 
 
 def _load_raw(args):

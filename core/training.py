@@ -21,6 +21,7 @@ from .errors import ConfigError, TrainingDiverged
 from .health import layer_stats
 from .model import MLP, ModelConfig
 from .optimizers import OPTIMIZERS, make_optimizer
+from .records import RunProgress, TrainRecord, known, plain  # noqa: F401  (re-exported)
 
 MAX_STEPS = 1_000_000
 MAX_EPOCHS = 1000
@@ -124,47 +125,6 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d):
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
-
-
-class RunProgress:
-    """How far a run is, for records that have ``step``, ``total_steps`` and ``elapsed``
-    (TrainRecord here, core.finetune's TeachRecord)."""
-
-    @property
-    def progress(self):
-        return self.step / self.total_steps
-
-    @property
-    def eta(self):
-        """Estimated seconds left, from the pace so far."""
-        return self.elapsed / self.step * (self.total_steps - self.step) if self.step else float("nan")
-
-
-@dataclass(frozen=True)
-class TrainRecord(RunProgress):
-    step: int
-    total_steps: int
-    epoch: float                    # fractional: steps done / steps per epoch
-    train_loss: float               # mean over the steps since the previous record
-    train_accuracy: float
-    val_loss: float                 # nan when there is no validation split
-    val_accuracy: float
-    learning_rate: float
-    elapsed: float                  # seconds since training started
-    samples_per_second: float
-    layers: tuple = ()              # per weight layer: {"layer", "dead_share", "update_ratio",
-                                    # "grad_norm"} (core.health.layer_stats)
-
-    def to_dict(self):
-        """Plain JSON-able types: ``layers`` becomes a list of dicts of floats (nan stays nan)."""
-        d = {name: plain(value) for name, value in asdict(self).items()}
-        d["layers"] = [{key: plain(value) for key, value in layer.items()} for layer in self.layers]
-        return d
-
-
-def plain(value):
-    """A NumPy scalar (np.float32 has no JSON form) as the Python int or float it holds."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 @dataclass(frozen=True)
