@@ -107,19 +107,19 @@ def is_convolutional(specs):
 
 
 def image_shapes(specs, side, channels=1):
-    """The (H, W, C) image after each conv or pool item, starting from (side, side, channels).
+    """The (C, H, W) image after each conv or pool item, starting from (channels, side, side).
     Raises ConfigError naming the item after which nothing is left of the image."""
-    shape, shapes = (side, side, channels), []
+    shape, shapes = (channels, side, side), []
     for position, spec in enumerate(specs, 1):
         if spec.kind == "dense":
             break
-        H, W, C = shape
+        C, H, W = shape
         if spec.kind == "conv":
             shrink = 0 if spec.padding == "same" else spec.kernel - 1
-            shape = (H - shrink, W - shrink, spec.units)
+            shape = (spec.units, H - shrink, W - shrink)
         else:
-            shape = (H // 2, W // 2, C)
-        if shape[0] < 1 or shape[1] < 1:
+            shape = (C, H // 2, W // 2)
+        if shape[1] < 1 or shape[2] < 1:
             raise ConfigError(f"Layers: after item {position} “{spec.text()}” nothing is left of the "
                               f"{side}x{side} image ({H}x{W} before it). Use fewer or smaller layers, "
                               f"or “same” padding.")

@@ -1,13 +1,19 @@
 """Convolution and pooling layers, on the protocol of core.layers.
 
-Layout: NHWC, batch first. Images are (N, H, W, C): N samples, H rows, W columns, C channels,
-channels fastest in memory. A conv layer's weights are W (k, k, C_in, C_out) and b (C_out,).
+Layout: NCHW, batch first, as PyTorch. Images are (N, C, H, W): N samples, C channels, H rows,
+W columns. A conv layer's weights are W (C_out, C_in, k, k) and b (C_out,), PyTorch's layout too.
+
+In memory the conv layers keep their outputs channel-major (CNHW: each channel's maps for the
+whole batch are one block; the arrays are NCHW views of that): then im2col copies long rows,
+every product is a plain matrix product, and the arrays flow from layer to layer without a
+transpose. This was measured: NHWC im2col with a one-channel input, and NHWC col2im, were 3-10
+times slower (short strided inner loops), and so were products with a transposed tall operand.
 
 Conv2D is im2col and one matrix product: every k x k x C_in patch of the (padded) input becomes a
-row of ``cols`` (N * H_out * W_out, k * k * C_in), taken through a strided view with no Python
-loop, and ``cols @ W.reshape(k * k * C_in, C_out)`` is every output at once, already in NHWC
-order. Backward is two more products (dW = cols.T @ dY, dcols = dY @ W.T) and col2im: each of the
-k * k kernel offsets adds its slice of dcols back onto the input it came from.
+column of ``cols`` (C_in * k * k, N * H_out * W_out), one copy through a strided view (no Python
+loop over pixels), and ``W.reshape(C_out, C_in * k * k) @ cols`` is every output at once. Backward
+is two more products (dW = dY @ cols.T, dcols = W.T @ dY) and col2im: each of the k * k kernel
+offsets adds its slice of dcols back onto the input it came from.
 
 Stride 1; padding "valid" (no padding: H_out = H - k + 1) or "same" (zeros around so that H_out =
 H; for an even k the extra row and column go at the bottom and right, as PyTorch does).
@@ -29,8 +35,8 @@ def same_padding(k):
 
 class Conv2D:
     """k x k convolution (strictly: cross-correlation, as every deep-learning library computes),
-    C_in -> C_out channels, stride 1. Y[n, i, j, o] = b[o] + sum_{u, v, c} X[n, i+u, j+v, c] W[u, v, c, o]
-    on the padded input X."""
+    C_in -> C_out channels, stride 1, on the padded input Xp:
+    Y[n, o, i, j] = b[o] + sum_{c, u, v} Xp[n, c, i+u, j+v] W[o, c, u, v]."""
 
     kind = "conv"
 
@@ -50,59 +56,58 @@ class Conv2D:
 
     @property
     def kernel(self):
-        return self.W.shape[0]
+        return self.W.shape[2]
 
     def output_shape(self, in_shape):
-        """(H_out, W_out, C_out) for an input of (H, W, C_in)."""
-        H, W_, _ = in_shape
+        """(C_out, H_out, W_out) for an input of (C_in, H, W)."""
+        _, H, W_ = in_shape
         shrink = 0 if self.padding == "same" else self.kernel - 1
-        return H - shrink, W_ - shrink, self.W.shape[3]
+        return self.W.shape[0], H - shrink, W_ - shrink
 
-    def _padded(self, X):
-        if self.padding == "valid":
-            return X
-        before, after = same_padding(self.kernel)
-        return np.pad(X, ((0, 0), (before, after), (before, after), (0, 0)))
+    def _pads(self):
+        return same_padding(self.kernel) if self.padding == "same" else (0, 0)
 
     def _columns(self, X):
-        """im2col: (N * H_out * W_out, k * k * C_in) rows, each one patch in (u, v, c) order."""
+        """im2col: (C_in * k * k, N * H_out * W_out), each column one patch in (c, u, v) order."""
         k = self.kernel
-        Xp = self._padded(X)                                        # (N, Hp, Wp, C_in)
-        windows = sliding_window_view(Xp, (k, k), axis=(1, 2))     # (N, Ho, Wo, C_in, k, k), a view
-        N, Ho, Wo, C = windows.shape[:4]
-        cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(N * Ho * Wo, k * k * C)   # the one copy
-        return cols, (N, Ho, Wo)
+        before, after = self._pads()
+        if before or after:
+            X = np.pad(X, ((0, 0), (0, 0), (before, after), (before, after)))   # (N, C, Hp, Wp)
+        windows = sliding_window_view(X, (k, k), axis=(2, 3))       # (N, C, Ho, Wo, k, k), a view
+        N, C, Ho, Wo = windows.shape[:4]
+        cols = np.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3))   # (C, k, k, N, Ho, Wo)
+        return cols.reshape(C * k * k, N * Ho * Wo), (N, Ho, Wo)
 
     def forward(self, X):
         return self.forward_train(X)[0]
 
     def forward_train(self, X, rng=None):
         cols, (N, Ho, Wo) = self._columns(X)
-        C_out = self.W.shape[3]
-        Y = cols @ self.W.reshape(-1, C_out)          # (N*Ho*Wo, k*k*C_in) @ (k*k*C_in, C_out)
-        Y += self.b
-        return Y.reshape(N, Ho, Wo, C_out), (cols, X.shape)
+        C_out = self.W.shape[0]
+        Y = self.W.reshape(C_out, -1) @ cols          # (C_out, C_in*k*k) @ (C_in*k*k, N*Ho*Wo)
+        Y += self.b[:, None]
+        return Y.reshape(C_out, N, Ho, Wo).transpose(1, 0, 2, 3), (cols, X.shape)   # NCHW view
 
     def backward(self, cache, dY, need_input_grad=True):
         cols, in_shape = cache
-        k, C_in, C_out = self.kernel, self.W.shape[2], self.W.shape[3]
-        N, Ho, Wo, _ = dY.shape
-        dY2 = dY.reshape(-1, C_out)                                  # (N*Ho*Wo, C_out)
-        dW = (cols.T @ dY2).reshape(self.W.shape)    # (k*k*C_in, N*Ho*Wo) @ (N*Ho*Wo, C_out)
-        grads = {"W": dW, "b": column_sums(dY2)}
+        C_out, C_in, k, _ = self.W.shape
+        N, _, Ho, Wo = dY.shape
+        dY2 = dY.transpose(1, 0, 2, 3).reshape(C_out, -1)   # (C_out, N*Ho*Wo), free for CNHW memory
+        dW = (dY2 @ cols.T).reshape(self.W.shape)     # (C_out, N*Ho*Wo) @ (N*Ho*Wo, C_in*k*k)
+        grads = {"W": dW, "b": dY2 @ np.ones(dY2.shape[1], dY2.dtype)}
         if not need_input_grad:
             return None, grads
-        dcols = (dY2 @ self.W.reshape(-1, C_out).T).reshape(N, Ho, Wo, k, k, C_in)
-        _, H, W_, _ = in_shape
-        before, after = same_padding(k) if self.padding == "same" else (0, 0)
-        dXp = np.zeros((N, H + before + after, W_ + before + after, C_in), dY.dtype)
+        dcols = (self.W.reshape(C_out, -1).T @ dY2).reshape(C_in, k, k, N, Ho, Wo)
+        _, _, H, W_ = in_shape
+        before, after = self._pads()
+        dXp = np.zeros((C_in, N, H + before + after, W_ + before + after), dY.dtype)
         for u in range(k):                                           # col2im: each kernel offset
             for v in range(k):                                       # sends its share back
-                dXp[:, u:u + Ho, v:v + Wo, :] += dcols[:, :, :, u, v, :]
-        return dXp[:, before:before + H, before:before + W_, :], grads
+                dXp[:, :, u:u + Ho, v:v + Wo] += dcols[:, u, v]
+        return dXp[:, :, before:before + H, before:before + W_].transpose(1, 0, 2, 3), grads
 
     def __repr__(self):
-        k, _, C_in, C_out = self.W.shape
+        C_out, C_in, k, _ = self.W.shape
         return f"Conv2D({C_in} -> {C_out}, {k}x{k}, {self.padding})"
 
 
@@ -116,14 +121,14 @@ class MaxPool2D:
     size = 2
 
     def output_shape(self, in_shape):
-        H, W, C = in_shape
-        return H // 2, W // 2, C
+        C, H, W = in_shape
+        return C, H // 2, W // 2
 
     @staticmethod
     def _corners(X):
-        """The four (N, H/2, W/2, C) strided views of each block's corners, in reading order."""
-        H2, W2 = X.shape[1] // 2, X.shape[2] // 2
-        return [X[:, r:2 * H2:2, s:2 * W2:2, :] for r in (0, 1) for s in (0, 1)]
+        """The four (N, C, H/2, W/2) strided views of each block's corners, in reading order."""
+        H2, W2 = X.shape[2] // 2, X.shape[3] // 2
+        return [X[:, :, r:2 * H2:2, s:2 * W2:2] for r in (0, 1) for s in (0, 1)]
 
     def forward(self, X):
         a, b, c, d = self._corners(X)
@@ -135,7 +140,7 @@ class MaxPool2D:
 
     def backward(self, cache, dY, need_input_grad=True):
         X, Y = cache
-        dX = np.zeros_like(X)
+        dX = np.zeros_like(X)                            # X's memory layout (CNHW)
         taken = np.zeros(Y.shape, bool)
         for corner, d_corner in zip(self._corners(X), self._corners(dX)):
             hit = (corner == Y) & ~taken

@@ -17,7 +17,7 @@ The model's training step, the explanations (core.explain) and the tests all go 
 methods, so a new kind of layer (core.conv) plugs in without a backward path of its own.
 
 Shapes are batch-first: dense layers read X (N, D_in), W (D_in, D_out), b (D_out,), Z = X @ W + b
-(N, D_out); image layers read (N, H, W, C) (core.conv).
+(N, D_out); image layers read (N, C, H, W) (core.conv).
 """
 import numpy as np
 
@@ -131,7 +131,7 @@ class Dropout:
 
 
 class Reshape:
-    """Rows to another shape per sample: ``Reshape((28, 28, 1))`` makes images of (N, 784) rows,
+    """Rows to another shape per sample: ``Reshape((1, 28, 28))`` makes images of (N, 784) rows,
     ``Reshape((784,))`` (``Flatten``) rows of images. No copy when the input is contiguous."""
 
     kind = "reshape"
@@ -154,7 +154,7 @@ class Reshape:
 
 
 class Flatten(Reshape):
-    """(N, H, W, C) -> (N, H * W * C), the order NumPy keeps in memory (channels fastest)."""
+    """(N, C, H, W) -> (N, C * H * W), in NCHW order (PyTorch's nn.Flatten)."""
 
     kind = "flatten"
 

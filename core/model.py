@@ -6,11 +6,11 @@ An MLP (``hidden_sizes``):
 
 A conv net (``layers``, text as core.architecture reads it, e.g. "conv 8x5, pool 2, dense 128"):
 
-    X (N, 784) -> images (N, 28, 28, 1) -> [Conv2D -> activation | MaxPool2D] ...
+    X (N, 784) -> images (N, 1, 28, 28) -> [Conv2D -> activation | MaxPool2D] ...
                -> Flatten -> [Dense -> activation -> dropout] ... -> Dense -> output (N, 10)
 
 Parameters live in one dict with dotted keys, one pair per weight layer in order:
-``layers.0.W`` (784, H0) or (k, k, 1, C0) for a conv, ``layers.0.b`` (H0,), ..., the last being
+``layers.0.W`` (784, H0) or (C0, 1, k, k) for a conv, ``layers.0.b`` (H0,), ..., the last being
 the output layer.
 """
 from dataclasses import asdict, dataclass
@@ -31,6 +31,9 @@ MAX_DROPOUT = 0.9         # inclusive; at higher rates too few units survive a s
 # Batches larger than this are processed in chunks of this many rows (2 MB of float32 pixels:
 # a chunk's forward and backward pass run while it is still in the CPU cache).
 CHUNK_ROWS = 1024
+# Inference on a conv net runs in blocks of this many images: a block's im2col columns are
+# k * k * C_in times its feature maps (the convnet preset's second layer: 25 MB per 256 images).
+CONV_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ class ModelConfig:
 
     @property
     def image_shapes(self):
-        """(H, W, C) after each conv or pool layer; () for an MLP."""
+        """(C, H, W) after each conv or pool layer; () for an MLP."""
         return tuple(image_shapes(self.specs, self.image_side)) if self.layers else ()
 
     @property
@@ -111,8 +114,8 @@ class ModelConfig:
         size of the flattened image the first dense layer reads."""
         first = self.input_size
         if self.layers:
-            H, W, C = self.image_shapes[-1]
-            first = H * W * C
+            C, H, W = self.image_shapes[-1]
+            first = C * H * W
         return (first, *self.hidden_sizes, self.output_size)
 
     def weight_shapes(self):
@@ -120,7 +123,7 @@ class ModelConfig:
         shapes, channels = [], 1
         for spec in (self.specs if self.layers else ()):
             if spec.kind == "conv":
-                shapes.append(((spec.kernel, spec.kernel, channels, spec.units), (spec.units,)))
+                shapes.append(((spec.units, channels, spec.kernel, spec.kernel), (spec.units,)))
                 channels = spec.units
         sizes = self.layer_sizes
         shapes += [((fan_in, fan_out), (fan_out,)) for fan_in, fan_out in zip(sizes[:-1], sizes[1:])]
@@ -182,9 +185,13 @@ class MLP:
             init = INITIALIZERS[config.init]
             params = {}
             for i, (w_shape, _) in enumerate(config.weight_shapes()):
-                fan_in, fan_out = int(np.prod(w_shape[:-1])), w_shape[-1]
-                W, b = init(fan_in, fan_out, rng, self.dtype)          # (fan_in, fan_out)
-                params[f"layers.{i}.W"], params[f"layers.{i}.b"] = W.reshape(w_shape), b
+                if len(w_shape) == 4:                                  # conv (C_out, C_in, k, k)
+                    fan_in, fan_out = int(np.prod(w_shape[1:])), w_shape[0]
+                    W, b = init(fan_in, fan_out, rng, self.dtype)      # (C_in*k*k, C_out)
+                    W = np.ascontiguousarray(W.T).reshape(w_shape)
+                else:
+                    W, b = init(*w_shape, rng, self.dtype)             # (fan_in, fan_out)
+                params[f"layers.{i}.W"], params[f"layers.{i}.b"] = W, b
         self.params = params
         self._build_layers()
 
@@ -200,9 +207,9 @@ class MLP:
             weight_layers.append(layer)
             sequence.append(layer)
 
-        shape = None                                       # (H, W, C) while the data are images
+        shape = None                                       # (C, H, W) while the data are images
         if config.layers:
-            shape = (config.image_side, config.image_side, 1)
+            shape = (1, config.image_side, config.image_side)
             sequence.append(Reshape(shape))
         for spec in config.specs:
             if spec.kind == "conv":
@@ -316,14 +323,15 @@ class MLP:
         y = np.asarray(y)
         X = self._as_input(X)
         N = X.shape[0]
-        if N <= CHUNK_ROWS:
+        chunk = CONV_ROWS if self.config.layers else CHUNK_ROWS
+        if N <= chunk:
             loss_sum, probs, grads = self._block(X, y, N, rng, training)
             return loss_sum / N, probs, grads
         grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         probs = np.empty((N, self.config.output_size), self.dtype)
         loss_sum = 0.0
-        for start in range(0, N, CHUNK_ROWS):
-            stop = min(start + CHUNK_ROWS, N)
+        for start in range(0, N, chunk):
+            stop = min(start + chunk, N)
             part, probs[start:stop], _ = self._block(X[start:stop], y[start:stop], N, rng, training,
                                                      grads_out=grads)
             loss_sum += part
@@ -368,7 +376,7 @@ class MLP:
         """Class probabilities (N, 10) for X (N, 784) (or one image (784,) -> (1, 10))."""
         X = self._as_input(X)
         if self.config.layers:
-            batch_size = min(batch_size, 1024)     # a conv net's im2col columns grow per image
+            batch_size = min(batch_size, CONV_ROWS)    # a conv net's im2col columns grow per image
         out = np.empty((X.shape[0], self.config.output_size), self.dtype)
         for start in range(0, X.shape[0], batch_size):
             logits = self.forward(X[start:start + batch_size])
@@ -383,7 +391,7 @@ class MLP:
 
     def hidden_activations(self, X):
         """The activation of every hidden weight layer for X: a list of (N, H_i) arrays for dense
-        layers, (N, H, W, C) feature maps for conv layers."""
+        layers, (N, C, H, W) feature maps for conv layers."""
         A = self._as_input(X)
         out = []
         for layer in self._inference[:-1]:
@@ -399,7 +407,7 @@ class MLP:
         if X.shape[0] == 0:
             return float("nan"), float("nan")
         if self.config.layers:
-            batch_size = min(batch_size, 1024)
+            batch_size = min(batch_size, CONV_ROWS)
         total_loss, correct = 0.0, 0
         for start in range(0, X.shape[0], batch_size):
             Xb, yb = X[start:start + batch_size], y[start:start + batch_size]

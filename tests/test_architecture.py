@@ -42,7 +42,7 @@ def test_dense_only_text_is_the_same_mlp_as_hidden_sizes():
 
 def test_a_conv_config_counts_its_parameters_and_round_trips():
     config = ModelConfig(layers="conv 8x5, pool 2, conv 16x5, pool 2, dense 128")
-    assert config.image_shapes == ((24, 24, 8), (12, 12, 8), (8, 8, 16), (4, 4, 16))
+    assert config.image_shapes == ((8, 24, 24), (8, 12, 12), (16, 8, 8), (16, 4, 4))
     assert config.layer_sizes == (256, 128, 10) and config.hidden_sizes == (128,)
     assert config.num_parameters == (25 * 8 + 8) + (200 * 16 + 16) + (257 * 128) + (129 * 10)
     assert MLP(config, np.random.default_rng(0)).num_parameters == config.num_parameters

@@ -17,8 +17,8 @@ CONV_CASES = [(k, padding, c_in, c_out, side) for k, padding, c_in, c_out, side 
 
 def random_conv(seed, k, padding, c_in, c_out, side, n=3):
     rng = np.random.default_rng(seed)
-    layer = Conv2D(rng.standard_normal((k, k, c_in, c_out)), rng.standard_normal(c_out), padding)
-    X = rng.standard_normal((n, side, side, c_in))
+    layer = Conv2D(rng.standard_normal((c_out, c_in, k, k)), rng.standard_normal(c_out), padding)
+    X = rng.standard_normal((n, c_in, side, side))
     return layer, X, rng
 
 
@@ -50,8 +50,8 @@ def test_conv_gradients_by_central_differences(k, padding, c_in, c_out, side):
 
 def test_the_loop_reference_itself_by_central_differences():
     rng = np.random.default_rng(3)
-    X, W, b = rng.standard_normal((2, 5, 5, 2)), rng.standard_normal((3, 3, 2, 2)), rng.standard_normal(2)
-    weights = rng.standard_normal((2, 5, 5, 2))
+    X, W, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((2, 2, 3, 3)), rng.standard_normal(2)
+    weights = rng.standard_normal((2, 2, 5, 5))
     f = lambda: float((weights * conv_forward(X, W, b, "same")).sum())
     dX, dW, db = conv_backward(X, W, weights, "same")
     check("reference dX", dX, numeric_grad(f, X))
@@ -62,7 +62,7 @@ def test_the_loop_reference_itself_by_central_differences():
 @pytest.mark.parametrize("side", [4, 5, 7])
 def test_maxpool_matches_the_reference_and_central_differences(side):
     rng = np.random.default_rng(side)
-    X = rng.standard_normal((2, side, side, 3))
+    X = rng.standard_normal((2, 3, side, side))
     pool = MaxPool2D()
     Y, cache = pool.forward_train(X)
     agree("pool forward", Y, maxpool_forward(X))
@@ -74,16 +74,16 @@ def test_maxpool_matches_the_reference_and_central_differences(side):
 
 
 def test_maxpool_sends_a_tied_block_s_gradient_to_its_first_largest_entry_only():
-    X = np.zeros((1, 2, 2, 1))
-    X[0, 0, 1, 0] = X[0, 1, 0, 0] = 1.0                          # two equal largest
+    X = np.zeros((1, 1, 2, 2))
+    X[0, 0, 0, 1] = X[0, 0, 1, 0] = 1.0                          # two equal largest
     dX, _ = MaxPool2D().backward(MaxPool2D().forward_train(X)[1], np.ones((1, 1, 1, 1)))
     agree("tie", dX, maxpool_backward(X, np.ones((1, 1, 1, 1))))
-    assert dX.sum() == 1.0 and dX[0, 0, 1, 0] == 1.0
+    assert dX.sum() == 1.0 and dX[0, 0, 0, 1] == 1.0
 
 
 def test_flatten_round_trip():
-    X = np.arange(2 * 3 * 3 * 2, dtype=float).reshape(2, 3, 3, 2)
-    flat = Flatten((3, 3, 2))
+    X = np.arange(2 * 3 * 3 * 2, dtype=float).reshape(2, 2, 3, 3)
+    flat = Flatten((2, 3, 3))
     Y, cache = flat.forward_train(X)
     assert Y.shape == (2, 18)
     dX, _ = flat.backward(cache, Y * 2)
