@@ -55,7 +55,8 @@ def _argument(parse):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m core", allow_abbrev=False,
-        description="Train, evaluate and visualise a NumPy MLP on MNIST or Fashion-MNIST.",
+        description="Train, evaluate and visualise a NumPy network (an MLP or a conv net) on "
+                    "MNIST or Fashion-MNIST, and classify picture files.",
         epilog="Run 'python -m core train --help' (or eval, visualize) for every option.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{train,eval,visualize}")
 
@@ -86,6 +87,10 @@ def build_parser():
                        help="images per step, or 'full' for full-batch gradient descent")
     train.add_argument("--hidden", type=_argument(options.parse_hidden_sizes), metavar="SIZES",
                        help="hidden layer sizes, e.g. 256,128; 'none' for no hidden layer")
+    train.add_argument("--layers", type=_argument(options.parse_layers), metavar="TEXT",
+                       help="the hidden layers as text, e.g. 'conv 16x5, pool 2, conv 32x5, "
+                            "pool 2, dense 128' (conv CxK [same], pool 2, dense N; plain numbers "
+                            "are dense layers); replaces --hidden")
     train.add_argument("--activation", choices=options.ACTIVATIONS,
                        help="non-linearity of the hidden layers")
     train.add_argument("--output-activation", choices=options.OUTPUT_ACTIVATIONS,
@@ -190,6 +195,10 @@ def configs_from_args(args):
         train_overrides["iterations"] = None
     if args.loss == "cross_entropy" and args.output_activation is None:
         model_overrides["output_activation"] = "softmax"
+    if getattr(args, "layers", None) is not None:
+        model_overrides["layers"] = args.layers          # its dense sizes become hidden_sizes
+    elif args.hidden is not None:
+        model_overrides["layers"] = ""                   # --hidden alone: an MLP
     model_config = replace(preset.model, **model_overrides)
     train_config = replace(preset.train, **train_overrides)
     return model_config, train_config
@@ -287,7 +296,7 @@ def cmd_train(args):
 
 
 # Settings that describe a network: a model you start from keeps its own.
-_ARCHITECTURE_FLAGS = (("hidden", "--hidden"), ("activation", "--activation"),
+_ARCHITECTURE_FLAGS = (("hidden", "--hidden"), ("layers", "--layers"), ("activation", "--activation"),
                        ("output_activation", "--output-activation"), ("loss", "--loss"),
                        ("init", "--init"), ("dropout", "--dropout"), ("preset", "--preset"))
 
