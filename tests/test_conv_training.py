@@ -76,3 +76,19 @@ def test_the_convnet_preset_is_offered():
     preset = get_preset("convnet", "fashion-mnist")
     assert "convnet" in options.PRESETS and preset.model.layers.startswith("conv")
     assert preset.train.dataset == "fashion-mnist"
+
+
+def test_a_model_whose_outputs_overflow_is_refused_on_load(tmp_path):
+    """Issue 26, item 4: weights of 1e30 are finite, the products are not; Draw would show nan%."""
+    from core.errors import ModelFileError
+    model = MLP(ModelConfig(hidden_sizes=(16,)), np.random.default_rng(0))
+    path = save_model(tmp_path / "ok.npz", SavedModel(model=model, dataset="mnist", scaling="unit",
+                                                      train_config={}, history=[], metrics={}))
+    with np.load(path, allow_pickle=False) as data:
+        arrays = dict(data)
+    for key in arrays:
+        if key.startswith("layers."):
+            arrays[key] = np.full_like(arrays[key], 1e30)
+    np.savez(tmp_path / "huge.npz", **arrays)
+    with pytest.raises(ModelFileError, match="outputs on the bundled sample images are not finite"):
+        load_model(tmp_path / "huge.npz")
