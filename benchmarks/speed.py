@@ -1,4 +1,4 @@
-"""Speed benchmark: python -m benchmarks.speed [--quick] [--torch-python PATH]
+"""Speed benchmark: python -m benchmarks.speed [--quick] [--torch-python PATH] [--conv | --conv-only]
 
 Runs every measurement of issue 4 in one process on full MNIST and writes
 benchmarks/results/speed.md (a Markdown table, also printed) and speed.json:
@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 DEFAULT_DATA = "/work/shared/datasets"
 DEFAULT_TORCH = "/work/torch-venv/bin/python"
+OTHER_TORCH = "/work/torchvenv/bin/python"          # where issue 22 asked for the venv
 BATCH = 128
 SHAPES = [  # name, hidden sizes, optimizer, learning rate
     ("784-128-10 SGD", (128,), "sgd", 0.1),
@@ -169,7 +170,7 @@ class TorchProcess:
 
 
 def find_torch(arg):
-    for candidate in (arg, os.environ.get("TORCH_PYTHON"), DEFAULT_TORCH):
+    for candidate in (arg, os.environ.get("TORCH_PYTHON"), DEFAULT_TORCH, OTHER_TORCH):
         if candidate and Path(candidate).exists():
             return candidate
     return None
@@ -603,7 +604,22 @@ def main(argv=None):
     parser.add_argument("--torch-python", help="python interpreter that has torch")
     parser.add_argument("--threads", type=int, default=blas.training_threads(),
                         help="BLAS threads for every contender (default: what core trains with)")
+    parser.add_argument("--conv", action="store_true",
+                        help="also the convnet preset's workload against PyTorch "
+                             "(benchmarks/speed_conv.py; its own results file speed_conv.md)")
+    parser.add_argument("--conv-only", action="store_true", help="only the convnet workload")
     args = parser.parse_args(argv)
+    if args.conv or args.conv_only:
+        from . import speed_conv
+        conv_args = ["--blocks", "3" if args.quick else "5"]
+        torch_python = find_torch(args.torch_python)
+        if torch_python:
+            conv_args += ["--torch-python", torch_python]
+        if "NN_DATA_DIR" not in os.environ and Path(DEFAULT_DATA).exists():
+            os.environ["NN_DATA_DIR"] = DEFAULT_DATA
+        speed_conv.main(conv_args)
+        if args.conv_only:
+            return
     if "NN_DATA_DIR" not in os.environ and Path(DEFAULT_DATA).exists():
         os.environ["NN_DATA_DIR"] = DEFAULT_DATA
     quick = args.quick

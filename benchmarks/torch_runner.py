@@ -5,6 +5,10 @@ loads the training images from a .npy file, builds the same model, and then serv
 line on stdin so speed.py can alternate it epoch by epoch with the other contenders:
 
     epoch <sizes> <optimizer> <lr> <batch>   -> one training epoch; answers {"seconds": s, "loss": l}
+    steps <json>   {"code": "nn.Sequential(...)", "lr": 0.001, "batch": 128, "steps": 50}
+                   -> that many Adam steps of the model the code builds (core.safetensors.torch_code,
+                   so a conv net is the very same layers), fed images (N, 1, 28, 28); answers
+                   {"seconds": s, "images": n, "loss": l}
     quit
 
 The model is an nn.Module (nn.Sequential of nn.Linear and nn.ReLU) trained with torch.optim.SGD
@@ -20,6 +24,30 @@ import torch
 from torch import nn
 
 
+def steps(models, X, y, spec):
+    """Adam steps of the nn.Sequential that ``spec["code"]`` (our own generated code) builds."""
+    key = (spec["code"], spec["lr"])
+    if key not in models:
+        model = nn.Sequential(nn.Unflatten(1, (1, 28, 28)), eval(spec["code"], {"nn": nn}))
+        models[key] = (model, torch.optim.Adam(model.parameters(), lr=float(spec["lr"])))
+    model, opt = models[key]
+    loss_fn = nn.CrossEntropyLoss()
+    B, N = int(spec["batch"]), X.shape[0]
+    order = torch.randperm(N)
+    start = time.perf_counter()
+    total, images = 0.0, 0
+    for s in range(0, int(spec["steps"]) * B, B):
+        idx = order[s % N:s % N + B]
+        xb, yb = X.index_select(0, idx), y.index_select(0, idx)
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(idx)
+        images += len(idx)
+    return {"seconds": time.perf_counter() - start, "images": images, "loss": total / images}
+
+
 def main():
     data_path, labels_path, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
     torch.set_num_threads(threads)
@@ -33,6 +61,9 @@ def main():
         parts = line.split()
         if not parts or parts[0] == "quit":
             break
+        if parts[0] == "steps":
+            print(json.dumps(steps(models, X, y, json.loads(line[len("steps"):]))), flush=True)
+            continue
         _, sizes, optimizer, lr, batch = parts
         key = (sizes, optimizer, lr, batch)
         if key not in models:

@@ -1,4 +1,7 @@
-"""Command line: ``python -m core train | eval | visualize``.
+"""Command line: ``python -m core train | eval | visualize | predict``.
+
+    python -m core train -dataset mnist --preset convnet --out OUT     (or --layers TEXT)
+    python -m core predict -dataset mnist --model M PICTURE...         (core.cli_predict)
 
 Keeps the original project's spellings (``-dataset mnist -lr 0.1 -i 1000``) next to the long forms.
 Every NNError is printed as one line and exits with status 2; no traceback for a user's mistake.
@@ -24,6 +27,9 @@ import numpy as np
 
 from . import options
 from .errors import ConfigError, NNError
+from .cli_inspect import cmd_eval, cmd_visualize, load_saved
+from .cli_predict import cmd_predict
+from .records import known
 from .training import PRESETS, fit, get_preset, new_run, plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,9 +60,10 @@ def _argument(parse):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m core", allow_abbrev=False,
-        description="Train, evaluate and visualise a NumPy MLP on MNIST or Fashion-MNIST.",
+        description="Train, evaluate and visualise a NumPy network (an MLP or a conv net) on "
+                    "MNIST or Fashion-MNIST, and classify picture files.",
         epilog="Run 'python -m core train --help' (or eval, visualize) for every option.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,eval,visualize}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,eval,visualize,predict}")
 
     def common(p):
         p.add_argument("-dataset", "--dataset", default="mnist", choices=options.DATASETS,
@@ -85,6 +92,10 @@ def build_parser():
                        help="images per step, or 'full' for full-batch gradient descent")
     train.add_argument("--hidden", type=_argument(options.parse_hidden_sizes), metavar="SIZES",
                        help="hidden layer sizes, e.g. 256,128; 'none' for no hidden layer")
+    train.add_argument("--layers", type=_argument(options.parse_layers), metavar="TEXT",
+                       help="the hidden layers as text, e.g. 'conv 16x5, pool 2, conv 32x5, "
+                            "pool 2, dense 128' (conv CxK [same], pool 2, dense N; plain numbers "
+                            "are dense layers); replaces --hidden")
     train.add_argument("--activation", choices=options.ACTIVATIONS,
                        help="non-linearity of the hidden layers")
     train.add_argument("--output-activation", choices=options.OUTPUT_ACTIVATIONS,
@@ -150,6 +161,18 @@ def build_parser():
                          "format: *-images-idx3-ubyte and *-labels-idx1-ubyte, .gz or not): "
                          "prints 'Accuracy on DIR: NN.NN%%' after the test accuracy")
 
+    pred = sub.add_parser("predict", help="classify picture files as the Draw page would",
+                          allow_abbrev=False,
+                          description="Read each PNG or JPEG (any size; white ink on black or "
+                                      "dark ink on light paper), preprocess it as the Draw page "
+                                      "does for the dataset, and print 'PICTURE: D (NN.N%%)' per "
+                                      "file in order ('PICTURE: error: REASON' for one that "
+                                      "cannot be read; the others still run).")
+    pred.add_argument("-dataset", "--dataset", default="mnist", choices=options.DATASETS,
+                      help="which dataset's preprocessing and default model (default: mnist)")
+    model_argument(pred)
+    pred.add_argument("pictures", nargs="+", metavar="PICTURE", help="PNG or JPEG files")
+
     vis = sub.add_parser("visualize", help="write PNG figures of a saved model",
                          allow_abbrev=False,
                          description="Write PNGs: curves, confusion matrix, mistakes, weights.")
@@ -189,6 +212,10 @@ def configs_from_args(args):
         train_overrides["iterations"] = None
     if args.loss == "cross_entropy" and args.output_activation is None:
         model_overrides["output_activation"] = "softmax"
+    if getattr(args, "layers", None) is not None:
+        model_overrides["layers"] = args.layers          # its dense sizes become hidden_sizes
+    elif args.hidden is not None:
+        model_overrides["layers"] = ""                   # --hidden alone: an MLP
     model_config = replace(preset.model, **model_overrides)
     train_config = replace(preset.train, **train_overrides)
     return model_config, train_config
@@ -206,7 +233,7 @@ class ProgressBar:
     def update(self, r):
         text = (f"step {r.step:>{len(str(r.total_steps))},}/{r.total_steps:,}  epoch {r.epoch:6.2f}  "
                 f"loss {r.train_loss:.4f}  train {r.train_accuracy:6.2%}  "
-                f"val {_pct(r.val_accuracy)}  {r.elapsed:6.1f}s  eta {r.eta:5.0f}s")
+                f"val {_pct(r.val_accuracy)}  {r.elapsed:6.1f}s  eta {_seconds(r.eta)}")
         if self.tty:
             width = 24
             filled = int(width * r.progress)
@@ -222,7 +249,12 @@ class ProgressBar:
 
 
 def _pct(x):
-    return "   n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:6.2%}"
+    return "   n/a" if known(x) is None else f"{x:6.2%}"
+
+
+def _seconds(x):
+    """'  12s', or '   --' before the first step has paced the run."""
+    return "   --" if known(x) is None else f"{x:4.0f}s"
 
 
 def _load_raw(args):
@@ -281,7 +313,7 @@ def cmd_train(args):
 
 
 # Settings that describe a network: a model you start from keeps its own.
-_ARCHITECTURE_FLAGS = (("hidden", "--hidden"), ("activation", "--activation"),
+_ARCHITECTURE_FLAGS = (("hidden", "--hidden"), ("layers", "--layers"), ("activation", "--activation"),
                        ("output_activation", "--output-activation"), ("loss", "--loss"),
                        ("init", "--init"), ("dropout", "--dropout"), ("preset", "--preset"))
 
@@ -411,71 +443,12 @@ def cmd_finetune(args):
     return 0
 
 
-def _load_saved(args):
-    from .modelio import load_model
-    path = Path(args.model) if args.model else default_model(args.dataset)
-    saved = load_model(path)
-    if args.model is None and saved.dataset != args.dataset:
-        raise ConfigError(f"{path} holds a {saved.dataset} model, not {args.dataset}.")
-    if saved.dataset != args.dataset:
-        print(f"Note: {path} was trained on {saved.dataset}; evaluating it on {saved.dataset}.")
-        args.dataset = saved.dataset
-    print(f"Loaded parameters from {path}: {saved.describe()}")
-    return saved
-
-
-def _class_label(k, name, labels_only):
-    return name if labels_only else f"{k} {name}"
-
-
-def evaluate_saved(saved, raw):
-    """(probabilities (M, 10), test labels (M,)) of ``saved`` on the test set of ``raw``."""
-    from .datasets import scale_pixels
-    X = scale_pixels(raw.test_images, saved.scaling, dtype=saved.model.dtype)
-    return saved.model.predict_proba(X), np.asarray(raw.test_labels, np.int64)
-
-
-def cmd_eval(args):
-    from .datasets import CLASS_NAMES
-    from .metrics import accuracy, confusion_matrix, per_class_accuracy
-
-    saved = _load_saved(args)
-    drawings = _read_extra(args) if getattr(args, "extra_data", None) else None
-    raw = _load_raw(args)
-    probs, labels = evaluate_saved(saved, raw)
-    predicted = probs.argmax(axis=1)
-    print(f"Accuracy: {accuracy(predicted, labels) * 100:.2f}%")
-    if drawings is not None:
-        guesses = saved.model.predict(drawings.pixels(saved.scaling, saved.model.dtype))
-        print(f"Accuracy on {args.extra_data}: {accuracy(guesses, drawings.labels) * 100:.2f}%")
-    per_class = per_class_accuracy(confusion_matrix(predicted, labels))
-    counts = np.bincount(labels, minlength=10)
-    names = CLASS_NAMES[saved.dataset]
-    labels_only = all(name == str(k) for k, name in enumerate(names))   # MNIST: the digit itself
-    width = max(len("class"), *(len(_class_label(k, name, labels_only)) for k, name in enumerate(names)))
-    print("Per-class accuracy:")
-    print(f"  {'class':<{width}}  accuracy  test images")
-    for k, name in enumerate(names):
-        print(f"  {_class_label(k, name, labels_only):<{width}}  {_pct(float(per_class[k])):>8}  "
-              f"{counts[k]:>11,}")
-    return 0
-
-
-def cmd_visualize(args):
-    from . import visualize
-    saved = _load_saved(args)
-    raw = _load_raw(args)
-    out_dir = Path(args.out_dir) if args.out_dir else ROOT / "figures" / args.dataset
-    probs, labels = evaluate_saved(saved, raw)
-    for path in visualize.write_all(saved, raw, probs, labels, out_dir):
-        print(path)
-    return 0
-
-
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "eval": cmd_eval, "visualize": cmd_visualize}[args.command](args)
+        commands = {"train": cmd_train, "eval": cmd_eval, "visualize": cmd_visualize,
+                    "predict": lambda args: cmd_predict(args, load_saved)}
+        return commands[args.command](args)
     except NNError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -134,7 +134,7 @@ def backward_to_input(model, tr, layer, dZ, scaling="unit"):
     """d (something) / d pixels (N, 784), given its gradient ``dZ`` (N, D_{layer+1}) with respect
     to weight layer ``layer``'s pre-activation (layer L-1 is the output layer)."""
     for l in range(layer, -1, -1):
-        dA = dZ @ model.layers[l].W.T                      # (N, D_{l+1}) @ (D_{l+1}, D_l)
+        dA, _ = model.layers[l].backward(tr.inputs[l], dZ)    # (N, D_{l+1}) -> (N, D_l)
         if l == 0:
             return dA * dA.dtype.type(_pixel_factor(scaling))
         dZ = model.activation.backward(tr.pre[l - 1], tr.inputs[l], dA)
@@ -142,13 +142,19 @@ def backward_to_input(model, tr, layer, dZ, scaling="unit"):
 
 def input_gradient(model, pixels, classes, score="logit", scaling="unit"):
     """(scores (N,), d score / d pixels (N, 784)) of class ``classes[n]`` (an int for all rows,
-    or (N,) ints) for each row of ``pixels``, with the network reading them in ``scaling``."""
-    tr = trace(model, pixels, scaling)
-    N = tr.logits.shape[0]
+    or (N,) ints) for each row of ``pixels``, with the network reading them in ``scaling``.
+    Any network of core.layers (MLP or conv net): the model's own backward pass, down to the
+    pixels."""
+    X = to_model_input(_as_rows(pixels), scaling, model.dtype)
+    if X.ndim != 2 or X.shape[1] != model.config.input_size:
+        raise ConfigError(f"The network takes rows of {model.config.input_size} pixels; got an "
+                          f"array of shape {np.shape(pixels)}.")
+    logits, caches = model.forward_train(X, training=False)              # (N, K)
+    N = logits.shape[0]
     classes = np.broadcast_to(np.asarray(classes, dtype=np.int64), (N,))
-    G = logit_gradient(model, tr.logits, classes, score)                 # (N, K)
-    grads = backward_to_input(model, tr, len(model.layers) - 1, G, scaling)
-    return class_scores(model, tr.logits, classes, score), grads
+    G = logit_gradient(model, logits, classes, score)                    # (N, K)
+    _, grads = model.backward(caches, G, training=False, input_grad=True)
+    return class_scores(model, logits, classes, score), grads * grads.dtype.type(_pixel_factor(scaling))
 
 
 def unit_input_gradient(model, pixels, layer, unit, scaling="unit"):

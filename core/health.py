@@ -35,7 +35,9 @@ def dead_share(activations, activation_name):
       tanh        |a| > TANH_SATURATED on at least SATURATED_SHARE of the probe images.
     Returns a float in [0, 1]; nan when there are no probe images or no units.
     """
-    A = np.asarray(activations)                     # (N, H)
+    A = np.asarray(activations)                     # (N, H), or conv feature maps (N, C, H, W)
+    if A.ndim == 4:                                 # a conv layer's unit is a channel: every
+        A = A.transpose(0, 2, 3, 1).reshape(-1, A.shape[1])   # position of every image counts
     if A.ndim != 2:
         raise ValueError(f"dead_share needs the (N, H) activations of one layer, got shape {A.shape}.")
     n, units = A.shape
@@ -91,8 +93,8 @@ def layer_stats(model, grads, weights_before, probe_X):
     ``model.params`` now (None before any step: update_ratio 0.0). ``probe_X`` (N, 784): a fixed
     batch for dead_share, which is nan for the output layer (it has no activation to die).
     """
-    hidden = model.hidden_activations(probe_X) if model.config.hidden_sizes else []   # [(N, H_i)]
-    n_layers = len(model.config.layer_sizes) - 1
+    hidden = model.hidden_activations(probe_X) if len(model.layers) > 1 else []   # [(N, H_i)]
+    n_layers = len(model.layers)
     stats = []
     for i in range(n_layers):
         name = f"layers.{i}.W"

@@ -5,9 +5,14 @@ y (N,), the loss is ``mean(-log softmax(Z)[i, y_i])`` and its gradient with resp
 closed form ``(P - Y) / N`` where P = softmax(Z) and Y is one-hot. No one-hot matrix is built:
 the label entries are subtracted by index.
 
-``MeanSquaredError`` works on the output activation A (softmax or sigmoid probabilities):
-squared error summed over the 10 classes and averaged over the N samples, ``sum((A - Y)**2) / N``,
-gradient ``2 (A - Y) / N`` with respect to A: the gradient the textbook MLP actually applies.
+``MeanSquaredError`` works on the output activation A = g(Z) (softmax or sigmoid probabilities,
+the ``output_activation`` it is made with): squared error summed over the 10 classes and averaged
+over the N samples, ``sum((A - Y)**2) / N``, gradient ``2 (A - Y) / N`` with respect to A (the
+gradient the textbook MLP actually applies), taken back through g to the logits.
+
+Every loss has one return shape: ``loss_and_delta(Z, y) -> (loss, P, dZ)`` from the logits Z
+(N, K): the mean loss, the output probabilities P (N, K) and dloss/dZ (N, K); the hot path's
+``loss_sum_and_delta(Z, y, denominator) -> (sum of the losses, P, dZ)``.
 """
 import numpy as np
 
@@ -26,6 +31,10 @@ def _row_max(Z):
 class SoftmaxCrossEntropy:
     name = "cross_entropy"
     fused_with_softmax = True
+
+    def __init__(self, output_activation=None):
+        """The output activation is always the softmax, fused here; the argument is accepted so
+        that every loss is made the same way."""
 
     def loss_and_delta(self, Z, y):
         """Return (loss, P, dZ) for logits Z (N, K) and labels y (N,)."""
@@ -57,22 +66,31 @@ class MeanSquaredError:
     name = "mse"
     fused_with_softmax = False
 
-    def loss_and_delta(self, A, y):
-        """Return (loss, dA) for outputs A (N, K) and labels y (N,)."""
-        N = A.shape[0]
-        loss_sum, dA = self.loss_sum_and_delta(A, y, N)
-        return loss_sum / N, dA
+    def __init__(self, output_activation=None):
+        """``output_activation``: g, a core.activations output class instance (default sigmoid)."""
+        if output_activation is None:
+            from .activations import Sigmoid
+            output_activation = Sigmoid()
+        self.output_activation = output_activation
 
-    def loss_sum_and_delta(self, A, y, denominator):
-        """(sum of the N losses, dA = 2 (A - Y) / denominator); A is not modified."""
+    def loss_and_delta(self, Z, y):
+        """Return (loss, A, dZ) for logits Z (N, K) and labels y (N,), A = g(Z)."""
+        N = Z.shape[0]
+        loss_sum, A, dZ = self.loss_sum_and_delta(Z, y, N)
+        return loss_sum / N, A, dZ
+
+    def loss_sum_and_delta(self, Z, y, denominator):
+        """(sum of the N losses, A = g(Z), dZ) with dA = 2 (A - Y) / denominator taken back
+        through g; Z is not modified."""
+        A = self.output_activation.forward(Z)
         diff = A.copy()
         diff[np.arange(A.shape[0]), y] -= 1              # A - Y without building Y
         loss_sum = float(np.einsum("ij,ij->", diff, diff))
         diff *= diff.dtype.type(2.0 / denominator)
-        return loss_sum, diff
+        return loss_sum, A, self.output_activation.backward(Z, A, diff)
 
     def __repr__(self):
-        return "MeanSquaredError()"
+        return f"MeanSquaredError({self.output_activation!r})"
 
 
 LOSSES = {"cross_entropy": SoftmaxCrossEntropy, "mse": MeanSquaredError}

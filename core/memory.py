@@ -44,7 +44,7 @@ from dataclasses import dataclass, fields, replace
 
 from .datasets import validation_count
 from .errors import ConfigError
-from .model import CHUNK_ROWS
+from .model import CHUNK_ROWS, CONV_ROWS
 from .options import label
 from .training import COMPACT_MIN_ROWS, PROBE_IMAGES, RECORD_VALIDATION, STEP0_TRAIN_IMAGES
 
@@ -192,8 +192,8 @@ def run_memory(model_config, train_config, *, snapshot_budget, data_bytes=0, n_i
         activations=max(_step_bytes(model_config, train_config, n_train),
                         _record_bytes(model_config, n_train, n_val),
                         _forward_bytes(model_config, min(EVALUATION_ROWS, max(n_val, n_test, 1)))),
-        image_copies=_image_copies(model_config, train_config, n_train, sizes[0], s),
-        curves=CURVE_RECORDS * (RECORD_BYTES + RECORD_LAYER_BYTES * (len(sizes) - 1)),
+        image_copies=_image_copies(model_config, train_config, n_train, model_config.input_size, s),
+        curves=CURVE_RECORDS * (RECORD_BYTES + RECORD_LAYER_BYTES * len(model_config.weight_shapes())),
         snapshots=budget,
         data=int(data_bytes),
         optimizer=optimizer,
@@ -289,7 +289,32 @@ def _block_bytes(model_config, rows, s):
     backward = max((rows * (d_in + d_out) * s + rows * d_in * _activation_temp(model_config, s)
                     for d_in, d_out in _layers(model_config)[1:]), default=0)
     loss = rows * (6 * out * s + 32)               # logits / probabilities, dZ, row indices, sums
-    return kept + max(mask_temp, backward) + loss
+    return kept + max(mask_temp, backward) + loss + _conv_bytes(model_config, rows, s, True)
+
+
+def _conv_bytes(model_config, rows, s, training):
+    """The conv and pool layers (core.conv) on ``rows`` rows. Training keeps, per conv layer, its
+    im2col columns (rows * H_out * W_out * k * k * C_in) and its output, per pool layer its
+    output; backward then makes one conv layer's dcols, padded dX and dY at a time. Inference
+    keeps only the current layer's columns, padded input and output."""
+    if not model_config.layers:
+        return 0
+    shape, kept, peak = (1, model_config.image_side, model_config.image_side), 0, 0
+    shapes = model_config.image_shapes
+    for spec, (C, H, W) in zip(model_config.specs, shapes):
+        c, h, w = shape
+        if spec.kind == "conv":
+            cols = rows * H * W * spec.kernel ** 2 * c * s
+            padded = rows * (h + spec.kernel) * (w + spec.kernel) * c * s
+            out = rows * H * W * C * s
+            kept += cols + out if training else 0
+            peak = max(peak, cols + padded + out + (rows * H * W * C if training else 0))
+        else:
+            out = rows * H * W * C * s
+            kept += out if training else 0
+            peak = max(peak, out + rows * h * w * c * (s + 1))     # pool backward: dX and the ties
+        shape = (C, H, W)
+    return kept + peak
 
 
 def _step_bytes(model_config, train_config, n_train):
@@ -297,7 +322,7 @@ def _step_bytes(model_config, train_config, n_train):
     s = _itemsize(model_config.dtype)
     d_in = model_config.input_size
     batch = n_train if train_config.batch_size is None else min(train_config.batch_size, n_train)
-    rows = min(batch, CHUNK_ROWS)
+    rows = min(batch, CONV_ROWS if model_config.layers else CHUNK_ROWS)
     total = _block_bytes(model_config, rows, s)
     full_batch = batch == n_train and not train_config.augment
     if not full_batch:
@@ -322,7 +347,8 @@ def _forward_bytes(model_config, rows):
     arrays = 3 if model_config.activation in ("sigmoid", "leaky_relu") else 2
     peak = max(rows * ((d_in if i else 0) + arrays * d_out) * s + rows * d_out
                for i, (d_in, d_out) in enumerate(_layers(model_config)))
-    return conversion + peak + rows * (4 * model_config.output_size * s + 32)
+    conv = _conv_bytes(model_config, min(rows, CONV_ROWS), s, False)
+    return conversion + max(peak, conv) + rows * (4 * model_config.output_size * s + 32)
 
 
 def _record_bytes(model_config, n_train, n_val):

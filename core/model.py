@@ -1,27 +1,39 @@
-"""The multilayer perceptron: a config dataclass and the network it describes.
+"""A network as a sequence of layers (core.layers' protocol): a config dataclass and the model.
+
+An MLP (``hidden_sizes``):
 
     X (N, 784) -> [Dense -> activation -> dropout] * len(hidden_sizes) -> Dense -> output (N, 10)
 
-Parameters live in one dict with dotted keys, ``layers.0.W`` (784, H0), ``layers.0.b`` (H0,), ...,
-the last layer being the output layer.
+A conv net (``layers``, text as core.architecture reads it, e.g. "conv 8x5, pool 2, dense 128"):
+
+    X (N, 784) -> images (N, 1, 28, 28) -> [Conv2D -> activation | MaxPool2D] ...
+               -> Flatten -> [Dense -> activation -> dropout] ... -> Dense -> output (N, 10)
+
+Parameters live in one dict with dotted keys, one pair per weight layer in order:
+``layers.0.W`` (784, H0) or (C0, 1, k, k) for a conv, ``layers.0.b`` (H0,), ..., the last being
+the output layer.
 """
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from .compact import CompactRows  # also re-exported: core.training imports it from here
+from .architecture import MAX_UNITS, image_shapes, is_convolutional, layers_text, parse_layers
+from .compact import CompactRows  # noqa: F401  (re-exported: core.training imports it from here)
+from .conv import Conv2D, MaxPool2D
 from .errors import ConfigError
 from .initializers import INITIALIZERS
-from .layers import Dense, Dropout
+from .layers import Activation, Dense, Dropout, Flatten, Reshape
 from .losses import LOSSES
 
-MAX_UNITS = 4096          # per hidden layer: beyond this, a 2-core machine can't train it live
 MAX_HIDDEN_LAYERS = 6
 MAX_DROPOUT = 0.9         # inclusive; at higher rates too few units survive a step to learn from
 # Batches larger than this are processed in chunks of this many rows (2 MB of float32 pixels:
 # a chunk's forward and backward pass run while it is still in the CPU cache).
 CHUNK_ROWS = 1024
+# Inference on a conv net runs in blocks of this many images: a block's im2col columns are
+# k * k * C_in times its feature maps (the convnet preset's second layer: 25 MB per 256 images).
+CONV_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -35,10 +47,32 @@ class ModelConfig:
     init: str = "he"
     dropout: float = 0.0
     dtype: str = "float32"
+    layers: str = ""          # "" for an MLP of hidden_sizes; else core.architecture's text form,
+                              # which then sets hidden_sizes to its dense layers' sizes
 
     def __post_init__(self):
+        if self.layers:
+            specs = parse_layers(self.layers)
+            object.__setattr__(self, "layers", layers_text(specs) if is_convolutional(specs) else "")
+            object.__setattr__(self, "hidden_sizes", tuple(s.units for s in specs if s.kind == "dense"))
         object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
         self.validate()
+
+    @property
+    def specs(self):
+        """The hidden layers as core.architecture.LayerSpecs (dense ones only for an MLP)."""
+        if self.layers:
+            return parse_layers(self.layers)
+        return parse_layers(", ".join(str(h) for h in self.hidden_sizes))
+
+    @property
+    def is_convolutional(self):
+        return bool(self.layers)
+
+    @property
+    def image_side(self):
+        side = int(round(self.input_size ** 0.5))
+        return side if side * side == self.input_size else None
 
     def validate(self):
         def choose(field, value, options):
@@ -64,19 +98,48 @@ class ModelConfig:
         if not 0.0 <= self.dropout <= MAX_DROPOUT:
             raise ConfigError(f"Dropout {self.dropout} is out of range: use a rate from 0 to "
                               f"{MAX_DROPOUT}.")
+        if self.layers:
+            if self.image_side is None:
+                raise ConfigError(f"Conv layers need square images; {self.input_size} inputs are not.")
+            image_shapes(self.specs, self.image_side)
+
+    @property
+    def image_shapes(self):
+        """(C, H, W) after each conv or pool layer; () for an MLP."""
+        return tuple(image_shapes(self.specs, self.image_side)) if self.layers else ()
 
     @property
     def layer_sizes(self):
-        return (self.input_size, *self.hidden_sizes, self.output_size)
+        """(inputs, hidden sizes..., outputs) of the dense layers; for a conv net the first is the
+        size of the flattened image the first dense layer reads."""
+        first = self.input_size
+        if self.layers:
+            C, H, W = self.image_shapes[-1]
+            first = C * H * W
+        return (first, *self.hidden_sizes, self.output_size)
+
+    def weight_shapes(self):
+        """[(W shape, b shape)] of every weight layer, in key order (layers.0, layers.1, ...)."""
+        shapes, channels = [], 1
+        for spec in (self.specs if self.layers else ()):
+            if spec.kind == "conv":
+                shapes.append(((spec.units, channels, spec.kernel, spec.kernel), (spec.units,)))
+                channels = spec.units
+        sizes = self.layer_sizes
+        shapes += [((fan_in, fan_out), (fan_out,)) for fan_in, fan_out in zip(sizes[:-1], sizes[1:])]
+        return shapes
 
     @property
     def num_parameters(self):
-        """Weights and biases of every layer: sum of (fan_in + 1) * fan_out."""
-        sizes = self.layer_sizes
-        return sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:]))
+        """Weights and biases of every layer: for a dense one (fan_in + 1) * fan_out."""
+        return sum(int(np.prod(w)) + int(np.prod(b)) for w, b in self.weight_shapes())
 
     def describe(self):
-        """e.g. '784-128-10 relu / softmax, cross_entropy'."""
+        """e.g. '784-128-10 relu / softmax, cross_entropy', or for a conv net
+        'conv 8x5, pool 2, dense 128, 10 out; relu / softmax, cross_entropy'."""
+        if self.layers:
+            return (f"{self.layers}, {self.output_size} out; {self.activation} / "
+                    f"{self.output_activation}, {self.loss}")
         sizes = "-".join(str(s) for s in self.layer_sizes)
         return f"{sizes} {self.activation} / {self.output_activation}, {self.loss}"
 
@@ -91,12 +154,6 @@ class ModelConfig:
         return cls(**known)
 
 
-def _column_sums(M):
-    """M.sum(axis=0) for a (n, k) array, as a matrix-vector product: NumPy's reduction over the
-    rows of a narrow array is several times slower than the BLAS."""
-    return np.ones(M.shape[0], M.dtype) @ M
-
-
 def _require_generator(rng, purpose):
     """Refuse anything but a np.random.Generator: a None would mean an unseeded, unrepeatable run
     (or an AttributeError deep inside a draw), and an int seed is too easily shared by mistake."""
@@ -106,7 +163,10 @@ def _require_generator(rng, purpose):
 
 
 class MLP:
-    """A fully connected network. ``params`` maps ``layers.i.W`` / ``layers.i.b`` to arrays.
+    """A network of layers (an MLP, or a conv net when ``config.layers`` says so). ``params`` maps
+    ``layers.i.W`` / ``layers.i.b`` to arrays; ``layers`` are its weight layers (Dense or Conv2D,
+    ``layers[i]`` holding ``layers.i.*``); ``sequence`` is every layer in order, the activations,
+    dropout, pooling and reshapes included, which training and explanations walk.
 
     ``MLP(config, rng)`` draws new weights from ``rng`` (a np.random.Generator, required so that
     every run can be repeated); ``MLP(config, params=params)`` wraps existing weights.
@@ -117,21 +177,64 @@ class MLP:
         self.dtype = np.dtype(config.dtype)
         self.activation = HIDDEN_ACTIVATIONS[config.activation]()
         self.output_activation = OUTPUT_ACTIVATIONS[config.output_activation]()
-        self.loss_fn = LOSSES[config.loss]()
+        self.loss_fn = LOSSES[config.loss](self.output_activation)
+        # one Dropout shared by every dense hidden layer (it keeps nothing between calls)
         self.dropout = Dropout(config.dropout) if config.dropout > 0 else None
         if params is None:
-            _require_generator(rng, "Initialising an MLP's weights")
+            _require_generator(rng, "Initialising a network's weights")
             init = INITIALIZERS[config.init]
             params = {}
-            sizes = config.layer_sizes
-            for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-                params[f"layers.{i}.W"], params[f"layers.{i}.b"] = init(fan_in, fan_out, rng, self.dtype)
+            for i, (w_shape, _) in enumerate(config.weight_shapes()):
+                if len(w_shape) == 4:                                  # conv (C_out, C_in, k, k)
+                    fan_in, fan_out = int(np.prod(w_shape[1:])), w_shape[0]
+                    W, b = init(fan_in, fan_out, rng, self.dtype)      # (C_in*k*k, C_out)
+                    W = np.ascontiguousarray(W.T).reshape(w_shape)
+                else:
+                    W, b = init(*w_shape, rng, self.dtype)             # (fan_in, fan_out)
+                params[f"layers.{i}.W"], params[f"layers.{i}.b"] = W, b
         self.params = params
         self._build_layers()
 
     def _build_layers(self):
-        n = len(self.config.layer_sizes) - 1
-        self.layers = [Dense(self.params[f"layers.{i}.W"], self.params[f"layers.{i}.b"]) for i in range(n)]
+        config = self.config
+        hidden = Activation(self.activation)
+        weight_layers, sequence = [], []
+
+        def weights(make, **kwargs):
+            i = len(weight_layers)
+            layer = make(self.params[f"layers.{i}.W"], self.params[f"layers.{i}.b"], **kwargs)
+            layer.key = f"layers.{i}."
+            weight_layers.append(layer)
+            sequence.append(layer)
+
+        shape = None                                       # (C, H, W) while the data are images
+        if config.layers:
+            shape = (1, config.image_side, config.image_side)
+            sequence.append(Reshape(shape))
+        for spec in config.specs:
+            if spec.kind == "conv":
+                weights(Conv2D, padding=spec.padding)
+                shape = weight_layers[-1].output_shape(shape)
+                sequence.append(hidden)
+            elif spec.kind == "pool":
+                sequence.append(MaxPool2D())
+                shape = sequence[-1].output_shape(shape)
+            else:
+                if shape is not None:
+                    sequence.append(Flatten(shape))
+                    shape = None
+                weights(Dense)
+                sequence.append(hidden)
+                if self.dropout is not None:
+                    sequence.append(self.dropout)
+        if shape is not None:
+            sequence.append(Flatten(shape))
+        weights(Dense)                                     # the output layer: logits
+        self.layers, self.sequence = weight_layers, sequence
+        self._inference = [layer for layer in sequence if not isinstance(layer, Dropout)]
+        # below the first layer with weights no gradient is needed (the images' is not)
+        self._first_weighted = {id(seq): next(i for i, layer in enumerate(seq) if layer.params)
+                                for seq in (self.sequence, self._inference)}
 
     @property
     def num_parameters(self):
@@ -171,9 +274,38 @@ class MLP:
         softmax or sigmoid (``predict_proba`` applies it). Inference only: no dropout, nothing
         kept for a backward pass (training uses ``loss_and_grads``)."""
         A = self._as_input(X)
-        for layer in self.layers[:-1]:
-            A = self.activation.forward(layer.forward(A))   # (N, H_i)
-        return self.layers[-1].forward(A)                   # (N, D_in) @ (D_in, 10)
+        for layer in self._inference:
+            A = layer.forward(A)
+        return A
+
+    def forward_train(self, X, rng=None, training=True):
+        """(logits (N, 10), the caches of every layer) for backward; X (N, 784) rows, or the
+        parts of a CompactRows group for a first dense layer. Dropout when ``training``."""
+        sequence = self.sequence if training else self._inference
+        caches = []
+        A = X
+        for layer in sequence:
+            A, cache = layer.forward_train(A, rng)
+            caches.append(cache)
+        return A, caches
+
+    def backward(self, caches, dZ, training=True, grads_out=None, input_grad=False):
+        """The chain rule through every layer, from dL/dlogits ``dZ`` (N, 10) and the caches of
+        ``forward_train``: {``layers.i.W``: dL/dW, ...} (added into ``grads_out`` when given),
+        and dL/dX (N, 784) when ``input_grad``."""
+        sequence = self.sequence if training else self._inference
+        grads = {} if grads_out is None else grads_out
+        first = 0 if input_grad else self._first_weighted[id(sequence)]
+        for i in range(len(sequence) - 1, first - 1, -1):
+            layer = sequence[i]
+            dZ, layer_grads = layer.backward(caches[i], dZ, need_input_grad=i > first or input_grad)
+            for name, grad in layer_grads.items():
+                key = layer.key + name
+                if grads_out is None:
+                    grads[key] = grad
+                else:
+                    grads[key] += grad
+        return (grads, dZ) if input_grad else grads
 
     def loss_and_grads(self, X, y, rng=None, training=True):
         """Loss on (X, y), the output probabilities (N, 10) and the gradient of every parameter.
@@ -191,14 +323,15 @@ class MLP:
         y = np.asarray(y)
         X = self._as_input(X)
         N = X.shape[0]
-        if N <= CHUNK_ROWS:
+        chunk = CONV_ROWS if self.config.layers else CHUNK_ROWS
+        if N <= chunk:
             loss_sum, probs, grads = self._block(X, y, N, rng, training)
             return loss_sum / N, probs, grads
         grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         probs = np.empty((N, self.config.output_size), self.dtype)
         loss_sum = 0.0
-        for start in range(0, N, CHUNK_ROWS):
-            stop = min(start + CHUNK_ROWS, N)
+        for start in range(0, N, chunk):
+            stop = min(start + chunk, N)
             part, probs[start:stop], _ = self._block(X[start:stop], y[start:stop], N, rng, training,
                                                      grads_out=grads)
             loss_sum += part
@@ -208,7 +341,9 @@ class MLP:
         """``loss_and_grads(X, y)`` for the rows a ``CompactRows`` plan holds (probabilities in
         the original row order): the same numbers up to rounding, in about half the time.
         (Sharing the groups among 2 threads was measured: no faster, the parts are too small
-        to outweigh the interpreter lock.)"""
+        to outweigh the interpreter lock.) Only for an MLP: its first layer is dense."""
+        if self.config.layers:
+            raise ConfigError("The compact full-batch plan is for networks whose first layer is dense.")
         self._check_dropout_rng(rng, training)
         N = plan.n_rows
         grads = {name: np.zeros_like(p) for name, p in self.params.items()}
@@ -216,7 +351,7 @@ class MLP:
         loss_sum = 0.0
         for start, stop, parts in plan.groups:
             part, sorted_probs[start:stop], _ = self._block(
-                parts, plan.y[start:stop], N, rng, training, grads_out=grads, compact=True)
+                parts, plan.y[start:stop], N, rng, training, grads_out=grads)
             loss_sum += part
         probs = np.empty_like(sorted_probs)
         probs[plan.order] = sorted_probs                                      # original order
@@ -229,61 +364,19 @@ class MLP:
                 f"rng=np.random.default_rng(seed), or training=False for the loss without dropout "
                 f"(got rng={rng!r}).")
 
-    def _block(self, X, y, denominator, rng, training, grads_out=None, compact=False):
-        """Forward and backward on one block of rows: (sum of its losses, its probabilities,
-        grads) with dZ scaled by 1 / denominator. With ``grads_out`` the gradients are added into
-        those arrays. ``compact``: X is the list of parts of a CompactRows group, for the first
-        layer's products."""
-        n_hidden = len(self.layers) - 1
-        dropout = self.dropout if training else None
-        inputs = []                                          # per hidden layer: (input, A, mask)
-        A = X
-        for i, layer in enumerate(self.layers):
-            if i == 0 and compact:
-                Z = CompactRows.forward(X, layer.W, np.empty((len(y), layer.W.shape[1]), self.dtype))
-            else:
-                Z = A @ layer.W                              # (n, D_in) @ (D_in, D_out)
-            Z += layer.b
-            if i == n_hidden:
-                break
-            H = self.activation.forward_inplace(Z)           # Z is overwritten by the activation
-            mask = dropout.mask(H.shape, rng, self.dtype) if dropout is not None else None
-            inputs.append((A, H, mask))
-            A = H if mask is None else H * mask
-        logits = Z                                           # (n, 10)
-        if self.loss_fn.fused_with_softmax:
-            loss_sum, probs, dZ = self.loss_fn.loss_sum_and_delta(logits, y, denominator)
-        else:
-            probs = self.output_activation.forward(logits)
-            loss_sum, dA = self.loss_fn.loss_sum_and_delta(probs, y, denominator)
-            dZ = self.output_activation.backward(logits, probs, dA)
-        grads = {} if grads_out is None else grads_out
-        for i in range(n_hidden, -1, -1):
-            layer = self.layers[i]
-            A_in = A if i == n_hidden else inputs[i][0]
-            W_name, b_name = f"layers.{i}.W", f"layers.{i}.b"
-            db = _column_sums(dZ)
-            dA = dZ @ layer.W.T if i > 0 else None           # (n, D_out) @ (D_out, D_in)
-            if i == 0 and compact:
-                CompactRows.backward(X, dZ, grads[W_name])
-                grads[b_name] += db
-                continue
-            dW = A_in.T @ dZ                                 # (D_in, n) @ (n, D_out)
-            if grads_out is None:
-                grads[W_name], grads[b_name] = dW, db
-            else:
-                grads[W_name] += dW
-                grads[b_name] += db
-            if i > 0:
-                _, H, mask = inputs[i - 1]
-                if mask is not None:
-                    dA *= mask
-                dZ = self.activation.backward_inplace(H, dA)
-        return loss_sum, probs, grads
+    def _block(self, X, y, denominator, rng, training, grads_out=None):
+        """Forward and backward on one block of rows (or a CompactRows group's parts): (sum of
+        its losses, its probabilities, grads) with dZ scaled by 1 / denominator. With
+        ``grads_out`` the gradients are added into those arrays."""
+        logits, caches = self.forward_train(X, rng, training)          # (n, 10)
+        loss_sum, probs, dZ = self.loss_fn.loss_sum_and_delta(logits, y, denominator)
+        return loss_sum, probs, self.backward(caches, dZ, training, grads_out)
 
     def predict_proba(self, X, batch_size=8192):
         """Class probabilities (N, 10) for X (N, 784) (or one image (784,) -> (1, 10))."""
         X = self._as_input(X)
+        if self.config.layers:
+            batch_size = min(batch_size, CONV_ROWS)    # a conv net's im2col columns grow per image
         out = np.empty((X.shape[0], self.config.output_size), self.dtype)
         for start in range(0, X.shape[0], batch_size):
             logits = self.forward(X[start:start + batch_size])
@@ -297,12 +390,14 @@ class MLP:
         return self.predict_proba(X).argmax(axis=1)
 
     def hidden_activations(self, X):
-        """The activation of every hidden layer for X: a list of (N, H_i) arrays."""
+        """The activation of every hidden weight layer for X: a list of (N, H_i) arrays for dense
+        layers, (N, C, H, W) feature maps for conv layers."""
         A = self._as_input(X)
         out = []
-        for layer in self.layers[:-1]:
-            A = self.activation.forward(layer.forward(A))
-            out.append(A)
+        for layer in self._inference[:-1]:
+            A = layer.forward(A)
+            if isinstance(layer, Activation):
+                out.append(A)
         return out
 
     def evaluate(self, X, y, batch_size=8192):
@@ -311,15 +406,12 @@ class MLP:
         y = np.asarray(y)
         if X.shape[0] == 0:
             return float("nan"), float("nan")
+        if self.config.layers:
+            batch_size = min(batch_size, CONV_ROWS)
         total_loss, correct = 0.0, 0
         for start in range(0, X.shape[0], batch_size):
             Xb, yb = X[start:start + batch_size], y[start:start + batch_size]
-            logits = self.forward(Xb)
-            if self.loss_fn.fused_with_softmax:
-                loss, probs, _ = self.loss_fn.loss_and_delta(logits, yb)
-            else:
-                probs = self.output_activation.forward(logits)
-                loss, _ = self.loss_fn.loss_and_delta(probs, yb)
+            loss, probs, _ = self.loss_fn.loss_and_delta(self.forward(Xb), yb)
             total_loss += loss * Xb.shape[0]
             correct += int((probs.argmax(axis=1) == yb).sum())
         return total_loss / X.shape[0], correct / X.shape[0]

@@ -178,6 +178,8 @@ def too_large_to_save(config):
 
 
 def _sizes(config):
+    if config.layers:
+        return f"“{config.layers}”"
     return "-".join(str(size) for size in config.layer_sizes)
 
 
@@ -333,11 +335,10 @@ def _parse(data, max_unpacked):
     if config.input_size != 784 or config.output_size != 10:
         raise ModelFileError(f"it takes {config.input_size} inputs and {config.output_size} classes; "
                              f"this app needs 784 and 10.")
-    sizes = config.layer_sizes
     expected = {}
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        expected[f"layers.{i}.W"] = (fan_in, fan_out)
-        expected[f"layers.{i}.b"] = (fan_out,)
+    for i, (w_shape, b_shape) in enumerate(config.weight_shapes()):
+        expected[f"layers.{i}.W"] = tuple(w_shape)
+        expected[f"layers.{i}.b"] = tuple(b_shape)
     params = {}
     dtype = np.dtype(config.dtype)
     for key, shape in expected.items():
@@ -364,9 +365,28 @@ def _parse(data, max_unpacked):
     if scaling not in ("unit", "symmetric"):
         raise ModelFileError(f"its pixel scaling {scaling!r} is not unit or symmetric.")
     train_config = meta.get("train_config")
-    return SavedModel(model=MLP(config, params=params), dataset=dataset, scaling=scaling,
+    model = MLP(config, params=params)
+    _refuse_overflowing(model, dataset, scaling)
+    return SavedModel(model=model, dataset=dataset, scaling=scaling,
                       train_config=train_config if isinstance(train_config, dict) else {},
                       history=history, metrics=metrics, created=str(meta.get("created", ""))[:64])
+
+
+# Images of the bundled sample a loaded model must give finite outputs on.
+PROBE_SAMPLE_IMAGES = 64
+
+
+def _refuse_overflowing(model, dataset, scaling):
+    """Refuse weights that are finite but so large (1e30) that the outputs are not: the Draw page
+    would show "Prediction 0 / Confidence nan%"."""
+    from .datasets import read_sample, scale_pixels
+    images = read_sample(dataset).test_images[:PROBE_SAMPLE_IMAGES]
+    with np.errstate(all="ignore"):
+        probs = model.predict_proba(scale_pixels(images, scaling, dtype=model.dtype))
+    if not np.isfinite(probs).all():
+        raise ModelFileError("its outputs on the bundled sample images are not finite numbers: "
+                             "its weights are too large (the products overflow), so it could not "
+                             "show a prediction. Train it again with a smaller learning rate.")
 
 
 def _read_arrays(data, max_unpacked):

@@ -8,6 +8,9 @@ Adding an activation to ``activations.HIDDEN_ACTIVATIONS`` (say) adds it to both
     label(name)       a short human name: "cross_entropy" -> "cross-entropy"
     parse_hidden_sizes("256, 128") -> (256, 128)      raises ConfigError with a usable message
     parse_batch_size("full") -> None; "128" -> 128    raises ConfigError
+    PRESETS           the preset names (core.training.PRESETS), "convnet" among them
+    parse_layers("conv 8x5, pool 2, dense 128") -> the canonical text; raises ConfigError naming
+                      the bad item (the grammar: core.architecture)
 """
 import re
 
@@ -18,7 +21,10 @@ from .initializers import INITIALIZERS as _INITIALIZERS
 from .losses import LOSSES as _LOSSES
 from .model import MAX_HIDDEN_LAYERS, MAX_UNITS
 from .optimizers import OPTIMIZERS as _OPTIMIZERS
+from .architecture import layers_text
+from .architecture import parse_layers as _parse_layer_specs
 from .training import LR_SCHEDULES as _LR_SCHEDULES
+from .training import PRESETS as _PRESETS
 
 ACTIVATIONS = tuple(HIDDEN_ACTIVATIONS)
 OUTPUT_ACTIVATIONS = tuple(OUTPUT_ACTIVATIONS)
@@ -26,7 +32,8 @@ LOSSES = tuple(_LOSSES)
 INITIALIZERS = tuple(_INITIALIZERS)
 OPTIMIZERS = tuple(_OPTIMIZERS)
 LR_SCHEDULES = tuple(_LR_SCHEDULES)
-__all__ = ["DATASETS", "TITLES", "CLASS_NAMES", "SCALINGS", "ACTIVATIONS", "OUTPUT_ACTIVATIONS",
+PRESETS = tuple(_PRESETS)
+__all__ = ["PRESETS", "parse_layers", "DATASETS", "TITLES", "CLASS_NAMES", "SCALINGS", "ACTIVATIONS", "OUTPUT_ACTIVATIONS",
            "LOSSES", "INITIALIZERS", "OPTIMIZERS", "LR_SCHEDULES", "label", "parse_hidden_sizes",
            "parse_batch_size"]
 
@@ -42,6 +49,8 @@ _LABELS = {
     "he": "He", "glorot": "Glorot", "small_uniform": "small uniform",
     "sgd": "SGD", "momentum": "momentum", "adam": "Adam",
     "constant": "constant", "cosine": "cosine",
+    "original": "original", "textbook": "textbook", "recommended": "recommended",
+    "convnet": "conv net",
     "unit": "unit [0, 1]", "symmetric": "symmetric [-1, 1]",
 }
 
@@ -73,6 +82,13 @@ def parse_hidden_sizes(text):
         raise ConfigError(f"Use at most {MAX_HIDDEN_LAYERS} hidden layers of 1 to {MAX_UNITS:,} "
                           f"units each; got {', '.join(map(str, sizes))}.")
     return sizes
+
+
+def parse_layers(text):
+    """A network's hidden layers as text -> its canonical form: "Conv 8x5,pool" -> "conv 8x5,
+    pool 2". Plain numbers are dense layers, so "256, 128" is still an MLP. Raises ConfigError
+    naming the bad item."""
+    return layers_text(_parse_layer_specs(text))
 
 
 def parse_batch_size(text):

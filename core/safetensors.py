@@ -6,7 +6,10 @@ The format (huggingface/safetensors): an 8-byte little-endian unsigned length N,
     {"0.weight": {"dtype": "F32", "shape": [256, 784], "data_offsets": [0, 802816]}, ...,
      "__metadata__": {"format": "nn-playground-mlp", ...}}     # offsets within the data part
 
-Tensor names: those of ``nn.Sequential(Linear, act, Linear, act, ..., Linear)``'s state_dict.
+Tensor names: those of ``nn.Sequential(Linear, act, Linear, act, ..., Linear)``'s state_dict; for
+a conv net, of ``nn.Sequential(Conv2d, act, MaxPool2d, ..., Flatten, Linear, act, ..., Linear)``
+(``torch_modules``): each weighted module's index in the Sequential, ``"{index}.weight"``, a conv
+weight in PyTorch's own layout (C_out, C_in, k, k), the input images (N, 1, 28, 28).
 The Linear layers sit at the even indices 0, 2, 4, ... and the hidden activation modules (which
 have no weights) at the odd ones between them:
 
@@ -48,32 +51,52 @@ OUTPUT_TEXT = {"softmax": "probabilities = softmax(logits, dim=1)",
 SCALING_TEXT = {"unit": "pixels / 255, in [0, 1]", "symmetric": "pixels / 127.5 - 1, in [-1, 1]"}
 
 
-def tensor_name(layer, kind):
-    """The PyTorch name of our ``layers.{layer}.W`` (kind "W") or ``.b`` (kind "b")."""
-    return f"{2 * layer}.{'weight' if kind == 'W' else 'bias'}"
+def torch_modules(model):
+    """[(PyTorch module as code, our weight layer index or None)] of the model's inference
+    sequence: the nn.Sequential's modules in order (dropout and our row-to-image reshape left out:
+    a conv net's Sequential takes images (N, 1, 28, 28))."""
+    from .conv import Conv2D, MaxPool2D
+    from .layers import Activation, Dense, Flatten
+    config, modules = model.config, []
+    for layer in model.sequence:
+        if isinstance(layer, Dense):
+            fan_in, fan_out = layer.W.shape
+            modules.append((f"nn.Linear({fan_in}, {fan_out})", model.layers.index(layer)))
+        elif isinstance(layer, Conv2D):
+            C_out, C_in, k, _ = layer.W.shape
+            pad = ", padding='same'" if layer.padding == "same" else ""
+            modules.append((f"nn.Conv2d({C_in}, {C_out}, {k}{pad})", model.layers.index(layer)))
+        elif isinstance(layer, Activation):
+            modules.append((TORCH_ACTIVATIONS[config.activation], None))
+        elif isinstance(layer, MaxPool2D):
+            modules.append(("nn.MaxPool2d(2)", None))
+        elif isinstance(layer, Flatten):
+            modules.append(("nn.Flatten()", None))
+    return modules
 
 
 def state_dict(model):
-    """{"0.weight": (D_out, D_in), "0.bias": (D_out,), "2.weight": ...} of an MLP, C-contiguous
-    copies in the model's dtype: what ``nn.Sequential.load_state_dict`` takes."""
+    """{"0.weight": (D_out, D_in), "0.bias": (D_out,), "2.weight": ...} of the model, C-contiguous
+    copies in the model's dtype: what ``nn.Sequential.load_state_dict`` takes. A conv layer's
+    weight (C_out, C_in, k, k) is PyTorch's layout already; a dense layer's W is transposed."""
     tensors = {}
-    for i in range(len(model.config.layer_sizes) - 1):
-        W, b = model.params[f"layers.{i}.W"], model.params[f"layers.{i}.b"]
-        tensors[tensor_name(i, "W")] = np.ascontiguousarray(W.T)       # (D_out, D_in)
-        tensors[tensor_name(i, "b")] = np.ascontiguousarray(b)
+    for index, (_, layer) in enumerate(torch_modules(model)):
+        if layer is None:
+            continue
+        W, b = model.params[f"layers.{layer}.W"], model.params[f"layers.{layer}.b"]
+        tensors[f"{index}.weight"] = np.ascontiguousarray(W.T if W.ndim == 2 else W)
+        tensors[f"{index}.bias"] = np.ascontiguousarray(b)
     return tensors
 
 
 def torch_code(config):
     """The nn.Sequential of ``config`` as code, e.g. "nn.Sequential(nn.Linear(784, 128), nn.ReLU(),
     nn.Linear(128, 10))"."""
-    sizes = config.layer_sizes
-    modules = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        if i:
-            modules.append(TORCH_ACTIVATIONS[config.activation])
-        modules.append(f"nn.Linear({fan_in}, {fan_out})")
-    return f"nn.Sequential({', '.join(modules)})"
+    from .model import MLP
+    model = MLP(config, params={f"layers.{i}.{k}": np.zeros(shape, np.float32)
+                                for i, shapes in enumerate(config.weight_shapes())
+                                for k, shape in zip("Wb", shapes)})
+    return f"nn.Sequential({', '.join(code for code, _ in torch_modules(model))})"
 
 
 def metadata(saved):
@@ -84,12 +107,14 @@ def metadata(saved):
         "format_version": str(FORMAT_VERSION),
         "dataset": saved.dataset,
         "layer_sizes": ",".join(str(size) for size in config.layer_sizes),
+        "layers": config.layers,
         "activation": config.activation,
         "output_activation": config.output_activation,
         "output": OUTPUT_TEXT[config.output_activation],
         "scaling": saved.scaling,
         "input": (f"rows of {config.input_size} pixels (28x28, row-major, white ink on black), "
-                  f"scaled as {SCALING_TEXT.get(saved.scaling, saved.scaling)}"),
+                  f"scaled as {SCALING_TEXT.get(saved.scaling, saved.scaling)}"
+                  + (", reshaped to images (N, 1, 28, 28)" if config.layers else "")),
         "pytorch": torch_code(config),
         "model_config": json.dumps(config.to_dict()),
     }

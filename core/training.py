@@ -21,6 +21,7 @@ from .errors import ConfigError, TrainingDiverged
 from .health import layer_stats
 from .model import MLP, ModelConfig
 from .optimizers import OPTIMIZERS, make_optimizer
+from .records import RunProgress, TrainRecord, known, plain  # noqa: F401  (re-exported)
 
 MAX_STEPS = 1_000_000
 MAX_EPOCHS = 1000
@@ -126,47 +127,6 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
-class RunProgress:
-    """How far a run is, for records that have ``step``, ``total_steps`` and ``elapsed``
-    (TrainRecord here, core.finetune's TeachRecord)."""
-
-    @property
-    def progress(self):
-        return self.step / self.total_steps
-
-    @property
-    def eta(self):
-        """Estimated seconds left, from the pace so far."""
-        return self.elapsed / self.step * (self.total_steps - self.step) if self.step else float("nan")
-
-
-@dataclass(frozen=True)
-class TrainRecord(RunProgress):
-    step: int
-    total_steps: int
-    epoch: float                    # fractional: steps done / steps per epoch
-    train_loss: float               # mean over the steps since the previous record
-    train_accuracy: float
-    val_loss: float                 # nan when there is no validation split
-    val_accuracy: float
-    learning_rate: float
-    elapsed: float                  # seconds since training started
-    samples_per_second: float
-    layers: tuple = ()              # per weight layer: {"layer", "dead_share", "update_ratio",
-                                    # "grad_norm"} (core.health.layer_stats)
-
-    def to_dict(self):
-        """Plain JSON-able types: ``layers`` becomes a list of dicts of floats (nan stays nan)."""
-        d = {name: plain(value) for name, value in asdict(self).items()}
-        d["layers"] = [{key: plain(value) for key, value in layer.items()} for layer in self.layers]
-        return d
-
-
-def plain(value):
-    """A NumPy scalar (np.float32 has no JSON form) as the Python int or float it holds."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 @dataclass(frozen=True)
 class Preset:
     name: str
@@ -201,6 +161,16 @@ PRESETS = {
         ModelConfig(hidden_sizes=(256, 128), activation="relu", output_activation="softmax",
                     loss="cross_entropy", init="he", dropout=0.1),
         TrainConfig(learning_rate=0.001, epochs=20, batch_size=128, optimizer="adam",
+                    lr_schedule="cosine", scaling="unit", validation_size=VALIDATION_SHARE),
+    ),
+    "convnet": Preset(
+        "convnet",
+        "A small convolutional network, the next step after the MLP: two 5x5 conv layers (16 and "
+        "32 channels) each with 2x2 max pooling, a dense layer of 128, Adam with a cosine "
+        "schedule, 6 epochs. Past 99% on MNIST in about 3 minutes here.",
+        ModelConfig(layers="conv 16x5, pool 2, conv 32x5, pool 2, dense 128", activation="relu",
+                    output_activation="softmax", loss="cross_entropy", init="he"),
+        TrainConfig(learning_rate=0.001, epochs=6, batch_size=128, optimizer="adam",
                     lr_schedule="cosine", scaling="unit", validation_size=VALIDATION_SHARE),
     ),
 }
@@ -283,7 +253,7 @@ def _fit(model, splits, config, rng):
     full_batch = batch == n_train and augment is None
 
     compact = None
-    if full_batch and n_train > 4 * COMPACT_MIN_ROWS:
+    if full_batch and n_train > 4 * COMPACT_MIN_ROWS and not model.config.layers:
         compact = CompactRows.worth_it(X, y)
 
     # Records during the run measure validation on its first RECORD_VALIDATION images (the last

@@ -1,4 +1,4 @@
-"""PNG figures for the CLI's ``visualize``. matplotlib is imported inside ``write_all`` only, so
+"""PNG figures for the CLI's ``visualize`` (a conv net's filters and feature maps: core.visualize_conv). matplotlib is imported inside ``write_all`` only, so
 the rest of core stays pure NumPy."""
 import os
 from pathlib import Path
@@ -46,6 +46,17 @@ def write_all(saved, raw, probabilities, labels, out_dir):
         ax.legend(loc="best") if saved.history else None
     save(fig, "training_curves.png")
 
+    if model.config.layers:                              # a conv net: filters and feature maps
+        from .visualize_conv import conv_filters, feature_maps
+        conv_filters(plt, save, model)
+        feature_maps(plt, save, model, raw, saved.scaling, saved.dataset)
+    else:
+        _mlp_figures(plt, save, model, raw, saved, names)
+    _results(plt, save, raw, probabilities, labels, names)
+    return paths
+
+
+def _mlp_figures(plt, save, model, raw, saved, names):
     # 2. first-layer weights as 28x28 tiles (what each hidden unit looks for)
     W = model.params["layers.0.W"]                       # (784, H0)
     units = min(W.shape[1], 64)
@@ -84,6 +95,9 @@ def write_all(saved, raw, probabilities, labels, out_dir):
     fig.tight_layout()
     save(fig, "hidden_activations.png")
 
+
+def _results(plt, save, raw, probabilities, labels, names):
+
     # 4. misclassified test images, most confident first
     wrong = mistakes(probabilities, labels)[:40]
     cols = 8
@@ -110,4 +124,3 @@ def write_all(saved, raw, probabilities, labels, out_dir):
     ax.set_yticks(range(10), [n[:8] for n in names], fontsize=7)
     ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test set)")
     save(fig, "confusion_matrix.png")
-    return paths

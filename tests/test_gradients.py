@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from core.activations import HIDDEN_ACTIVATIONS, Softmax, softmax
+from core.activations import HIDDEN_ACTIVATIONS, Sigmoid, Softmax, softmax
 from core.layers import Dense
 from core.losses import MeanSquaredError, SoftmaxCrossEntropy
 from core.model import MLP, ModelConfig
@@ -64,13 +64,24 @@ def test_cross_entropy_gradient_is_p_minus_y_over_n():
     check("cross-entropy", dZ, numeric_grad(lambda: SoftmaxCrossEntropy().loss_and_delta(Z, y)[0], Z))
 
 
-def test_mse_gradient():
+@pytest.mark.parametrize("output", [Sigmoid, Softmax])
+def test_mse_gradient_through_the_output_activation(output):
     rng = np.random.default_rng(4)
-    A, y = rng.random((5, 10)), rng.integers(0, 10, 5)
-    loss, dA = MeanSquaredError().loss_and_delta(A, y)
+    Z, y = rng.standard_normal((5, 10)), rng.integers(0, 10, 5)
+    mse = MeanSquaredError(output())
+    loss, A, dZ = mse.loss_and_delta(Z, y)
     Y = np.eye(10)[y]
+    np.testing.assert_allclose(A, output().forward(Z))
     np.testing.assert_allclose(loss, ((A - Y) ** 2).sum() / 5)
-    check("mse", dA, numeric_grad(lambda: MeanSquaredError().loss_and_delta(A, y)[0], A))
+    check("mse", dZ, numeric_grad(lambda: mse.loss_and_delta(Z, y)[0], Z))
+
+
+def test_every_loss_returns_loss_probabilities_and_logit_gradient():
+    rng = np.random.default_rng(6)
+    Z, y = rng.standard_normal((4, 10)), rng.integers(0, 10, 4)
+    for loss_fn in (SoftmaxCrossEntropy(), MeanSquaredError(Softmax()), MeanSquaredError(Sigmoid())):
+        loss, P, dZ = loss_fn.loss_and_delta(Z, y)
+        assert np.isscalar(loss) and P.shape == Z.shape and dZ.shape == Z.shape, loss_fn
 
 
 def test_softmax_is_finite_for_huge_logits():
@@ -87,7 +98,8 @@ def test_dense_layer_gradients():
     X, W, b = rng.standard_normal((4, 6)), rng.standard_normal((6, 3)), rng.standard_normal(3)
     weights = rng.standard_normal((4, 3))
     layer = Dense(W, b)
-    dX, dW, db = layer.backward(X, weights)
+    dX, grads = layer.backward(X, weights)
+    dW, db = grads["W"], grads["b"]
     f = lambda: float((weights * layer.forward(X)).sum())
     check("dense dX", dX, numeric_grad(f, X))
     check("dense dW", dW, numeric_grad(f, W))

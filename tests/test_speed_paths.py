@@ -33,19 +33,19 @@ def straightforward(model, X, y):
         cache.append((A, Z, H))
         A = H
     logits = model.layers[-1].forward(A)
-    if model.loss_fn.fused_with_softmax:
-        loss, probs, dZ = model.loss_fn.loss_and_delta(logits, y)
-    else:
-        probs = model.output_activation.forward(logits)
-        loss, dA = model.loss_fn.loss_and_delta(probs, y)
-        dZ = model.output_activation.backward(logits, probs, dA)
+    loss, probs, dZ = model.loss_fn.loss_and_delta(logits, y)
     grads = {}
     n = len(model.layers) - 1
-    dA, grads[f"layers.{n}.W"], grads[f"layers.{n}.b"] = model.layers[-1].backward(A, dZ)
+
+    def backward(i, A_in, dZ):
+        dA, g = model.layers[i].backward(A_in, dZ)
+        grads[f"layers.{i}.W"], grads[f"layers.{i}.b"] = g["W"], g["b"]
+        return dA
+
+    dA = backward(n, A, dZ)
     for i in range(n - 1, -1, -1):
         A_in, Z, H = cache[i]
-        dZ = model.activation.backward(Z, H, dA)
-        dA, grads[f"layers.{i}.W"], grads[f"layers.{i}.b"] = model.layers[i].backward(A_in, dZ)
+        dA = backward(i, A_in, model.activation.backward(Z, H, dA))
     return loss, probs, grads
 
 
