@@ -44,7 +44,7 @@ def preset_settings(name, n_train):
         batch = t.batch_size if t.batch_size in BATCH_SIZES else nearest(BATCH_SIZES, t.batch_size)
     return {
         "preset": name,
-        "hidden": ", ".join(str(h) for h in m.hidden_sizes),
+        "hidden": m.layers or ", ".join(str(h) for h in m.hidden_sizes),
         "activation": m.activation, "output_activation": m.output_activation, "loss": m.loss,
         "init": m.init, "dropout": float(m.dropout),
         "learning_rate": nearest(LEARNING_RATES, t.learning_rate),
@@ -81,10 +81,20 @@ def setting(name):
     return st.session_state[K + name]
 
 
+def network_layers(text):
+    """The ModelConfig fields for the form's layers text: {"hidden_sizes": ...} for an MLP
+    ("256, 128"; empty: no hidden layer), {"layers": ...} for a conv net ("conv 8x5, pool 2,
+    dense 128"). Raises ConfigError naming the bad part."""
+    canonical = options.parse_layers(text)
+    if "conv" in canonical or "pool" in canonical or "flatten" in canonical:
+        return {"layers": canonical}
+    return {"hidden_sizes": options.parse_hidden_sizes(text)}
+
+
 def build_configs(dataset):
     """(ModelConfig, TrainConfig) from the controls. Raises ConfigError with a message."""
     model_config = ModelConfig(
-        hidden_sizes=options.parse_hidden_sizes(setting("hidden")),
+        **network_layers(setting("hidden")),
         activation=setting("activation"), output_activation=setting("output_activation"),
         loss=setting("loss"), init=setting("init"), dropout=float(setting("dropout")))
     by_epochs = setting("length_unit") == "epochs"
@@ -110,8 +120,10 @@ def plan_text(model_config, train_config, n_images):
 
 # What each control does, in a sentence or two: the ? next to it.
 HELP = {
-    "hidden": "Units in each hidden layer, input to output, e.g. “256, 128”. More units can learn "
-              "more but train slower; empty means no hidden layer (a linear classifier).",
+    "hidden": "The hidden layers, input to output. Numbers are dense layers of that many units, "
+              "e.g. “256, 128”; empty means no hidden layer (a linear classifier). A conv net: "
+              "“conv 16x5, pool 2, conv 32x5, pool 2, dense 128” (16 filters of 5x5, then 2x2 "
+              "max pooling, ...). More units learn more but train slower.",
     "activation": "The non-linearity after each hidden layer. ReLU (max(0, x)) trains fast; "
                   "sigmoid and tanh saturate and learn slower in deep nets.",
     "loss": "What training minimises. Cross-entropy punishes confident mistakes hard (needs "

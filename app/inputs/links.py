@@ -51,6 +51,9 @@ def _parse(name, text):
             raise ValueError(text)
         return text
     if name == "hidden":
+        canonical = options.parse_layers(text)
+        if "conv" in canonical or "pool" in canonical:
+            return canonical
         return ", ".join(map(str, options.parse_hidden_sizes(text)))
     if name == "learning_rate":
         return nearest(LEARNING_RATES, _number(text))
