@@ -12,7 +12,7 @@ import statistics
 import subprocess
 import time
 
-from benchmarks.browser import (CHROMIUM, CHROMIUM_ARGS, free_port, stop_server,
+from tests.helpers.browser import (CHROMIUM, CHROMIUM_ARGS, free_port, stop_server,
                                 streamlit_process, wait_healthy)
 
 

@@ -185,7 +185,7 @@ def app_seconds(page, url, dataset, epochs, show_inside=None):
 
 def server_mode(args):
     from playwright.sync_api import sync_playwright
-    from benchmarks.browser import (CHROMIUM, CHROMIUM_ARGS_UNTHROTTLED, ServerError,
+    from tests.helpers.browser import (CHROMIUM, CHROMIUM_ARGS_UNTHROTTLED, ServerError,
                                     start_server, stop_server)
 
     work = Path(tempfile.mkdtemp(prefix="ui-overhead-"))

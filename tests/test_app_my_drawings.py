@@ -26,7 +26,7 @@ def app_env(monkeypatch, shipped_models):
 def style():
     """40 drawings of the benchmark's personal style (4 of each class), and 20 more."""
     pytest.importorskip("PIL")
-    from benchmarks.handwriting import make_style_set
+    from tests.helpers.handwriting import make_style_set
     X, y, _ = make_style_set(6, seed=0)
     images = (X * 255 + 0.5).astype(np.uint8)
     sketches = np.repeat(np.repeat(images.reshape(-1, 28, 28), 2, 1), 2, 2)

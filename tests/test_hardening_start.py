@@ -12,10 +12,11 @@ import pytest
 from app import trainer as trainer_module
 from app.trainer import (Trainer, TrainingBusy, limits_text, running_by_visitor, running_count,
                          waiting_count)
-from benchmarks.hardening import simultaneous_starts, small_splits, three_visitors
 from core.model import ModelConfig
 from core.training import TrainConfig
 from tests.conftest import trainings_left
+from tests.helpers.runs import simultaneous_starts, three_visitors
+from tests.helpers.splits import random_splits
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -25,7 +26,7 @@ LONG = TrainConfig(learning_rate=0.1, epochs=200, batch_size=50)        # minute
 
 @pytest.fixture(scope="module")
 def splits():
-    return small_splits()
+    return random_splits(2000)
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from app.snapshots import MAX_BYTES, MAX_COUNT, MIN_COUNT
-from benchmarks.memory_cap import measure_run, sample_splits
 from core import memory
 from core.errors import ConfigError
 from core.memory import SnapshotBudget, check_run_memory, max_run_bytes, run_memory
@@ -15,6 +14,8 @@ from core.model import MLP, ModelConfig
 from core.optimizers import make_optimizer
 from core.training import TrainConfig, get_preset
 from tests.conftest import open_app, texts
+from tests.helpers.runs import measure_run
+from tests.helpers.splits import sample_splits
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -1,24 +1,25 @@
 """The background trainer on its own: runs, stops within a second, diverges, respects the cap,
 and never outlives an abandoned session."""
+import dataclasses
 import os
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from app import trainer as trainer_module
 from app.trainer import Trainer, TrainingBusy
-from benchmarks.load_protocol import process_tree
-from benchmarks.workers import KILL_SCRIPT, exited
 from core.errors import ConfigError
 from core.model import ModelConfig
 from core.training import TrainConfig
 from tests.conftest import trainings_left, wait_for
+from tests.helpers.procs import exited, process_tree
+from tests.helpers.runs import KILL_SCRIPT
+from tests.helpers.splits import splits_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,8 +37,7 @@ def splits():
     X_train, y_train = make(2000)
     X_val, y_val = make(300)
     X_test, y_test = make(300)
-    return SimpleNamespace(X_train=X_train, y_train=y_train, X_val=X_val, y_val=y_val,
-                           X_test=X_test, y_test=y_test, scaling="unit")
+    return splits_of(X_train, y_train, X_val, y_val, X_test, y_test)
 
 
 SMALL = ModelConfig(hidden_sizes=(16,))
@@ -228,8 +228,8 @@ def test_a_network_over_the_memory_cap_is_refused_before_it_takes_a_place(splits
 
 
 def test_a_run_without_validation_images_goes_through_the_worker(splits):
-    no_validation = SimpleNamespace(**{**vars(splits), "X_val": splits.X_val[:0],
-                                       "y_val": splits.y_val[:0]})
+    no_validation = dataclasses.replace(splits, X_val=splits.X_val[:0], y_val=splits.y_val[:0],
+                                        val_indices=splits.val_indices[:0])
     t = Trainer()
     t.start(SMALL, TrainConfig(learning_rate=0.5, iterations=30, batch_size=50), no_validation)
     assert t.join(30)
