@@ -7,6 +7,7 @@ Pages live in pages/ and are reached at /, /train, /draw and /inspect.
 import streamlit as st
 
 from app import visitor
+
 from app.data import dataset_title
 from app.runs import adopt
 from app.session import cookie_seconds, current_model, init_state

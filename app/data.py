@@ -24,6 +24,7 @@ import numpy as np
 import streamlit as st
 
 from app import settings as app_settings
+
 from app.store import hosting
 from core import metrics
 from core.datasets import CLASS_NAMES, TITLES, RawDataset

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from app import replica, visitor
+
 from app.data import model_root, shipped_model
 from app.inputs.form import FORM_KEYS, form_defaults
 from app.store.hosting import clean_when_due, policy

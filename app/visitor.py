@@ -47,6 +47,7 @@ def keep_seconds():
     """How long a visitor who left is remembered: ``NN_VISITOR_KEEP_SECONDS`` (whole seconds, at
     least 1; default 1800). Benchmarks set it short to see the memory come back."""
     from app import settings
+
     return settings.get().visitor_keep_seconds
 
 

@@ -21,7 +21,7 @@ work: figures vary by 2x between runs; run it twice before believing a miss.
 
     python -m benchmarks.explain --page 10 [--url http://127.0.0.1:PORT]
 
-instead draws each of the three stroke digits (benchmarks/browser.py) 10 times on the real Draw
+instead draws each of the three stroke digits (tests/helpers/browser.py) 10 times on the real Draw
 page in headless Chromium, each time once with "Why did it say that?" open on the network
 diagram and once with it closed, and reads the server time the page reports for each stroke:
 the pairs share the machine's load of the moment. Median (min-max) of each, and the median of
@@ -70,7 +70,8 @@ def page_figures(rounds, url=None):
     """Server time per stroke on the Draw page with the network diagram open and closed."""
     from playwright.sync_api import sync_playwright
 
-    from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, PREDICTION_JS, STROKES, served_app
+    from tests.helpers.browser import (CHROMIUM, CHROMIUM_ARGS, PREDICTION_JS, STROKES,
+                                    served_app)
 
     def wait_prediction(page, expected):
         page.wait_for_function(f"() => ({PREDICTION_JS})() === {json.dumps(expected)}",

@@ -35,13 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:                     # run as a script: benchmarks/ is sys.path[0]
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.browser import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS_UNTHROTTLED,
-    PREDICTION_JS,
-    STROKES,
-    served_app,
-)
+from tests.helpers.browser import (CHROMIUM, CHROMIUM_ARGS_UNTHROTTLED, PREDICTION_JS,  # noqa: E402
+                                STROKES, served_app)
 
 GUESS_TIMEOUT_MS = 10_000
 

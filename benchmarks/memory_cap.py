@@ -13,15 +13,14 @@ offline in about a minute.
 import argparse
 import dataclasses
 import time
-import tracemalloc
 
-import numpy as np
 
-from app.runs.replay import MAX_BYTES, MAX_COUNT, MIN_COUNT, Snapshots
-from core.datasets import make_splits, read_sample
+from app.runs.replay import MAX_BYTES, MAX_COUNT, MIN_COUNT
 from core.memory import SnapshotBudget, format_bytes, run_memory
 from core.model import ModelConfig
-from core.training import TrainConfig, fit, new_run
+from core.training import TrainConfig
+from tests.helpers.runs import measure_run
+from tests.helpers.splits import sample_splits
 
 BUDGET = SnapshotBudget(MAX_BYTES, MIN_COUNT, MAX_COUNT)
 
@@ -43,39 +42,6 @@ CONFIGS = [
      TrainConfig(optimizer="adam", learning_rate=0.001, batch_size=64, augment=True,
                  iterations=20)),
 ]
-
-
-def sample_splits(dataset="mnist", validation_size=1000):
-    raw = read_sample(dataset)
-    return raw, make_splits(raw, validation_size, "unit", np.random.default_rng(0))
-
-
-def measure_run(model_config, train_config, splits, budget=BUDGET):
-    """Peak bytes allocated by one short run, above what was allocated when it started: the
-    network, ``fit`` to its end with a replay snapshot per record (as app.trainer does), then the
-    model evaluated on the whole validation and test sets (app.trainer.finish_model)."""
-    started_here = not tracemalloc.is_tracing()
-    if started_here:
-        tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        base, _ = tracemalloc.get_traced_memory()
-        model, rng = new_run(model_config, train_config)
-        snapshots = Snapshots(max_count=budget.max_count, max_bytes=budget.max_bytes)
-        records = fit(model, splits, train_config, rng)
-        try:
-            for index, record in enumerate(records):
-                snapshots.add(index, record.to_dict(), model.copy_params())
-        finally:
-            records.close()
-        model.evaluate(splits.X_val, splits.y_val)
-        model.evaluate(splits.X_test, splits.y_test)
-        _, peak = tracemalloc.get_traced_memory()
-        del model, snapshots
-        return peak - base
-    finally:
-        if started_here:
-            tracemalloc.stop()
 
 
 def estimate(model_config, train_config, raw):

@@ -4,10 +4,10 @@
     python benchmarks/memory_visitors.py --visitors 4 --waves 1 --epochs 1 --watch 5   # quick
     python benchmarks/memory_visitors.py --max-trainings 2    # the default cap: they train in turns
 
-It starts the app (benchmarks/browser.py's served_app: ``streamlit run`` on 127.0.0.1, a free
+It starts the app (tests/helpers/browser.py's served_app: ``streamlit run`` on 127.0.0.1, a free
 port, offline) and reads the server's resident memory, its child processes included (a training
 worker process counts as the server's), from /proc twice a second. Then, per wave, ``--visitors``
-protocol visitors (benchmarks/load_protocol.py's websocket clients, no browser; each a visitor of
+protocol visitors (tests/helpers/protocol.py's websocket clients, no browser; each a visitor of
 its own, without a cookie) arrive half a second apart; each opens the app on Home, goes to /train,
 sets Epochs to ``--epochs`` on the recommended preset (784-256-128-10 Adam), presses Start, watches
 the run for ``--watch`` seconds as a browser does (auto reruns of the live view), and leaves by
@@ -48,16 +48,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:                     # run as a script: benchmarks/ is sys.path[0]
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.browser import served_app  # noqa: E402
-from benchmarks.load_protocol import (  # noqa: E402
-    LOAD_TIMEOUT_S,
-    StreamlitSession,
-    TrainingVisitor,
-    process_tree,
-    rounded,
-    rss_bytes,
-    write_results,
-)
+from benchmarks.load_protocol import rounded, write_results  # noqa: E402
+from tests.helpers.browser import served_app  # noqa: E402
+from tests.helpers.procs import process_tree, rss_bytes  # noqa: E402
+from tests.helpers.protocol import LOAD_TIMEOUT_S, StreamlitSession  # noqa: E402
+from tests.helpers.visitors import TrainingVisitor  # noqa: E402
 
 DISCONNECT_GRACE_S = 15.0     # app/runs/job.py DISCONNECT_GRACE (read from it when it exists)
 SETTLE_MARGIN_S = 10.0        # more than the sum of the cleanup times, before reading memory
@@ -478,7 +473,7 @@ def main(argv=None):
         parser.error("use 1-20 epochs, a watch of 0-600 s and a keep time of 1-600 s")
     if not 1 <= args.max_trainings <= 30:
         parser.error("use a cap of 1-30 trainings")
-    # the server started below inherits these (benchmarks/browser.py adds NN_OFFLINE=1)
+    # the server started below inherits these (tests/helpers/browser.py adds NN_OFFLINE=1)
     os.environ.update({
         "NN_VISITOR_KEEP_SECONDS": str(int(args.keep)),
         "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": str(int(args.keep)),

@@ -12,14 +12,8 @@ import statistics
 import subprocess
 import time
 
-from benchmarks.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    free_port,
-    stop_server,
-    streamlit_process,
-    wait_healthy,
-)
+from tests.helpers.browser import (CHROMIUM, CHROMIUM_ARGS, free_port, stop_server,
+                                streamlit_process, wait_healthy)
 
 
 def one_run(browser):

@@ -44,11 +44,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.render.charts import curves_spec
-from app.runs.trainer import Trainer
-from core.datasets import load_dataset, make_splits  # noqa: E402
-from core.model import MLP  # noqa: E402
-from core.training import fit, get_preset  # noqa: E402
+from app.render.charts import curves_spec  # noqa: E402
+from app.runs.trainer import Trainer  # noqa: E402
+from core.datasets import load_dataset, make_splits          # noqa: E402
+from core.model import MLP                                   # noqa: E402
+from core.training import fit, get_preset                    # noqa: E402
 
 
 def direct(model_config, train_config, splits):
@@ -185,14 +185,8 @@ def app_seconds(page, url, dataset, epochs, show_inside=None):
 
 def server_mode(args):
     from playwright.sync_api import sync_playwright
-
-    from benchmarks.browser import (
-        CHROMIUM,
-        CHROMIUM_ARGS_UNTHROTTLED,
-        ServerError,
-        start_server,
-        stop_server,
-    )
+    from tests.helpers.browser import (CHROMIUM, CHROMIUM_ARGS_UNTHROTTLED, ServerError,
+                                    start_server, stop_server)
 
     work = Path(tempfile.mkdtemp(prefix="ui-overhead-"))
     try:

@@ -25,29 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app.runs.trainer import Trainer
-from core.datasets import load_dataset, make_splits  # noqa: E402
-from core.training import TrainConfig, get_preset  # noqa: E402
-
-
-def _status_field(pid, field):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def exited(pid):
-    """Whether process ``pid`` has ended: gone, or a zombie waiting for its parent to reap it."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] == "Z"
-    except OSError:
-        return True
+from app.runs.trainer import Trainer  # noqa: E402
+from core.datasets import load_dataset, make_splits     # noqa: E402
+from core.training import TrainConfig, get_preset      # noqa: E402
+from tests.helpers.procs import exited, status         # noqa: E402
+from tests.helpers.runs import KILL_SCRIPT             # noqa: E402
 
 
 def _wait(predicate, timeout=60.0, every=0.005):
@@ -69,7 +51,7 @@ def start_and_stop(model_config, splits, dataset):
     first = time.perf_counter() - began
     pid = t.worker_pid
     _wait(lambda: len(t.snapshot(poll=False).history) >= 20)
-    peak = _status_field(pid, "VmHWM")
+    peak = status("VmHWM", pid)
     asked = time.perf_counter()
     t.stop()
     _wait(lambda: t.snapshot(poll=False).finished)
@@ -92,27 +74,6 @@ def throughput(model_config, train_config, splits, dataset, runs):
         last = t.snapshot(poll=False).history[-1]
         speeds.append(last["step"] * train_config.batch_size / last["elapsed"])
     return speeds
-
-
-KILL_SCRIPT = """
-import sys, time
-sys.path.insert(0, {root!r})
-import numpy as np
-from app.runs.trainer import Trainer
-from core.datasets import Splits
-from core.model import ModelConfig
-from core.training import TrainConfig
-rng = np.random.default_rng(0)
-X = rng.random((2000, 784), dtype=np.float32); y = rng.integers(0, 10, 2000)
-splits = Splits(X_train=X, y_train=y, X_val=X[:100], y_val=y[:100], X_test=X[:100],
-                y_test=y[:100], scaling="unit")
-t = Trainer()
-t.start(ModelConfig(hidden_sizes=(128,)), TrainConfig(iterations=10**6, batch_size=64), splits)
-while not t.snapshot().history:
-    time.sleep(0.01)
-print(t.worker_pid, flush=True)
-time.sleep(600)
-"""
 
 
 def orphan_seconds():

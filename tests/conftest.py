@@ -1,13 +1,11 @@
 import gzip
 import hashlib
 import os
-import shutil
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -35,8 +33,13 @@ def network_not_yet_found_unreachable():
 
 @pytest.fixture
 def app_models(monkeypatch, tmp_path):
-    """For AppTest: offline, st.navigation mode, and an empty model folder in tmp_path (returned;
-    ``shipped_models`` fills it). Waits for any training a test started to end.
+    """For AppTest: offline, the bundled samples as the data (whatever NN_DATA_DIR or the user's
+    cache hold: pages' figures and texts are the samples'), st.navigation mode, and an empty model
+    folder in tmp_path (returned; ``shipped_models`` fills it). Waits for any training a test
+    started to end.
+
+    Every AppTest goes through here, so the app's process-wide dataset cache only ever holds the
+    samples.
 
     AppTest re-detects the legacy pages/ folder on every run and would then run a page file
     without the frame; a real server switches that off on the first st.navigation call.
@@ -44,6 +47,8 @@ def app_models(monkeypatch, tmp_path):
     from streamlit.runtime.pages_manager import PagesManager
 
     monkeypatch.setenv("NN_OFFLINE", "1")
+    monkeypatch.delenv("NN_DATA_DIR", raising=False)
+    monkeypatch.setenv("NN_CACHE_DIR", str(tmp_path / "empty-cache"))
     model_dir = tmp_path / "model"
     monkeypatch.setenv("NN_MODEL_DIR", str(model_dir))
     original = PagesManager.__init__
@@ -80,21 +85,10 @@ def trainings_left(timeout=5.0):
 
 @pytest.fixture
 def shipped_models(app_models):
-    """``app_models`` holding a copy of the shipped models (none when they are not built yet)."""
-    if (ROOT / "model").is_dir():
-        shutil.copytree(ROOT / "model", app_models, dirs_exist_ok=True)
-    return app_models
-
-
-# -- data -------------------------------------------------------------------------------------------
-def blobs(n=600, seed=0, classes=10, dim=784):
-    """Separable synthetic data shaped like MNIST: one prototype image per class plus noise."""
-    rng = np.random.default_rng(seed)
-    prototypes = rng.random((classes, dim)) < 0.15
-    y = rng.integers(0, classes, n)
-    X = np.clip(prototypes[y] * 0.9 + rng.random((n, dim)) * 0.3, 0, 1).astype(np.float32)
-    cut = n * 5 // 6
-    return SimpleNamespace(X_train=X[:cut], y_train=y[:cut], X_val=X[cut:], y_val=y[cut:])
+    """``app_models`` holding a copy of the shipped models (none when they are not built yet),
+    and nothing else a user may have trained into model/."""
+    from tests.helpers.models import copy_shipped_models
+    return copy_shipped_models(app_models)
 
 
 # -- AppTest helpers (import them: ``from tests.conftest import open_app, texts``) ----------------

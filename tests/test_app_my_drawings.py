@@ -26,7 +26,7 @@ def app_env(monkeypatch, shipped_models):
 def style():
     """40 drawings of the benchmark's personal style (4 of each class), and 20 more."""
     pytest.importorskip("PIL")
-    from benchmarks.handwriting import make_style_set
+    from tests.helpers.handwriting import make_style_set
     X, y, _ = make_style_set(6, seed=0)
     images = (X * 255 + 0.5).astype(np.uint8)
     sketches = np.repeat(np.repeat(images.reshape(-1, 28, 28), 2, 1), 2, 2)
@@ -258,6 +258,7 @@ def test_a_reload_finds_your_drawings_and_the_taught_model(style, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     from app import visitor
+
     from tests.conftest import APP
 
     monkeypatch.setattr(visitor, "request_cookies", lambda: {})

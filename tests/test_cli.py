@@ -108,9 +108,9 @@ def test_eval_prints_a_readable_per_class_table():
 
 
 def test_train_never_touches_the_shipped_model_and_eval_says_which_file_it_reads(tmp_path):
-    import shutil
-    models = tmp_path / "model"
-    shutil.copytree(ROOT / "model", models)
+    from tests.helpers.models import copy_shipped_models
+    # the shipped models alone: not a model the README's `python -m core train` left in model/
+    models = copy_shipped_models(tmp_path / "model")
     shipped = (models / "mnist" / "pretrained.npz").read_bytes()
     env = {"NN_MODEL_DIR": str(models)}
     r = run("eval", env_extra=env)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.browser import free_port, stop_server, wait_healthy
+from tests.helpers.browser import free_port, stop_server, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -190,7 +190,8 @@ def test_every_copied_file_exists_and_reaches_the_build_context():
 def test_dockerignore_leaves_out_git_tests_and_generated_files():
     rules = ignore_rules()
     for left_out in (".git/HEAD", "tests/test_container.py", "benchmarks/results/load_protocol.md",
-                     "benchmarks/browser.py", "artifacts/draw-1-empty.png",
+                     "benchmarks/speed.py", "tests/helpers/browser.py",
+                     "artifacts/draw-1-empty.png",
                      "figures/mnist/weights.png", "model/mnist/nn_parameters.npz",
                      "model/mnist/a visitor's model.npz", ".streamlit/secrets.toml",
                      "core/__pycache__/model.cpython-311.pyc", "app/.state.py.x1y2.tmp",
@@ -238,10 +239,10 @@ def container_command(app_dir, port):
 
 
 def open_page(url, page_name):
-    """Open ``page_name`` as a visitor's browser does (benchmarks/load_protocol.py's protocol
-    client); returns the texts of that first run. Fails on an exception or st.error in it."""
+    """Open ``page_name`` as a visitor's browser does (tests/helpers/protocol.py's client);
+    returns the texts of that first run. Fails on an exception or st.error in it."""
     pytest.importorskip("websockets")
-    from benchmarks.load_protocol import StreamlitSession
+    from tests.helpers.protocol import StreamlitSession
 
     async def visit():
         session = StreamlitSession(url, page_name, "container-test")

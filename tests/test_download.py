@@ -169,6 +169,7 @@ def test_unwritable_cache_fails_before_downloading(tmp_path, mirror, online):
 def test_no_network_is_one_clear_line_and_no_retry_within_the_process(tmp_path, online,
                                                                        monkeypatch):
     from core.datasets import load_dataset
+    monkeypatch.delenv("NN_DATA_DIR", raising=False)       # no data folder: the cache, then mirrors
     monkeypatch.setenv("NN_MIRRORS", dead_url())
     heard = []
     raw = load_dataset("mnist", cache_dir=tmp_path, progress=lambda d, t, m: m and heard.append(m))

@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,7 +14,8 @@ from core.handwriting import Drawings, write_dir
 from core.model import MLP, ModelConfig
 from core.modelio import load_model
 from core.training import TrainConfig, fit
-from tests.conftest import blobs, needs_model
+from tests.conftest import needs_model
+from tests.helpers.splits import blobs
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "model" / "mnist" / "pretrained.npz"
@@ -32,9 +32,7 @@ def style(n_per_class, seed, prototypes):
 @pytest.fixture(scope="module")
 def trained():
     """A small model that knows the blobs dataset (and nothing of the new style)."""
-    data = blobs(n=1800, seed=0)
-    splits = SimpleNamespace(X_train=data.X_train, y_train=data.y_train, X_val=data.X_val,
-                             y_val=data.y_val, X_test=data.X_val, y_test=data.y_val)
+    splits = blobs(n=1800, seed=0)                  # its validation images are its test set
     model = MLP(ModelConfig(hidden_sizes=(32,)), np.random.default_rng(0))
     for _ in fit(model, splits, TrainConfig(learning_rate=0.01, optimizer="adam", epochs=3,
                                             batch_size=64, validation_size=0)):

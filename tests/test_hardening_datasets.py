@@ -16,13 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks.hardening import json_lines, run_child
-from benchmarks.hostile import gzip_bomb
 from core import download
 from core.datasets import load_dataset
 from core.errors import DatasetError, DownloadError
 from core.idx import MAX_IDX_BYTES, decompress, encode_idx, parse_idx, read_idx
 from tests.conftest import checksum_table, tiny_dataset
+from tests.helpers.hostile import gzip_bomb
+from tests.helpers.procs import json_lines, run_child
 
 MB = 2**20
 
@@ -57,9 +57,10 @@ def test_a_bomb_in_the_cache_is_skipped_fast_in_little_memory(tmp_path):
     """970 KB in the cache peaked at 2 GB and delayed the first page by 9 s."""
     cache_with_bomb(tmp_path)
     code = f"""
-import json, warnings
+import json, os, warnings
 warnings.simplefilter("ignore")
-from benchmarks.hardening import limit_address_space, measured
+os.environ.pop("NN_DATA_DIR", None)                    # no data folder: the cache is read
+from tests.helpers.procs import limit_address_space, measured
 from core.datasets import load_dataset, read_sample
 read_sample("mnist")                                   # warm up the sample's reader
 limit_address_space(300 * 2**20)
@@ -79,9 +80,10 @@ print(json.dumps({{"outcome": outcome, "seconds": seconds, "peak": peak,
     assert result["seconds"] < 2 and result["peak"] < 150 * MB
 
 
-def test_the_cache_never_inflates_beyond_the_official_size(tmp_path):
+def test_the_cache_never_inflates_beyond_the_official_size(tmp_path, monkeypatch):
     """A bomb whose header says 60,000 images (the official 47 MB) but inflates to 48 MB is
     stopped at 47 MB, before any checksum."""
+    monkeypatch.delenv("NN_DATA_DIR", raising=False)       # no data folder: the cache is read
     mnist = cache_with_bomb(tmp_path, real_bytes=48 * MB)
     with pytest.warns(RuntimeWarning, match="promises"):
         raw = load_dataset("mnist", cache_dir=tmp_path, download=False)

@@ -14,8 +14,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmarks.hardening import json_lines, run_child
-from benchmarks.hostile import model_file, model_file_with_history, npz, weights
 from core import modelio
 from core.errors import ConfigError, ModelFileError
 from core.model import MLP, ModelConfig
@@ -31,6 +29,8 @@ from core.modelio import (
     too_large_to_save,
 )
 from tests.conftest import open_app, texts
+from tests.helpers.hostile import model_file, model_file_with_history, npz, weights
+from tests.helpers.procs import json_lines, run_child
 
 MB = 2**20
 
@@ -88,7 +88,7 @@ def test_a_history_of_32_million_entries_is_refused_quickly_in_little_memory():
     data = model_file_with_history(32_000_000)
     code = f"""
 import json
-from benchmarks.hardening import limit_address_space, measured
+from tests.helpers.procs import limit_address_space, measured
 from core.modelio import load_model
 data = open({str(_write_tmp(data))!r}, "rb").read()
 load_model(data[:0] + b"PK") if False else None

@@ -7,24 +7,16 @@ one per visitor, at most the server's cap training and the rest waiting in line.
 at the server's time limit, keeping what it learned.
 """
 import time
-
 import pytest
 
 from app.runs import line
-from app.runs.line import (
-    TrainingBusy,
-    limits_text,
-    max_run_seconds,
-    max_trainings,
-    running_by_visitor,
-    running_count,
-    waiting_count,
-)
+from app.runs.line import TrainingBusy, limits_text, max_run_seconds, max_trainings, running_by_visitor, running_count, waiting_count
 from app.runs.trainer import Trainer
-from benchmarks.hardening import simultaneous_starts, small_splits, three_visitors
 from core.model import ModelConfig
 from core.training import TrainConfig
 from tests.conftest import trainings_left
+from tests.helpers.runs import simultaneous_starts, three_visitors
+from tests.helpers.splits import random_splits
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -34,7 +26,7 @@ LONG = TrainConfig(learning_rate=0.1, epochs=200, batch_size=50)        # minute
 
 @pytest.fixture(scope="module")
 def splits():
-    return small_splits()
+    return random_splits(2000)
 
 
 @pytest.fixture(autouse=True)

@@ -390,6 +390,7 @@ def test_local_mode_is_unchanged_one_shared_folder_and_no_quota(app_models):
 def test_hosted_the_cookie_lasts_as_long_as_the_saved_models_and_is_renewed_each_session(
         hosted, monkeypatch):
     from app import visitor
+
     assert cookie_seconds() == 7 * 86400
     token = "returning-visitor-token-0123"
     monkeypatch.setattr(visitor, "request_cookies", lambda: {visitor.COOKIE: token})

@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from app import replica
+
 from app.store import hosting
 
 ROOT = Path(__file__).resolve().parents[1]

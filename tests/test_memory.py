@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from app.runs.replay import MAX_BYTES, MAX_COUNT, MIN_COUNT
-from benchmarks.memory_cap import measure_run, sample_splits
 from core import memory
 from core.errors import ConfigError
 from core.memory import SnapshotBudget, check_run_memory, max_run_bytes, run_memory
@@ -15,6 +14,8 @@ from core.model import MLP, ModelConfig
 from core.optimizers import make_optimizer
 from core.training import TrainConfig, get_preset
 from tests.conftest import open_app, texts
+from tests.helpers.runs import measure_run
+from tests.helpers.splits import sample_splits
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -112,12 +113,6 @@ MEASURED = [
     pytest.param(ModelConfig(hidden_sizes=(1024,), activation="sigmoid", dropout=0.5),
                  TrainConfig(optimizer="adam", learning_rate=0.001, batch_size=64, augment=True,
                              iterations=6), id="sigmoid-augmented"),
-    pytest.param(ModelConfig(layers="conv 16x5, pool 2, conv 32x5, pool 2, dense 128", dropout=0.2),
-                 TrainConfig(optimizer="adam", learning_rate=0.001, batch_size=128, augment=True,
-                             iterations=4), id="convnet-augmented-dropout"),
-    pytest.param(ModelConfig(layers="conv 8x3 same, pool 2, dense 32"),
-                 TrainConfig(optimizer="sgd", learning_rate=0.05, batch_size=None, iterations=2),
-                 id="conv-full-batch"),
 ]
 
 
@@ -180,7 +175,7 @@ def test_sgd_is_suggested_only_when_it_would_fit():
     assert "SGD" not in str(refused.value)
 
 
-@pytest.mark.parametrize("name", ["recommended", "original", "textbook", "convnet"])
+@pytest.mark.parametrize("name", ["recommended", "original", "textbook"])
 def test_the_presets_fit_under_the_default_cap_with_a_workers_copy_of_mnist(name):
     preset = get_preset(name)
     needs = check_run_memory(preset.model, preset.train, snapshot_budget=BUDGET,

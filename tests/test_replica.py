@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from app import replica
+
 from app.store import hosting
 from app.runs.trainer import Trainer
 from core.model import ModelConfig

@@ -1,5 +1,6 @@
 """The reporting plan of fit: when records come, what step 0 holds, layer health in every record,
 where a diverging run blew up, and records that survive JSON and model files."""
+import dataclasses
 import json
 import math
 
@@ -10,17 +11,10 @@ from core.errors import ConfigError, TrainingDiverged
 from core.health import dead_share
 from core.model import MLP, ModelConfig
 from core.modelio import HISTORY_FIELDS, SavedModel, load_model, save_model
-from core.training import (
-    EARLY_REPORTS,
-    PROBE_IMAGES,
-    REGULAR_REPORTS,
-    STEP0_TRAIN_IMAGES,
-    TrainConfig,
-    fit,
-    plan,
-    report_steps,
-)
-from tests.conftest import blobs
+from core.training import (EARLY_REPORTS, PROBE_IMAGES, REGULAR_REPORTS, STEP0_TRAIN_IMAGES,
+                           TrainConfig, fit, plan, report_steps)
+from tests.helpers.splits import blobs
+
 
 SMALL = ModelConfig(hidden_sizes=(16, 8))
 
@@ -122,7 +116,7 @@ def test_every_record_reports_layer_health():
 
 def test_without_validation_the_probe_is_training_images():
     data = blobs()
-    data.X_val, data.y_val = data.X_val[:0], data.y_val[:0]
+    data = dataclasses.replace(data, X_val=data.X_val[:0], y_val=data.y_val[:0])
     model = new_model(ModelConfig(hidden_sizes=(16,), activation="sigmoid"))
     expected = dead_share(model.hidden_activations(data.X_train[:PROBE_IMAGES])[0], "sigmoid")
     first = next(fit(model, data, TrainConfig(iterations=3, batch_size=50)))

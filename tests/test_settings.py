@@ -7,6 +7,7 @@ import pytest
 
 from app import settings
 
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

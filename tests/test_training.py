@@ -1,5 +1,7 @@
 """Training: loss goes down, runs are reproducible, bad settings are refused, divergence is caught."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -7,7 +9,7 @@ from core.errors import ConfigError, TrainingDiverged
 from core.model import MLP, ModelConfig
 from core.optimizers import SGD, Adam, Momentum
 from core.training import PRESETS, TrainConfig, fit, get_preset, plan, train
-from tests.conftest import blobs
+from tests.helpers.splits import blobs
 
 SMALL = ModelConfig(hidden_sizes=(16,))
 
@@ -124,14 +126,14 @@ def test_extreme_but_valid_settings_run():
 
 def test_no_training_data_is_refused():
     data = blobs(n=12)
-    data.X_train, data.y_train = data.X_train[:0], data.y_train[:0]
+    data = dataclasses.replace(data, X_train=data.X_train[:0], y_train=data.y_train[:0])
     with pytest.raises(ConfigError, match="no training images"):
         train(SMALL, data, TrainConfig())
 
 
 def test_no_validation_data_gives_nan_validation():
     data = blobs(n=120)
-    data.X_val, data.y_val = data.X_val[:0], data.y_val[:0]
+    data = dataclasses.replace(data, X_val=data.X_val[:0], y_val=data.y_val[:0])
     _, records = train(SMALL, data, TrainConfig(epochs=1, batch_size=50))
     assert np.isnan(records[-1].val_accuracy)
 

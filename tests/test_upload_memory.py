@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from app.inputs.pictures import DECODE_BUDGET_BYTES, MAX_UPLOAD_PIXELS, decode_cost, decode_upload
-from benchmarks.hardening import json_lines, measure_uploads, run_child, worst_pictures
-from benchmarks.hostile import pillow_picture, png
 from core.drawing import WORKING_BYTES, block_mean, preprocess_image
 from core.errors import DrawingError
+from tests.helpers.hostile import pillow_picture, png
+from tests.helpers.procs import json_lines, run_child
+from tests.helpers.uploads import measure_uploads, worst_pictures
 
 pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS, /proc"),
               pytest.mark.timeout(600)]
@@ -61,7 +62,7 @@ def test_a_refused_picture_is_refused_from_its_header_before_decoding():
 
 
 def test_decode_cost_grows_with_the_pixels_not_their_square():
-    from benchmarks.hardening import Header
+    from tests.helpers.uploads import Header
     small = decode_cost(Header((10_000, 1), "L", "PNG"))
     big = decode_cost(Header((1_000_000, 1), "L", "PNG"))
     assert big < 100 * small + 50 * MB
@@ -71,7 +72,7 @@ def test_core_preprocessing_of_any_shape_stays_within_its_working_bytes():
     """core alone, given arrays of extreme shapes: beyond the input, at most WORKING_BYTES."""
     code = f"""
 import json, numpy as np
-from benchmarks.hardening import limit_address_space, measured
+from tests.helpers.procs import limit_address_space, measured
 from core.drawing import preprocess_image, preprocess_canvas
 cases = {{"1 x 90M uint8": np.zeros((1, 90_000_000), np.uint8),
           "90M x 1 uint8": np.zeros((90_000_000, 1), np.uint8),
@@ -159,7 +160,8 @@ def pictures(draw):
 @given(data=pictures())
 def fuzz_upload_path(data):
     """Not collected by pytest: run by the test below inside a memory-limited process."""
-    from benchmarks.hardening import measured, upload_path
+    from tests.helpers.procs import measured
+    from tests.helpers.uploads import upload_path
     outcome, seconds, peak = measured(upload_path, data)
     assert outcome.startswith(("ok", "DrawingError")), outcome
     assert peak <= DECODE_BUDGET_BYTES, (peak, outcome)
@@ -167,7 +169,8 @@ def fuzz_upload_path(data):
 
 def test_fuzz_the_upload_path_under_a_memory_limit():
     code = f"""
-from benchmarks.hardening import limit_address_space, warm_up_decoders
+from tests.helpers.procs import limit_address_space
+from tests.helpers.uploads import warm_up_decoders
 warm_up_decoders()
 limit_address_space({DECODE_BUDGET_BYTES} + 128 * 2**20)   # + room for making the pictures
 from tests.test_upload_memory import fuzz_upload_path

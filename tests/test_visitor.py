@@ -191,17 +191,11 @@ def test_streamlits_expired_closed_sessions_are_dropped_without_another_closing(
 
 
 def test_the_replay_of_a_visitor_who_left_is_freed_but_the_model_and_curves_stay(registry):
-    from types import SimpleNamespace
-
-    import numpy as np
-
     from core.model import ModelConfig
     from core.training import TrainConfig
+    from tests.helpers.splits import random_splits
 
-    rng = np.random.default_rng(0)
-    X, y = rng.random((300, 784), dtype=np.float32), rng.integers(0, 10, 300)
-    splits = SimpleNamespace(X_train=X, y_train=y, X_val=X[:50], y_val=y[:50], X_test=X[:50],
-                             y_test=y[:50], scaling="unit")
+    splits = random_splits(300, validation=50, test=50)
     trainer = Trainer()
     trainer.start(ModelConfig(hidden_sizes=(8,)), TrainConfig(iterations=20, batch_size=30), splits)
     assert trainer.join(30)

@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass
 
 from app import replica
+
 from app.runs import line, worker
 from core import memory
 from core.errors import NNError

@@ -20,6 +20,7 @@ import os
 import threading
 
 from app import settings as app_settings
+
 from app.runs.replay import BUDGET
 from core import memory
 from core.errors import NNError

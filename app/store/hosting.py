@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app import settings as app_settings
+
 from app.visitor import TOKEN
 from core import modelio
 from core.errors import ConfigError

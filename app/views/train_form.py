@@ -14,6 +14,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import streamlit as st
 
 from app import settings as app_settings
+
 from app.data import dataset_title, load_raw
 from app.inputs.form import (
     DEFAULT_PRESET,

@@ -17,7 +17,8 @@ import numpy as np
 
 from core.drawing import PreprocessOptions, preprocess_canvas
 
-from .strokes import designed_digits, load_mnist_test, render, stroke_digits
+from tests.helpers.replay import load_predictor
+from tests.helpers.strokes import designed_digits, load_mnist_test, render, stroke_digits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,21 +35,6 @@ VARIANTS = [
     ("blur sigma 0.5", replace(DEFAULTS, blur=0.5)),
     ("no contrast stretch", replace(DEFAULTS, stretch_contrast=False)),
 ]
-
-
-def load_predictor(path):
-    """A function (N, 784) float32 in [0, 1] -> (N,) predicted labels, from a project model file."""
-    from core.modelio import load_model
-
-    saved = load_model(path)
-    model = saved.model
-
-    def predict(X):
-        if saved.scaling == "symmetric":
-            X = X * 2 - 1
-        return model.predict_proba(X.astype(np.float32)).argmax(axis=1)
-
-    return predict, saved.describe()
 
 
 def accuracy(predict, canvases, labels, options):

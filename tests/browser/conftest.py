@@ -2,18 +2,18 @@
 
 Without /usr/bin/chromium these tests are skipped, except in CI (env CI set), where they fail.
 Screenshots go to artifacts/ (gitignored). The helpers at the end wait for what a user would see,
-never for a fixed time: ``from tests.browser.conftest import ...``.
+never for a fixed time: ``from tests.browser.conftest import ...``; the harness they share with
+the benchmarks (the server, the Draw page, ``wait_until_drawable``) is tests/helpers/browser.py.
 """
 import contextlib
 import importlib
 import os
-import shutil
-import time
 from pathlib import Path
 
 import pytest
 
-from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, ServerError, start_server, stop_server
+from tests.helpers import browser as harness
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, ServerError
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -41,20 +41,14 @@ def _require_chromium():
 @contextlib.contextmanager
 def served(tmp_path_factory, name, env=None):
     """The app on a free port (offline, models in a temporary copy of model/, ``env`` added);
-    yields (URL, that model folder) and stops the server afterwards."""
+    yields (URL, that model folder) and stops the server afterwards (tests/helpers/browser.py's
+    ``served``, which fails the test if the server does not start)."""
     _require_chromium()
-    model_dir = tmp_path_factory.mktemp(f"{name}-model")
-    if (ROOT / "model").is_dir():
-        shutil.copytree(ROOT / "model", model_dir, dirs_exist_ok=True)
     try:
-        server, url = start_server(tmp_path_factory.mktemp(f"{name}-server") / "streamlit.log",
-                                   env={"NN_MODEL_DIR": str(model_dir), **(env or {})})
+        with harness.served(tmp_path_factory.mktemp(name), name, env) as (url, model_dir):
+            yield url, model_dir
     except ServerError as e:
         pytest.fail(str(e))
-    try:
-        yield url, model_dir
-    finally:
-        stop_server(server)
 
 
 @pytest.fixture(scope="session")
@@ -96,25 +90,6 @@ def screenshot(page):
 
 
 # -- waiting for what the user sees -----------------------------------------------------------------
-def wait_until_drawable(page, canvas, timeout=15):
-    """Wait until ``canvas`` (the Draw page's ``canvas.upper-canvas``) takes strokes: with the mouse
-    over it, it shows the pen's crosshair cursor. The canvas sets its pen up only after loading
-    its initial drawing, a moment after it appears; a stroke before that would be lost."""
-    end = time.monotonic() + timeout
-    wiggle = 0
-    while True:
-        box = canvas.bounding_box()
-        if box is not None:
-            # the cursor is updated on mouse moves: move a pixel back and forth near the middle
-            page.mouse.move(box["x"] + box["width"] / 2 + wiggle, box["y"] + box["height"] / 2)
-            wiggle = 1 - wiggle
-            if canvas.evaluate("c => c.style.cursor") == "crosshair":
-                return box
-        if time.monotonic() > end:
-            raise AssertionError(f"the canvas did not take strokes within {timeout} s")
-        page.wait_for_timeout(50)                    # between polls
-
-
 def wait_for_step_above(page, step, timeout=30_000):
     """Wait until the Train page's progress line ("Step 1,234 of 5,000") shows a step > ``step``;
     return the step shown."""

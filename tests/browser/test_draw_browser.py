@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.browser import ON_CANVAS_JS, PREDICTION_JS, STROKES
-from tests.browser.conftest import wait_for_images, wait_until_drawable
+from tests.browser.conftest import wait_for_images
+from tests.helpers.browser import ON_CANVAS_JS, PREDICTION_JS, STROKES, wait_until_drawable
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from benchmarks.browser import PREDICTION_JS, STROKES
-from tests.browser.conftest import wait_for_images, wait_until_drawable
+from tests.browser.conftest import wait_for_images
 from tests.browser.test_draw_browser import open_draw_page, stroke, wait_for_prediction
+from tests.helpers.browser import PREDICTION_JS, STROKES, wait_until_drawable
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -97,10 +97,10 @@ def test_draw_label_and_see_it_in_the_gallery_then_teach(app_url, page, screensh
 
 
 def style_zip():
-    """A zip of 60 drawings in benchmarks/handwriting.py's style, as 'Download' makes them."""
+    """A zip of 60 drawings in tests/helpers/handwriting.py's style, as 'Download' makes them."""
     import numpy as np
 
-    from benchmarks.handwriting import make_style_set
+    from tests.helpers.handwriting import make_style_set
     from core.handwriting import Drawings, sketch_of, to_zip
     X, y, canvases = make_style_set(6, seed=3)
     return to_zip(Drawings((X * 255 + 0.5).astype(np.uint8), y.astype(np.uint8),

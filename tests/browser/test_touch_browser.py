@@ -2,8 +2,8 @@
 touch events (CDP Input.dispatchTouchEvent), the guess shown."""
 import pytest
 
-from benchmarks.browser import PREDICTION_JS, STROKES
 from tests.browser.conftest import ARTIFACTS
+from tests.helpers.browser import PREDICTION_JS, STROKES
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 

@@ -1,7 +1,12 @@
 """What the browser benchmarks and browser tests share: Chromium, the app's server, the Draw page.
 
-Used by benchmarks/load_test.py, load_protocol.py, startup.py, ui_overhead.py, fidelity/replay.py
-and tests/browser/. Only 127.0.0.1 is ever served or contacted.
+    with served(folder, "app", env) as (url, model_dir): ...   the app on a free 127.0.0.1 port,
+                                                                with a copy of model/ of its own
+    wait_until_drawable(page, canvas)                          the Draw canvas takes strokes
+
+Used by tests/browser/ and benchmarks/load_test.py, load_protocol.py, startup.py,
+ui_overhead.py, explain.py, hardening.py, fidelity/replay.py. Only 127.0.0.1 is ever served or
+contacted.
 """
 import math
 import os
@@ -15,7 +20,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # -- Chromium --------------------------------------------------------------------------------------
 CHROMIUM = "/usr/bin/chromium"                     # Debian's chromium
@@ -115,6 +120,24 @@ def start_server(log_path, env=None, timeout=60):
     raise ServerError(f"streamlit {what} (log: {log_path}):\n{tail}")
 
 
+@contextmanager
+def served(folder, name="app", env=None, timeout=60):
+    """The app on a free port (offline; models in a copy of the shipped models in
+    ``folder``/<name>-model; its log in ``folder``/<name>-streamlit.log; ``env`` added); yields
+    (URL, that model folder) and stops the server afterwards. Raises ServerError if it does not
+    start."""
+    from tests.helpers.models import copy_shipped_models
+    model_dir = Path(folder) / f"{name}-model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    copy_shipped_models(model_dir)                 # not models a user trained into model/
+    server, url = start_server(Path(folder) / f"{name}-streamlit.log",
+                               env={"NN_MODEL_DIR": str(model_dir), **(env or {})}, timeout=timeout)
+    try:
+        yield url, model_dir
+    finally:
+        stop_server(server)
+
+
 def stop_server(server):
     server.terminate()
     try:
@@ -151,3 +174,23 @@ def served_app(url=None, log_prefix="app-"):
         yield url, server
     finally:
         stop_server(server)
+
+
+# -- waiting for what the user sees ------------------------------------------------------------------
+def wait_until_drawable(page, canvas, timeout=60):
+    """Wait until ``canvas`` (the Draw page's ``canvas.upper-canvas``) takes strokes: with the mouse
+    over it, it shows the pen's crosshair cursor. The canvas sets its pen up only after loading
+    its initial drawing, a moment after it appears; a stroke before that would be lost."""
+    end = time.monotonic() + timeout
+    wiggle = 0
+    while True:
+        box = canvas.bounding_box()
+        if box is not None:
+            # the cursor is updated on mouse moves: move a pixel back and forth near the middle
+            page.mouse.move(box["x"] + box["width"] / 2 + wiggle, box["y"] + box["height"] / 2)
+            wiggle = 1 - wiggle
+            if canvas.evaluate("c => c.style.cursor") == "crosshair":
+                return box
+        if time.monotonic() > end:
+            raise AssertionError(f"the canvas did not take strokes within {timeout} s")
+        page.wait_for_timeout(50)                    # between polls

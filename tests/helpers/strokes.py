@@ -54,12 +54,14 @@ def render(strokes, brush_width, size=CANVAS):
 # --------------------------------------------------------------------------- MNIST -> strokes
 
 def load_mnist_test(folder=MNIST_DIR):
-    """(images (N, 784) uint8, labels (N,) uint8) from the official gz files; without them (a
-    fresh clone with no ../shared), the 2,000 test images of the bundled sample, with a note."""
-    if not (Path(folder) / "t10k-images-idx3-ubyte.gz").exists():
+    """(images (N, 784) uint8, labels (N,) uint8) from the official gz files in ``folder``; with
+    ``folder`` None, or without them there (a fresh clone with no ../shared, with a note), the
+    2,000 test images of the bundled sample."""
+    if folder is None or not (Path(folder) / "t10k-images-idx3-ubyte.gz").exists():
         from core.datasets import read_sample
-        print(f"note: no MNIST test set in {folder}; using the bundled sample's test images",
-              file=sys.stderr)
+        if folder is not None:
+            print(f"note: no MNIST test set in {folder}; using the bundled sample's test images",
+                  file=sys.stderr)
         raw = read_sample("mnist")
         return raw.test_images.reshape(-1, 784), raw.test_labels
     with gzip.open(Path(folder) / "t10k-images-idx3-ubyte.gz") as f:
