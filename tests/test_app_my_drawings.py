@@ -81,7 +81,7 @@ def test_right_and_its_actually_keep_the_drawing_and_clear_the_canvas():
 
 def test_test_images_have_no_label_buttons_and_fashion_names_its_classes():
     at = draw_page()
-    next(b for b in at.button if b.label == "Random test image").click().run()
+    next(b for b in at.button if b.label == "Test image").click().run()
     assert metric(at, "Prediction") is not None
     assert not any(b.key == "my_right" for b in at.button), "a test image is labelled already"
     at = draw(draw_page("fashion-mnist"), "1")
