@@ -296,14 +296,15 @@ def test_after_a_run_its_guess_is_beside_the_pretrained_one_and_in_use_is_said()
     assert f"In use: {label}" in texts(at.markdown)
     assert "for comparison: the pretrained model" in texts(at.markdown), texts(at.markdown)
     spec = at.get("vega_lite_chart")[0].proto.spec
-    assert "(in use)" in spec and "the pretrained model (not in use)" in spec, "both in the bars"
+    assert f"in use: {label}" in spec and "beside it: the pretrained model" in spec, "both bars"
 
     # switch to the pretrained model: it is in use, the run beside it, and back again
     at.button(key="draw_use_pretrained").click().run()
     assert at.session_state["user_models"]["mnist"] is None
     assert prediction(at) == "7"
     assert "In use: the pretrained model" in texts(at.markdown)
-    assert metric(at, label[0].upper() + label[1:] + " says") is not None, "the run beside it"
+    assert "the pretrained model" in texts(at.sidebar.markdown) + texts(at.sidebar.caption)
+    assert metric(at, "Your run says") is not None, "the run beside it"
     at.button(key="draw_use_run").click().run()
     assert at.session_state["user_models"]["mnist"][1] == label
     assert not at.exception and not at.error

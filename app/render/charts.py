@@ -259,7 +259,8 @@ def probabilities_spec(probabilities, class_names, height=None, title=None, axis
                "text": f"{p:.0%}" if p >= 0.005 else ""}
               for i, (name, p) in enumerate(zip(class_names, probabilities))]
     y = {"field": "class", "type": "nominal", "sort": {"field": "order"}, "title": None,
-         "axis": {"labelFontSize": label_size, "labelOverlap": False}}
+         "axis": {"labelFontSize": label_size, "labelOverlap": False,
+                  "labelBound": False, "labelFlush": False}}
     spec = {
         "data": {"values": values},
         "height": {"step": 22} if height is None else height,
@@ -284,10 +285,10 @@ def probabilities_spec(probabilities, class_names, height=None, title=None, axis
     return spec
 
 
-def compare_spec(rows, class_names, step=24):
+def compare_spec(rows, class_names, step=10):
     """Two (or more) models' probabilities for one input, side by side in each class's row.
 
-    ``rows``: [(label, probabilities (10,), in_use)]; the model in use is drawn in the guess
+    ``rows``: [(label, probabilities (K,), in_use)]; the model in use is drawn in the guess
     colour, the others in grey, each labelled with its probability where it is at least 1%."""
     values = []
     for label, probabilities, in_use in rows:
@@ -301,9 +302,10 @@ def compare_spec(rows, class_names, step=24):
          "axis": {"format": "%", "tickCount": 5}, "title": None}
     return {
         "data": {"values": values},
-        "height": {"step": step},
+        "height": {"step": step},         # per bar: a class's row is len(rows) steps and a gap
         "encoding": {"y": {"field": "class", "type": "nominal", "sort": {"field": "order"},
-                           "title": None, "axis": {"labelFontSize": 13, "labelOverlap": False}},
+                           "title": None, "axis": {"labelFontSize": 13, "labelOverlap": False,
+                                                            "labelFlush": False}},
                      "yOffset": offset},
         "layer": [
             {"mark": {"type": "bar", "cornerRadiusEnd": 2},

@@ -26,7 +26,8 @@ PRETRAINED = "the pretrained model"
 @dataclass(frozen=True)
 class Beside:
     saved: object            # core.modelio.SavedModel
-    label: str               # what it is called ("the pretrained model", "your 784-32-10 run")
+    label: str               # what it is called ("the pretrained model", "your run 1 (784-32-10...)")
+    short: str               # its metric's label ("The pretrained model says", "Your run says")
     run: object = None       # the finished training's RunState when ``saved`` is its model
 
 
@@ -48,16 +49,11 @@ def beside(dataset):
     own = st.session_state["user_models"].get(dataset)
     if own is not None:
         shipped, _ = shipped_model(dataset)
-        return None if shipped is None else Beside(shipped, PRETRAINED)
+        return None if shipped is None else Beside(shipped, PRETRAINED, "The pretrained model says")
     run = finished_run(dataset)
     if run is None:
         return None
-    return Beside(run.saved, adopt.label("train", run), run)
-
-
-def use_pretrained(dataset):
-    """Callback: the shipped model becomes the current model again."""
-    set_current_model(dataset, None)
+    return Beside(run.saved, adopt.label("train", run), "Your run says", run)
 
 
 def _accuracy(saved):
@@ -73,7 +69,7 @@ def show_guess(dataset, asked, asked_label, pixels, names, moment=False):
     ``beside``), its guess in the same bars and a sentence saying which one is in use. Returns
     the guess of ``asked`` (app.views.draw.Guess)."""
     guess = classify(asked, pixels, names)
-    metrics = st.container(horizontal=True, gap="large")       # side by side on a phone too
+    metrics = st.container(horizontal=True, gap="medium")       # side by side on a phone too
     metrics.metric("Prediction", guess.label, help="The class with the highest probability.",
                    width="content")
     metrics.metric("Confidence", f"{guess.confidence:.0%}", width="content",
@@ -87,12 +83,12 @@ def show_guess(dataset, asked, asked_label, pixels, names, moment=False):
                            width="stretch")
         return guess
     second = classify(other.saved, pixels, names)
-    mine, theirs = f"{asked_label} (in use)", f"{other.label} (not in use)"
-    metrics.metric(other.label[0].upper() + other.label[1:] + " says",
+    mine, theirs = f"in use: {asked_label}", f"beside it: {other.label}"
+    metrics.metric(other.short,
                    f"{second.label} · {second.confidence:.0%}", width="content",
                    help="The same drawing read by the model that is not in use, for comparison.")
     st.vega_lite_chart(compare_spec([(mine, guess.probabilities, True),
-                                     (theirs, second.probabilities, False)], names, step=22),
+                                     (theirs, second.probabilities, False)], names),
                        width="stretch")
     agree = ("Both read it as" if guess.index == second.index else "They disagree:")
     st.markdown(f":material/compare_arrows: **In use: {asked_label}**{_accuracy(asked)}. "
@@ -105,15 +101,18 @@ def show_guess(dataset, asked, asked_label, pixels, names, moment=False):
 
 
 def _switch(dataset, other, asked_label):
-    """A button making the model beside the current one, when that can be undone here."""
+    """A button making the model beside the current one current, when that can be undone here.
+    The whole page reruns after it (the sidebar names the model in use; Draw is a fragment)."""
     if other.run is not None:
-        st.button(f"Use {other.label}", key="draw_use_run", icon=":material/redo:",
-                  on_click=adopt.redo, args=("train", other.run),
-                  help="Make your run the model Draw and Inspect use.")
+        if st.button(f"Use {other.label}", key="draw_use_run", icon=":material/redo:",
+                     help="Make your run the model Draw and Inspect use."):
+            adopt.redo("train", other.run)
+            st.rerun(scope="app")
         return
     run = finished_run(dataset)
     if run is not None and adopt.in_use(run):
-        st.button("Use the pretrained model", key="draw_use_pretrained", icon=":material/undo:",
-                  on_click=use_pretrained, args=(dataset,),
-                  help=f"Draw and Inspect use the pretrained model instead of {asked_label}; "
-                       "your run stays beside it.")
+        if st.button("Use the pretrained model", key="draw_use_pretrained", icon=":material/undo:",
+                     help=f"Draw and Inspect use the pretrained model instead of {asked_label}; "
+                          "your run stays beside it."):
+            set_current_model(dataset, None)
+            st.rerun(scope="app")
