@@ -136,3 +136,17 @@ def test_after_a_run_both_guesses_are_shown_and_which_is_in_use(app_url, new_pag
     page.get_by_test_id("stMetric").filter(has_text="Your run says").wait_for()
     bars_drawn(page)
     shot(page, "draw-layout-5-pretrained-in-use")
+
+
+def test_the_brush_is_in_a_compact_popover_and_still_sets_the_width(app_url, new_page):
+    page = new_page(PHONE)
+    page.goto(f"{app_url}/draw")
+    page.locator("canvas.upper-canvas").wait_for()
+    page.get_by_role("button", name=re.compile(r"Brush 20")).click()
+    slider = page.get_by_role("slider", name="Brush width")
+    slider.wait_for()
+    slider.press("ArrowRight")
+    slider.press("ArrowRight")
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name=re.compile(r"Brush 22")).wait_for()
+    shot(page, "draw-layout-6-brush-22-phone")
