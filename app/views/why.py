@@ -274,7 +274,7 @@ def nudge_view(asked, pixels, names, prefix):
 
 
 # -- class dreams ----------------------------------------------------------------------------------
-DREAM_WIDTH = 80               # px: ten in a row on a desktop, four on a phone
+DREAM_WIDTH = 72               # px: ten in a row at 1400 px with the sidebar, four on a phone
 DREAM_KINDS = {"readable": "readable (from the class's average)",
                "raw": "raw (from grey, no rules)"}
 
