@@ -17,10 +17,10 @@ from streamlit_drawable_canvas import st_canvas
 
 from app.data import class_names, dataset_title
 from app.inputs.pictures import MAX_UPLOAD_BYTES, UPLOAD_TYPES
-from app.render.charts import probabilities_spec
 from app.render.images import enlarge
 from app.session import current_model, init_state
-from app.views.draw import CANVAS_TOOLBAR_FIX, classify, warm_up
+from app.views.draw import CANVAS_TOOLBAR_FIX, PHONE_CSS, warm_up
+from app.views.draw_guess import show_guess
 from app.views.draw_input import ask_when, preprocessing_toggles, read_input
 from app.views.my_drawings import label_buttons, section
 from app.views.why import why_expander
@@ -63,6 +63,7 @@ st.caption((f"Draw a piece of clothing (or a digit, to see what a {title} model 
            + " in the black square. The network guesses as you draw. Switch the dataset in the "
              "sidebar.")
 st.html(CANVAS_TOOLBAR_FIX, unsafe_allow_javascript=True)
+st.html(PHONE_CSS)
 
 
 @st.fragment
@@ -71,25 +72,22 @@ def draw_and_guess():
     started = time.perf_counter()
     saved, model_label = current_model(dataset)
     st.space("small")                       # room for the canvas toolbar, which floats above it
-    canvas_column, result_column = st.columns([5, 6], gap="large")
+    canvas_column, result_column = st.columns([5, 6], gap="small")
 
     with canvas_column:
         canvas_box = st.container()
-        brush = st.slider("Brush width", 6, 40, key="draw_brush",
-                          help="Thickness of the pen in canvas pixels. MNIST strokes are about a "
-                               "tenth of the digit's height: around 20 for a digit filling the "
-                               "square.")
-        buttons = st.columns(2)
-        buttons[0].button("Clear", on_click=clear_canvas, icon=":material/ink_eraser:",
-                          use_container_width=True, help="Start a new drawing.")
-        buttons[1].button("Random test image", on_click=load_test_image,
-                          icon=":material/shuffle:", use_container_width=True,
-                          help=f"Show a real {title} test image, to compare with your drawing.")
-        upload = st.file_uploader(
-            "Or upload a picture", type=list(UPLOAD_TYPES), key="draw_upload",
-            on_change=use_upload, max_upload_size=MAX_UPLOAD_BYTES // 2**20,
-            help="A PNG or JPEG of one digit, light on dark or dark on light; it goes through the "
-                 "same preprocessing as a drawing.")
+        # compact controls, so that on a phone the guess (the next column, stacked) is in view
+        controls = st.container(horizontal=True, gap="small", vertical_alignment="center")
+        controls.button("Clear", on_click=clear_canvas, icon=":material/ink_eraser:",
+                        help="Start a new drawing.")
+        controls.button("Test image", on_click=load_test_image,
+                        icon=":material/shuffle:",
+                        help=f"Show a real {title} test image, to compare with your drawing.")
+        with controls.popover(f"Brush {ss['draw_brush']}", icon=":material/brush:"):
+            brush = st.slider("Brush width", 6, 40, key="draw_brush",
+                              help="Thickness of the pen in canvas pixels. MNIST strokes are "
+                                   "about a tenth of the digit's height: around 20 for a digit "
+                                   "filling the square.")
         canvas_key = f"draw_canvas_{ss['draw_canvas_version']}"
         if canvas_key not in ss:
             # a new canvas (first visit, Clear, or back from another page): redraw the last drawing
@@ -100,6 +98,14 @@ def draw_and_guess():
                 width=280, height=280, drawing_mode="freedraw", update_streamlit=True,
                 return_image_data=True, initial_drawing=ss["draw_initial"], key=canvas_key,
                 on_change=use_canvas)
+
+    with result_column:     # in the order shown; the secondary controls after the guess
+        banner_box, guess_box, moment_box, seen_box = (st.container() for _ in range(4))
+        upload = st.file_uploader(
+            "Or upload a picture", type=list(UPLOAD_TYPES), key="draw_upload",
+            on_change=use_upload, max_upload_size=MAX_UPLOAD_BYTES // 2**20,
+            help="A PNG or JPEG of one digit, light on dark or dark on light; it goes through the "
+                 "same preprocessing as a drawing.")
 
     why_box = st.container()                  # "why did it say that?", above the pipeline's steps
     # on_change="rerun" makes .open say whether the expander is open: the step images, the largest
@@ -131,7 +137,7 @@ def draw_and_guess():
         error = str(e)
 
     asked, asked_label = None, model_label
-    with result_column:
+    with banner_box:
         if source != "canvas" and not error:
             what = "your uploaded picture" if source == "upload" else "a test image"
             banner = st.container(horizontal=True, vertical_alignment="center")
@@ -139,6 +145,7 @@ def draw_and_guess():
                         icon=":material/swap_horiz:")
             banner.button("Back to my drawing", on_click=use_canvas, icon=":material/draw:",
                           key="draw_back_to_canvas")
+    with guess_box:
         if error:
             st.error(error)
         elif empty and source == "upload":
@@ -155,16 +162,12 @@ def draw_and_guess():
             st.page_link("pages/train.py", label="Train a model (about a minute)",
                          icon=":material/model_training:")
         else:
-            asked, asked_label = ask_when(dataset, saved, model_label)
-            guess = classify(asked, pixels, names)
-            metric_columns = st.columns(2)
-            metric_columns[0].metric("Prediction", guess.label,
-                                     help="The class with the highest probability.")
-            metric_columns[1].metric("Confidence", f"{guess.confidence:.0%}",
-                                     help="The probability the network gives its guess. A "
-                                          "confident network can still be wrong: see Inspect.")
-            st.vega_lite_chart(probabilities_spec(guess.probabilities, names), width="stretch")
+            with moment_box:                 # a secondary control: under the guess it changes
+                asked, asked_label = ask_when(dataset, saved, model_label)
+            guess = show_guess(dataset, asked, asked_label, pixels, names,
+                               moment=asked is not saved)
             label_buttons(dataset, pixels, guess.index, source, on_saved=clear_canvas)
+    with seen_box:
         if saved is not None:
             st.caption(f"Model: {asked_label}, {saved.model.config.describe()}.")
         if pixels is not None and not empty:

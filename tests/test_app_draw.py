@@ -132,7 +132,7 @@ def test_blank_canvas_after_a_stroke_is_empty_again():
 @needs_model
 def test_random_test_image_is_classified_with_its_label():
     at = draw_page()
-    at.button[1].click().run()                # "Random test image"
+    at.button[1].click().run()                # "Test image"
     assert not at.exception, at.exception
     assert prediction(at) is not None
     assert any("Test image #" in md.value for md in at.markdown)
@@ -258,9 +258,53 @@ def test_enlarge_uses_whole_pixels():
 def test_it_says_when_it_reads_a_test_image_and_goes_back_to_the_canvas():
     at = draw(draw_page(), "1")
     assert "not the canvas" not in texts(at.info)
-    next(b for b in at.button if "Random test image" in b.label).click().run()
+    next(b for b in at.button if b.label == "Test image").click().run()
     assert "reading a test image, not the canvas" in texts(at.info)
     at.button(key="draw_back_to_canvas").click().run()
     assert at.session_state["draw_source"] == "canvas"
     assert "not the canvas" not in texts(at.info)
     assert prediction(at) == "1"
+
+
+# -- after a run: the visitor's model beside the shipped one (issue 21, item 5) --------------------
+def trained_then_draw(hidden="4"):
+    """A tiny (poor) run trained on the Train page, then Draw with a 7 on the canvas."""
+    from tests.conftest import run_until_finished, tiny_run
+    at = tiny_run(open_app("pages/train.py"), hidden=hidden)
+    at.button(key="train.start").click().run()
+    at = run_until_finished(at)
+    at.switch_page("pages/draw.py").run()
+    return draw(at, "7")
+
+
+@needs_model
+def test_before_any_run_draw_shows_one_model_and_no_comparison():
+    at = draw(draw_page(), "7")
+    assert prediction(at) == "7"
+    assert not any(m.label.endswith(" says") for m in at.metric)
+    assert "In use:" not in texts(at.markdown)
+
+
+@needs_model
+def test_after_a_run_its_guess_is_beside_the_pretrained_one_and_in_use_is_said():
+    at = trained_then_draw()
+    assert not at.exception, at.exception
+    label = at.session_state["user_models"]["mnist"][1]
+    assert label.startswith("your "), label
+    assert prediction(at) is not None, "the run's guess (in use)"
+    assert metric(at, "The pretrained model says").startswith("7 · "), "the shipped guess beside it"
+    assert f"In use: {label}" in texts(at.markdown)
+    assert "for comparison: the pretrained model" in texts(at.markdown), texts(at.markdown)
+    spec = at.get("vega_lite_chart")[0].proto.spec
+    assert f"in use: {label}" in spec and "beside it: the pretrained model" in spec, "both bars"
+
+    # switch to the pretrained model: it is in use, the run beside it, and back again
+    at.button(key="draw_use_pretrained").click().run()
+    assert at.session_state["user_models"]["mnist"] is None
+    assert prediction(at) == "7"
+    assert "In use: the pretrained model" in texts(at.markdown)
+    assert "the pretrained model" in texts(at.sidebar.markdown) + texts(at.sidebar.caption)
+    assert metric(at, "Your run says") is not None, "the run beside it"
+    at.button(key="draw_use_run").click().run()
+    assert at.session_state["user_models"]["mnist"][1] == label
+    assert not at.exception and not at.error

@@ -81,7 +81,7 @@ def test_right_and_its_actually_keep_the_drawing_and_clear_the_canvas():
 
 def test_test_images_have_no_label_buttons_and_fashion_names_its_classes():
     at = draw_page()
-    next(b for b in at.button if b.label == "Random test image").click().run()
+    next(b for b in at.button if b.label == "Test image").click().run()
     assert metric(at, "Prediction") is not None
     assert not any(b.key == "my_right" for b in at.button), "a test image is labelled already"
     at = draw(draw_page("fashion-mnist"), "1")
@@ -181,9 +181,24 @@ def test_teach_it_shows_before_and_after_side_by_side_then_undo(style):
     assert "(kept aside)" in " ".join(gallery_captions(at))
     assert any(json.loads(c.proto.spec).get("title", {}).get("text") == "Accuracy while it is taught"
                for c in at.get("vega_lite_chart"))
+    # the headline is on the drawings it was not taught, and says how many (issue 21, item 7)
+    assert "of the 10 drawings it was not taught" in texts(at.caption), texts(at.caption)
+    assert "The taught model is now the current model" in texts(at.caption)
+
     at.button(key="my_undo_button").click().run()
     assert at.session_state["user_models"]["mnist"] is None, "back to the pretrained model"
     assert "Back to the model from before" in texts(at.info)
+    # Undo resets the panel: no "now the current model", no before -> after, a way back instead
+    assert "now the current model" not in texts(at.caption)
+    assert not any("never saw" in m.label or "test images" in m.label for m in at.metric)
+    assert "taught model is no longer in use" in texts(at.info)
+    assert "drawings it was not taught" not in texts(at.caption), "the pretrained model was " \
+        "taught none of them: the headline is on all of them"
+    assert f"of your {len(style)} drawings right" in texts(at.caption), texts(at.caption)
+    at.button(key="my_redo_button").click().run()
+    assert "taught your handwriting" in at.session_state["user_models"]["mnist"][1]
+    assert "of the 10 drawings it was not taught" in texts(at.caption)
+    assert not at.exception
 
 
 def test_teach_it_needs_a_few_drawings(style):

@@ -15,7 +15,7 @@ from core.counterfactual import (
     log_probability,
     nudge,
 )
-from core.dreams import class_dreams
+from core.dreams import class_dreams, class_means
 from core.errors import ConfigError
 from core.explain import (
     input_gradient,
@@ -235,6 +235,43 @@ def test_class_dreams_of_the_shipped_model_are_read_as_their_class(shipped):
     again = class_dreams(saved.model, np.random.default_rng(0), scaling=saved.scaling)
     np.testing.assert_array_equal(dreams, again)
     assert 0.01 < dreams.mean() < 0.3, "mostly dark, with some ink: a picture, not a grey fog"
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_readable_dreams_start_from_the_class_average_and_are_sure_of_their_class(dataset):
+    """Issue 21: dreams from grey read as blobs for 1, 2, 5, 6, 7 (and for every Fashion-MNIST
+    class). From the class average, pulled back towards it, each dream is still read as its class
+    with high probability, and looks more like its own class's average than any other's."""
+    from core.datasets import read_sample
+    from core.modelio import load_model
+    path = ROOT / "model" / dataset / "pretrained.npz"
+    if not path.exists():
+        pytest.skip(f"the shipped {dataset} model is not built yet")
+    saved = load_model(path)
+    raw = read_sample(dataset)                                       # the bundled sample
+    means = class_means(raw.train_images.reshape(len(raw.train_images), -1), raw.train_labels, 10)
+    dreams = class_dreams(saved.model, np.random.default_rng(0), scaling=saved.scaling,
+                          prior=means)
+    assert dreams.shape == (10, 784) and dreams.min() >= 0 and dreams.max() <= 1
+    sure = saved.model.predict_proba(dreams)[np.arange(10), np.arange(10)]
+    assert sure.min() >= 0.8, f"p(own class) of each dream: {np.round(sure, 3)}"
+    of_means = saved.model.predict_proba(means)[np.arange(10), np.arange(10)]
+    assert (sure >= of_means - 1e-6).all(), "the ascent raised (or kept) each class's probability"
+    distance = np.linalg.norm(dreams[:, None, :] - means[None, :, :], axis=2)    # (dream, mean)
+    np.testing.assert_array_equal(distance.argmin(axis=1), np.arange(10),
+                                  err_msg=f"nearest class average of each dream:\n{distance}")
+    assert np.abs(dreams - means).max() > 0.2, "the dreams are not just the averages"
+
+
+def test_class_means_of_uint8_and_float_images_agree_and_an_empty_class_is_black():
+    images = np.array([[0, 255], [255, 255], [51, 0]], np.uint8)
+    labels = np.array([0, 0, 2])
+    means = class_means(images, labels, 3)
+    np.testing.assert_allclose(means, [[0.5, 1.0], [0.0, 0.0], [0.2, 0.0]], atol=1e-6)
+    np.testing.assert_allclose(class_means(images / 255.0, labels, 3), means, atol=1e-6)
+    with pytest.raises(ValueError, match="a picture of 784 pixels for every class"):
+        class_dreams(MLP(ModelConfig(hidden_sizes=(4,)), np.random.default_rng(0)),
+                     np.random.default_rng(0), prior=means)
 
 
 def test_class_dreams_of_a_784_10_10_network():

@@ -7,6 +7,7 @@ views' specs are in app.render.network_charts.
 
     curves_spec(metric, current, earlier)     loss or accuracy against epochs (Train, Inspect)
     probabilities_spec(probabilities, names)  the 10 output probabilities, the guess highlighted
+    compare_spec(rows, names)                 two models' probabilities, class by class (Draw)
     confusion_spec(confusion, names)          true class down, predicted class across
     per_class_spec(per_class, names, overall) accuracy of each class as bars
     activation_spec(values, title)            one hidden layer's activations for one image
@@ -248,15 +249,18 @@ def activation_spec(activations, layer_title):
 
 
 
-def probabilities_spec(probabilities, class_names, height=None, title=None):
-    """A horizontal Vega-Lite bar chart of the 10 probabilities, the guess highlighted."""
+def probabilities_spec(probabilities, class_names, height=None, title=None, axis_title="probability",
+                       label_size=13):
+    """A horizontal Vega-Lite bar chart of the 10 probabilities, the guess highlighted. Every
+    class is labelled, however short the rows (``height``: e.g. {"step": 16})."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
     best = int(np.argmax(probabilities))
     values = [{"class": str(name), "order": i, "probability": float(p), "guess": i == best,
                "text": f"{p:.0%}" if p >= 0.005 else ""}
               for i, (name, p) in enumerate(zip(class_names, probabilities))]
     y = {"field": "class", "type": "nominal", "sort": {"field": "order"}, "title": None,
-         "axis": {"labelFontSize": 13}}
+         "axis": {"labelFontSize": label_size, "labelOverlap": False,
+                  "labelBound": False, "labelFlush": False}}
     spec = {
         "data": {"values": values},
         "height": {"step": 22} if height is None else height,
@@ -266,7 +270,7 @@ def probabilities_spec(probabilities, class_names, height=None, title=None):
              "encoding": {
                  "x": {"field": "probability", "type": "quantitative",
                        "scale": {"domain": [0, 1]}, "axis": {"format": "%", "tickCount": 5},
-                       "title": "probability"},
+                       "title": axis_title},
                  "color": {"condition": {"test": "datum.guess", "value": COLORS["guess"]},
                            "value": COLORS["other"]},
                  "tooltip": [{"field": "class", "type": "nominal"},
@@ -279,6 +283,46 @@ def probabilities_spec(probabilities, class_names, height=None, title=None):
     if title:
         spec["title"] = title
     return spec
+
+
+def compare_spec(rows, class_names, step=10):
+    """Two (or more) models' probabilities for one input, side by side in each class's row.
+
+    ``rows``: [(label, probabilities (K,), in_use)]; the model in use is drawn in the guess
+    colour, the others in grey, each labelled with its probability where it is at least 1%."""
+    values = []
+    for label, probabilities, in_use in rows:
+        for i, (name, p) in enumerate(zip(class_names, np.asarray(probabilities, np.float64))):
+            values.append({"class": str(name), "order": i, "model": label,
+                           "probability": float(p), "text": f"{p:.0%}" if p >= 0.01 else ""})
+    labels = [label for label, _, _ in rows]
+    colors = [COLORS["guess"] if in_use else COLORS["other"] for _, _, in_use in rows]
+    offset = {"field": "model", "type": "nominal", "sort": labels}
+    x = {"field": "probability", "type": "quantitative", "scale": {"domain": [0, 1]},
+         "axis": {"format": "%", "tickCount": 5}, "title": None}
+    return {
+        "data": {"values": values},
+        "height": {"step": step},         # per bar: a class's row is len(rows) steps and a gap
+        "encoding": {"y": {"field": "class", "type": "nominal", "sort": {"field": "order"},
+                           "title": None, "axis": {"labelFontSize": 13, "labelOverlap": False,
+                                                            "labelFlush": False}},
+                     "yOffset": offset},
+        "layer": [
+            {"mark": {"type": "bar", "cornerRadiusEnd": 2},
+             "encoding": {
+                 "x": x,
+                 "color": {"field": "model", "type": "nominal", "title": None,
+                           "scale": {"domain": labels, "range": colors},
+                           "legend": {"orient": "top", "direction": "vertical",
+                                      "labelLimit": 320, "labelFontSize": 12}},
+                 "tooltip": [{"field": "model", "type": "nominal"},
+                             {"field": "class", "type": "nominal"},
+                             {"field": "probability", "type": "quantitative", "format": ".1%"}]}},
+            {"mark": {"type": "text", "align": "left", "dx": 4, "fontSize": 11},
+             "encoding": {"x": {"field": "probability", "type": "quantitative"},
+                          "text": {"field": "text"}}},
+        ],
+    }
 
 
 # A five-pointed star (Vega's shapes have none): the visitor's drawing on the hidden-space map.

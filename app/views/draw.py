@@ -56,6 +56,16 @@ CANVAS_TOOLBAR_FIX = """<script>
 </script>"""
 
 
+# On a phone (Streamlit stacks columns below 640 px) the title's room above and its size are cut, so
+# that the canvas and the guess under it fit in the first screen. Style only, no script.
+PHONE_CSS = """<style>
+@media (max-width: 640px) {
+  [data-testid="stMainBlockContainer"] { padding-top: 2.75rem; }
+  [data-testid="stMainBlockContainer"] h1 { font-size: 2rem; padding: 0.25rem 0 0.25rem 0; }
+  [data-testid="stMetricValue"] { font-size: 1.75rem; }
+}
+</style>"""
+
 _warm = set()                  # (dataset, model) pairs whose first guess has been made
 
 

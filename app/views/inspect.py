@@ -207,8 +207,8 @@ def show_network(look):
 # -- class dreams -------------------------------------------------------------------------------------
 def show_dreams(look):
     st.caption("What does the model think a 3 looks like? For each class, a picture it scores "
-               "very highly for that class, found by gradient ascent from a grey picture. "
-               "Computed once per model.")
+               "very highly for that class, found by gradient ascent: from the class's average "
+               "training image (readable) or from plain grey (raw). Computed once per model.")
     dreams_view(look.saved, fingerprint(look.saved), look.names, "inspect_why")
 
 # -- first-layer weights ------------------------------------------------------------------------------

@@ -266,8 +266,9 @@ def _before_after(snap, o, dataset):
     if not adopt.in_use(snap):
         st.info("You went back to the model from before this teaching; the taught model is "
                 "no longer in use.", icon=":material/undo:")
-        st.button("Use the taught model again", icon=":material/redo:", key="my_redo_button",
-                  on_click=adopt.redo, args=("teach", snap))
+        if st.button("Use the taught model again", icon=":material/redo:", key="my_redo_button"):
+            adopt.redo("teach", snap)
+            st.rerun(scope="app")     # the headline, Draw and the sidebar name the model too
         return
     cols = st.columns(2)
     if o.n_held_out:
@@ -291,8 +292,10 @@ def _before_after(snap, o, dataset):
                "model: draw again to try it.")
     _, before_label, _ = adopt.replaced("teach", snap)
     if before_label is not None:
-        st.button("Undo: back to the model before", icon=":material/undo:", key="my_undo_button",
-                  on_click=adopt.undo, args=("teach", snap.run_id, dataset))
+        if st.button("Undo: back to the model before", icon=":material/undo:",
+                     key="my_undo_button"):
+            adopt.undo("teach", snap.run_id, dataset)
+            st.rerun(scope="app")     # this panel is a fragment; the headline is not
 
 
 def _gallery(dataset, drawings, predicted, names, measured):

@@ -14,9 +14,12 @@ unit's (a widget key: the selectbox's), set before the selectbox is drawn.
     nudge_view(asked, pixels, names, prefix)
     dreams_view(saved, names, prefix)                a row of 10 pictures, cached per model
 """
+import time
+
 import numpy as np
 import streamlit as st
 
+from app.data import load_raw
 from app.render.images import grey_images
 from app.render.network_charts import network_spec, path_spec, pushes_spec
 from app.render.why import (
@@ -31,7 +34,8 @@ from app.render.why import (
     unit_details,
 )
 from core.counterfactual import CHANGED, LINF_BUDGET, PIXEL_BUDGET, counterfactual, nudge
-from core.dreams import JITTER, STEPS
+from core.dreams import JITTER, PRIOR_STEPS, STEPS
+from core.errors import DatasetError
 from core.explain import input_gradient, probabilities, saliency, trace
 
 GUESS = "guess"
@@ -270,41 +274,58 @@ def nudge_view(asked, pixels, names, prefix):
 
 
 # -- class dreams ----------------------------------------------------------------------------------
-DREAM_KINDS = {"readable": "readable (L2, blur and jitter)", "raw": "raw (no regularisation)"}
+DREAM_WIDTH = 72               # px: ten in a row at 1400 px with the sidebar, four on a phone
+DREAM_KINDS = {"readable": "readable (from the class's average)",
+               "raw": "raw (from grey, no rules)"}
 
 
 @st.cache_data(show_spinner="Dreaming up one picture per class…", max_entries=16)
 def class_dreams_for(model_key, kind, _saved):
     """(10, 784) dreams of ``_saved`` (not hashed: ``model_key`` identifies it, the fingerprint
-    of its weights), and their probabilities (10, 10)."""
-    from core.dreams import class_dreams
-    options = {} if kind == "readable" else {"l2": 0.0, "blur": 0.0, "jitter": 0}
+    of its weights), their probabilities (10, 10) and the milliseconds the ascent took."""
+    from core.dreams import class_dreams, class_means
+    if kind == "readable":
+        raw = load_raw(_saved.dataset)
+        images = raw.train_images.reshape(len(raw.train_images), -1)            # (N, 784) uint8
+        options = {"prior": class_means(images, raw.train_labels, _saved.model.config.output_size)}
+    else:
+        options = {"l2": 0.0, "blur": 0.0, "jitter": 0}
+    started = time.perf_counter()
     dreams = class_dreams(_saved.model, np.random.default_rng(0), scaling=_saved.scaling,
                           **options)
+    elapsed_ms = (time.perf_counter() - started) * 1000
     probs = probabilities(_saved.model, trace(_saved.model, dreams, _saved.scaling).logits)
-    return dreams, probs
+    return dreams, probs, elapsed_ms
 
 
 def dreams_view(saved, model_key, names, prefix):
     """For each class, a picture the model scores highest for it, as a row of 10."""
     kind = st.segmented_control("Dreams", list(DREAM_KINDS), format_func=DREAM_KINDS.get,
                                 default="readable", required=True, key=f"{prefix}_dreams",
-                                help="Raw: plain gradient ascent; the network is just as sure "
-                                     "of patterns no person would read.")
-    dreams, probs = class_dreams_for(model_key, kind, saved)
+                                help="Raw: plain gradient ascent from grey; the network is just "
+                                     "as sure of patterns no person would read.")
+    try:
+        dreams, probs, elapsed_ms = class_dreams_for(model_key, kind, saved)
+    except DatasetError as e:
+        st.error(f"The readable dreams start from the training images, which cannot be read: {e}")
+        return
     shown = dreams / np.maximum(dreams.max(axis=1, keepdims=True), 1e-6)
     pictures = grey_images(shown.reshape(-1, 28, 28), scale=4)
-    for k, (column, picture) in enumerate(zip(st.columns(len(names)), pictures)):
-        column.image(picture, caption=f"{names[k]} ({probs[k, k]:.0%})", width="stretch")
+    row = st.container(horizontal=True, gap="small")      # wraps on a phone: 4 to a row
+    for k, picture in enumerate(pictures):
+        row.image(picture, caption=f"{names[k]} ({probs[k, k]:.0%})", width=DREAM_WIDTH)
     st.caption(
-        f"Each picture started as plain grey and was changed, {STEPS} small steps, in whatever way "
-        "raised the model's probability of its class (the percentage under it). "
-        + ("Three rules keep it readable: ink costs a little (L2), each step is blurred, and "
-           f"each step looks at the picture shifted by up to {JITTER} pixels, so the ink must work "
-           "wherever it lands." if kind == "readable" else
-           "Without rules the pictures are noise, yet the network is sure of them: it was never "
-           "asked about pictures unlike its training images.")
-        + " Each picture is brightened to its own brightest pixel.")
+        ("Each picture started as the average of its class's training images and was changed, "
+         f"{PRIOR_STEPS} small steps, in whatever way raised the model's probability of its class (the "
+         "percentage under it), with a pull back towards the average: what the network would "
+         "add to or take from a typical example to be sure. Each step is blurred and looks at "
+         f"the picture shifted by up to {JITTER} pixels, so the ink comes as strokes that work "
+         "wherever they land." if kind == "readable" else
+         f"Each picture started as plain grey and was changed, {STEPS} small steps, in whatever "
+         "way raised the model's probability of its class (the percentage under it). Without "
+         "rules the pictures are noise, yet the network is sure of them: it was never asked "
+         "about pictures unlike its training images.")
+        + f" Each picture is brightened to its own brightest pixel. Dreamt in {elapsed_ms:,.0f} ms.")
 
 
 WHY_TABS = {"The network, lighting up": network_view, "Which pixels mattered": saliency_view,

@@ -108,7 +108,7 @@ def test_draw_digits_and_read_the_guess(app_url, page, screenshot):
 
 def test_test_image_then_a_drawing_and_the_drawing_kept_across_pages(app_url, page, screenshot):
     canvas = open_draw_page(page, app_url, 1100)
-    page.get_by_role("button", name="Random test image").click()
+    page.get_by_role("button", name="Test image", exact=True).click()
     page.get_by_text("Test image #").wait_for()
     # the guess of that image (its parts of the page may show a moment apart)
     page.wait_for_function(f"() => ({PREDICTION_JS})() !== null")

@@ -84,8 +84,24 @@ def test_draw_label_and_see_it_in_the_gallery_then_teach(app_url, page, screensh
     page.get_by_test_id("stMetricLabel").filter(has_text="test images").wait_for()
     assert page.get_by_role("button", name="Undo: back to the model before").is_visible()
     assert page.get_by_text("taught your handwriting").first.is_visible()
+    # the headline: on the drawings it was not taught (those kept aside), and how many
+    headline = page.get_by_text(re.compile(r"\d+ of the \d+ drawings it was not taught"))
+    headline.wait_for()
+    unseen = int(re.search(r"of the (\d+) drawings it was not taught", headline.inner_text())[1])
+    assert 10 <= unseen < 65, headline.inner_text()     # at least one of each digit kept aside
     wait_for_images(page)
     screenshot("my-drawings-3-taught")
+
+    # Undo resets the panel: the before -> after and "now the current model" go
+    page.get_by_role("button", name="Undo: back to the model before").click()
+    page.get_by_text("the taught model is no longer in use").wait_for()
+    screenshot("my-drawings-3b-undone")
+    page.get_by_text("of your 65 drawings right").wait_for()
+    assert not page.get_by_text("now the current model").is_visible()
+    assert page.get_by_test_id("stMetricLabel").filter(has_text="drawings it never saw").count() == 0
+    assert page.get_by_role("button", name="Use the taught model again").is_visible()
+    page.get_by_role("button", name="Use the taught model again").click()
+    page.get_by_text("now the current model").wait_for()
 
     # Inspect: the drawings as a test set
     page.get_by_role("link", name="Inspect").click()

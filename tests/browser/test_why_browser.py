@@ -140,7 +140,7 @@ def test_inspect_shows_the_network_and_the_class_dreams(app_url, page, screensho
     wait_for_images(page)
     screenshot("why-6-inspect-network")
     page.get_by_role("tab", name="Class dreams").click()
-    page.get_by_text("Each picture started as plain grey").wait_for(timeout=60_000)
+    page.get_by_text("Each picture started as the average of its class").wait_for(timeout=60_000)
     wait_for_images(page)
     captions = page.get_by_text(re.compile(r"^\d \(\d+%\)$"))         # "3 (100%)" under each
     assert captions.count() == 10, "a row of ten dreams, each with its class and probability"
