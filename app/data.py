@@ -62,7 +62,8 @@ def load_raw(dataset):
     """
     from core.datasets import load_dataset
     config = app_settings.get()
-    raw = load_dataset(dataset, config.data_dir, download=not config.offline)
+    raw = load_dataset(dataset, config.data_dir, download=not config.offline,
+                       cache_dir=config.cache_dir, mirrors=config.mirrors or None)
     _read_only(raw.train_images, raw.train_labels, raw.test_images, raw.test_labels)
     return raw
 

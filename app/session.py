@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from app import replica, visitor
+from app import settings as app_settings
+from core import blas
 
 from app.data import model_root, shipped_model
 from app.inputs.form import FORM_KEYS, form_defaults
@@ -145,6 +147,7 @@ def init_state():
         # cookie is written again on every new session so that it lasts as long as they do
         ss["visitor_cookie"] = needs_cookie or ("renew" if policy().hosted else False)
         clean_when_due(model_root())      # hosted mode: old spaces, at most hourly
+        blas.set_training_threads(app_settings.get().blas_threads)   # dreams, counterfactuals
         lost = replica.lost_notice(model_root(), ss["visitor"])  # a run lost with its replica
         if lost:
             ss["lost_run"] = lost

@@ -53,8 +53,8 @@ class Setting:
     name: str
     default: object
     meaning: str
-    kind: str               # "path" | "flag" | "words" | "number" (> 0) | "whole" (clamped to
-                            # lowest .. highest)
+    kind: str               # "path" | "flag" | "words" | "number" (> 0) | "whole" (>= 0,
+                            # clamped to lowest .. highest)
     lowest: int = 0
     highest: int | None = None
 
@@ -99,7 +99,10 @@ def _parse(setting, text):
         if not 0 < value < float("inf"):
             raise ValueError(text)
         return value
-    value = max(setting.lowest, int(text))          # below the lowest: the lowest
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)                       # negative: the default, never "no limit"
+    value = max(setting.lowest, value)              # below the lowest: the lowest
     return value if setting.highest is None else min(value, setting.highest)
 
 

@@ -415,7 +415,7 @@ def machine(repeats):
 
 # -- peak memory ---------------------------------------------------------------------------------
 MEMORY_SCRIPT = r"""
-import json, resource, sys
+import json, os, resource, sys
 
 
 def peak_mib():
@@ -434,7 +434,8 @@ from core.datasets import load_dataset, make_splits
 from core.model import MLP
 from core.training import TrainConfig, fit, get_preset
 preset = get_preset(sys.argv[1])
-splits = make_splits(load_dataset("mnist", download=False), preset.train.validation_size)
+splits = make_splits(load_dataset("mnist", os.environ.get("NN_DATA_DIR"), download=False),
+                     preset.train.validation_size)
 loaded = peak_mib()
 cfg = TrainConfig(**{**preset.train.to_dict(), **json.loads(sys.argv[2])})
 model = MLP(preset.model, np.random.default_rng(cfg.seed))
@@ -624,7 +625,7 @@ def main(argv=None):
         os.environ["NN_DATA_DIR"] = DEFAULT_DATA
     quick = args.quick
     notes = []
-    raw = load_dataset("mnist", download=False)
+    raw = load_dataset("mnist", os.environ.get("NN_DATA_DIR"), download=False)
     if raw.source == "sample":
         notes.append("Full MNIST was not found (set NN_DATA_DIR): these figures are on the bundled sample.")
     splits = make_splits(raw, 5000)

@@ -3,7 +3,8 @@
 On this project's 2-core machine, shared with other work, OpenBLAS with 2 threads made the small
 matrix products of mini-batch training 2 to 15 times *slower* than 1 thread (its threads spin
 while they wait for each other; see benchmarks/results/speed.md). So training pins the BLAS to
-``training_threads()`` threads (1 unless ``NN_BLAS_THREADS`` says otherwise) while it runs, and
+``training_threads()`` threads (1 unless ``set_training_threads`` said otherwise: the CLI and the
+app pass NN_BLAS_THREADS) while it runs, and
 gives back the previous setting afterwards.
 
 The pin is process-wide: OpenBLAS keeps one thread count per process, with no per-thread setting.
@@ -122,11 +123,16 @@ def threads(n):
                 _api[1](_pins["previous"])
 
 
+_training = {"threads": 1}
+
+
+def set_training_threads(count):
+    """Let training in this process use ``count`` BLAS threads (whole, at least 1; the caller
+    reads the setting: NN_BLAS_THREADS in the CLI and the app)."""
+    _training["threads"] = max(1, int(count))
+
+
 def training_threads():
-    """Threads for training: ``$NN_BLAS_THREADS`` if set to a positive integer, else 1 (measured
+    """Threads for training: 1 unless ``set_training_threads`` said otherwise (1 was measured
     fastest for every training shape on the 2-core machine; benchmarks/speed.py re-measures)."""
-    try:
-        value = int(os.environ.get("NN_BLAS_THREADS", "1"))
-    except ValueError:
-        return 1
-    return value if value >= 1 else 1
+    return _training["threads"]

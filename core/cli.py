@@ -33,9 +33,33 @@ from .records import known
 from .training import PRESETS, fit, get_preset, new_run, plan
 
 ROOT = Path(__file__).resolve().parents[1]
+_OFF = {"", "0", "false", "no", "off"}
+
+
+def environment(environ=None):
+    """The NN_* settings the command line follows, read here and nowhere else in core (with the
+    app's meanings, app/settings.py): NN_MODEL_DIR, NN_DATA_DIR, NN_CACHE_DIR, NN_OFFLINE,
+    NN_MIRRORS, NN_BLAS_THREADS. Unset or empty means the default; a bad thread count means 1."""
+    env = os.environ if environ is None else environ
+
+    def text(name):
+        return env.get(name, "").strip()
+
+    try:
+        threads = max(1, int(text("NN_BLAS_THREADS") or 1))
+    except ValueError:
+        threads = 1
+    return {"model_dir": Path(text("NN_MODEL_DIR")).expanduser() if text("NN_MODEL_DIR")
+            else ROOT / "model",
+            "data_dir": text("NN_DATA_DIR") or None, "cache_dir": text("NN_CACHE_DIR") or None,
+            "offline": text("NN_OFFLINE").lower() not in _OFF,
+            "mirrors": tuple(text("NN_MIRRORS").replace(",", " ").split()) or None,
+            "blas_threads": threads}
+
+
 def model_root():
     """Where models live: ``$NN_MODEL_DIR`` (as for the app), else model/ next to core/."""
-    return Path(os.environ.get("NN_MODEL_DIR") or ROOT / "model")
+    return environment()["model_dir"]
 
 
 def default_model(dataset):
@@ -264,7 +288,10 @@ def _load_raw(args):
         if message:
             print(message, file=sys.stderr)
 
-    raw = load_dataset(args.dataset, args.data_dir, download=not args.offline, progress=progress)
+    env = environment()
+    raw = load_dataset(args.dataset, args.data_dir or env["data_dir"],
+                       download=not (args.offline or env["offline"]), progress=progress,
+                       cache_dir=env["cache_dir"], mirrors=env["mirrors"])
     print(f"Data: {raw.describe()}")
     return raw
 
@@ -445,6 +472,8 @@ def cmd_finetune(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from . import blas
+    blas.set_training_threads(environment()["blas_threads"])
     try:
         commands = {"train": cmd_train, "eval": cmd_eval, "visualize": cmd_visualize,
                     "predict": lambda args: cmd_predict(args, load_saved)}

@@ -2,13 +2,13 @@
 
 ``load_dataset`` looks in this order and takes the first source that works:
 
-1. the folder the user names (``data_dir``, else ``$NN_DATA_DIR``): ``<dir>/<dataset>/`` laid out
+1. the folder the user names (``data_dir``: NN_DATA_DIR in the CLI and the app): ``<dir>/<dataset>/`` laid out
    like the official files, or a folder that directly holds the four files. A named folder that is
    broken is an error, not a silent fallback: the user asked for it.
-2. the cache folder ``$NN_CACHE_DIR/<dataset>/`` (default ``~/.cache/nn-playground/<dataset>/``),
+2. the cache folder ``<cache_dir>/<dataset>/`` (default ``~/.cache/nn-playground/<dataset>/``),
    checked against the official SHA-256; a damaged cache is reported and skipped.
-3. a download from the official mirrors into the cache (not when ``download=False`` or
-   ``NN_OFFLINE=1``; an offline machine fails within seconds).
+3. a download from the mirrors into the cache (not when ``download=False``, which the CLI and the
+   app pass for NN_OFFLINE=1; an offline machine fails within seconds).
 4. the real sample bundled in ``core/data/<dataset>.npz`` (10,000 training + 2,000 test images).
 
 Why a source was skipped goes to the ``progress`` callback (or a warning) and into
@@ -109,11 +109,9 @@ def check_name(name: str) -> str:
 
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cache root: ``cache_dir``, else ``$NN_CACHE_DIR``, else ``~/.cache/nn-playground``."""
+    """The cache root: ``cache_dir``, else ``~/.cache/nn-playground``."""
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
-    if os.environ.get("NN_CACHE_DIR"):
-        return Path(os.environ["NN_CACHE_DIR"]).expanduser()
     try:
         return Path.home() / ".cache" / "nn-playground"
     except RuntimeError:  # no home folder (some service accounts): a cache that lasts a while
@@ -136,32 +134,31 @@ def clear_memory_cache() -> None:
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, download: bool = True,
-                 progress: Progress | None = None, cache_dir: str | os.PathLike | None = None
-                 ) -> RawDataset:
+                 progress: Progress | None = None, cache_dir: str | os.PathLike | None = None,
+                 mirrors: tuple | list | None = None) -> RawDataset:
     """Load ``name`` ("mnist" or "fashion-mnist") from the first source that works.
 
-    Order: ``data_dir`` (or $NN_DATA_DIR) -> cache -> download into the cache -> bundled sample.
+    Order: ``data_dir`` -> cache (``cache_dir``) -> download into the cache (from ``mirrors``,
+    default the official ones; not when ``download`` is False) -> bundled sample.
     ``progress(done_bytes, total_bytes_or_None, message)`` hears about downloads and about sources
     that were skipped. Raises ConfigError for an unknown name, DatasetError for a named folder
     that does not hold a valid dataset (or when even the bundled sample is missing).
     The result is kept in memory; its arrays are read-only.
     """
     check_name(name)
-    if data_dir is None and os.environ.get("NN_DATA_DIR"):
-        data_dir = os.environ["NN_DATA_DIR"]
     folder = Path(data_dir).expanduser().resolve() if data_dir is not None else None
     cache = cache_root(cache_dir) / name
-    allow_download = download and not downloads.offline()
-    key = (name, str(folder), str(cache), allow_download, os.environ.get("NN_MIRRORS", ""))
+    mirrors = tuple(mirrors) if mirrors else None
+    key = (name, str(folder), str(cache), bool(download), mirrors)
     with _memory_lock:
         if key in _memory:
             return _memory[key]
-    raw = _load_uncached(name, folder, cache, allow_download, progress)
+    raw = _load_uncached(name, folder, cache, bool(download), progress, mirrors)
     with _memory_lock:
         return _memory.setdefault(key, raw)
 
 
-def _load_uncached(name, folder, cache, allow_download, progress) -> RawDataset:
+def _load_uncached(name, folder, cache, allow_download, progress, mirrors=None) -> RawDataset:
     if folder is not None:
         return read_folder(name, _dataset_folder(name, folder), source="folder")
 
@@ -183,7 +180,7 @@ def _load_uncached(name, folder, cache, allow_download, progress) -> RawDataset:
 
     if allow_download:
         try:
-            downloads.download_dataset(name, cache, progress=progress)
+            downloads.download_dataset(name, cache, mirrors=mirrors, progress=progress)
             return read_folder(name, cache, source="download", notes=notes)  # verified on arrival
         except DownloadError as error:
             if error.unreachable:              # one line, not one per mirror and file
@@ -199,10 +196,8 @@ def _load_uncached(name, folder, cache, allow_download, progress) -> RawDataset:
         except OSError as error:  # read-only or full cache folder
             skip(f"Cannot save {TITLES[name]} in the cache folder {cache} "
                  f"({error.strerror or error}); set NN_CACHE_DIR to a writable folder.")
-    elif downloads.offline():
-        notes.append("Downloading is switched off (NN_OFFLINE is set).")
     else:
-        notes.append("Downloading was not allowed (download=False).")
+        notes.append("Downloading is switched off (NN_OFFLINE / --offline).")
 
     return read_sample(name, notes=tuple(notes))
 

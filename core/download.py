@@ -6,9 +6,10 @@ temporary file next to its final name and renamed, so the cache never holds half
 mirror fails in any way (no network, HTTP error, cut connection, wrong checksum) the next one is
 tried; when all fail, DownloadError says what each mirror said.
 
-Mirrors can be replaced with the ``mirrors`` argument or the environment variable ``NN_MIRRORS``:
+Mirrors can be replaced with the ``mirrors`` argument (the CLI and the app pass ``NN_MIRRORS``):
 base URLs separated by commas or spaces; ``{dataset}`` in a URL becomes the dataset's name, e.g.
-``NN_MIRRORS=http://127.0.0.1:8000/{dataset}/``. ``NN_OFFLINE=1`` switches downloading off.
+``NN_MIRRORS=http://127.0.0.1:8000/{dataset}/``. Whether to download at all is the caller's
+choice (``NN_OFFLINE=1`` in the CLI and the app).
 """
 from __future__ import annotations
 
@@ -74,20 +75,13 @@ CHUNK_BYTES = 1 << 16
 USER_AGENT = "nn-playground (Python urllib)"
 
 
-def offline() -> bool:
-    """True when the environment variable NN_OFFLINE switches downloading off."""
-    return os.environ.get("NN_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def mirrors_for(dataset: str, mirrors: Sequence[str] | Mapping[str, Sequence[str]] | None = None
                 ) -> tuple[str, ...]:
-    """The base URLs to try for ``dataset``: the ``mirrors`` argument, else NN_MIRRORS, else MIRRORS.
+    """The base URLs to try for ``dataset``: the ``mirrors`` argument, else MIRRORS.
 
     ``mirrors`` may be a sequence of base URLs or a dict of them per dataset. ``{dataset}`` in a
     URL is replaced by the dataset's name. Each base URL ends with "/".
     """
-    if mirrors is None and os.environ.get("NN_MIRRORS", "").strip():
-        mirrors = os.environ["NN_MIRRORS"].replace(",", " ").split()
     if mirrors is None:
         mirrors = MIRRORS[dataset]
     elif isinstance(mirrors, Mapping):
@@ -251,13 +245,11 @@ def download_dataset(dataset: str, folder: str | os.PathLike, *,
     """Make sure ``folder`` holds the four verified files of ``dataset``; download what is missing.
 
     A file already in ``folder`` whose checksum matches is kept; a missing or damaged one is
-    downloaded again. Returns {file_name: path}. Raises DownloadError (when NN_OFFLINE is set, too)
-    or OSError when ``folder`` cannot be written.
+    downloaded again. Returns {file_name: path}. Raises DownloadError or OSError when ``folder``
+    cannot be written.
     """
     if dataset not in MIRRORS:
         raise DownloadError(f"Unknown dataset {dataset!r}; known: {', '.join(MIRRORS)}.")
-    if offline():
-        raise DownloadError("Downloading is switched off (NN_OFFLINE is set).")
     ago = recently_unreachable()
     if ago is not None:
         raise DownloadError(f"The mirrors could not be reached {ago:.0f} s ago; not trying again "

@@ -39,7 +39,6 @@ and checks that the measured peak is below it and not far below (``python -m
 benchmarks.memory_cap`` prints both). Making the network (float64 random draws) peaks lower than
 training. Pure NumPy and the standard library; nothing here imports the app.
 """
-import os
 from dataclasses import dataclass, fields, replace
 
 from .datasets import validation_count
@@ -200,35 +199,22 @@ def run_memory(model_config, train_config, *, snapshot_budget, data_bytes=0, n_i
     )
 
 
-def max_run_bytes():
-    """The most one run may allocate, in bytes: env ``NN_MAX_RUN_MB`` (default 1024 MB; 0 means
-    no limit, returned as None; anything unreadable gives the default).
-
-    Why 1 GB on a 2-core, 24 GiB server: it trains at most ``NN_MAX_TRAININGS`` = 2 runs at once,
-    so runs take at most 2 GB, which leaves the rest for the 30 or so sessions of a class (each
-    keeps its finished models and up to 100 MB of replay), the shared datasets and the system. A
-    1 GB run is already a 784-2048-2048-2048-10 network with Adam (10M weights), more than 2 cores
-    train at a pace anyone watches; the recommended preset needs about 340 MB on full MNIST (its
-    replay 100 MB, a worker's copy of the dataset 210 MB).
-    """
-    text = os.environ.get("NN_MAX_RUN_MB", "").strip()
-    try:
-        mb = int(text) if text else DEFAULT_MAX_RUN_MB
-    except ValueError:
-        mb = DEFAULT_MAX_RUN_MB
-    if mb < 0:
-        mb = DEFAULT_MAX_RUN_MB
-    return mb * MB if mb else None
+# Why 1 GB a run by default (the app's NN_MAX_RUN_MB) on a 2-core, 24 GiB server: it trains at most
+# 2 runs at once, so runs take at most 2 GB, which leaves the rest for the 30 or so sessions of a
+# class (each keeps its finished models and up to 100 MB of replay), the shared datasets and the
+# system. A 1 GB run is already a 784-2048-2048-2048-10 network with Adam (10M weights), more than 2
+# cores train at a pace anyone watches; the recommended preset needs about 340 MB on full MNIST (its
+# replay 100 MB, a worker's copy of the dataset 210 MB).
+DEFAULT_MAX_RUN_BYTES = DEFAULT_MAX_RUN_MB * MB
 
 
 def check_run_memory(model_config, train_config, *, snapshot_budget, data_bytes=0, n_images=None,
-                     n_test=None, limit=None):
-    """The run's RunMemory, or ConfigError when it needs more than ``limit`` bytes (default:
-    ``max_run_bytes()``; no limit when that is None). Arguments as for ``run_memory``."""
+                     n_test=None, limit=DEFAULT_MAX_RUN_BYTES):
+    """The run's RunMemory, or ConfigError when it needs more than ``limit`` bytes (None: no
+    limit; the app passes its NN_MAX_RUN_MB). Arguments as for ``run_memory``."""
     kwargs = dict(snapshot_budget=snapshot_budget, data_bytes=data_bytes, n_images=n_images,
                   n_test=n_test)
     memory = run_memory(model_config, train_config, **kwargs)
-    limit = max_run_bytes() if limit is None else limit
     if limit is not None and memory.total > limit:
         raise ConfigError(too_much_message(memory, limit, _remedies(model_config, train_config,
                                                                      memory, limit, kwargs)))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core import datasets, download
-from core.datasets import CLASS_NAMES, DATASETS, RawDataset, load_dataset, make_splits, scale_pixels
+from core.datasets import CLASS_NAMES, DATASETS, RawDataset, make_splits, scale_pixels
 from core.errors import ConfigError, DatasetError
 from core.idx import decompress, write_idx
 from tests.conftest import checksum_table, tiny_dataset
@@ -18,13 +18,20 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NN_SHARED_DATASETS") or ROOT.parent / "shared" / "datasets")
 
 
+SOURCES = {}          # what the tests' load_dataset passes: the cache, downloading, the mirrors
+
+
+def load_dataset(name, data_dir=None, **options):
+    """core.datasets.load_dataset with this test's cache folder, and downloading only once a test
+    went online (core reads no environment: the CLI and the app pass these)."""
+    return datasets.load_dataset(name, data_dir, **{**SOURCES, **options})
+
+
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
+def isolated(tmp_path):
     """Never the user's cache, never the network, never a dataset kept from another test."""
-    monkeypatch.setenv("NN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("NN_OFFLINE", "1")
-    monkeypatch.delenv("NN_DATA_DIR", raising=False)
-    monkeypatch.delenv("NN_MIRRORS", raising=False)
+    SOURCES.clear()
+    SOURCES.update(cache_dir=tmp_path / "cache", download=False, mirrors=None)
     datasets.clear_memory_cache()
     yield
     datasets.clear_memory_cache()
@@ -52,8 +59,7 @@ def official(monkeypatch):
 
 def go_online(monkeypatch, mirror, files):
     mirror.serve("/mnist/", files)
-    monkeypatch.delenv("NN_OFFLINE")
-    monkeypatch.setenv("NN_MIRRORS", mirror.url + "/{dataset}/")
+    SOURCES.update(download=True, mirrors=[mirror.url + "/{dataset}/"])
 
 
 # --- names ---------------------------------------------------------------------------------------
@@ -82,7 +88,7 @@ def test_bundled_sample_loads_balanced_and_describes_itself(name, title):
     assert np.bincount(raw.train_labels, minlength=10).tolist() == [1000] * 10
     assert np.bincount(raw.test_labels, minlength=10).tolist() == [200] * 10
     assert raw.train_images.max() == 255 and raw.train_images.min() == 0
-    assert any("NN_OFFLINE" in note for note in raw.notes)
+    assert any("switched off" in note for note in raw.notes)
     meta = datasets.sample_meta(name)
     assert meta["train_count"] == 10_000 and meta["test_count"] == 2_000
     assert ("CC BY-SA 3.0" if name == "mnist" else "MIT") in meta["licence"]
@@ -111,10 +117,9 @@ def test_named_folder_comes_first(tmp_path, official, mirror, monkeypatch):
     assert mirror.requests == []
 
 
-def test_data_dir_from_the_environment_and_a_flat_folder(tmp_path, monkeypatch):
+def test_data_dir_a_flat_folder(tmp_path):
     write_files(tmp_path / "flat", tiny_dataset(n_train=50, n_test=10), compress=False)
-    monkeypatch.setenv("NN_DATA_DIR", str(tmp_path / "flat"))
-    raw = load_dataset("mnist")
+    raw = load_dataset("mnist", tmp_path / "flat")
     assert raw.source == "folder" and raw.location == str(tmp_path / "flat")
 
 
@@ -180,7 +185,7 @@ def test_cache_with_other_pixels_fails_the_checksum(tmp_path, official):
 
 def test_unwritable_cache_falls_back_to_the_sample(tmp_path, official, mirror, monkeypatch):
     (tmp_path / "blocked").write_text("a file where the cache folder should be")
-    monkeypatch.setenv("NN_CACHE_DIR", str(tmp_path / "blocked"))
+    SOURCES["cache_dir"] = tmp_path / "blocked"
     go_online(monkeypatch, mirror, official)
     with pytest.warns(RuntimeWarning, match="NN_CACHE_DIR"):
         raw = load_dataset("mnist")

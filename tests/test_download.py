@@ -130,12 +130,14 @@ def test_download_dataset_fetches_what_is_missing_and_keeps_what_is_good(tmp_pat
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
 
 
-def test_env_mirrors_with_dataset_placeholder(tmp_path, mirror, online, monkeypatch):
+def test_the_settings_mirrors_with_dataset_placeholder(tmp_path, mirror, online):
+    from app import settings
     files = tiny_dataset()
     mirror.serve("/files/fashion-mnist/", files)
-    monkeypatch.setenv("NN_MIRRORS", f"{dead_url()}, {mirror.url}/files/{{dataset}}")
-    assert download.mirrors_for("fashion-mnist")[1] == f"{mirror.url}/files/fashion-mnist/"
-    download.download_dataset("fashion-mnist", tmp_path, timeout=2,
+    mirrors = settings.get({"NN_MIRRORS": f"{dead_url()}, {mirror.url}/files/{{dataset}}"}).mirrors
+    assert download.mirrors_for("fashion-mnist", mirrors)[1] == \
+        f"{mirror.url}/files/fashion-mnist/"
+    download.download_dataset("fashion-mnist", tmp_path, timeout=2, mirrors=mirrors,
                               checksums=checksum_table(files, "fashion-mnist"))
     assert len(list(tmp_path.glob("*.gz"))) == 4
 
@@ -149,12 +151,15 @@ def test_official_mirrors_and_checksums_are_complete(online):
     assert download.CONNECT_TIMEOUT <= 5  # the app's first start offline must not hang
 
 
-def test_offline_never_touches_the_network(tmp_path, mirror, monkeypatch):
-    monkeypatch.setenv("NN_OFFLINE", "1")
+def test_offline_never_touches_the_network(tmp_path, mirror):
+    from core.datasets import clear_memory_cache, load_dataset
     mirror.serve("/mnist/", tiny_dataset())
-    with pytest.raises(DownloadError, match="NN_OFFLINE"):
-        download.download_dataset("mnist", tmp_path, mirrors=[mirror.url + "/mnist/"])
+    clear_memory_cache()
+    raw = load_dataset("mnist", download=False, cache_dir=tmp_path,
+                       mirrors=[mirror.url + "/{dataset}/"])
+    assert raw.source == "sample" and any("switched off" in note for note in raw.notes)
     assert mirror.requests == []
+    clear_memory_cache()
 
 
 def test_unwritable_cache_fails_before_downloading(tmp_path, mirror, online):

@@ -9,7 +9,7 @@ import pytest
 from app.runs.replay import MAX_BYTES, MAX_COUNT, MIN_COUNT
 from core import memory
 from core.errors import ConfigError
-from core.memory import SnapshotBudget, check_run_memory, max_run_bytes, run_memory
+from core.memory import DEFAULT_MAX_RUN_BYTES, SnapshotBudget, check_run_memory, run_memory
 from core.model import MLP, ModelConfig
 from core.optimizers import make_optimizer
 from core.training import TrainConfig, get_preset
@@ -139,15 +139,13 @@ def test_a_measured_run_stays_within_the_estimate(model_config, train_config):
 
 
 # -- the cap --------------------------------------------------------------------------------------
-def test_the_cap_comes_from_the_environment(monkeypatch):
-    assert max_run_bytes() == 1024 * memory.MB
-    monkeypatch.setenv("NN_MAX_RUN_MB", "300")
-    assert max_run_bytes() == 300 * memory.MB
-    monkeypatch.setenv("NN_MAX_RUN_MB", "0")
-    assert max_run_bytes() is None                            # no limit
+def test_the_cap_comes_from_the_apps_settings():
+    from app import settings
+    assert settings.get({}).max_run_bytes == DEFAULT_MAX_RUN_BYTES == 1024 * memory.MB
+    assert settings.get({"NN_MAX_RUN_MB": "300"}).max_run_bytes == 300 * memory.MB
+    assert settings.get({"NN_MAX_RUN_MB": "0"}).max_run_bytes is None          # no limit
     for unreadable in ("lots", "-5", "1.5"):
-        monkeypatch.setenv("NN_MAX_RUN_MB", unreadable)
-        assert max_run_bytes() == 1024 * memory.MB, unreadable
+        assert settings.get({"NN_MAX_RUN_MB": unreadable}).max_run_bytes == 1024 * memory.MB
 
 
 def test_the_huge_adam_network_is_refused_with_what_to_change():
@@ -175,12 +173,12 @@ def test_sgd_is_suggested_only_when_it_would_fit():
     assert "SGD" not in str(refused.value)
 
 
-@pytest.mark.parametrize("name", ["recommended", "original", "textbook"])
+@pytest.mark.parametrize("name", ["recommended", "original", "textbook", "convnet"])
 def test_the_presets_fit_under_the_default_cap_with_a_workers_copy_of_mnist(name):
     preset = get_preset(name)
     needs = check_run_memory(preset.model, preset.train, snapshot_budget=BUDGET,
                              data_bytes=FULL_MNIST)
-    assert needs.total < 0.6 * max_run_bytes()
+    assert needs.total < 0.6 * DEFAULT_MAX_RUN_BYTES
 
 
 # -- the Train page -------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ import time
 from dataclasses import dataclass
 
 from app import replica
+from app import settings as app_settings
 
 from app.runs import line, worker
 from core import memory
@@ -274,7 +275,9 @@ class Job:
         parent_end, child_end = worker.Pipe()
         self._process = worker.launch(child_end)
         try:
-            worker.send_job(parent_end, self.kind, *job, nice=line.worker_nice())
+            spec, arrays = job
+            spec = {**spec, "blas_threads": app_settings.get().blas_threads}
+            worker.send_job(parent_end, self.kind, spec, arrays, nice=line.worker_nice())
         except OSError:
             pass                       # the worker died at once: its exit code says why below
         since_alive = started = time.monotonic()

@@ -15,7 +15,6 @@ Checks and reservation happen under one lock, so rapid clicks or several tabs st
 most.
 """
 import dataclasses
-import math
 import os
 import threading
 
@@ -223,8 +222,8 @@ def worker_nice():
 
 
 def run_limit():
-    """The per-run memory cap in bytes for core.memory (NN_MAX_RUN_MB; inf for no limit)."""
-    return app_settings.get().max_run_bytes or math.inf
+    """The per-run memory cap in bytes for core.memory (NN_MAX_RUN_MB; None for no limit)."""
+    return app_settings.get().max_run_bytes
 
 
 def run_memory(model_config, train_config, splits, replay=True):

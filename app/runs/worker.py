@@ -164,6 +164,8 @@ def main(conn):
                      name="server-watch").start()
     sender = _Sender(conn)
     try:
+        from core import blas
+        blas.set_training_threads(spec.get("blas_threads", 1))
         JOBS[kind](sender, stop, spec, arrays)
     except BaseException as e:            # the server shows it; never a silent death
         from core.errors import NNError

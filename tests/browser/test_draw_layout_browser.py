@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from benchmarks.browser import STROKES
+from tests.helpers.browser import STROKES
 from tests.browser.conftest import ARTIFACTS, set_network, wait_for_images, wait_until_drawable
 from tests.browser.test_draw_browser import stroke, wait_for_prediction
 
