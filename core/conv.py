@@ -22,6 +22,8 @@ core/reference_conv.py computes the same with explicit loops over every output p
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .layers import Weighted
+
 
 
 PADDINGS = ("valid", "same")
@@ -33,7 +35,7 @@ def same_padding(k):
     return before, k - 1 - before
 
 
-class Conv2D:
+class Conv2D(Weighted):
     """k x k convolution (strictly: cross-correlation, as every deep-learning library computes),
     C_in -> C_out channels, stride 1, on the padded input Xp:
     Y[n, o, i, j] = b[o] + sum_{c, u, v} Xp[n, c, i+u, j+v] W[o, c, u, v]."""
@@ -43,16 +45,8 @@ class Conv2D:
     def __init__(self, W, b, padding="valid"):
         if padding not in PADDINGS:
             raise ValueError(f"Unknown padding {padding!r}: use one of {', '.join(PADDINGS)}.")
-        self.params = {"W": W, "b": b}
+        super().__init__(W, b)
         self.padding = padding
-
-    @property
-    def W(self):
-        return self.params["W"]
-
-    @property
-    def b(self):
-        return self.params["b"]
 
     @property
     def kernel(self):

@@ -30,13 +30,9 @@ def column_sums(M):
     return np.ones(M.shape[0], M.dtype) @ M
 
 
-class Dense:
-    """Z = X @ W + b.
-
-    ``forward_train`` also takes the parts of a CompactRows group (a list, core.compact) for a
-    first layer in full-batch training: the same product, skipping the all-zero pixel columns."""
-
-    kind = "dense"
+class Weighted:
+    """A layer with weights: ``params`` is {"W", "b"}, the very arrays of the model's dotted
+    ``layers.i.W`` / ``layers.i.b`` (so an optimiser step on the model is seen here)."""
 
     def __init__(self, W, b):
         self.params = {"W": W, "b": b}
@@ -48,6 +44,15 @@ class Dense:
     @property
     def b(self):
         return self.params["b"]
+
+
+class Dense(Weighted):
+    """Z = X @ W + b.
+
+    ``forward_train`` also takes the parts of a CompactRows group (a list, core.compact) for a
+    first layer in full-batch training: the same product, skipping the all-zero pixel columns."""
+
+    kind = "dense"
 
     def forward(self, X):
         Z = X @ self.W                                   # (N, D_in) @ (D_in, D_out) -> (N, D_out)

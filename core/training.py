@@ -299,13 +299,8 @@ def _fit(model, splits, config, rng):
             loss, probs, grads = model.loss_and_grads_compact(compact, rng=rng)
         else:
             loss, probs, grads = model.loss_and_grads(Xb, yb, rng=rng)
-        if not math.isfinite(loss) or loss > EXPLODED_LOSS:
-            model.load_params(good_params)
-            raise TrainingDiverged(
-                f"Training diverged at step {step:,}: the loss became {loss:.3g}. The learning rate "
-                f"{config.learning_rate:g} is too large for this network; try "
-                f"{config.learning_rate / 10:g}. The weights from step {good_step:,} were kept.",
-                step=step, epoch=epoch, loss=float(loss))
+        check_loss(model, loss, good_params, step=step, epoch=epoch, good_step=good_step,
+                   learning_rate=config.learning_rate)
         weights_before = ({name: model.params[name].copy() for name in weight_names}
                           if reports else None)
         optimizer.step(model.params, grads)
@@ -316,21 +311,8 @@ def _fit(model, splits, config, rng):
         samples += n
         if reports:
             window_loss = loss_sum / seen
-            if not model.params_finite():
-                model.load_params(good_params)
-                raise TrainingDiverged(
-                    f"Training diverged at step {step:,}: the weights became infinite. Lower the "
-                    f"learning rate (now {config.learning_rate:g}). The last good weights were kept.",
-                    step=step, epoch=epoch, loss=float("nan"))
-            chance_loss = math.log(model.config.output_size)
-            if model.loss_fn.fused_with_softmax and window_loss > THROWN_OFF_FACTOR * chance_loss:
-                model.load_params(good_params)
-                raise TrainingDiverged(
-                    f"Training diverged by step {step:,}: the loss averaged {window_loss:.3g}, more "
-                    f"than {THROWN_OFF_FACTOR} times the {chance_loss:.2g} of guessing at random. "
-                    f"The learning rate {config.learning_rate:g} is too large for this network; "
-                    f"try {config.learning_rate / 10:g}. The last good weights were kept.",
-                    step=step, epoch=epoch, loss=float(window_loss))
+            check_report(model, window_loss, good_params, step=step, epoch=epoch,
+                         learning_rate=config.learning_rate)
             if step == total:
                 val_loss, val_accuracy = model.evaluate(splits.X_val, splits.y_val)
             else:
@@ -366,41 +348,50 @@ def train(model_config, splits, config):
     return model, records
 
 
-# -- fit's checked update, for other loops over batches (core.finetune) ------------------------
-# fit's loop does the same inline; kept apart here so that other loops reuse the checks rather
-# than copy them.
+# -- the checks of every update and every report: fit's, and core.finetune's -------------------
+
+def check_loss(model, loss, good_params, *, step, epoch, learning_rate, good_step=None,
+               what="Training"):
+    """A batch's loss that is not finite or beyond EXPLODED_LOSS puts ``good_params`` back and
+    raises TrainingDiverged (before the weights move), saying which learning rate to try."""
+    if math.isfinite(loss) and loss <= EXPLODED_LOSS:
+        return
+    model.load_params(good_params)
+    kept = (f"The weights from step {good_step:,} were kept." if good_step is not None
+            else "The last good weights were kept.")
+    raise TrainingDiverged(
+        f"{what} diverged at step {step:,}: the loss became {loss:.3g}. The learning rate "
+        f"{learning_rate:g} is too large for this network; try a smaller learning rate, "
+        f"{learning_rate / 10:g}. {kept}", step=step, epoch=epoch, loss=float(loss))
+
 
 def checked_update(model, optimizer, Xb, yb, rng, good_params, *, step, epoch, what="Training"):
     """One update of ``model`` on (Xb (B, 784), yb (B,)) at ``optimizer.learning_rate``, checked
-    as fit checks each step: a loss that is not finite or beyond EXPLODED_LOSS puts
-    ``good_params`` back and raises TrainingDiverged before the weights move.
-    Returns (loss, probs (B, classes)) of the batch before the update."""
+    as fit checks each step (``check_loss``). Returns (loss, probs (B, classes)) of the batch
+    before the update."""
     loss, probs, grads = model.loss_and_grads(Xb, yb, rng=rng)
-    if not math.isfinite(loss) or loss > EXPLODED_LOSS:
-        model.load_params(good_params)
-        raise TrainingDiverged(
-            f"{what} diverged at step {step:,}: the loss became {loss:.3g}. Use a smaller "
-            f"learning rate than {optimizer.learning_rate:g}; the weights of the last report "
-            "were kept.", step=step, epoch=epoch, loss=float(loss))
+    check_loss(model, loss, good_params, step=step, epoch=epoch,
+               learning_rate=optimizer.learning_rate, what=what)
     optimizer.step(model.params, grads)
     return loss, probs
 
 
 def check_report(model, window_loss, good_params, *, step, epoch, learning_rate, what="Training"):
-    """fit's checks at a report: the weights became infinite, or the loss averaged since the last
+    """The checks at a report: the weights became infinite, or the loss averaged since the last
     report is THROWN_OFF_FACTOR times that of guessing. Either puts ``good_params`` back and
     raises TrainingDiverged."""
     if not model.params_finite():
         model.load_params(good_params)
         raise TrainingDiverged(
-            f"{what} diverged at step {step:,}: the weights became infinite. Use a smaller "
-            f"learning rate than {learning_rate:g}; the last good weights were kept.",
-            step=step, epoch=epoch, loss=float("nan"))
+            f"{what} diverged at step {step:,}: the weights became infinite. Lower the learning "
+            f"rate (now {learning_rate:g}): try a smaller learning rate, {learning_rate / 10:g}. "
+            f"The last good weights were kept.", step=step, epoch=epoch, loss=float("nan"))
     chance_loss = math.log(model.config.output_size)
     if model.loss_fn.fused_with_softmax and window_loss > THROWN_OFF_FACTOR * chance_loss:
         model.load_params(good_params)
         raise TrainingDiverged(
             f"{what} diverged by step {step:,}: the loss averaged {window_loss:.3g}, more than "
-            f"{THROWN_OFF_FACTOR} times the {chance_loss:.2g} of guessing at random. Use a "
-            f"smaller learning rate than {learning_rate:g}; the last good weights were kept.",
+            f"{THROWN_OFF_FACTOR} times the {chance_loss:.2g} of guessing at random. The learning "
+            f"rate {learning_rate:g} is too large for this network; try a smaller learning rate, "
+            f"{learning_rate / 10:g}. The last good weights were kept.",
             step=step, epoch=epoch, loss=float(window_loss))
