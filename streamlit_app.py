@@ -7,11 +7,11 @@ Pages live in pages/ and are reached at /, /train, /draw and /inspect.
 import streamlit as st
 
 from app import visitor
-
 from app.data import dataset_title
 from app.runs import adopt
 from app.session import cookie_seconds, current_model, init_state
 from core.datasets import DATASETS
+from core.records import known
 
 st.set_page_config(page_title="Neural network playground", page_icon="🧠", layout="wide")
 init_state()
@@ -61,7 +61,7 @@ def sidebar(page):
             st.page_link("pages/train.py", label="See it on Train", icon=":material/hourglass_top:")
         elif snap.active and not on_train_page:
             last = snap.last
-            figures = f" · val {last['val_accuracy']:.0%}" if last and last["val_accuracy"] == last["val_accuracy"] else ""
+            figures = f" · val {last['val_accuracy']:.0%}" if last and known(last["val_accuracy"]) is not None else ""
             st.progress(snap.progress, text=f"Training {snap.label}: {snap.progress:.0%}{figures}")
             st.page_link("pages/train.py", label="Watch it learn", icon=":material/monitoring:")
         elif snap.finished and not adopt.adopted("train", snap):

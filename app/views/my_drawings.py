@@ -32,6 +32,7 @@ from app.store.drawings import (
 )
 from core.errors import DatasetError, NNError
 from core.handwriting import MAX_DRAWINGS, MAX_ZIP_BYTES, from_zip, zip_name
+from core.records import known
 
 MIN_TO_TEACH = 5            # drawings before "Teach it" is offered
 MIN_FOR_CURVE = 10          # drawings before the Train page draws their curve
@@ -240,8 +241,8 @@ def _teach_panel(dataset, n, saved):
         elif busy:
             last = snap.last
             step = last["step"] if last else 0
-            held = last["held_out_accuracy"] if last else float("nan")
-            held_text = f" · your held-out drawings {held:.0%}" if np.isfinite(held) else ""
+            held = known(last.get("held_out_accuracy")) if last else None
+            held_text = f" · your held-out drawings {held:.0%}" if held is not None else ""
             st.progress(snap.progress, text=f"Teaching: step {step} of {snap.total_steps}"
                                             f"{held_text}")
         elif snap.status in ("failed", "diverged", "abandoned"):
@@ -459,7 +460,7 @@ def training_curve(snap):
     values = [{"epoch": epoch, "accuracy": accuracy, "on": f"your {len(drawings)} drawings"}
               for _, (epoch, accuracy) in sorted(points.items())]
     values += [{"epoch": r["epoch"], "accuracy": r["val_accuracy"], "on": "validation images"}
-               for r in snap.history if r["val_accuracy"] == r["val_accuracy"]]
+               for r in snap.history if known(r["val_accuracy"]) is not None]
     latest = max(points)
     st.vega_lite_chart({
         "data": {"values": values}, "height": 300,      # the whole chart: title, legend and axes included

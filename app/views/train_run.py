@@ -21,6 +21,7 @@ from app.session import current_model, notify, session_liveness
 from app.views.inside import drawing_guess, inside_views
 from app.views.my_drawings import training_curve
 from core.errors import NNError
+from core.records import known
 
 POLL_SECONDS = 0.5
 WORSE_BY = 0.01           # a new model this much less accurate than the one it replaced: warn
@@ -100,7 +101,7 @@ def _comparison(snap):
     saved, dataset = snap.saved, snap.dataset
     accuracy, validation = saved.metrics["test_accuracy"], saved.metrics["val_accuracy"]
     what = "Finished" if snap.status == "done" else f"Stopped at step {snap.last['step']:,}"
-    val_text = (f"validation {validation:.2%}" if validation == validation
+    val_text = (f"validation {validation:.2%}" if known(validation) is not None
                 else "no validation images were held out")
     raw = load_raw(dataset)
     before, before_label, _ = adopt.replaced("train", snap)
@@ -183,7 +184,7 @@ def _figures(history):
                 help="Share of the last steps' training images classified correctly.")
     val = last["val_accuracy"]
     val_delta = None if prev is None or val != val else f"{(val - prev['val_accuracy']) * 100:+.1f} pts"
-    m[2].metric("Val. accuracy", f"{val:.1%}" if val == val else "n/a", val_delta,
+    m[2].metric("Val. accuracy", f"{val:.1%}" if known(val) is not None else "n/a", val_delta,
                 help="On held-out images the network never trains on (up to 1,000 of them while "
                      "training; all of them at the end).")
     speed = last["samples_per_second"]
