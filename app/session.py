@@ -23,6 +23,7 @@ import streamlit as st
 from app import replica, visitor
 from app.data import model_root, shipped_model
 from app.inputs.form import FORM_KEYS, form_defaults
+from app.store.admission import renew_space
 from app.store.hosting import clean_when_due, policy
 from core.datasets import DATASETS
 from core.errors import NNError
@@ -140,6 +141,9 @@ def init_state():
     ss = st.session_state
     if "visitor" not in ss:
         ss["visitor"], needs_cookie = visitor.bind(ss, kept_keys())
+        old_token = visitor.renewed_from(ss["visitor"])   # an unsigned cookie, replaced
+        if old_token and policy().hosted:
+            renew_space(model_root(), old_token, ss["visitor"])   # its saved models go along
         # hosted mode: the token also keys the visitor's saved models, kept for days; the
         # cookie is written again on every new session so that it lasts as long as they do
         ss["visitor_cookie"] = needs_cookie or ("renew" if policy().hosted else False)

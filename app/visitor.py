@@ -10,7 +10,8 @@ the visitor's work (app.session names them); a training run counts as watched wh
 of its token is connected.
 
 The token is a secret of 128 random bits that never appears in a URL (a shared link never
-shares a session). The registry is bounded, since what it remembers holds models and weight
+shares a session), signed by the server (app.tokens): a token it did not issue is replaced by a
+new one, so a client cannot make up tokens (each would key a new space of saved models). The registry is bounded, since what it remembers holds models and weight
 snapshots: tokens unseen for ``KEEP_SECONDS`` (env ``NN_VISITOR_KEEP_SECONDS``, default 30
 minutes) and with no session still connected are forgotten, at most ``MAX_VISITORS`` are kept
 (the least recently seen go first) with at most ``MAX_SESSIONS`` sessions each. Forgetting runs on
@@ -28,10 +29,11 @@ benchmarks/memory_visitors.py.
 """
 import logging
 import re
-import secrets
 import threading
 import time
 from collections import OrderedDict
+
+from app import tokens
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ KEEP_SECONDS = keep_seconds()    # read once, at the server's start
 _lock = threading.Lock()
 _visitors = OrderedDict()        # token -> {"sessions": [(session id, SessionState)], "seen": time}
 _sweeper = None                  # the thread that forgets visitors who left (on a server only)
+_renewed = {}                    # new token -> the unsigned token it replaced (renewed_from)
 
 
 def _context():
@@ -261,15 +264,26 @@ def bind(session_state, kept_keys, cookie_token=None):
     latest other session. Returns (token, whether the browser still needs the cookie).
 
     ``cookie_token``: the token the browser sent (tests pass one; the server reads the cookie).
+    Only a token this server issued (app.tokens) is taken: any other gets a new one, and a
+    well-formed unsigned one (a cookie from before tokens were signed) hands its work in the
+    registry over to the new token (``renewed_from`` says which it was).
     """
     session_id, state, cookies = _context()
     token = cookie_token if cookie_token is not None else cookies.get(COOKIE)
-    known = bool(token) and TOKEN.fullmatch(token) is not None
+    well_formed = bool(token) and TOKEN.fullmatch(token) is not None
+    known = well_formed and tokens.issued(token)
+    old = token if well_formed and not known else None
     if not known:
-        token = secrets.token_urlsafe(16)
+        token = tokens.issue()
     now = time.monotonic()
     with _lock:
         _forget_old(now)
+        if old is not None and old in _visitors:    # an unsigned cookie of this server's own
+            _visitors[token] = _visitors.pop(old)   # registry (before tokens were signed)
+        if old is not None:
+            _renewed[token] = old
+            while len(_renewed) > MAX_VISITORS:
+                _renewed.pop(next(iter(_renewed)))
         visitor = _visitors.get(token)
         earlier = [s for _, s in (visitor["sessions"] if visitor else ()) if s is not state]
         if visitor is None:
@@ -293,6 +307,12 @@ def _restore(session_state, earlier, kept_keys):
     for key in kept_keys:
         if key in values:
             session_state[key] = values[key]
+
+
+def renewed_from(token):
+    """The unsigned token that ``token`` replaced at its session's start (once), else None."""
+    with _lock:
+        return _renewed.pop(token, None)
 
 
 def seen(token):

@@ -255,13 +255,19 @@ def store_lock(root):
             os.close(fd)                   # releases the lock
 
 
-def store(root, token, path, data, config=None):
+def store(root, token, path, data, config=None, address=None):
     """Write the model file ``data`` (bytes of a validated .npz) to ``path`` in ``token``'s space,
     if the quotas allow it (QuotaError, nothing written, if not). The check and the write hold
     the store's lock (``store_lock``), so saves in several replicas at once never go beyond a
-    quota together. Atomic: a temporary file in the same folder and a rename."""
+    quota together. Atomic: a temporary file in the same folder and a rename. A save that would
+    open a new space must come from a token this server issued and, when ``address`` (the
+    client's) is given, within that address's new spaces per hour (app.store.admission)."""
+    from app.store.admission import admit_new_space
     with store_lock(root):
         check_quota(root, token, Path(path).stem, len(data), config)
+        if not os.path.lexists(saved_root(root, token, True)):
+            admit_new_space(root, token, address if address is not None else "local",
+                            Path(path).stem)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return write_bytes_atomic(path, data)
 

@@ -17,6 +17,7 @@ from app.data import dataset_title, model_root, verified
 from app.inputs.form import K
 from app.runs.adopt import MAX_RUNS_KEPT
 from app.session import current_model, notify, set_current_model, visitor_token
+from app.store.admission import client_address
 from app.store.files import (
     download_name,
     npz_bytes,
@@ -61,7 +62,8 @@ def save_current():
             raise ConfigError(f"A model named “{taken.get(name.casefold(), name)}” already "
                               f"exists; choose another name or delete it first.")
         if config.hosted:          # its exact size checked against the quotas before it is kept
-            store(model_root(), visitor_token(), path, npz_bytes(entry[0]), config)
+            store(model_root(), visitor_token(), path, npz_bytes(entry[0]), config,
+                  address=client_address())
         else:
             modelio.save_model(path, entry[0])
         set_current_model(dataset, entry[0], f"your model “{name}”")
