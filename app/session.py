@@ -71,6 +71,8 @@ KEYS = {
     "hidden_map": Key(None, False, "(run_id, app.render.inside.HiddenMap): keeps the map's "
                       "orientation between refreshes"),
     "inside_memo": Key(None, False, "the inside views as last computed (app.views.inside)"),
+    "models_freed": Key(None, True, "the notice that big models of this visitor were let go "
+                        "while they were away (app.held), until dismissed"),
     "lost_run": Key(None, False, "hosted mode: the notice that this visitor's run in progress was "
                     "lost with the server replica it ran on (app.replica), until dismissed"),
     # Inspect

@@ -21,7 +21,7 @@ is its SessionState itself, never the wrapper of one script run (which holds tha
 ScriptRunner): once a visitor is forgotten, nothing here refers to their work.
 
 A visitor gone for ``REPLAY_KEEP_SECONDS`` (2 minutes) keeps their runs, models and curves for a
-reload, but not the replay's copies of the weights (up to 100 MB a run): the sweeper frees them.
+reload, but not the replay's copies of the weights (up to 100 MB a run): the sweeper frees them, and their models over 16 MB that a file can give back (app.held).
 The sweeper also makes Streamlit drop its closed sessions once their time
 (``server.disconnectedSessionTTL``) has passed, which Streamlit itself does only when another
 session closes, and then returns the freed memory to the system (``sweep()``); measured by
@@ -150,13 +150,39 @@ def _sweep_forever():
             log.exception("the visitor sweeper failed")
 
 
+def current_state():
+    """The running session's own SessionState (as the registry holds it), None outside a run."""
+    return _context()[1]
+
+
+def registered_states():
+    """[(token, SessionState)] of every session the registry remembers (app.held counts what
+    they hold)."""
+    with _lock:
+        return [(token, state) for token, entry in _visitors.items()
+                for _, state in entry["sessions"]]
+
+
+def states_of_visitors_who_left(now=None):
+    """The SessionStates of the visitors unseen for REPLAY_KEEP_SECONDS with no session
+    connected (their replays and big models are let go: ``release_replays``, app.held)."""
+    now = time.monotonic() if now is None else now
+    with _lock:
+        left = [list(entry["sessions"]) for entry in _visitors.values()
+                if now - entry["seen"] > REPLAY_KEEP_SECONDS]
+    active = _active_sessions() if left else None
+    return [state for sessions in left if not any(active(sid) for sid, _ in sessions)
+            for _, state in sessions]
+
+
 def sweep():
     """Free what visitors who left held: forget them (``forget_old``), free the replays of
     those who left a while ago (``release_replays``), let Streamlit drop its expired closed
     sessions (``_expire_closed_sessions``), and when any let go of anything, collect the cycles
     and hand the freed memory back to the system (``_release_memory``).
     Returns (visitors forgotten, closed sessions dropped)."""
-    forgotten, released = forget_old(), release_replays()
+    from app import held
+    forgotten, released = forget_old(), release_replays() + held.release_left()
     expired = _expire_closed_sessions()
     if forgotten or released or expired:
         _release_memory()
@@ -172,22 +198,14 @@ def release_replays(now=None):
     """Free the replay snapshots (up to 100 MB a run) of visitors unseen for
     REPLAY_KEEP_SECONDS with no session connected: a class leaving at once would otherwise
     hold them for the whole KEEP_SECONDS. Returns the bytes freed."""
-    now = time.monotonic() if now is None else now
-    with _lock:
-        left = [list(entry["sessions"]) for entry in _visitors.values()
-                if now - entry["seen"] > REPLAY_KEEP_SECONDS]
-    active = _active_sessions() if left else None
     freed = 0
-    for sessions in left:
-        if any(active(session_id) for session_id, _ in sessions):
+    for state in states_of_visitors_who_left(now):
+        try:
+            trainer = state["trainer"]
+        except Exception:              # not there, or a state that cannot be read
             continue
-        for _, state in sessions:
-            try:
-                trainer = state["trainer"]
-            except Exception:          # not there, or a state that cannot be read
-                continue
-            if trainer is not None and hasattr(trainer, "release_replay"):
-                freed += trainer.release_replay(REPLAY_FREED)
+        if trainer is not None and hasattr(trainer, "release_replay"):
+            freed += trainer.release_replay(REPLAY_FREED)
     return freed
 
 

@@ -200,6 +200,12 @@ def run_memory(model_config, train_config, *, snapshot_budget, data_bytes=0, n_i
     )
 
 
+def model_bytes(model_config):
+    """Bytes of a network's weights and biases (a run's ``weights``): what a model a session keeps
+    costs the server's memory (app.held bounds them)."""
+    return model_config.num_parameters * _itemsize(model_config.dtype)
+
+
 def max_run_bytes():
     """The most one run may allocate, in bytes: env ``NN_MAX_RUN_MB`` (default 1024 MB; 0 means
     no limit, returned as None; anything unreadable gives the default).

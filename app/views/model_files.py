@@ -13,6 +13,7 @@ import contextlib
 
 import streamlit as st
 
+from app import held
 from app.data import dataset_title, model_root, verified
 from app.inputs.form import K
 from app.runs.adopt import MAX_RUNS_KEPT
@@ -82,8 +83,12 @@ def load_selected():
 
 
 def _use(saved, dataset, label, run_label, done):
-    """Make a loaded or uploaded model the current one: its accuracy measured here (not as the
-    file claims), its curves among the earlier runs, a notice saying so."""
+    """Make a loaded or uploaded model the current one, if the server can keep it in memory
+    (app.held; ModelsFull, nothing changed, if not): its accuracy measured here (not as the file
+    claims), its curves among the earlier runs, a notice saying so."""
+    sizes = "-".join(str(size) for size in saved.model.config.layer_sizes)
+    held.check_room(st.session_state, visitor_token(), held.model_bytes(saved),
+                    f"The {label} (a {sizes} network)", skip=dataset)
     saved = verified(saved, dataset)
     set_current_model(dataset, saved, label)
     if saved.history:
