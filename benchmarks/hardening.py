@@ -375,7 +375,7 @@ def small_splits():
 
 
 def training_threads(prefix):
-    return [t for t in threading.enumerate() if t.name.startswith(f"trainer-{prefix}") and t.is_alive()]
+    return [t for t in threading.enumerate() if t.name.startswith(f"train-{prefix}") and t.is_alive()]
 
 
 def simultaneous_starts(splits, trainers, prefix):
