@@ -48,7 +48,7 @@ def limits():
 
 
 def _default_total():
-    from app.runs.line import _memory_bytes          # the process's memory (cgroup or machine)
+    from app.runs.line import _memory_bytes  # the process's memory (cgroup or machine)
     return (_memory_bytes() or 8 * 2**30) // 4
 
 

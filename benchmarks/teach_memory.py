@@ -96,7 +96,7 @@ def main():
     try:
         probe.start(saved, "probe", splits, drawings, config, 0.1, visitor="visitor:probe")
     except ConfigError as e:                  # over the per-run cap: refused before it starts
-        print(f"  NN_MAX_RUN_MB={os.environ.get('NN_MAX_RUN_MB', 1024)}: refused: {e}")
+        print(f"  NN_MAX_RUN_MB={os.environ.get('NN_MAX_RUN_MB', '1024')}: refused: {e}")
         os.environ["NN_MAX_RUN_MB"] = str(args.raise_cap)
         print(f"  measured with NN_MAX_RUN_MB={args.raise_cap}")
     else:                                     # within the cap (the bundled sample): measure so

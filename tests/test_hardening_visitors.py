@@ -14,7 +14,14 @@ from app import tokens, visitor
 from app.store import admission, hosting
 from app.store.hosting import QuotaError, Settings
 from tests.conftest import open_app, texts
-from tests.test_hosting import files_under, save, saved_names, space_of, upload, write_model
+from tests.test_hosting import (
+    files_under,
+    save,
+    saved_names,
+    space_of,
+    upload,
+    write_model,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
