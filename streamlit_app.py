@@ -77,6 +77,11 @@ if st.session_state["lost_run"]:            # hosted: a run lost with its server
     st.warning(st.session_state["lost_run"], icon=":material/cloud_off:")
     st.button("OK", key="lost_run_seen", on_click=lambda: st.session_state.update(lost_run=None))
 
+if st.session_state["models_freed"]:        # big models let go while the visitor was away
+    st.info(st.session_state["models_freed"], icon=":material/memory:")
+    st.button("OK", key="models_freed_seen",
+              on_click=lambda: st.session_state.update(models_freed=None))
+
 if st.session_state["visitor_cookie"]:       # until the browser sends the visitor token back
     st.html(visitor.cookie_script(st.session_state["visitor"], cookie_seconds()),
             unsafe_allow_javascript=True)

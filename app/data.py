@@ -17,6 +17,7 @@ trains live in ``st.session_state`` only (app.session); the shipped models are r
 shared; an evaluation is keyed by a fingerprint of the weights, so it is computed once.
 """
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from core.errors import ModelFileError, NNError
 from core.modelio import PRETRAINED_NAME, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger(__name__)
 
 
 def model_root():
@@ -53,6 +55,14 @@ def _read_only(*arrays):
             a.setflags(write=False)
 
 
+def _skipped_source(done, total, message):
+    """A source of the dataset was skipped (no network, a damaged cache): one plain line in the
+    server's log, not a RuntimeWarning with its source line (the page says it too, from the
+    dataset's notes: ``raw.describe()``). Download progress is not logged."""
+    if message and not done and total is None:
+        log.warning("%s", message)
+
+
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=2)
 def load_raw(dataset):
     """The RawDataset (uint8 images) for ``dataset``: folder, cache, download or bundled sample.
@@ -63,7 +73,8 @@ def load_raw(dataset):
     from core.datasets import load_dataset
     config = app_settings.get()
     raw = load_dataset(dataset, config.data_dir, download=not config.offline,
-                       cache_dir=config.cache_dir, mirrors=config.mirrors or None)
+                       cache_dir=config.cache_dir, mirrors=config.mirrors or None,
+                       progress=_skipped_source)
     _read_only(raw.train_images, raw.train_labels, raw.test_images, raw.test_labels)
     return raw
 

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from app import replica, visitor
+from app import held, replica, visitor  # noqa: F401  (held: the sweeper's hook)
 from app import settings as app_settings
 from core import blas
 
 from app.data import model_root, shipped_model
 from app.inputs.form import FORM_KEYS, form_defaults
+from app.store.admission import renew_space
 from app.store.hosting import clean_when_due, policy
 from core.datasets import DATASETS
 from core.errors import NNError
@@ -73,6 +74,8 @@ KEYS = {
     "hidden_map": Key(None, False, "(run_id, app.render.inside.HiddenMap): keeps the map's "
                       "orientation between refreshes"),
     "inside_memo": Key(None, False, "the inside views as last computed (app.views.inside)"),
+    "models_freed": Key(None, True, "the notice that big models of this visitor were let go "
+                        "while they were away (app.held), until dismissed"),
     "lost_run": Key(None, False, "hosted mode: the notice that this visitor's run in progress was "
                     "lost with the server replica it ran on (app.replica), until dismissed"),
     # Inspect
@@ -143,6 +146,9 @@ def init_state():
     ss = st.session_state
     if "visitor" not in ss:
         ss["visitor"], needs_cookie = visitor.bind(ss, kept_keys())
+        old_token = visitor.renewed_from(ss["visitor"])   # an unsigned cookie, replaced
+        if old_token and policy().hosted:
+            renew_space(model_root(), old_token, ss["visitor"])   # its saved models go along
         # hosted mode: the token also keys the visitor's saved models, kept for days; the
         # cookie is written again on every new session so that it lasts as long as they do
         ss["visitor_cookie"] = needs_cookie or ("renew" if policy().hosted else False)

@@ -26,6 +26,12 @@ configuration never stops a class.
     NN_HOSTED_MAX_MB_PER_VISITOR    100         MB of saved models per visitor
     NN_HOSTED_MAX_MB_TOTAL          2048        MB of saved models of all visitors together
     NN_HOSTED_KEEP_DAYS             7           a visitor's space whose newest file is older goes
+    NN_HOSTED_NEW_SPACES_PER_HOUR   20          new visitors' spaces one client address may open
+                                                in an hour (a class behind one school address
+                                                may need its size here)
+    NN_TRUST_FORWARDED              off         on: the client address is the last one of the
+                                                X-Forwarded-For header (only behind a proxy that
+                                                writes it, as docs/haproxy.cfg does)
     NN_MAX_TRAININGS                (sized)     runs trained at once (default: the cores this
                                                 server may use, and no more than half its memory
                                                 holds at the per-run cap)
@@ -35,6 +41,10 @@ configuration never stops a class.
     NN_WORKER_NICE                  5 hosted, 0 local   nice steps below the server for workers
     NN_BLAS_THREADS                 1           BLAS threads of a training worker
     NN_VISITOR_KEEP_SECONDS         1800        a visitor who left is remembered this long
+    NN_MAX_HELD_MB_PER_VISITOR      128         MB of models one visitor's sessions may hold in
+                                                memory (current, Undo's and the runs' results)
+    NN_MAX_HELD_MB_TOTAL            (sized)     MB of models all sessions together may hold
+                                                (default: a quarter of the server's memory)
 """
 import logging
 import os
@@ -72,6 +82,10 @@ TABLE = (
     Setting("NN_HOSTED_MAX_MB_PER_VISITOR", 100.0, "MB of saved models per visitor", "number"),
     Setting("NN_HOSTED_MAX_MB_TOTAL", 2048.0, "MB of saved models of all visitors", "number"),
     Setting("NN_HOSTED_KEEP_DAYS", 7.0, "days a visitor's unused space is kept", "number"),
+    Setting("NN_HOSTED_NEW_SPACES_PER_HOUR", 20, "new visitors' spaces one client address may "
+            "open in an hour", "whole", 1),
+    Setting("NN_TRUST_FORWARDED", False, "take the client address from X-Forwarded-For (behind "
+            "a proxy that writes it)", "flag"),
     Setting("NN_MAX_TRAININGS", None, "runs trained at once (default: sized from the cores and "
             "the memory)", "whole", 1),
     Setting("NN_MAX_TRAININGS_PER_VISITOR", 1, "runs one visitor may have at once", "whole", 1),
@@ -82,6 +96,10 @@ TABLE = (
     Setting("NN_BLAS_THREADS", 1, "BLAS threads of a training worker", "whole", 1),
     Setting("NN_VISITOR_KEEP_SECONDS", 1800, "seconds a visitor who left is remembered",
             "whole", 1),
+    Setting("NN_MAX_HELD_MB_PER_VISITOR", 128, "MB of models one visitor's sessions may hold in "
+            "memory", "whole", 1),
+    Setting("NN_MAX_HELD_MB_TOTAL", None, "MB of models all sessions may hold in memory "
+            "(default: a quarter of the server's memory)", "whole", 1),
 )
 BY_NAME = {setting.name: setting for setting in TABLE}
 
@@ -136,6 +154,8 @@ class Settings:
     hosted_max_mb_per_visitor: float
     hosted_max_mb_total: float
     hosted_keep_days: float
+    hosted_new_spaces_per_hour: int
+    trust_forwarded: bool
     max_trainings: int | None
     max_trainings_per_visitor: int
     max_training_seconds: int
@@ -143,6 +163,8 @@ class Settings:
     worker_nice: int | None
     blas_threads: int
     visitor_keep_seconds: int
+    max_held_mb_per_visitor: int
+    max_held_mb_total: int | None
 
     @property
     def max_run_bytes(self):

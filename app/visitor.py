@@ -10,7 +10,8 @@ the visitor's work (app.session names them); a training run counts as watched wh
 of its token is connected.
 
 The token is a secret of 128 random bits that never appears in a URL (a shared link never
-shares a session). The registry is bounded, since what it remembers holds models and weight
+shares a session), signed by the server (app.tokens): a token it did not issue is replaced by a
+new one, so a client cannot make up tokens (each would key a new space of saved models). The registry is bounded, since what it remembers holds models and weight
 snapshots: tokens unseen for ``KEEP_SECONDS`` (env ``NN_VISITOR_KEEP_SECONDS``, default 30
 minutes) and with no session still connected are forgotten, at most ``MAX_VISITORS`` are kept
 (the least recently seen go first) with at most ``MAX_SESSIONS`` sessions each. Forgetting runs on
@@ -20,7 +21,7 @@ is its SessionState itself, never the wrapper of one script run (which holds tha
 ScriptRunner): once a visitor is forgotten, nothing here refers to their work.
 
 A visitor gone for ``REPLAY_KEEP_SECONDS`` (2 minutes) keeps their runs, models and curves for a
-reload, but not the replay's copies of the weights (up to 100 MB a run): the sweeper frees them.
+reload, but not the replay's copies of the weights (up to 100 MB a run): the sweeper frees them, and their models over 16 MB that a file can give back (app.held).
 The sweeper also makes Streamlit drop its closed sessions once their time
 (``server.disconnectedSessionTTL``) has passed, which Streamlit itself does only when another
 session closes, and then returns the freed memory to the system (``sweep()``); measured by
@@ -28,10 +29,11 @@ benchmarks/memory_visitors.py.
 """
 import logging
 import re
-import secrets
 import threading
 import time
 from collections import OrderedDict
+
+from app import tokens
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ KEEP_SECONDS = keep_seconds()    # read once, at the server's start
 _lock = threading.Lock()
 _visitors = OrderedDict()        # token -> {"sessions": [(session id, SessionState)], "seen": time}
 _sweeper = None                  # the thread that forgets visitors who left (on a server only)
+_renewed = {}                    # new token -> the unsigned token it replaced (renewed_from)
 
 
 def _context():
@@ -148,13 +151,46 @@ def _sweep_forever():
             log.exception("the visitor sweeper failed")
 
 
+def current_state():
+    """The running session's own SessionState (as the registry holds it), None outside a run."""
+    return _context()[1]
+
+
+def registered_states():
+    """[(token, SessionState)] of every session the registry remembers (app.held counts what
+    they hold)."""
+    with _lock:
+        return [(token, state) for token, entry in _visitors.items()
+                for _, state in entry["sessions"]]
+
+
+def states_of_visitors_who_left(now=None):
+    """The SessionStates of the visitors unseen for REPLAY_KEEP_SECONDS with no session
+    connected (their replays and big models are let go: ``release_replays``, app.held)."""
+    now = time.monotonic() if now is None else now
+    with _lock:
+        left = [list(entry["sessions"]) for entry in _visitors.values()
+                if now - entry["seen"] > REPLAY_KEEP_SECONDS]
+    active = _active_sessions() if left else None
+    return [state for sessions in left if not any(active(sid) for sid, _ in sessions)
+            for _, state in sessions]
+
+
+def on_sweep(release):
+    """Have every sweep call ``release()`` (returns what it let go of, 0 for nothing) after the
+    replays: app.held registers its ``release_left`` here, so this module needs none of it."""
+    if release not in RELEASERS:
+        RELEASERS.append(release)
+
+
 def sweep():
     """Free what visitors who left held: forget them (``forget_old``), free the replays of
     those who left a while ago (``release_replays``), let Streamlit drop its expired closed
     sessions (``_expire_closed_sessions``), and when any let go of anything, collect the cycles
     and hand the freed memory back to the system (``_release_memory``).
     Returns (visitors forgotten, closed sessions dropped)."""
-    forgotten, released = forget_old(), release_replays()
+    forgotten = forget_old()
+    released = sum(release() for release in RELEASERS)
     expired = _expire_closed_sessions()
     if forgotten or released or expired:
         _release_memory()
@@ -170,22 +206,14 @@ def release_replays(now=None):
     """Free the replay snapshots (up to 100 MB a run) of visitors unseen for
     REPLAY_KEEP_SECONDS with no session connected: a class leaving at once would otherwise
     hold them for the whole KEEP_SECONDS. Returns the bytes freed."""
-    now = time.monotonic() if now is None else now
-    with _lock:
-        left = [list(entry["sessions"]) for entry in _visitors.values()
-                if now - entry["seen"] > REPLAY_KEEP_SECONDS]
-    active = _active_sessions() if left else None
     freed = 0
-    for sessions in left:
-        if any(active(session_id) for session_id, _ in sessions):
+    for state in states_of_visitors_who_left(now):
+        try:
+            trainer = state["trainer"]
+        except Exception:              # not there, or a state that cannot be read
             continue
-        for _, state in sessions:
-            try:
-                trainer = state["trainer"]
-            except Exception:          # not there, or a state that cannot be read
-                continue
-            if trainer is not None and hasattr(trainer, "release_replay"):
-                freed += trainer.release_replay(REPLAY_FREED)
+        if trainer is not None and hasattr(trainer, "release_replay"):
+            freed += trainer.release_replay(REPLAY_FREED)
     return freed
 
 
@@ -262,15 +290,26 @@ def bind(session_state, kept_keys, cookie_token=None):
     latest other session. Returns (token, whether the browser still needs the cookie).
 
     ``cookie_token``: the token the browser sent (tests pass one; the server reads the cookie).
+    Only a token this server issued (app.tokens) is taken: any other gets a new one, and a
+    well-formed unsigned one (a cookie from before tokens were signed) hands its work in the
+    registry over to the new token (``renewed_from`` says which it was).
     """
     session_id, state, cookies = _context()
     token = cookie_token if cookie_token is not None else cookies.get(COOKIE)
-    known = bool(token) and TOKEN.fullmatch(token) is not None
+    well_formed = bool(token) and TOKEN.fullmatch(token) is not None
+    known = well_formed and tokens.issued(token)
+    old = token if well_formed and not known else None
     if not known:
-        token = secrets.token_urlsafe(16)
+        token = tokens.issue()
     now = time.monotonic()
     with _lock:
         _forget_old(now)
+        if old is not None and old in _visitors:    # an unsigned cookie of this server's own
+            _visitors[token] = _visitors.pop(old)   # registry (before tokens were signed)
+        if old is not None:
+            _renewed[token] = old
+            while len(_renewed) > MAX_VISITORS:
+                _renewed.pop(next(iter(_renewed)))
         visitor = _visitors.get(token)
         earlier = [s for _, s in (visitor["sessions"] if visitor else ()) if s is not state]
         if visitor is None:
@@ -294,6 +333,12 @@ def _restore(session_state, earlier, kept_keys):
     for key in kept_keys:
         if key in values:
             session_state[key] = values[key]
+
+
+def renewed_from(token):
+    """The unsigned token that ``token`` replaced at its session's start (once), else None."""
+    with _lock:
+        return _renewed.pop(token, None)
 
 
 def seen(token):
@@ -332,3 +377,6 @@ def cookie_script(token, max_age=None):
     max_age = KEEP_SECONDS if max_age is None else int(max_age)
     return (f"<script>document.cookie = '{COOKIE}={token}; path=/; max-age={max_age}; "
             "SameSite=Strict';</script>")
+
+
+RELEASERS = [release_replays]       # what each sweep lets go of (on_sweep adds to it)

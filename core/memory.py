@@ -199,6 +199,12 @@ def run_memory(model_config, train_config, *, snapshot_budget, data_bytes=0, n_i
     )
 
 
+def model_bytes(model_config):
+    """Bytes of a network's weights and biases (a run's ``weights``): what a model a session keeps
+    costs the server's memory (app.held bounds them)."""
+    return model_config.num_parameters * _itemsize(model_config.dtype)
+
+
 # Why 1 GB a run by default (the app's NN_MAX_RUN_MB) on a 2-core, 24 GiB server: it trains at most
 # 2 runs at once, so runs take at most 2 GB, which leaves the rest for the 30 or so sessions of a
 # class (each keeps its finished models and up to 100 MB of replay), the shared datasets and the

@@ -122,9 +122,9 @@ def test_the_default_limits_are_said_in_one_sentence(monkeypatch):
 @pytest.mark.timeout(120)
 def test_two_tabs_of_one_browser_share_the_per_visitor_limit(app_models):
     """Two AppTest sessions with the same visitor token (one browser, two tabs)."""
-    from app import visitor
+    from app import tokens, visitor
     from tests.conftest import open_app, texts, tiny_run
-    token = "tab-test-token-0123456789"
+    token = tokens.issue(app_models)                    # the browser's, issued by this server
     original = visitor.request_cookies
     visitor.request_cookies = lambda: {visitor.COOKIE: token}
     try:

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 
+from app import tokens
 from app.session import cookie_seconds
 from app.store import hosting
 from app.store.files import npz_bytes
@@ -152,6 +153,7 @@ def test_usage_counts_regular_model_files_only_not_symlinks(tmp_path):
 
 
 def test_a_save_beyond_a_quota_is_refused_with_what_to_do_and_nothing_is_written(tmp_path):
+    TOKEN_A, TOKEN_B = tokens.issue(tmp_path), tokens.issue(tmp_path)   # as the server issues
     data = write_model(tmp_path / "model.npz").read_bytes()
     space = space_of(tmp_path, TOKEN_A)
     config = Settings(hosted=True, max_models=2, max_mb_per_visitor=100, max_mb_total=2048)
@@ -392,7 +394,7 @@ def test_hosted_the_cookie_lasts_as_long_as_the_saved_models_and_is_renewed_each
     from app import visitor
 
     assert cookie_seconds() == 7 * 86400
-    token = "returning-visitor-token-0123"
+    token = tokens.issue(hosted)                # a token this server gave the browser earlier
     monkeypatch.setattr(visitor, "request_cookies", lambda: {visitor.COOKIE: token})
     written = []
     script = visitor.cookie_script

@@ -170,10 +170,14 @@ def logs(balanced):
 
 
 # -- the visitors ----------------------------------------------------------------------------------
-def new_visitor(url):
+def new_visitor(url, store=None):
+    from app import tokens
     from tests.protocol_visitor import ProtocolVisitor
-    # the visitor cookie a browser gets from the page's script (app/visitor.py) on its first visit
-    return ProtocolVisitor(url, {"nn_visitor": f"lb-visitor-{uuid.uuid4().hex[:16]}"})
+    # the visitor cookie a browser gets from the page's script (app/visitor.py) on its first
+    # visit: a token signed with the store's secret, which the replicas share (app.tokens);
+    # without the store, a made-up one (the server then uses one of its own each time)
+    token = tokens.issue(store) if store is not None else f"lb-visitor-{uuid.uuid4().hex[:16]}"
+    return ProtocolVisitor(url, {"nn_visitor": token})
 
 
 async def open_page(visitor, page, seen):
@@ -252,7 +256,7 @@ def has_mark(store, token):
 
 def test_a_replica_lost_its_visitor_lands_on_the_other_with_the_saved_model_and_is_told(balanced):
     from tests.protocol_visitor import widget
-    visitor = new_visitor(balanced.url)
+    visitor = new_visitor(balanced.url, balanced.store)
     token = visitor.cookies["nn_visitor"]
 
     async def scenario():

@@ -87,10 +87,11 @@ def test_a_run_that_ends_removes_its_mark_however_it_ends(hosted_store):
 
 
 def test_the_page_says_it_until_the_visitor_dismisses_it(app_models, monkeypatch):
-    from app import visitor
+    from app import tokens, visitor
     monkeypatch.setenv("NN_HOSTED", "1")
-    monkeypatch.setattr(visitor, "request_cookies", lambda: {visitor.COOKIE: TOKEN})
-    replica.record_run(f"visitor:{TOKEN}", "run 2", app_models)
+    token = tokens.issue(app_models)                      # the browser's, issued by the server
+    monkeypatch.setattr(visitor, "request_cookies", lambda: {visitor.COOKIE: token})
+    replica.record_run(f"visitor:{token}", "run 2", app_models)
     as_another_replica(monkeypatch)                       # this process is now another replica
     at = open_app("pages/draw.py")
     assert "Your run in progress (“run 2”) was lost when its server stopped; your saved models " \

@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 
+from app import tokens
 from app.store import hosting
 from app.store.hosting import MB, Settings
 from core.model import MLP, ModelConfig
@@ -24,7 +25,11 @@ PROCESSES = 4
 SAVES = 4                         # each process tries this many saves
 FIT = 5                           # the quota holds this many models
 CHECK_PAUSE = 0.2                 # seconds between a process's quota check and its write
-TOKENS = [f"racing-visitor-{i:02d}-0000000" for i in range(PROCESSES)]
+
+
+def visitors(root, count=PROCESSES):
+    """Tokens the store's server issued (app.tokens), as real visitors have."""
+    return [tokens.issue(root) for _ in range(count)]
 
 
 def model_bytes(tmp_path):
@@ -77,12 +82,13 @@ def test_the_class_total_holds_when_replicas_save_at_once(tmp_path):
     config = Settings(hosted=True, max_models=100, max_mb_per_visitor=1000,
                       max_mb_total=len(data) * (FIT + 0.5) / MB)
     root = tmp_path / "store"
-    saved = race(root, TOKENS, data, config)
+    saved = race(root, visitors(root), data, config)
     assert len(saved) == FIT, f"{len(saved)} models saved, the quota holds {FIT}"
     assert hosting.total_bytes(root) <= config.max_mb_total * MB
     assert not [p for p in root.rglob("*") if p.name.endswith(".tmp")], "a temporary file remains"
 
-    control = race(tmp_path / "control", TOKENS, data, config, shared_lock=False)
+    control = race(tmp_path / "control", visitors(tmp_path / "control"), data, config,
+                   shared_lock=False)
     assert len(control) > FIT, \
         "without the shared lock the racing replicas should overshoot: the test lost its race"
 
@@ -91,6 +97,7 @@ def test_one_visitors_count_holds_when_two_replicas_save_for_them_at_once(tmp_pa
     data = model_bytes(tmp_path)
     config = Settings(hosted=True, max_models=FIT, max_mb_per_visitor=1000, max_mb_total=1000)
     root = tmp_path / "store"
-    saved = race(root, [TOKENS[0]] * PROCESSES, data, config)   # one visitor, many tabs/replicas
+    token = tokens.issue(root)
+    saved = race(root, [token] * PROCESSES, data, config)   # one visitor, many tabs/replicas
     assert len(saved) == FIT, f"{len(saved)} models saved for one visitor, who may keep {FIT}"
-    assert hosting.usage(hosting.saved_root(root, TOKENS[0], True)).models == FIT
+    assert hosting.usage(hosting.saved_root(root, token, True)).models == FIT

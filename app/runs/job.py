@@ -24,8 +24,9 @@ Lifecycle (a job always ends; there is no orphan thread or process):
       what is kept (``_killed``).
     * It ends by itself when done, diverged, failed, or when its session is gone (``is_alive``
       false for ``DISCONNECT_GRACE`` seconds; without ``is_alive``, no poll for ``poll_timeout``
-      seconds), or after ``NN_MAX_TRAINING_SECONDS``. A worker killed by a signal is reported as
-      such, with the likely cause.
+      seconds), or after ``NN_MAX_TRAINING_SECONDS``. A worker that dies is reported as it died
+      (``killed_message``): by a signal from outside, by the kernel's out-of-memory killer (its
+      count grew meanwhile: ``oom_kills``), or stopped by this app over its memory limit.
     * Workers run ``NN_WORKER_NICE`` steps below the server and end themselves when the server dies.
 
 A kind of job subclasses ``Job`` and says three things: what to send the worker (``_job``), what
@@ -122,23 +123,62 @@ class RunState:
         return last["elapsed"] / last["step"] * max(0, self.total_steps - last["step"])
 
 
-def killed_message(exitcode, rss_limit=None):
-    """Why a worker ended without its result, in words a visitor can act on."""
+WORK = {"train": "training", "teach": "teaching"}
+
+
+def oom_kills():
+    """How many processes the kernel's out-of-memory killer has ended: in this server's cgroup
+    (cgroup v2 memory.events) when it has one, else on the machine (/proc/vmstat); None when
+    neither can be read. A worker that died by SIGKILL while this grew was killed for memory."""
+    for path, key in (("/sys/fs/cgroup/memory.events", "oom_kill"), ("/proc/vmstat", "oom_kill")):
+        try:
+            with open(path) as f:
+                for line in f:
+                    name, _, value = line.partition(" ")
+                    if name == key:
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def killed_message(exitcode, rss_limit=None, kind="train", out_of_memory=False):
+    """Why a worker ended without its result, in words a visitor can act on: which signal or
+    exit code, and whether memory (and which limit) had anything to do with it. ``rss_limit``:
+    what this app lets the job's worker use; ``out_of_memory``: the kernel's out-of-memory killer
+    ended a process meanwhile (``oom_kills``)."""
+    work = WORK.get(kind, kind)
+    allowed = (f" (this app lets it use {memory.format_bytes(rss_limit)})" if rss_limit else "")
     if exitcode is not None and exitcode < 0:
         number = -exitcode
         try:
             name = signal.Signals(number).name
         except ValueError:
             name = f"signal {number}"
-        if number == signal.SIGKILL:
-            limit = (f" (a job may use {memory.format_bytes(rss_limit)} here)"
-                     if rss_limit else "")
-            return (f"The training process was killed ({name}). On a server this usually means "
-                    f"the machine ran out of memory{limit}, or an operator stopped it; nothing "
-                    f"is wrong with your settings. Try again in a moment.")
-        return f"The training process was stopped by {name}; try again."
-    return (f"The training process ended unexpectedly (exit code {exitcode}); "
-            f"try again, or a smaller network.")
+        if number == signal.SIGKILL and out_of_memory:
+            limit = _memory_limit_text()
+            return (f"The {work} process was killed by the system because the server ran out of "
+                    f"memory{limit}, not because of your network{allowed}: other visitors' work "
+                    f"filled it. Nothing was kept; try again in a few minutes.")
+        return (f"The {work} process was killed by a signal ({name}) from outside this app: an "
+                f"operator or the system stopped it. It was within its memory limit{allowed}, so "
+                f"nothing is wrong with your settings; nothing was kept. Try again.")
+    return (f"The {work} process ended unexpectedly (exit code {exitcode}) before it finished; "
+            f"nothing was kept. Try again, and tell your teacher if it happens again.")
+
+
+def rss_limit_message(kind, used, rss_limit, estimate):
+    """What the page says when the watcher stopped a worker over its memory limit."""
+    return (f"The {WORK.get(kind, kind)} process used {memory.format_bytes(used)} of memory, "
+            f"more than the {memory.format_bytes(rss_limit)} this app lets it use (its estimate "
+            f"of {memory.format_bytes(estimate)}, with room to spare), so the app stopped it; "
+            f"nothing was kept. This should not happen: tell your teacher.")
+
+
+def _memory_limit_text():
+    from app.runs.line import _memory_bytes
+    total = _memory_bytes()
+    return f" (it may use {memory.format_bytes(total)} in all)" if total else ""
 
 
 class Job:
@@ -153,6 +193,7 @@ class Job:
         self._thread = None
         self._process = None
         self._rss_limit = None
+        self._needs = 0
         self._state = RunState()
         self._last_poll = time.monotonic()
 
@@ -168,6 +209,7 @@ class Job:
             with self._lock:
                 self._stop.clear()
                 self._last_poll = time.monotonic()
+                self._needs = needs.total
                 self._rss_limit = needs.total * RSS_SLACK[0] + RSS_SLACK[1]
                 status = "starting" if line.enter(self, visitor) else "waiting"
                 self._state = dataclasses.replace(state, run_id=self._state.run_id + 1,
@@ -273,6 +315,7 @@ class Job:
     def _run(self, job, is_alive, poll_timeout, time_limit):
         """Run ``job`` in a worker process; return (how it ended, message)."""
         parent_end, child_end = worker.Pipe()
+        oom_before = oom_kills()
         self._process = worker.launch(child_end)
         try:
             spec, arrays = job
@@ -292,11 +335,10 @@ class Job:
                 break                  # the worker is gone without its final message
             if not self._process.is_alive() and not parent_end.poll(0):
                 break
-            if line.worker_rss(self._process.pid) > self._rss_limit:
+            used = line.worker_rss(self._process.pid)
+            if used > self._rss_limit:
                 self._process.kill()
-                return "failed", (f"The training process used more than "
-                                  f"{memory.format_bytes(self._rss_limit)} of memory, far more "
-                                  f"than this network should need, so it was stopped.")
+                return "failed", rss_limit_message(self.kind, used, self._rss_limit, self._needs)
             gone, since_alive = self._gone(is_alive, poll_timeout, since_alive)
             if gone:
                 self._process.kill()   # nobody will see the result: free the core at once
@@ -322,9 +364,13 @@ class Job:
                 return self._killed(message)
         parent_end.close()
         if final is None:
+            if self._process is not None:
+                self._process.join(1.0)        # its exit code: a signal, or how it exited
             code = self._process.exitcode if self._process is not None else None
             self._end_worker()
-            return "failed", killed_message(code, self._rss_limit)
+            oom_after = oom_kills()
+            out_of_memory = None not in (oom_before, oom_after) and oom_after > oom_before
+            return "failed", killed_message(code, self._rss_limit, self.kind, out_of_memory)
         ended, worker_message, blew_up, metrics, params = final
         if blew_up is not None:
             self._set(blew_up=blew_up)

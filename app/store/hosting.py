@@ -37,10 +37,8 @@ a symlink, each renamed out of the way first so that two processes never remove 
 """
 import contextlib
 import fcntl
-import hashlib
 import logging
 import os
-import re
 import secrets
 import shutil
 import stat
@@ -52,15 +50,14 @@ from pathlib import Path
 
 from app import settings as app_settings
 
-from app.visitor import TOKEN
+from app.store.admission import admit_new_space
+from app.store.spaces import SPACE_RE, VISITORS, QuotaError, saved_root, space_name  # noqa: F401
 from core import modelio
 from core.errors import ConfigError
 from core.idx import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
-VISITORS = "visitors"                      # the folder of the visitors' spaces in the model root
-SPACE_RE = re.compile(r"^[0-9a-f]{32}$")    # a space's folder name: sha256(token)[:32]
 TRASH_PREFIX = ".removing-"                 # a space being removed (renamed first, then deleted)
 LOCK_NAME = ".store.lock"                   # in the model root: one quota check + save at a time
 CLEAN_EVERY_SECONDS = 3600
@@ -69,10 +66,6 @@ MB = 2**20
 _store_lock = threading.Lock()              # the threads of this process (store_lock)
 _clean_lock = threading.Lock()
 _last_clean = {"at": None}                  # time.monotonic() of this process's last cleanup
-
-
-class QuotaError(ConfigError):
-    """A save would go beyond a hosted-mode quota; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -131,23 +124,6 @@ def _bytes_mb(size):
 def store_root():
     """The model store: NN_MODEL_DIR, else the app's own model/ folder (app.settings)."""
     return app_settings.get().model_dir
-
-
-def space_name(token):
-    """The folder name of ``token``'s space: sha256 of the token, 32 hex digits. Raises
-    ConfigError for anything that is not a visitor token (it never becomes part of a path)."""
-    if not isinstance(token, str) or TOKEN.fullmatch(token) is None:
-        raise ConfigError("This browser has no visitor key yet, so it has no space for saved "
-                          "models: reload the page and try again.")
-    return hashlib.sha256(token.encode("ascii")).hexdigest()[:32]
-
-
-def saved_root(root, token, hosted):
-    """The folder under which a visitor's models are ``<dataset>/<name>.npz``: the model root
-    itself in local mode, the visitor's space in hosted mode (raises ConfigError without a
-    valid token)."""
-    root = Path(root)
-    return root / VISITORS / space_name(token) if hosted else root
 
 
 def shipped_root(root, hosted):
@@ -256,13 +232,18 @@ def store_lock(root):
             os.close(fd)                   # releases the lock
 
 
-def store(root, token, path, data, config=None):
+def store(root, token, path, data, config=None, address=None):
     """Write the model file ``data`` (bytes of a validated .npz) to ``path`` in ``token``'s space,
     if the quotas allow it (QuotaError, nothing written, if not). The check and the write hold
     the store's lock (``store_lock``), so saves in several replicas at once never go beyond a
-    quota together. Atomic: a temporary file in the same folder and a rename."""
+    quota together. Atomic: a temporary file in the same folder and a rename. A save that would
+    open a new space must come from a token this server issued and, when ``address`` (the
+    client's) is given, within that address's new spaces per hour (app.store.admission)."""
     with store_lock(root):
         check_quota(root, token, Path(path).stem, len(data), config)
+        if not os.path.lexists(saved_root(root, token, True)):
+            admit_new_space(root, token, address if address is not None else "local",
+                            Path(path).stem)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return write_bytes_atomic(path, data)
 

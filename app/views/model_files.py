@@ -13,10 +13,12 @@ import contextlib
 
 import streamlit as st
 
+from app import held
 from app.data import dataset_title, model_root, verified
 from app.inputs.form import K
 from app.runs.adopt import MAX_RUNS_KEPT
 from app.session import current_model, notify, set_current_model, visitor_token
+from app.store.admission import client_address
 from app.store.files import (
     download_name,
     npz_bytes,
@@ -61,7 +63,8 @@ def save_current():
             raise ConfigError(f"A model named “{taken.get(name.casefold(), name)}” already "
                               f"exists; choose another name or delete it first.")
         if config.hosted:          # its exact size checked against the quotas before it is kept
-            store(model_root(), visitor_token(), path, npz_bytes(entry[0]), config)
+            store(model_root(), visitor_token(), path, npz_bytes(entry[0]), config,
+                  address=client_address())
         else:
             modelio.save_model(path, entry[0])
         set_current_model(dataset, entry[0], f"your model “{name}”")
@@ -80,8 +83,12 @@ def load_selected():
 
 
 def _use(saved, dataset, label, run_label, done):
-    """Make a loaded or uploaded model the current one: its accuracy measured here (not as the
-    file claims), its curves among the earlier runs, a notice saying so."""
+    """Make a loaded or uploaded model the current one, if the server can keep it in memory
+    (app.held; ModelsFull, nothing changed, if not): its accuracy measured here (not as the file
+    claims), its curves among the earlier runs, a notice saying so."""
+    sizes = "-".join(str(size) for size in saved.model.config.layer_sizes)
+    held.check_room(st.session_state, visitor_token(), held.model_bytes(saved),
+                    f"The {label} (a {sizes} network)", skip=dataset)
     saved = verified(saved, dataset)
     set_current_model(dataset, saved, label)
     if saved.history:

@@ -12,13 +12,14 @@
 import numpy as np
 import streamlit as st
 
+from app import held
 from app.data import as_test_set, class_names, dataset_title, load_splits
 from app.render.charts import teach_curve_spec
 from app.render.images import framed
 from app.render.palette import COLORS
 from app.runs import adopt
 from app.runs.teacher import Teacher
-from app.session import current_model, notify
+from app.session import current_model, notify, visitor_token
 from app.store.drawings import (
     SKETCH_BYTES,
     clear_drawings,
@@ -102,6 +103,8 @@ def _start_teaching(dataset):
         splits = load_splits(dataset, validation, saved.scaling, seed)
         config = TeachConfig(steps=int(ss["my_teach_steps"]))
         share = HELD_OUT_SHARE if ss["my_teach_hold_out"] else 0.0
+        held.check_room(ss, visitor_token(), held.model_bytes(saved),
+                        "The taught copy of your model")
         _teacher().start(saved, label, splits, drawings, config, share)
     except NNError as e:
         notify("error", str(e), on="my")

@@ -11,15 +11,17 @@ import math
 
 import streamlit as st
 
+from app import held
 from app.data import evaluation_key, load_raw, load_splits, test_predictions, test_set_words
 from app.inputs.form import K, build_configs
 from app.render.charts import curves_spec
 from app.runs import adopt
 from app.runs.line import TrainingBusy
 from app.runs.trainer import Trainer
-from app.session import current_model, notify, session_liveness
+from app.session import current_model, notify, session_liveness, visitor_token
 from app.views.inside import drawing_guess, inside_views
 from app.views.my_drawings import training_curve
+from core import memory
 from core.errors import NNError
 from core.records import known
 
@@ -50,6 +52,8 @@ def start():
         t = trainer()
         run_number = t.snapshot(poll=False).run_id + 1
         sizes = "-".join(str(s) for s in model_config.layer_sizes)
+        held.check_room(st.session_state, visitor_token(), memory.model_bytes(model_config),
+                        f"The model this run would make (a {sizes} network)")
         label = (f"run {run_number} ({sizes}, {train_config.optimizer}, "
                  f"lr {train_config.learning_rate:g})")
         t.start(model_config, train_config, splits, dataset=dataset, label=label,
