@@ -172,18 +172,31 @@ def test_the_inside_of_the_network_shows_for_every_architecture(dataset, hidden,
     at.button(key="train.start").click().run()
     at = run_until_finished(at)
     assert not at.exception and not at.error, texts(at.error)
-    assert "Inside the network" in texts(at.subheader)
+    views = texts(at.markdown)
+    for view in ("What the units look for", "Its guesses", "The hidden space", "Layer health"):
+        assert view in views, view
     assert len(at.get("image")) >= 2, "the unit pictures and the guesses panel"
     charts = at.get("vega_lite_chart")
-    assert len(charts) >= 6, "loss, accuracy, the hidden space and three health charts"
+    assert len(charts) >= 4, "loss, accuracy, the hidden space and the health chart"
     captions = texts(at.caption)
     assert ("output scores" in captions) == (hidden == ""), captions
-    assert "Its guesses" in texts(at.markdown)
+    last = at.session_state["trainer"].snapshot(poll=False).history[-1]
+    assert metric(at, "Step") == f"{last['step']:,}"
     at.toggle(key="train.replay").set_value(True).run()
-    assert "Showing the network at step" in texts(at.caption)
+    assert "Showing the network at step" in texts(at.markdown)
     at.slider(key="train.replay_at").set_value(0).run()
-    assert "Showing the network at step 0 " in texts(at.caption)
+    assert "Showing the network at step 0 " in texts(at.markdown)
+    # the replay moves the headline too: the random start's figures, not the last ones
+    assert metric(at, "Step") == "0" and metric(at, "Epoch") == "0.00"
+    first = at.session_state["trainer"].snapshot(poll=False).history[0]
+    assert metric(at, "Train accuracy") == f"{first['train_accuracy']:.1%}"
+    at.segmented_control(key="train.health_view").set_value("Dead units").run()
     assert not at.exception
+
+
+def metric(at, label):
+    """The value a headline figure shows."""
+    return next(m.value for m in at.metric if m.label == label)
 
 
 def test_draw_can_ask_the_network_as_it_was_during_training():
