@@ -30,9 +30,8 @@ with st.sidebar:
     train_form.share_popover(dataset)
     st.caption(limits_text())
 
-st.title("Train a network", anchor=False)
-train_form.lesson_card()
 bar = st.container(horizontal=True, vertical_alignment="center")
+bar.title("Train a network", anchor=False, width="content")
 bar.button("Start", type="primary", icon=":material/play_arrow:", on_click=train_run.start,
            disabled=busy or form.error is not None or form.raw is None, key=K + "start",
            help="Train a new network from random weights with the settings in the side panel.")
@@ -40,18 +39,19 @@ bar.button("Stop", icon=":material/stop:", on_click=train_run.stop, disabled=not
            key=K + "stop", help="Stop now and keep the weights learned so far.")
 bar.button("Reset", icon=":material/restart_alt:", on_click=train_run.reset, key=K + "reset",
            help="Stop and clear this run's curves (earlier runs stay for comparison).")
-overlay = bar.toggle("Compare with earlier runs", value=True, key=K + "overlay",
+overlay = bar.toggle("Compare runs", value=True, key=K + "overlay",
                      help="Draw the curves of this session's earlier runs (dashed, named in the "
                           "legend) behind the current one.")
-log_scale = bar.toggle("Loss on a log scale", value=True, key=K + "log_scale",
+log_scale = bar.toggle("Log-scale loss", value=True, key=K + "log_scale",
                        help="A log scale shows the slow end of the loss curve as clearly as its "
                             "fast start. A run that blew up is always shown on one.")
-inside = bar.toggle("Show the inside", value=True, key=K + "inside",
+inside = bar.toggle("Inside views", value=True, key=K + "inside",
                     help="What the units look for, the guesses, the hidden space and the health "
                          "of each layer, live, with a replay.")
 notice = st.session_state["train_notice"]
 if notice is not None:
     getattr(st, notice[0])(notice[1])
+train_form.lesson_card()
 train_run.verdict(snap)
 train_live.live_view(busy, overlay, log_scale, inside)
 model_files.panel(dataset, expanded=snap is not None and snap.finished)

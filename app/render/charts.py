@@ -18,9 +18,15 @@ views' specs are in app.render.network_charts.
 import numpy as np
 
 # re-exported: Inspect, the benchmarks and the tests import them from here
-from app.render.curves import MAX_POINTS, PERCENT, curve_rows, curves_spec, health_spec, thin  # noqa: F401
+from app.render.curves import (  # noqa: F401
+    MAX_POINTS,
+    PERCENT,
+    curve_rows,
+    curves_spec,
+    health_spec,
+    thin,
+)
 from app.render.palette import COLORS
-
 
 
 def confusion_spec(confusion, class_names, cell=34):

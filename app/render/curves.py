@@ -10,6 +10,8 @@ happened, with the loss it blew up to.
     curves_spec(metric, current, earlier)   loss or accuracy against epochs (Train, Inspect)
     health_spec(rows, metric)               one layer-health figure against epochs, a line a layer
     log_axis(values)                        (scale, axis) of a log axis over ``values``
+    runs_text(current, earlier)             which dash is which run, in words
+    loss_words(value)                       a blown-up loss, as the axis writes it
     thin(history)                           at most MAX_POINTS records, evenly
 """
 import math
@@ -29,6 +31,9 @@ DASHES = [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [4, 4], [1, 3], [10, 2], [3, 2, 
 PERCENT = {"scale": {"domain": [0, 1.025], "nice": False, "zero": True},
            "axis": {"format": ".0%", "values": [0, 0.2, 0.4, 0.6, 0.8, 1.0]}}
 HEALTHY_UPDATE = 1e-3            # the update / weight size guide line
+# A legend inside the plot, in a corner the lines leave empty: the plot keeps the chart's height.
+LEGEND_INSIDE = {"direction": "vertical", "labelFontSize": 12, "labelLimit": 0, "symbolSize": 80,
+                 "fillColor": "rgba(255,255,255,0.85)", "padding": 4, "offset": 6}
 
 
 def _finite(x):
@@ -88,7 +93,7 @@ def log_axis(values, include=()):
 
 def _epoch_axis(epochs, title="epoch"):
     x = {"field": "epoch", "type": "quantitative", "title": title,
-         "axis": {"format": "~g", "labelFlush": True}}
+         "axis": {"format": "~g", "labelFlush": True, "titlePadding": 2}}
     if epochs:
         x["scale"] = {"domain": [0, float(epochs)], "nice": False}
         if epochs >= 2:
@@ -97,7 +102,7 @@ def _epoch_axis(epochs, title="epoch"):
 
 
 def curves_spec(metric, current=None, earlier=(), *, log_scale=False, epochs=None,
-                blew_up=None, position=None, height=300):
+                blew_up=None, position=None, height=300, titled=True, legend_inside=False):
     """A line chart of ``metric`` ("loss" | "accuracy") against epochs, values on hover.
 
     current:   (label, history) of the run being watched (or the model inspected), or None.
@@ -110,6 +115,9 @@ def curves_spec(metric, current=None, earlier=(), *, log_scale=False, epochs=Non
                loss it blew up to, with the words.
     position:  an epoch to mark with a vertical rule (the replay slider's moment).
     height:    the whole chart's, title, legend and axes included.
+    titled:    the title inside the chart (False: the page names it, and the plot gets the room).
+    legend_inside: training / validation named in a corner of the plot the curves leave empty
+               (loss: top right, accuracy: bottom right), not in a row above it.
     """
     rows = []
     for label, history in earlier:
@@ -136,6 +144,9 @@ def curves_spec(metric, current=None, earlier=(), *, log_scale=False, epochs=Non
                         "scale": {"domain": list(SPLITS), "range": [COLORS[s] for s in SPLITS]},
                         "legend": {"orient": "top", "direction": "horizontal", "labelFontSize": 12,
                                    "labelLimit": 0}}}
+    if legend_inside:
+        series["color"]["legend"] = {**LEGEND_INSIDE,
+                                     "orient": "top-right" if metric == "loss" else "bottom-right"}
     layers = [
         {"mark": {"type": "line", "interpolate": "monotone", "clip": True},
          "encoding": {
@@ -143,9 +154,11 @@ def curves_spec(metric, current=None, earlier=(), *, log_scale=False, epochs=Non
              "strokeDash": {"field": "run", "type": "nominal", "title": None,
                             "scale": {"domain": runs, "range": DASHES[:len(runs)] or [[1, 0]]},
                             # the runs are named only when there is more than one to tell apart
+                            # (with the legend inside, by the page: runs_text)
                             "legend": {"orient": "bottom", "direction": "vertical",
                                        "labelLimit": 420, "symbolStrokeColor": "#555",
-                                       "symbolStrokeWidth": 2} if len(runs) > 1 else None},
+                                       "symbolStrokeWidth": 2}
+                            if len(runs) > 1 and not legend_inside else None},
              "opacity": {"field": "current", "type": "nominal", "legend": None,
                          "scale": {"domain": ["this run", "earlier"], "range": [1.0, 0.5]}},
              "strokeWidth": {"field": "current", "type": "nominal", "legend": None,
@@ -172,21 +185,54 @@ def curves_spec(metric, current=None, earlier=(), *, log_scale=False, epochs=Non
         layers += [{"data": {"values": [marker]}, "encoding": at,
                     "mark": {"type": "point", "shape": "cross", "size": 260, "strokeWidth": 3,
                              "filled": True, "color": COLORS["guess"]}},
+                   # the words on the side of the cross with room: a blow-up near the start of
+                   # the axis is written to its right
                    {"data": {"values": [marker]}, "encoding": {**at, "text": {"field": "text"}},
-                    "mark": {"type": "text", "align": "right", "dx": -12, "dy": 4, "fontSize": 12,
+                    "mark": {"type": "text", "align": "left" if marker["early"] else "right",
+                             "dx": 12 if marker["early"] else -12, "dy": 12, "fontSize": 12,
                              "fontWeight": "bold", "color": COLORS["guess"]}}]
     if position is not None:
         layers.append({"data": {"values": [{"epoch": float(position)}]},
                        "mark": {"type": "rule", "color": COLORS["guess"], "strokeDash": [4, 3],
                                 "strokeWidth": 2}})
-    return {
+    spec = {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
-        "title": {"text": title, "anchor": "start", "fontSize": 14},
         "height": height,
         "data": {"values": rows},
         "encoding": {"x": x},
         "layer": layers,
     }
+    if titled:
+        spec["title"] = {"text": title, "anchor": "start", "fontSize": 14}
+    return spec
+
+
+def curves_title(metric, log_scale=False, blew_up=None):
+    """The title curves_spec gives its chart, for a page that writes it above an untitled one."""
+    if metric == "accuracy":
+        return "Accuracy (higher is better)"
+    return "Loss, log scale (lower is better)" if log_scale or blew_up else "Loss (lower is better)"
+
+
+DASH_NAMES = ("solid", "dashed", "dotted", "dash-dot", "long dashes")
+
+
+def runs_text(current_label, earlier_labels):
+    """"solid: run 2 (...) · dashed: run 1 (...)": which line is which run, in words that wrap
+    (a legend in a narrow chart cuts the names)."""
+    runs = list(dict.fromkeys([*([current_label] if current_label else []), *earlier_labels]))
+    if len(runs) < 2:
+        return None
+    return " · ".join(f"{DASH_NAMES[i] if i < len(DASH_NAMES) else 'dashed'}: {label}"
+                      for i, label in enumerate(runs))
+
+
+def loss_words(value):
+    """A blown-up loss as the chart's axis writes it: 63.2, 1.2e8, or "not a number"."""
+    if not _finite(value):
+        return "not a number"
+    return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.1e}".replace("e+0", "e").replace(
+        "e+", "e")
 
 
 def _blow_up_marker(rows, blew_up):
@@ -198,26 +244,21 @@ def _blow_up_marker(rows, blew_up):
         epoch = ours[-1]["epoch"] if ours else 0.0
     loss = blew_up.get("loss")
     highest = max((r["value"] for r in ours), default=1.0)
-    if _finite(loss) and loss > 0:
-        value, words = float(loss), f"loss {_exponent(loss)}"
-    else:
-        value, words = highest * 10, "loss not a number"
+    value = float(loss) if _finite(loss) and loss > 0 else highest * 10
     step = blew_up.get("step")
     where = f"step {int(step):,}" if _finite(step) else f"epoch {float(epoch):.2f}"
-    return {"epoch": round(float(epoch), 4), "value": value, "text": f"blew up: {words} at {where}"}
-
-
-def _exponent(value):
-    """1.2e8 -> "1.2e8"; 3.4 -> "3.4" (a blown-up loss, as the chart's axis writes it)."""
-    return f"{value:.3g}" if value < 1e4 else f"{value:.1e}".replace("e+0", "e").replace("e+", "e")
+    last = max((r["epoch"] for r in rows), default=0.0)
+    return {"epoch": round(float(epoch), 4), "value": value, "early": epoch <= last / 2,
+            "text": f"blew up: loss {loss_words(loss)} at {where}"}
 
 
 def health_spec(rows, metric, title=None, log_scale=False, healthy=None, position=None,
-                epochs=None, height=240):
+                epochs=None, height=240, legend_inside=False):
     """One layer-health figure (rows from app.render.inside.health_rows) against epochs, a line per
     layer; ``healthy``: a value to draw as a dashed green guide line (always within the axis).
     ``height`` is the whole chart's, title, axes and legend included (Streamlit fits them inside);
-    without ``title`` the page names the chart."""
+    without ``title`` the page names the chart; ``legend_inside``: the layers named in the plot's
+    top right corner (the figures fall or stay flat), leaving the plot the height."""
     values = [r for r in rows if r["metric"] == metric and (r["value"] > 0 or not log_scale)]
     y = {"field": "value", "type": "quantitative", "title": None}
     if metric == "dead_share":
@@ -230,9 +271,11 @@ def health_spec(rows, metric, title=None, log_scale=False, healthy=None, positio
                "encoding": {"y": y,
                             "color": {"field": "layer", "type": "nominal", "title": None,
                                       "scale": {"scheme": "dark2"},
-                                      "legend": {"orient": "top", "direction": "horizontal",
-                                                 "symbolSize": 80, "labelFontSize": 12,
-                                                 "labelLimit": 0, "columns": 6}},
+                                      "legend": {**LEGEND_INSIDE, "orient": "top-right"}
+                                      if legend_inside else
+                                      {"orient": "top", "direction": "horizontal",
+                                       "symbolSize": 80, "labelFontSize": 12,
+                                       "labelLimit": 0, "columns": 6}},
                             "tooltip": [{"field": "layer"},
                                         {"field": "epoch", "type": "quantitative", "format": ".2f"},
                                         {"field": "value", "type": "quantitative",

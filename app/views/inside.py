@@ -22,7 +22,8 @@ import streamlit as st
 from app.data import class_names
 from app.inputs.form import K
 from core.explain import to_model_input
-from app.render.charts import health_spec, map_spec, probabilities_spec, thin
+from app.render.charts import map_spec, probabilities_spec, thin
+from app.render.curves import HEALTHY_UPDATE, health_spec
 from app.render.images import display_images
 from app.render.inside import (
     HEALTH,
@@ -40,9 +41,10 @@ from core.model import MLP
 
 INSIDE_SECONDS = 2.0      # how often the inside views take the running network's new weights
 # Sizes on the dashboard (app.views.train_live): one row of curves and map, one of pictures and health
-CHART_HEIGHT = 250        # the curves and the hidden-space map, whole charts
-HEALTH_HEIGHT = 210       # the layer-health chart, under its choice of figure
-UNITS_WIDTH = 230         # the 6 x 6 unit pictures, square
+CHART_HEIGHT = 215        # the curves and the hidden-space map, whole charts
+HEALTH_HEIGHT = 200       # the layer-health chart, under its choice of figure
+UNITS_WIDTH = 200         # the 6 x 6 unit pictures, square
+HEALTH_CHOICES = {"Update size": "update_ratio", "Gradient": "grad_norm", "Dead units": "dead_share"}
 GUESS_COLUMNS = 7         # the 20 guesses in 3 rows: big enough to read the guess under each
 
 
@@ -134,7 +136,10 @@ def _unit_pictures(model, names, start_params, views):
             else "the 10 output units (" + ", ".join(map(str, names)) + ")")
     how = ("what training has added to the 784 incoming weights" if learned
            else "the 784 incoming weights")
-    st.caption(f"{count} units: red where ink pushes a unit up, blue down.",
+    nothing_yet = learned and start_params is not None and not np.any(
+        W != np.asarray(start_params["layers.0.W"]))
+    st.caption("Nothing learned yet: this is the random start." if nothing_yet
+               else "Red: ink pushes the unit up; blue: down.",
                help=f"{how.capitalize()} of {what}, as 28x28 pictures: red where ink pushes the "
                     "unit up, blue where it pushes it down. They start as noise and form strokes.")
 
@@ -169,25 +174,25 @@ def _hidden_space(model, X, y, names, scaling, which, run_id, views):
         return points, map_spec(points.coordinates, y[:MAP_POINTS], names, star,
                                 height=CHART_HEIGHT)
     points, spec = _remembered(views, ("map", seen), chart)
-    st.markdown("**The hidden space**")
+    st.markdown("**The hidden space**" + (" · ★ your drawing" if seen is not None else ""),
+                help=f"{len(points.coordinates):,} {which} as {points.layer} sees them, flattened "
+                     "to 2-D (PCA). As the network learns, each class gathers into its own "
+                     "cluster.")
     st.vega_lite_chart(spec, width="stretch", key=K + "map_chart")
-    st.caption(f"{points.layer.capitalize()}, flattened to 2-D: classes gather into clusters"
-               + (", the star is your drawing." if seen is not None else "."),
-               help=f"{len(points.coordinates):,} {which} as {points.layer} sees them, flattened "
-                    "to 2-D (PCA). As the network learns, each class gathers into its own cluster.")
 
 
 def _health(snap, moment, views):
     """One health figure at a time, chosen by name, tall enough to read, with what it says now."""
     rows = _remembered(views, "health_rows",
                        lambda: health_rows(thin(snap.history)))
-    titles = {title: metric for metric, (title, _, _) in HEALTH.items()}
     head = st.container(horizontal=True, vertical_alignment="center")
     head.markdown("**Layer health**")
     chosen = head.segmented_control(
-        "Health figure", list(titles), default=HEALTH["update_ratio"][0], key=K + "health_view",
-        label_visibility="collapsed", help="Three figures of each layer's health: pick one.")
-    metric = titles.get(chosen, "update_ratio")
+        "Health figure", list(HEALTH_CHOICES), default="Update size", key=K + "health_view",
+        label_visibility="collapsed",
+        help="Three figures of each layer's health, one at a time: " + "; ".join(
+            f"{HEALTH[m][0]}: {HEALTH[m][1]}" for m in HEALTH_CHOICES.values()))
+    metric = HEALTH_CHOICES.get(chosen, "update_ratio")
     if not rows:
         st.caption("Health figures appear with the first steps.")
         return
@@ -196,15 +201,15 @@ def _health(snap, moment, views):
     spec = _remembered(views, ("health", metric, position),
                        lambda: health_spec(
                            rows, metric, log_scale=metric != "dead_share",
-                           healthy=1e-3 if metric == "update_ratio" else None,
+                           healthy=HEALTHY_UPDATE if metric == "update_ratio" else None,
                            position=position, epochs=snap.planned_epochs,
-                           height=HEALTH_HEIGHT))
+                           height=HEALTH_HEIGHT, legend_inside=True))
     st.vega_lite_chart(spec, width="stretch", key=f"{K}health_chart")
     record = snap.history[moment.record] if moment is not None else snap.history[-1]
     values = [layer[metric] for layer in record.get("layers") or ()
               if isinstance(layer.get(metric), float) and math.isfinite(layer[metric])]
     now = health_verdict(metric, max(values) if values else None)
-    st.caption(f"**Now** (largest layer): {now}", help=f"{subtitle} {meaning}")
+    st.caption(f"**{HEALTH[metric][0]} now** (largest layer): {now}", help=f"{subtitle} {meaning}")
 
 
 def drawing_guess(t, snap):

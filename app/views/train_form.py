@@ -216,21 +216,26 @@ def lesson_card():
     """The lesson opened by a link (what to do, a question, what to look for), and which
     controls it keeps on screen."""
     name, show = st.session_state["train_lesson"], st.session_state["train_show"]
-    if name is not None:
-        lesson = LESSONS[name]
-        with st.container(border=True):
-            st.markdown(f"**Lesson: {lesson.title}**  \n**What to do:** {lesson.steps}  \n"
+    if name is None and show is None:
+        return
+    # one compact box: the run below must stay on the screen
+    with st.container(border=True, gap="small"):
+        if name is not None:
+            lesson = LESSONS[name]
+            st.markdown(f"**Lesson: {lesson.title}.** {lesson.steps}  \n"
                         f"**Question:** {lesson.question}")
-            with st.expander("What to look for"):
+        row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+        if name is not None:
+            with row.popover("What to look for", icon=":material/visibility:"):
                 st.markdown(lesson.look_for)
-    if show is not None:
+        if show is None:
+            return
         shown = ", ".join(LABELS[n] for n in SETTINGS if n in show) or "none"
         if st.session_state["train_locked"]:
-            st.caption(f"Your teacher's link lets you change: {shown}. The other settings"
-                       + (" and the dataset" if st.session_state["dataset_locked"] else "")
-                       + " are fixed.")
+            row.caption(f"Your teacher's link lets you change: {shown}. The other settings"
+                        + (" and the dataset" if st.session_state["dataset_locked"] else "")
+                        + " are fixed.")
             return
-        row = st.container(horizontal=True, vertical_alignment="center")
         row.caption(f"This lesson lets you change: {shown}.")
         row.button("Show every setting", key=K + "show_all", on_click=_all_settings)
 

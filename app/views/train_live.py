@@ -24,20 +24,24 @@ import math
 import streamlit as st
 
 from app.inputs.form import K
-from app.render.charts import curves_spec
+from app.render.curves import curves_spec, curves_title, loss_words, runs_text
 from app.runs import adopt
 from app.views.inside import CHART_HEIGHT, drawing_guess, inside_views
 from app.views.my_drawings import training_curve
 
 POLL_SECONDS = 0.5
+FIGURE_WIDTH = 150        # px: a headline figure; six in a row on a screen, two on a phone
 # Validation this much above training (a share) gets a line saying why; less is noise.
 ABOVE_BY = 0.003
 
 # Streamlit's frame leaves ~100 px above the title and 5rem on each side: on the Train page the
 # run needs them. Style-only st.html takes no space on the page.
 STYLE = """<style>
-[data-testid="stMainBlockContainer"] { padding-top: 3.2rem; padding-left: 1.6rem;
+[data-testid="stHeader"] { background: transparent; }
+[data-testid="stMainBlockContainer"] { padding-top: 1.6rem; padding-left: 1.6rem;
                                         padding-right: 1.6rem; padding-bottom: 3rem; }
+/* on a phone the header's menu spans the top: start below it */
+@media (max-width: 640px) { [data-testid="stMainBlockContainer"] { padding-top: 3.8rem; } }
 [data-testid="stMainBlockContainer"] h1 { font-size: 1.9rem; padding: 0 0 0.1rem 0; }
 [data-testid="stMetricValue"] { font-size: 1.9rem; }
 [data-testid="stMetricLabel"] p { font-size: 0.95rem; }
@@ -83,13 +87,14 @@ def live_view(busy, overlay, log_scale=True, inside=True):
             loss_at, accuracy_at, map_at = st.columns(3, gap="small")
         else:
             loss_at, accuracy_at = st.columns(2, gap="small")
-        _curves(snap, history, overlay, log_scale, moment, loss_at, accuracy_at)
-        if history:
-            note = validation_note(record, snap.model_config, snap.train_config)
-            if note:
-                st.caption(note)
+        earlier = _curves(snap, history, overlay, log_scale, moment, loss_at, accuracy_at)
+        notes = [runs_text(snap.label if history else None, earlier),
+                 validation_note(record, snap.model_config, snap.train_config) if history
+                 else None]
+        if any(notes):
+            st.caption("  \n".join(filter(None, notes)))
         if inside and history:
-            units, guesses, health = st.columns([1, 1.45, 1.35], gap="small")
+            units, guesses, health = st.columns([0.85, 1.4, 1.5], gap="small")
             inside_views(t, snap, moment, {"units": units, "guesses": guesses, "map": map_at,
                                           "health": health})
         drawing_guess(t, snap)
@@ -113,33 +118,28 @@ def _progress(snap):
 
 
 def _headline(snap, history, index):
-    """The figures of record ``index`` (the latest, or the replay's moment), each with its change
-    since the record before; a diverged run's loss says what it blew up to."""
+    """The figures of record ``index`` (the latest, or the replay's moment); a diverged run's loss
+    says what it blew up to. No changes since the last refresh: the curves show the trend, and
+    figures that keep their size keep the dashboard still."""
     last = history[index]
-    prev = history[index - 1] if index > 0 else None
-    m = st.columns(6, gap="small")
+    row = st.container(horizontal=True, horizontal_alignment="distribute", gap="small")
+    m = [row.container(width=FIGURE_WIDTH) for _ in range(6)]
     m[0].metric("Step", f"{last['step']:,}", help=f"Weight updates so far, of "
                 f"{snap.total_steps:,} planned (epoch {last['epoch']:.2f}).")
     m[1].metric("Epoch", f"{last['epoch']:.2f}", help="Passes over the training images.")
     blew_up = snap.blew_up if snap.status == "diverged" and index == len(history) - 1 else None
     if blew_up is not None:
-        loss = blew_up.get("loss")
-        words = f"{loss:.1e}".replace("e+0", "e").replace("e+", "e") \
-            if isinstance(loss, float) and math.isfinite(loss) else "not a number"
+        words = loss_words(blew_up.get("loss"))
         m[2].metric("Train loss", f"{last['train_loss']:.3f}", f"blew up to {words}",
                     delta_color="inverse", help="The last loss measured before the step that blew "
                     f"up; on the next step (step {blew_up.get('step', 0):,}) it became {words}.")
     else:
         m[2].metric("Train loss", f"{last['train_loss']:.3f}",
-                    None if prev is None else f"{last['train_loss'] - prev['train_loss']:+.3f}",
-                    delta_color="inverse", help="Average loss on the last steps' batches.")
+                    help="Average loss on the last steps' batches.")
     m[3].metric("Train accuracy", f"{last['train_accuracy']:.1%}",
                 help="Share of the last steps' training images classified correctly.")
     val = last["val_accuracy"]
-    known = not math.isnan(val)
-    val_delta = (None if prev is None or not known or math.isnan(prev["val_accuracy"])
-                 else f"{(val - prev['val_accuracy']) * 100:+.1f} pts")
-    m[4].metric("Val. accuracy", f"{val:.1%}" if known else "n/a", val_delta,
+    m[4].metric("Val. accuracy", f"{val:.1%}" if not math.isnan(val) else "n/a",
                 help="On held-out images the network never trains on (up to 1,000 of them while "
                      "training; all of them at the end).")
     speed = last["samples_per_second"]
@@ -155,17 +155,19 @@ def _curves(snap, history, overlay, log_scale, moment, loss_at, accuracy_at):
                    if r["dataset"] == st.session_state["dataset"]
                    and (snap is None or r["label"] != snap.label)]
     if not (current or earlier):
-        return
+        return []
     diverged = snap is not None and snap.status == "diverged"
     # a fixed axis of the planned run, except for a run that blew up early: its few points
     # would be a sliver at the left edge
     planned = snap.planned_epochs if snap is not None and current and not diverged else None
     options = {"epochs": planned, "blew_up": snap.blew_up if diverged else None,
                "position": moment.epoch if moment is not None else None, "height": CHART_HEIGHT}
-    loss_at.vega_lite_chart(curves_spec("loss", current, earlier, log_scale=log_scale, **options),
-                            width="stretch", key=K + "loss_chart")
-    accuracy_at.vega_lite_chart(curves_spec("accuracy", current, earlier, **options),
-                                width="stretch", key=K + "accuracy_chart")
+    for metric, where in (("loss", loss_at), ("accuracy", accuracy_at)):
+        where.markdown(f"**{curves_title(metric, log_scale, options['blew_up'])}**")
+        where.vega_lite_chart(curves_spec(metric, current, earlier, log_scale=log_scale,
+                                          titled=False, legend_inside=True, **options),
+                              width="stretch", key=f"{K}{metric}_chart")
+    return [label for label, _ in earlier]
 
 
 def validation_note(record, model_config, train_config):
@@ -181,15 +183,13 @@ def validation_note(record, model_config, train_config):
     augment = train_config is not None and train_config.augment
     if dropout or augment:
         acts = " and ".join(filter(None, (
-            f"dropout (switching off {model_config.dropout:.0%} of the units at random)"
-            if dropout else "", "augmentation (shifting and turning every image)"
-            if augment else "")))
+            f"dropout ({model_config.dropout:.0%} of units off at random)" if dropout else "",
+            "augmentation (images shifted and turned)" if augment else "")))
         return (f"**Why is validation above training?** {acts[0].upper()}{acts[1:]} "
-                f"act{'s' if not (dropout and augment) else ''} only while training: the training "
-                "figure is measured on a handicapped network, validation on the whole one.")
-    return ("**Why is validation above training?** The training figure averages the last steps' "
-            "batches, measured while the network was still a little worse; validation is measured "
-            "after them.")
+                f"act{'s' if not (dropout and augment) else ''} only in training: training is "
+                "measured on a handicapped network, validation on the whole one.")
+    return ("**Why is validation above training?** Training is the average over the last steps, "
+            "while the network was still a little worse; validation is measured after them.")
 
 
 def _replay_moment(snap, switch, slider):

@@ -76,8 +76,7 @@ def verdict(snap):
         return
     saved = snap.saved
     if snap.status in ("done", "stopped") and saved is not None:
-        _comparison(snap)
-        links = st.container(horizontal=True)
+        links = _comparison(snap)
         links.page_link("pages/draw.py", label="Draw a digit into it", icon=":material/draw:")
         links.page_link("pages/inspect.py", label="See its mistakes", icon=":material/search:")
     elif snap.status == "diverged":
@@ -91,7 +90,7 @@ def verdict(snap):
 
 def _comparison(snap):
     """The run's test accuracy next to the model it replaced, on the same test images, and a
-    one-click way back (or forward again)."""
+    one-click way back (or forward again); returns the row of that button, for the links."""
     saved, dataset = snap.saved, snap.dataset
     accuracy, validation = saved.metrics["test_accuracy"], saved.metrics["val_accuracy"]
     what = "Finished" if snap.status == "done" else f"Stopped at step {snap.last['step']:,}"
@@ -116,11 +115,13 @@ def _comparison(snap):
         text += f" {snap.message}"                 # why it stopped, e.g. the time limit
     worse = before_accuracy is not None and accuracy < before_accuracy - WORSE_BY
     (st.warning if worse and in_use else st.success)(text)
+    row = st.container(horizontal=True, vertical_alignment="center")
     if in_use and before_label is not None:
-        st.button(f"Go back to {before_label}", key=K + "go_back", icon=":material/undo:",
-                  on_click=adopt.undo, args=("train", snap.run_id, dataset),
-                  help="Draw and Inspect use that model again; this run stays in the charts and "
-                       "can still be saved.")
+        row.button(f"Go back to {before_label}", key=K + "go_back", icon=":material/undo:",
+                   on_click=adopt.undo, args=("train", snap.run_id, dataset),
+                   help="Draw and Inspect use that model again; this run stays in the charts and "
+                        "can still be saved.")
     elif not in_use:
-        st.button("Use this run's model", key=K + "use_run", icon=":material/redo:",
-                  on_click=adopt.redo, args=("train", snap))
+        row.button("Use this run's model", key=K + "use_run", icon=":material/redo:",
+                   on_click=adopt.redo, args=("train", snap))
+    return row
