@@ -17,7 +17,8 @@ init_state()
 adopt.adopt_all()
 if st.query_params.get("dataset") in DATASETS:          # links like /draw?dataset=fashion-mnist
     st.session_state["dataset"] = st.query_params["dataset"]
-    del st.query_params["dataset"]
+    if "show" not in st.query_params:    # a teacher's link: the Train page reads it too, to fix it
+        del st.query_params["dataset"]
 
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -18,9 +18,12 @@ init_state()
 snap = train_run.snapshot()
 busy = snap is not None and snap.active
 if not busy:                           # shared links and Home's lessons: ?hidden=10&lesson=...
+    locked = st.session_state["dataset_locked"]
     notice = train_form.read_link_from_url()
     if notice is not None:
         st.session_state["train_notice"] = notice
+    if st.session_state["dataset_locked"] != locked:
+        st.rerun()                     # the frame's dataset selector, drawn before, follows
 dataset = st.session_state["dataset"]
 train_live.dashboard_style()
 

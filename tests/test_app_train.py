@@ -251,3 +251,63 @@ def test_the_page_says_the_training_limits_and_warns_before_an_unsavable_network
     at.text_input(key="train.hidden").set_value("4096, 4096").run()
     assert "could not be saved" in texts(at.warning)
     assert not at.exception
+
+
+def test_a_teachers_link_locks_the_other_settings_and_the_dataset():
+    from app.inputs.links import SETTINGS, link_query
+    at = open_app("pages/train.py")
+    settings = {name: at.session_state["train." + name] for name in SETTINGS}
+    query = link_query(settings, "fashion-mnist", show=frozenset({"learning_rate"}))
+
+    student = AppTest.from_file(APP, default_timeout=30)
+    student.run()
+    student.query_params.update(query)
+    student.switch_page("pages/train.py").run()
+    assert student.session_state["dataset"] == "fashion-mnist"
+    assert [w.key for w in student.select_slider] == ["train.learning_rate"]
+    assert not [b for b in student.button if b.key == "train.show_all"], \
+        "a teacher's 'students may change only' link cannot be undone from the page"
+    assert "are fixed" in texts(student.caption)
+    dataset = next(s for s in student.sidebar.selectbox if s.key == "dataset")
+    assert dataset.disabled, "the dataset the link names is fixed too"
+    # it stays locked on the next visit to the page
+    student.switch_page("pages/home.py").run()
+    student.switch_page("pages/train.py").run()
+    assert not [s for s in student.selectbox if s.key == "train.optimizer"]
+    assert not student.exception
+
+
+def test_the_share_popover_names_options_as_the_form_does_and_records_the_settings():
+    from urllib.parse import parse_qs, urlsplit
+    at = open_app("pages/train.py")
+    share = next(m for m in at.multiselect if m.key == "train.share_show")
+    shown = set(share.options)                     # as the popover shows them
+    assert {"Hidden layer sizes", "Initial weights", "Optimiser"} <= shown
+    assert not {"hidden", "init", "optimizer"} & shown, "no internal keys"
+
+    def link():
+        return parse_qs(urlsplit(at.code[-1].value).query)
+    assert link()["preset"] == ["recommended"], "untouched settings are still the preset's"
+    at.text_input(key="train.hidden").set_value("32").run()
+    query = link()
+    assert "preset" not in query, "a link must not call changed settings 'recommended'"
+    assert query["hidden"] == ["32"]
+
+
+@pytest.mark.parametrize("dropout, augment, expected", [
+    (0.1, False, "Dropout (10% of units off at random) acts only in training"),
+    (0.0, True, "Augmentation (images shifted and turned) acts only in training"),
+    (0.2, True, "and augmentation"),
+    (0.0, False, "average over the last steps"),
+])
+def test_validation_above_training_is_explained(dropout, augment, expected):
+    from app.views.train_live import validation_note
+    from core.model import ModelConfig
+    from core.training import TrainConfig
+    model = ModelConfig(hidden_sizes=(16,), dropout=dropout)
+    train = TrainConfig(augment=augment)
+    note = validation_note({"train_accuracy": 0.90, "val_accuracy": 0.93}, model, train)
+    assert expected in note
+    assert validation_note({"train_accuracy": 0.95, "val_accuracy": 0.93}, model, train) is None
+    assert validation_note({"train_accuracy": 0.9, "val_accuracy": float("nan")}, model,
+                           train) is None

@@ -53,8 +53,8 @@ def apply_link(link):
     the recommended one) with the link's settings over it; keep only the controls it shows.
     Returns what to tell the visitor, or None."""
     ss = st.session_state
-    if link.dataset is not None:
-        ss["dataset"] = link.dataset
+    if link.dataset is not None and ss["dataset"] != link.dataset:
+        ss["dataset"] = link.dataset          # (the frame has usually set it already)
     preset = link.settings.get("preset", DEFAULT_PRESET)
     set_form({**preset_settings(preset, training_images(ss["dataset"])), **link.settings})
     ss["train_show"], ss["train_lesson"] = link.show, link.lesson

@@ -50,11 +50,14 @@ IMAGE_UNDER_JS = """heading => {
     return {src: img.src, png: canvas.toDataURL('image/png')};
 }"""
 
-# What the loss chart draws of its training curve: the points of its hover layer (one Vega symbol
+# What the loss chart (in the dashboard column under its heading "Loss ...") draws of its training curve: the points of its hover layer (one Vega symbol
 # per record, labelled "split: training") and whether its training line joins two or more of them
 # (a one-point line is "M x,yZ"; two or more points give curve or line segments).
 LOSS_CURVE_JS = """() => {
-    const chart = document.querySelector('.st-key-train-loss_chart [data-testid="stVegaLiteChart"]');
+    const heading = [...document.querySelectorAll('[data-testid="stMarkdown"]')]
+        .find(e => e.innerText.trim().startsWith('Loss'));
+    const chart = heading && heading.closest('[data-testid="stColumn"]')
+        .querySelector('[data-testid="stVegaLiteChart"]');
     if (!chart) return {points: 0, line: false};
     const points = chart.querySelectorAll(
         'path[aria-roledescription="point"][aria-label*="split: training"]').length;

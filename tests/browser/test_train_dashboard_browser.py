@@ -28,13 +28,14 @@ BOXES_JS = """() => {
     };
     const image = heading => { const c = column(heading);
                                return c ? c.querySelector('[data-testid="stImage"] img') : null; };
-    const chart = key => document.querySelector(`.st-key-train-${key} [data-testid="stVegaLiteChart"]`);
+    const chart = heading => { const c = column(heading);
+                               return c ? c.querySelector('[data-testid="stVegaLiteChart"]') : null; };
     const views = {
         "headline": [...document.querySelectorAll('[data-testid="stMetric"]')].slice(0, 6),
-        "loss curve": [chart('loss_chart')], "accuracy curve": [chart('accuracy_chart')],
+        "loss curve": [chart('Loss')], "accuracy curve": [chart('Accuracy')],
         "first-layer units": [image('What the units look for')],
-        "guesses": [image('Its guesses')], "hidden-space map": [chart('map_chart')],
-        "layer health": [chart('health_chart')],
+        "guesses": [image('Its guesses')], "hidden-space map": [chart('The hidden space')],
+        "layer health": [chart('Layer health')],
     };
     const out = {};
     for (const [name, elements] of Object.entries(views)) {
