@@ -178,8 +178,7 @@ def test_the_inside_of_the_network_shows_for_every_architecture(dataset, hidden,
     assert len(at.get("image")) >= 2, "the unit pictures and the guesses panel"
     charts = at.get("vega_lite_chart")
     assert len(charts) >= 4, "loss, accuracy, the hidden space and the health chart"
-    captions = texts(at.caption)
-    assert ("output scores" in captions) == (hidden == ""), captions
+    assert ("output scores" in views) == (hidden == ""), views
     last = at.session_state["trainer"].snapshot(poll=False).history[-1]
     assert metric(at, "Step") == f"{last['step']:,}"
     at.toggle(key="train.replay").set_value(True).run()

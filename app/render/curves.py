@@ -203,7 +203,7 @@ def curves_spec(metric, current=None, earlier=(), *, log_scale=False, epochs=Non
         "layer": layers,
     }
     if titled:
-        spec["title"] = {"text": title, "anchor": "start", "fontSize": 14}
+        spec["title"] = title
     return spec
 
 

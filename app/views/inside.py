@@ -174,7 +174,8 @@ def _hidden_space(model, X, y, names, scaling, which, run_id, views):
         return points, map_spec(points.coordinates, y[:MAP_POINTS], names, star,
                                 height=CHART_HEIGHT)
     points, spec = _remembered(views, ("map", seen), chart)
-    st.markdown("**The hidden space**" + (" · ★ your drawing" if seen is not None else ""),
+    st.markdown(f"**The hidden space** · {points.layer}"
+                + (" · ★ your drawing" if seen is not None else ""),
                 help=f"{len(points.coordinates):,} {which} as {points.layer} sees them, flattened "
                      "to 2-D (PCA). As the network learns, each class gathers into its own "
                      "cluster.")
