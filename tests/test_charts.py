@@ -121,7 +121,10 @@ def test_the_update_size_guide_line_is_always_in_range():
     spec = health_spec(rows, "update_ratio", log_scale=True, healthy=1e-3)
     y = spec["layer"][0]["encoding"]["y"]
     assert y["scale"]["domain"][0] < 1e-3, "the 0.001 guide the caption names is drawn"
-    assert spec["layer"][1]["mark"]["type"] == "rule"
+    guide = spec["layer"][1]
+    assert guide["mark"]["type"] == "rule" and guide["data"]["values"][0]["value"] == 1e-3
+    # drawn across the chart: no x of its own, none inherited (its row has no epoch)
+    assert "x" not in guide["encoding"] and "x" not in spec.get("encoding", {})
     legend = spec["layer"][0]["encoding"]["color"]["legend"]
     assert legend["labelLimit"] == 0, "layer names are never cut ('laye...')"
 

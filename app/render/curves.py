@@ -268,7 +268,7 @@ def health_spec(rows, metric, title=None, log_scale=False, healthy=None, positio
                                          [healthy] if healthy is not None else ())
     x = _epoch_axis(epochs)
     layers = [{"mark": {"type": "line", "clip": True, "point": len(values) < 40, "strokeWidth": 2},
-               "encoding": {"y": y,
+               "encoding": {"x": x, "y": y,
                             "color": {"field": "layer", "type": "nominal", "title": None,
                                       "scale": {"scheme": "dark2"},
                                       "legend": {**LEGEND_INSIDE, "orient": "top-right"}
@@ -289,8 +289,11 @@ def health_spec(rows, metric, title=None, log_scale=False, healthy=None, positio
     if position is not None:
         layers.append({"data": {"values": [{"epoch": float(position)}]},
                        "mark": {"type": "rule", "color": COLORS["guess"], "strokeDash": [4, 3],
-                                "strokeWidth": 2}})
-    spec = {"height": height, "data": {"values": values}, "encoding": {"x": x}, "layer": layers}
+                                "strokeWidth": 2},
+                       "encoding": {"x": x}})
+    # x is given layer by layer: the guide line has no epoch, and an x it inherited would leave
+    # it undrawn (so the 0.001 line the caption names was never on screen)
+    spec = {"height": height, "data": {"values": values}, "layer": layers}
     if title:
         spec["title"] = {"text": title, "anchor": "start", "fontSize": 13}
     return spec

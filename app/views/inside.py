@@ -41,9 +41,9 @@ from core.model import MLP
 
 INSIDE_SECONDS = 2.0      # how often the inside views take the running network's new weights
 # Sizes on the dashboard (app.views.train_live): one row of curves and map, one of pictures and health
-CHART_HEIGHT = 215        # the curves and the hidden-space map, whole charts
-HEALTH_HEIGHT = 200       # the layer-health chart, under its choice of figure
-UNITS_WIDTH = 200         # the 6 x 6 unit pictures, square
+CHART_HEIGHT = 235        # the curves and the hidden-space map, whole charts
+HEALTH_HEIGHT = 215       # the layer-health chart, under its choice of figure
+UNITS_WIDTH = 215         # the 6 x 6 unit pictures, square
 HEALTH_CHOICES = {"Update size": "update_ratio", "Gradient": "grad_norm", "Dead units": "dead_share"}
 GUESS_COLUMNS = 7         # the 20 guesses in 3 rows: big enough to read the guess under each
 
