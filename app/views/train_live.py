@@ -40,6 +40,10 @@ STYLE = """<style>
 [data-testid="stHeader"] { background: transparent; }
 [data-testid="stMainBlockContainer"] { padding-top: 1.6rem; padding-left: 1.6rem;
                                         padding-right: 1.6rem; padding-bottom: 3rem; }
+/* a refresh of the live view must not fade it: on a busy server a rerun takes a second, and the
+   dashboard would blink twice a second on the projector (the status widget still says Running) */
+[data-testid="stMainBlockContainer"] [data-stale="true"] { opacity: 1 !important;
+                                                           transition: none !important; }
 /* on a phone the header's menu spans the top: start below it */
 @media (max-width: 640px) { [data-testid="stMainBlockContainer"] { padding-top: 3.8rem; } }
 [data-testid="stMainBlockContainer"] h1 { font-size: 1.9rem; padding: 0 0 0.1rem 0; }
