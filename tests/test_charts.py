@@ -71,6 +71,7 @@ def test_loss_on_a_log_scale_and_a_fixed_epoch_axis():
     y = spec["layer"][0]["encoding"]["y"]
     assert y["scale"]["type"] == "log"
     assert spec["encoding"]["x"]["scale"]["domain"] == [0, 20.0]
+    assert spec["encoding"]["x"]["axis"]["format"] == "d", "epochs 100 and 150, not 1e+2"
 
 
 def test_a_diverged_run_is_marked_where_it_blew_up():

@@ -93,11 +93,11 @@ def log_axis(values, include=()):
 
 def _epoch_axis(epochs, title="epoch"):
     x = {"field": "epoch", "type": "quantitative", "title": title,
-         "axis": {"format": "~g", "labelFlush": True, "titlePadding": 2}}
+         "axis": {"labelFlush": True, "titlePadding": 2}}
     if epochs:
         x["scale"] = {"domain": [0, float(epochs)], "nice": False}
-        if epochs >= 2:
-            x["axis"]["tickMinStep"] = 1
+        if epochs >= 2:                      # whole epochs, written in full (never "1e+2")
+            x["axis"].update(tickMinStep=1, format="d")
     return x
 
 

@@ -149,7 +149,7 @@ def _network_controls(busy):
         st.text_input(LABELS["hidden"], **_keyed("hidden", busy), help=HELP["hidden"])
     _choose(st, "activation", options.ACTIVATIONS, busy)
     _choose(st, "loss", options.LOSSES, busy)
-    c1, c2 = st.columns(2)
+    c1 = c2 = st                    # one column: the side panel is narrow
     _choose(c1, "output_activation", options.OUTPUT_ACTIVATIONS, busy)
     _choose(c2, "init", options.INITIALIZERS, busy)
     if _shown("dropout"):
@@ -161,7 +161,7 @@ def _training_controls(busy):
     if _shown("learning_rate"):
         st.select_slider(LABELS["learning_rate"], LEARNING_RATES, **_keyed("learning_rate", busy),
                          format_func=lambda v: f"{v:g}", help=HELP["learning_rate"])
-    c1, c2 = st.columns(2)
+    c1 = c2 = st                    # one column: the side panel is narrow
     _choose(c1, "optimizer", options.OPTIMIZERS, busy)
     if _shown("momentum"):
         c2.slider(LABELS["momentum"], 0.0, 0.99, step=0.01,
@@ -174,7 +174,7 @@ def _training_controls(busy):
     if _shown("batch_size"):
         st.select_slider(LABELS["batch_size"], BATCH_SIZES, **_keyed("batch_size", busy), format_func=str,
                          help=HELP["batch_size"])
-    c1, c2 = st.columns(2)
+    c1 = c2 = st                    # one column: the side panel is narrow
     if _shown("length_unit"):
         c1.radio(LABELS["length_unit"], ["epochs", "iterations"], **_keyed("length_unit", busy),
                  horizontal=True, help=HELP["length_unit"])
@@ -182,7 +182,7 @@ def _training_controls(busy):
     if _shown(unit):
         c2.number_input(LABELS[unit], step=1 if unit == "epochs" else 100,
                         **_keyed(unit, busy), help=HELP[unit])
-    c1, c2 = st.columns(2)
+    c1 = c2 = st                    # one column: the side panel is narrow
     if _shown("validation_size"):
         c1.number_input(LABELS["validation_size"], step=1000, **_keyed("validation_size", busy),
                         help=HELP["validation_size"])
