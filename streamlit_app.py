@@ -18,7 +18,8 @@ init_state()
 adopt.adopt_all()
 if st.query_params.get("dataset") in DATASETS:          # links like /draw?dataset=fashion-mnist
     st.session_state["dataset"] = st.query_params["dataset"]
-    del st.query_params["dataset"]
+    if "show" not in st.query_params:    # a teacher's link: the Train page reads it too, to fix it
+        del st.query_params["dataset"]
 
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -33,9 +34,11 @@ def sidebar(page):
     """The dataset, the model in use and, on other pages, the run in progress. A function, so
     that nothing of a session (its trainer, its model) stays in this module's globals after
     the script run: the server would keep the last visitor's run alive in them."""
-    st.selectbox("Dataset", DATASETS, key="dataset", format_func=dataset_title,
+    locked = st.session_state["dataset_locked"]        # a teacher's link fixed it
+    st.selectbox("Dataset", DATASETS, key="dataset", format_func=dataset_title, disabled=locked,
                  help="MNIST: handwritten digits 0-9. Fashion-MNIST: ten kinds of clothing, same "
-                      "28×28 grey images, harder to tell apart. Every page uses this choice.")
+                      "28×28 grey images, harder to tell apart. Every page uses this choice."
+                      + (" Your teacher's link fixed it." if locked else ""))
     saved, label = current_model()
     if saved is None:
         st.caption(f"**Model:** none yet. {label}")

@@ -69,8 +69,10 @@ KEYS = {
     "train_show": Key(None, True, "frozenset of setting names | None: the controls a teacher's "
                       "link keeps on screen (None: all)"),
     "train_lesson": Key(None, True, "the lesson a link opened, or None"),
-    "train_locked": Key(False, True, "True when a teacher's link locks the other controls and "
-                        "the dataset"),
+    "train_locked": Key(False, True, "True when a teacher's link (one with show=) locks the "
+                        "controls it does not show: no 'Show every setting'"),
+    "dataset_locked": Key(False, True, "True when that link also named the dataset: the sidebar's "
+                          "dataset selector is disabled"),
     "hidden_map": Key(None, False, "(run_id, app.render.inside.HiddenMap): keeps the map's "
                       "orientation between refreshes"),
     "inside_memo": Key(None, False, "the inside views as last computed (app.views.inside)"),

@@ -24,10 +24,12 @@ def test_dataset_selector_is_shared_and_fashion_names_show():
     at = open_app(dataset="fashion-mnist")
     assert "Fashion-MNIST" in at.subheader[-1].value
     at.switch_page("pages/train.py").run()
-    assert at.radio(key="train.dataset").value == "fashion-mnist"
-    at.radio(key="train.dataset").set_value("mnist").run()
+    # Train's settings sit under the sidebar's one dataset selector (no second one of its own)
+    assert at.sidebar.selectbox(key="dataset").value == "fashion-mnist"
+    assert "Fashion-MNIST" in texts(at.sidebar.caption)
+    at.sidebar.selectbox(key="dataset").set_value("mnist").run()
     assert at.session_state["dataset"] == "mnist"
-    assert at.sidebar.selectbox(key="dataset").value == "mnist"
+    assert "MNIST from" in texts(at.sidebar.caption)
 
 
 def test_dataset_link_parameter_selects_the_dataset():

@@ -172,18 +172,30 @@ def test_the_inside_of_the_network_shows_for_every_architecture(dataset, hidden,
     at.button(key="train.start").click().run()
     at = run_until_finished(at)
     assert not at.exception and not at.error, texts(at.error)
-    assert "Inside the network" in texts(at.subheader)
+    views = texts(at.markdown)
+    for view in ("What the units look for", "Its guesses", "The hidden space", "Layer health"):
+        assert view in views, view
     assert len(at.get("image")) >= 2, "the unit pictures and the guesses panel"
     charts = at.get("vega_lite_chart")
-    assert len(charts) >= 6, "loss, accuracy, the hidden space and three health charts"
-    captions = texts(at.caption)
-    assert ("output scores" in captions) == (hidden == ""), captions
-    assert "Its guesses" in texts(at.markdown)
+    assert len(charts) >= 4, "loss, accuracy, the hidden space and the health chart"
+    assert ("output scores" in views) == (hidden == ""), views
+    last = at.session_state["trainer"].snapshot(poll=False).history[-1]
+    assert metric(at, "Step") == f"{last['step']:,}"
     at.toggle(key="train.replay").set_value(True).run()
-    assert "Showing the network at step" in texts(at.caption)
+    assert "Showing the network at step" in texts(at.markdown)
     at.slider(key="train.replay_at").set_value(0).run()
-    assert "Showing the network at step 0 " in texts(at.caption)
+    assert "Showing the network at step 0 " in texts(at.markdown)
+    # the replay moves the headline too: the random start's figures, not the last ones
+    assert metric(at, "Step") == "0" and metric(at, "Epoch") == "0.00"
+    first = at.session_state["trainer"].snapshot(poll=False).history[0]
+    assert metric(at, "Train accuracy") == f"{first['train_accuracy']:.1%}"
+    at.segmented_control(key="train.health_view").set_value("Dead units").run()
     assert not at.exception
+
+
+def metric(at, label):
+    """The value a headline figure shows."""
+    return next(m.value for m in at.metric if m.label == label)
 
 
 def test_draw_can_ask_the_network_as_it_was_during_training():
@@ -238,3 +250,63 @@ def test_the_page_says_the_training_limits_and_warns_before_an_unsavable_network
     at.text_input(key="train.hidden").set_value("4096, 4096").run()
     assert "could not be saved" in texts(at.warning)
     assert not at.exception
+
+
+def test_a_teachers_link_locks_the_other_settings_and_the_dataset():
+    from app.inputs.links import SETTINGS, link_query
+    at = open_app("pages/train.py")
+    settings = {name: at.session_state["train." + name] for name in SETTINGS}
+    query = link_query(settings, "fashion-mnist", show=frozenset({"learning_rate"}))
+
+    student = AppTest.from_file(APP, default_timeout=30)
+    student.run()
+    student.query_params.update(query)
+    student.switch_page("pages/train.py").run()
+    assert student.session_state["dataset"] == "fashion-mnist"
+    assert [w.key for w in student.select_slider] == ["train.learning_rate"]
+    assert not [b for b in student.button if b.key == "train.show_all"], \
+        "a teacher's 'students may change only' link cannot be undone from the page"
+    assert "are fixed" in texts(student.caption)
+    dataset = next(s for s in student.sidebar.selectbox if s.key == "dataset")
+    assert dataset.disabled, "the dataset the link names is fixed too"
+    # it stays locked on the next visit to the page
+    student.switch_page("pages/home.py").run()
+    student.switch_page("pages/train.py").run()
+    assert not [s for s in student.selectbox if s.key == "train.optimizer"]
+    assert not student.exception
+
+
+def test_the_share_popover_names_options_as_the_form_does_and_records_the_settings():
+    from urllib.parse import parse_qs, urlsplit
+    at = open_app("pages/train.py")
+    share = next(m for m in at.multiselect if m.key == "train.share_show")
+    shown = set(share.options)                     # as the popover shows them
+    assert {"Hidden layer sizes", "Initial weights", "Optimiser"} <= shown
+    assert not {"hidden", "init", "optimizer"} & shown, "no internal keys"
+
+    def link():
+        return parse_qs(urlsplit(at.code[-1].value).query)
+    assert link()["preset"] == ["recommended"], "untouched settings are still the preset's"
+    at.text_input(key="train.hidden").set_value("32").run()
+    query = link()
+    assert "preset" not in query, "a link must not call changed settings 'recommended'"
+    assert query["hidden"] == ["32"]
+
+
+@pytest.mark.parametrize("dropout, augment, expected", [
+    (0.1, False, "Dropout (10% of units off at random) acts only in training"),
+    (0.0, True, "Augmentation (images shifted and turned) acts only in training"),
+    (0.2, True, "and augmentation"),
+    (0.0, False, "average over the last steps"),
+])
+def test_validation_above_training_is_explained(dropout, augment, expected):
+    from app.views.train_live import validation_note
+    from core.model import ModelConfig
+    from core.training import TrainConfig
+    model = ModelConfig(hidden_sizes=(16,), dropout=dropout)
+    train = TrainConfig(augment=augment)
+    note = validation_note({"train_accuracy": 0.90, "val_accuracy": 0.93}, model, train)
+    assert expected in note
+    assert validation_note({"train_accuracy": 0.95, "val_accuracy": 0.93}, model, train) is None
+    assert validation_note({"train_accuracy": 0.9, "val_accuracy": float("nan")}, model,
+                           train) is None

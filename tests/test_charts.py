@@ -13,6 +13,7 @@ from app.render.charts import (
     probabilities_spec,
     thin,
 )
+from app.render.curves import health_spec, log_axis
 from app.render.palette import COLORS
 
 DIGITS = [str(d) for d in range(10)]
@@ -70,14 +71,63 @@ def test_loss_on_a_log_scale_and_a_fixed_epoch_axis():
     y = spec["layer"][0]["encoding"]["y"]
     assert y["scale"]["type"] == "log"
     assert spec["encoding"]["x"]["scale"]["domain"] == [0, 20.0]
+    assert spec["encoding"]["x"]["axis"]["format"] == "d", "epochs 100 and 150, not 1e+2"
 
 
 def test_a_diverged_run_is_marked_where_it_blew_up():
-    spec = curves_spec("loss", ("run", HISTORY), blew_up={"epoch": 2.5})
+    spec = curves_spec("loss", ("run", HISTORY), blew_up={"epoch": 2.5, "step": 250, "loss": 3e8})
     marks = [layer for layer in spec["layer"] if layer["mark"].get("shape") == "cross"]
     assert len(marks) == 1
     marker = marks[0]["data"]["values"][0]
-    assert marker["value"] == 0.3 and "2.50" in marker["text"]     # the last finite training loss
+    # at the moment it blew up, at the loss it blew up to, with the words the metric uses
+    assert marker["epoch"] == 2.5 and marker["value"] == 3e8
+    assert marker["text"] == "blew up: loss 3.0e8 at step 250"
+    y = spec["layer"][0]["encoding"]["y"]
+    assert y["scale"]["type"] == "log", "a blow-up on a linear axis flattens the rest of the curve"
+    assert y["scale"]["domain"][1] >= 3e8 and 1e8 in y["axis"]["values"]
+    assert all(len(f"{v:g}") <= 6 for v in y["axis"]["values"]), "ticks at powers of ten"
+    # a loss that was not even a number is marked just above the curve
+    nan = curves_spec("loss", ("run", HISTORY), blew_up={"epoch": 2.5, "loss": float("nan")})
+    marker = next(layer for layer in nan["layer"] if layer["mark"].get("shape") == "cross")
+    assert "not a number" in marker["data"]["values"][0]["text"]
+    json.dumps(nan, allow_nan=False)
+
+
+def test_log_axes_are_labelled_at_powers_of_ten_or_round_numbers():
+    scale, axis = log_axis([0.02, 2.3, 1e8])
+    assert axis["values"] == [10.0 ** k for k in range(-1, 9)]
+    assert scale["domain"][0] < 0.02 and scale["domain"][1] > 1e8
+    scale, axis = log_axis([0.05, 0.3])                 # under a decade: 1, 2 and 5 of each
+    assert axis["values"] == [0.05, 0.1, 0.2]
+    scale, axis = log_axis([0.004], include=[1e-3])    # the guide line stays inside
+    assert scale["domain"][0] < 1e-3 < scale["domain"][1]
+
+
+@pytest.mark.parametrize("spec", [
+    curves_spec("accuracy", ("run", [{"epoch": 0, "step": 0, "train_accuracy": 1.0,
+                                       "val_accuracy": 1.0}])),
+    health_spec([{"epoch": 0.0, "step": 0, "layer": "layer 1", "metric": "dead_share",
+                  "value": 1.0}], "dead_share"),
+], ids=["accuracy", "dead units"])
+def test_shares_end_at_100_percent_drawn_on_its_gridline(spec):
+    y = spec["layer"][0]["encoding"]["y"]
+    assert y["axis"]["values"][-1] == 1.0 and y["axis"]["format"] == ".0%"
+    top = y["scale"]["domain"][1]
+    assert 1.0 < top < 1.05 and y["scale"]["nice"] is False, "100% below the top, no 120% tick"
+
+
+def test_the_update_size_guide_line_is_always_in_range():
+    rows = [{"epoch": e / 10, "step": e, "layer": "layer 1", "metric": "update_ratio",
+             "value": 0.05 + e / 100} for e in range(10)]
+    spec = health_spec(rows, "update_ratio", log_scale=True, healthy=1e-3)
+    y = spec["layer"][0]["encoding"]["y"]
+    assert y["scale"]["domain"][0] < 1e-3, "the 0.001 guide the caption names is drawn"
+    guide = spec["layer"][1]
+    assert guide["mark"]["type"] == "rule" and guide["data"]["values"][0]["value"] == 1e-3
+    # drawn across the chart: no x of its own, none inherited (its row has no epoch)
+    assert "x" not in guide["encoding"] and "x" not in spec.get("encoding", {})
+    legend = spec["layer"][0]["encoding"]["color"]["legend"]
+    assert legend["labelLimit"] == 0, "layer names are never cut ('laye...')"
 
 
 def test_probability_chart_highlights_the_guess():

@@ -8,6 +8,8 @@ kept here. The widgets themselves are drawn by app.views.train_form.
     form_defaults() -> {key: value}          the recommended preset (app.session, once a session)
     build_configs(dataset) -> (ModelConfig, TrainConfig)   raises ConfigError with a message
     plan_text(model_config, train_config, n_images) -> str   what the run will do, in words
+    shared_settings(settings, n_train) -> {setting: value}   what a shared link records
+    LABELS                                   each control's label, as the form shows it
     HELP, NETWORK, TRAINING                  each control's help text, and how they are grouped
 """
 import streamlit as st
@@ -116,6 +118,27 @@ def plan_text(model_config, train_config, n_images):
     sizes = "-".join(map(str, model_config.layer_sizes))
     return (f"**Plan:** {sizes} network, {model_config.num_parameters:,} weights; {total:,} steps "
             f"of {batch:,} images ({total / per_epoch:.3g} epochs over {n_train:,} images).")
+
+
+# Each control's label on the form: the share popover and a lesson's list name them the same way.
+LABELS = {"preset": "Preset", "hidden": "Hidden layer sizes", "activation": "Activation",
+          "output_activation": "Output", "loss": "Loss", "init": "Initial weights",
+          "dropout": "Dropout", "learning_rate": "Learning rate", "optimizer": "Optimiser",
+          "momentum": "Momentum", "lr_schedule": "Schedule", "length_unit": "Train for",
+          "epochs": "Epochs", "iterations": "Iterations", "batch_size": "Batch size",
+          "weight_decay": "L2 weight decay", "augment": "Augmentation",
+          "scaling": "Pixel scaling", "seed": "Seed", "validation_size": "Validation images"}
+
+
+def shared_settings(settings, n_train):
+    """The settings a link records: all of them, and the preset's name only while they are still
+    that preset's (a link saying ``preset=recommended`` after changes would name the wrong one)."""
+    shared = dict(settings)
+    preset = shared.get("preset")
+    if preset not in PRESETS or any(shared.get(name) != value for name, value
+                                    in preset_settings(preset, n_train).items()):
+        shared.pop("preset", None)
+    return shared
 
 
 # What each control does, in a sentence or two: the ? next to it.

@@ -2,7 +2,10 @@
 
 A link like ``/train?dataset=mnist&hidden=10&learning_rate=5&optimizer=sgd&show=learning_rate``
 opens the Train page with those settings; ``show`` (optional) keeps only the named controls on
-screen (a lesson that lets students change just the learning rate), and ``lesson`` names one of
+screen and locks the others (a teacher's link that lets students change just the learning rate:
+no way to show the rest, and the dataset fixed when the link names one, until another link without
+``show`` is opened); a lesson's own list of controls, without ``show``, can be widened by
+the student. ``lesson`` names one of
 ``LESSONS``, whose steps, question and what to look for the page then shows. A link never holds the
 visitor's session (that is a cookie, app.visitor).
 
@@ -82,6 +85,7 @@ class Link:
     show: frozenset | None = None                    # controls kept on screen; None: all
     lesson: str | None = None
     refused: tuple = ()                              # "name=value" the link had wrong
+    locked: bool = False                             # ``show`` was given: a lock, not a hint
 
     @property
     def empty(self):
@@ -92,6 +96,7 @@ def read_link(params):
     """A Link from query parameters (a mapping of str to str). Unknown parameters are ignored; a
     known one with a value that cannot be used is left out and named in ``refused``."""
     settings, refused, show, lesson, dataset = {}, [], None, None, None
+    locked = False
     for name, text in params.items():
         text = str(text)[:MAX_PARAM_CHARS + 1]
         if len(text) > MAX_PARAM_CHARS:
@@ -108,7 +113,7 @@ def read_link(params):
                 names = [n for n in text.split(",") if n]
                 if any(n not in SETTINGS for n in names):
                     raise ValueError(text)
-                show = frozenset(names)
+                show, locked = frozenset(names), True
             elif name == "lesson":
                 if text not in LESSONS:
                     raise ValueError(text)
@@ -120,7 +125,7 @@ def read_link(params):
         settings = {**base, **settings}
         if show is None and LESSONS[lesson].show is not None:
             show = frozenset(LESSONS[lesson].show)
-    return Link(dataset, settings, show, lesson, tuple(refused))
+    return Link(dataset, settings, show, lesson, tuple(refused), locked)
 
 
 def link_query(settings, dataset, show=None, lesson=None):

@@ -16,149 +16,18 @@ views' specs are in app.render.network_charts.
     teach_curve_spec(records)                 accuracy while a model is taught your handwriting
     thin(history)                             at most MAX_POINTS records, evenly
 """
-import math
-
 import numpy as np
 
+# re-exported: Inspect, the benchmarks and the tests import them from here
+from app.render.curves import (  # noqa: F401
+    MAX_POINTS,
+    PERCENT,
+    curve_rows,
+    curves_spec,
+    health_spec,
+    thin,
+)
 from app.render.palette import COLORS
-
-SPLITS = ("training", "validation")
-
-
-def _finite(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-# Each refresh sends at most this many records per run (the current run; earlier runs half as
-# many), whatever the length of the run: the chart looks the same and the page stays light.
-MAX_POINTS = 300
-# Dash patterns of the runs in the legend: the current run solid, earlier ones dashed.
-DASHES = [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [4, 4], [1, 3], [10, 2], [3, 2, 1, 2], [6, 2, 2, 2]]
-
-
-def thin(history, max_points=MAX_POINTS):
-    """At most ``max_points`` records of ``history``, evenly spread, the first and last kept."""
-    n = len(history)
-    if n <= max_points:
-        return list(history)
-    keep = np.unique(np.round(np.linspace(0, n - 1, max_points)).astype(int))
-    return [history[i] for i in keep]
-
-
-def curve_rows(history, metric, run_label, current=True):
-    """Long-format rows {epoch, step, value, split, run, current} for ``metric`` ("loss" or
-    "accuracy") from a list of TrainRecord dicts. Records without a finite epoch use their step."""
-    rows = []
-    for record in history:
-        epoch = record.get("epoch")
-        step = record.get("step")
-        x = epoch if _finite(epoch) else step
-        if not _finite(x):
-            continue
-        for split, key in zip(SPLITS, (f"train_{metric}", f"val_{metric}")):
-            value = record.get(key)
-            if _finite(value):
-                rows.append({"epoch": round(float(x), 4),
-                             "step": int(step) if _finite(step) else None,
-                             "value": float(value), "split": split, "run": run_label,
-                             "current": "this run" if current else "earlier"})
-    return rows
-
-
-def curves_spec(metric, current=None, earlier=(), *, log_scale=False, epochs=None,
-                blew_up=None, position=None, height=300):
-    """A line chart of ``metric`` ("loss" | "accuracy") against epochs, values on hover.
-
-    current:   (label, history) of the run being watched (or the model inspected), or None.
-    earlier:   [(label, history), ...] of earlier runs: named in the legend, dashed and faded.
-    log_scale: the loss on a log axis (the tail of a loss curve is unreadable on a linear one).
-    epochs:    the run's planned length: the x axis spans it from the start, so the curve grows
-               into a fixed frame instead of the frame rescaling at every refresh.
-    blew_up:   {"epoch": e} where a diverged run blew up: a red cross on its last finite values.
-    position:  an epoch to mark with a vertical rule (the replay slider's moment).
-    """
-    rows = []
-    for label, history in earlier:
-        rows += curve_rows(thin(history, MAX_POINTS // 2), metric, label, current=False)
-    if current is not None:
-        rows += curve_rows(thin(current[1]), metric, current[0], current=True)
-    runs = list(dict.fromkeys([*([current[0]] if current else []), *(lbl for lbl, _ in earlier)]))
-    title = "Loss (lower is better)" if metric == "loss" else "Accuracy (higher is better)"
-    y = {"field": "value", "type": "quantitative", "title": metric, "scale": {"zero": False}}
-    if metric == "accuracy":
-        y["axis"] = {"format": ".0%"}
-    elif log_scale:
-        y["scale"]["type"] = "log"
-        y["title"] = "loss (log scale)"
-    x = {"field": "epoch", "type": "quantitative", "title": "epoch"}
-    if epochs:
-        x["scale"] = {"domain": [0, float(epochs)], "nice": False}
-        if epochs >= 2:
-            x["axis"] = {"tickMinStep": 1}
-    value_format = ".2%" if metric == "accuracy" else ".4f"
-    hover = {"param": "hover", "empty": False}
-    series = {"y": y, "detail": {"field": "run", "type": "nominal"},
-              "color": {"field": "split", "type": "nominal", "title": None,
-                        "scale": {"domain": list(SPLITS), "range": [COLORS[s] for s in SPLITS]},
-                        "legend": {"orient": "top", "direction": "horizontal"}}}
-    layers = [
-        {"mark": {"type": "line", "interpolate": "monotone", "clip": True},
-         "encoding": {
-             **series,
-             "strokeDash": {"field": "run", "type": "nominal", "title": None,
-                            "scale": {"domain": runs, "range": DASHES[:len(runs)] or [[1, 0]]},
-                            # the runs are named only when there is more than one to tell apart
-                            "legend": {"orient": "bottom", "direction": "vertical",
-                                       "labelLimit": 420, "symbolStrokeColor": "#555",
-                                       "symbolStrokeWidth": 2} if len(runs) > 1 else None},
-             "opacity": {"field": "current", "type": "nominal", "legend": None,
-                         "scale": {"domain": ["this run", "earlier"], "range": [1.0, 0.5]}},
-             "strokeWidth": {"field": "current", "type": "nominal", "legend": None,
-                             "scale": {"domain": ["this run", "earlier"], "range": [2.4, 1.4]}}}},
-        # invisible points that light up at the epoch under the mouse, with the exact values
-        {"params": [{"name": "hover", "select": {"type": "point", "fields": ["epoch"],
-                                                 "nearest": True, "on": "mouseover",
-                                                 "clear": "mouseout"}}],
-         "mark": {"type": "point", "filled": True, "size": 60, "clip": True},
-         "encoding": {
-             **series,
-             "opacity": {"condition": {**hover, "value": 1}, "value": 0},
-             "tooltip": [{"field": "run", "type": "nominal"},
-                         {"field": "split", "type": "nominal"},
-                         {"field": "epoch", "type": "quantitative", "format": ".2f"},
-                         {"field": "step", "type": "quantitative", "format": ","},
-                         {"field": "value", "type": "quantitative", "format": value_format}]}},
-        {"transform": [{"filter": hover}],
-         "mark": {"type": "rule", "color": "#888", "strokeWidth": 1}},
-    ]
-    if blew_up is not None and current is not None:
-        last = next((r for r in reversed(rows) if r["current"] == "this run"
-                     and r["split"] == "training"), None)
-        if last is not None:
-            marker = {"epoch": last["epoch"], "value": last["value"],
-                      "text": f"blew up at epoch {float(blew_up.get('epoch') or last['epoch']):.2f}"}
-            layers.append({"data": {"values": [marker]},
-                           "mark": {"type": "point", "shape": "cross", "size": 220,
-                                    "strokeWidth": 3, "color": COLORS["guess"], "clip": True},
-                           "encoding": {"y": y, "color": {"value": COLORS["guess"]},
-                                        "tooltip": [{"field": "text", "title": "diverged"}]}})
-            layers.append({"data": {"values": [marker]},
-                           "mark": {"type": "text", "align": "left", "dx": 10, "dy": -12,
-                                    "fontWeight": "bold", "color": COLORS["guess"]},
-                           "encoding": {"y": y, "text": {"field": "text"},
-                                        "color": {"value": COLORS["guess"]}}})
-    if position is not None:
-        layers.append({"data": {"values": [{"epoch": float(position)}]},
-                       "mark": {"type": "rule", "color": COLORS["guess"], "strokeDash": [4, 3],
-                                "strokeWidth": 2}})
-    return {
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
-        "title": title,
-        "height": height,
-        "data": {"values": rows},
-        "encoding": {"x": x},
-        "layer": layers,
-    }
 
 
 def confusion_spec(confusion, class_names, cell=34):
@@ -213,11 +82,15 @@ def per_class_spec(per_class, class_names, overall=None):
     values = [{"class": str(n), "order": i, "accuracy": None if np.isnan(a) else float(a)}
               for i, (n, a) in enumerate(zip(class_names, np.asarray(per_class, dtype=float)))]
     low = min((v["accuracy"] for v in values if v["accuracy"] is not None), default=0.0)
-    domain = [max(0.0, np.floor(low * 10) / 10 - 0.1), 1.0]
+    start = max(0.0, np.floor(low * 10) / 10 - 0.1)
+    # the bar of a class with every image right ends on the 100% gridline, not past the frame
+    ticks = [round(t, 2) for t in np.arange(start, 1.0001, 0.1 if start >= 0.5 else 0.2)]
     layers = [{"mark": {"type": "bar", "color": COLORS["bars"], "clip": True},
                "encoding": {
                    "x": {"field": "accuracy", "type": "quantitative", "title": "accuracy",
-                         "scale": {"domain": domain}, "axis": {"format": "%"}},
+                         "scale": {"domain": [start, PERCENT["scale"]["domain"][1]],
+                                   "nice": False},
+                         "axis": {"format": ".0%", "values": ticks}},
                    "y": {"field": "class", "type": "nominal", "sort": {"field": "order"}, "title": None},
                    "tooltip": [{"field": "class"}, {"field": "accuracy", "format": ".2%"}]}}]
     if overall is not None:
@@ -269,7 +142,7 @@ def probabilities_spec(probabilities, class_names, height=None, title=None, axis
             {"mark": {"type": "bar", "cornerRadiusEnd": 2},
              "encoding": {
                  "x": {"field": "probability", "type": "quantitative",
-                       "scale": {"domain": [0, 1]}, "axis": {"format": "%", "tickCount": 5},
+                       **PERCENT,
                        "title": axis_title},
                  "color": {"condition": {"test": "datum.guess", "value": COLORS["guess"]},
                            "value": COLORS["other"]},
@@ -360,42 +233,6 @@ def map_spec(coordinates, labels, class_names, star=None, title=None, height=340
     if title:
         spec["title"] = {"text": title, "anchor": "start", "fontSize": 13}
     return spec
-
-
-def health_spec(rows, metric, title, log_scale=False, healthy=None, position=None, epochs=None,
-                height=200):
-    """One layer-health figure (rows from app.render.inside.health_rows) against epochs, a line per
-    layer; ``healthy``: a value to draw as a dashed green guide line. ``height`` is the whole
-    chart's, title, axes and legend included (Streamlit fits them inside)."""
-    values = [r for r in rows if r["metric"] == metric and (r["value"] > 0 or not log_scale)]
-    y = {"field": "value", "type": "quantitative", "title": None}
-    if metric == "dead_share":
-        y["axis"] = {"format": ".0%"}
-        y["scale"] = {"domain": [0, 1]}
-    elif log_scale:
-        y["scale"] = {"type": "log"}
-    x = {"field": "epoch", "type": "quantitative", "title": None}
-    if epochs:
-        x["scale"] = {"domain": [0, float(epochs)], "nice": False}
-    layers = [{"mark": {"type": "line", "clip": True, "point": len(values) < 40},
-               "encoding": {"y": y,
-                            "color": {"field": "layer", "type": "nominal", "title": None,
-                                      "scale": {"scheme": "dark2"},
-                                      "legend": {"orient": "top", "direction": "horizontal",
-                                                 "symbolSize": 60, "labelFontSize": 10}},
-                            "tooltip": [{"field": "layer"},
-                                        {"field": "epoch", "type": "quantitative", "format": ".2f"},
-                                        {"field": "value", "type": "quantitative",
-                                         "format": ".1%" if metric == "dead_share" else ".3g"}]}}]
-    if healthy is not None:
-        layers.append({"data": {"values": [{"value": float(healthy)}]},
-                       "mark": {"type": "rule", "color": COLORS["right"], "strokeDash": [5, 4]},
-                       "encoding": {"y": {"field": "value", "type": "quantitative"}}})
-    if position is not None:
-        layers.append({"data": {"values": [{"epoch": float(position)}]},
-                       "mark": {"type": "rule", "color": COLORS["guess"], "strokeDash": [4, 3]}})
-    return {"title": {"text": title, "anchor": "start", "fontSize": 13}, "height": height,
-            "data": {"values": values}, "encoding": {"x": x}, "layer": layers}
 
 
 def teach_curve_spec(records):

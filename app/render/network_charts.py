@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from app.render.curves import PERCENT
 from app.render.palette import COLORS, SIGNS
 
 
@@ -141,8 +142,7 @@ def path_spec(probabilities, class_names, target, guess, height=220):
         "encoding": {
             "x": {"field": "step", "type": "quantitative", "title": "step",
                   "axis": {"tickMinStep": 1}},
-            "y": {"field": "probability", "type": "quantitative", "scale": {"domain": [0, 1]},
-                  "axis": {"format": "%"}},
+            "y": {"field": "probability", "type": "quantitative", **PERCENT},
             "detail": {"field": "class", "type": "nominal"},
             "color": {"field": "role", "type": "nominal", "title": None,
                       "scale": {"domain": roles,

@@ -7,7 +7,8 @@ charts are sent again from a memo (``inside_memo``), so neither the server nor t
 them twice a second (with the browser on the same 2-core machine, that work took the training
 worker's core: a run took twice as long as the CLI's).
 
-    inside_views(trainer, snap, moment)   the four inside views, for now or a replay moment
+    inside_views(trainer, snap, moment, slots)   the four inside views, for now or a replay
+                                          moment, each into its place on the dashboard
     drawing_guess(trainer, snap)          the visitor's drawing, classified by the running network
 """
 import hashlib
@@ -21,7 +22,8 @@ import streamlit as st
 from app.data import class_names
 from app.inputs.form import K
 from core.explain import to_model_input
-from app.render.charts import health_spec, map_spec, probabilities_spec, thin
+from app.render.charts import map_spec, probabilities_spec, thin
+from app.render.curves import HEALTHY_UPDATE, health_spec
 from app.render.images import display_images
 from app.render.inside import (
     HEALTH,
@@ -38,6 +40,12 @@ from core.errors import NNError
 from core.model import MLP
 
 INSIDE_SECONDS = 2.0      # how often the inside views take the running network's new weights
+# Sizes on the dashboard (app.views.train_live): one row of curves and map, one of pictures and health
+CHART_HEIGHT = 235        # the curves and the hidden-space map, whole charts
+HEALTH_HEIGHT = 215       # the layer-health chart, under its choice of figure
+UNITS_WIDTH = 215         # the 6 x 6 unit pictures, square
+HEALTH_CHOICES = {"Update size": "update_ratio", "Gradient": "grad_norm", "Dead units": "dead_share"}
+GUESS_COLUMNS = 7         # the 20 guesses in 3 rows: big enough to read the guess under each
 
 
 def _inside_model(t, snap, moment):
@@ -76,24 +84,26 @@ def _png(picture):
     return buffer.getvalue()
 
 
-def inside_views(t, snap, moment):
-    """What the units look for, guesses flipping, the hidden space and layer health."""
+def inside_views(t, snap, moment, slots):
+    """What the units look for, guesses flipping, the hidden space and layer health, each drawn
+    into its place on the dashboard: ``slots`` maps "units", "guesses", "map", "health" to a
+    Streamlit container."""
     model, views = _inside_model(t, snap, moment)
     if model is None or snap.splits is None:
         return
     names = class_names(snap.dataset)
     scaling = snap.train_config.scaling if snap.train_config is not None else "unit"
     X, y, which = _probe_images(snap.splits)
-    st.subheader("Inside the network", anchor=False)
-    left, right = st.columns(2, gap="medium")
-    with left:
+    with slots["units"]:
         kept = snap.snapshots.items() if snap.snapshots is not None else ()
         start = kept[0].params if kept and kept[0].step == 0 else None
         _unit_pictures(model, names, start, views)
-    with right:
+    with slots["map"]:
         _hidden_space(model, X, y, names, scaling, which, snap.run_id, views)
-    _guesses(model, X, y, names, scaling, which, views)
-    _health(snap, moment, views)
+    with slots["guesses"]:
+        _guesses(model, X, y, names, scaling, which, views)
+    with slots["health"]:
+        _health(snap, moment, views)
 
 
 def _probe_images(splits):
@@ -108,26 +118,30 @@ def _unit_pictures(model, names, start_params, views):
     W = np.asarray(model.params["layers.0.W"])                        # (784, H)
     has_hidden = len(model.config.hidden_sizes) > 0
     count = min(UNITS_SHOWN, W.shape[1])
-    st.markdown("**What the units look for**")
+    head = st.container(horizontal=True, vertical_alignment="center")
+    head.markdown("**What the units look for**")
     # "what they learned" by default: in a wide layer the random start hides the strokes
-    view = st.segmented_control(
-        "Show", ["their weights", "what they learned"], default="what they learned",
+    view = head.segmented_control(
+        "Show", ["weights", "learned"], default="learned",
         key=K + "weights_view", label_visibility="collapsed", disabled=start_params is None,
         help="Weights: each unit's incoming weights as they are. Learned: what training has "
              "added to them since the random start, without the starting noise.")
-    learned = view == "what they learned" and start_params is not None
+    learned = view == "learned" and start_params is not None
 
     def picture():
         change = W - np.asarray(start_params["layers.0.W"]) if learned else W
         return _png(weight_grid(change, count, columns=6 if has_hidden else 5))
-    st.image(_remembered(views, ("units", learned), picture),
-             width="stretch")
+    st.image(_remembered(views, ("units", learned), picture), width=UNITS_WIDTH)
     what = (f"the first {count} of {W.shape[1]} first-layer units" if has_hidden
             else "the 10 output units (" + ", ".join(map(str, names)) + ")")
     how = ("what training has added to the 784 incoming weights" if learned
            else "the 784 incoming weights")
-    st.caption(f"{how.capitalize()} of {what}, as 28x28 pictures: red where ink pushes the unit "
-               "up, blue where it pushes it down. They start as noise and form strokes.")
+    nothing_yet = learned and start_params is not None and not np.any(
+        W != np.asarray(start_params["layers.0.W"]))
+    st.caption("Nothing learned yet: this is the random start." if nothing_yet
+               else "Red: ink pushes the unit up; blue: down.",
+               help=f"{how.capitalize()} of {what}, as 28x28 pictures: red where ink pushes the "
+                    "unit up, blue where it pushes it down. They start as noise and form strokes.")
 
 
 def _guesses(model, X, y, names, scaling, which, views):
@@ -136,12 +150,14 @@ def _guesses(model, X, y, names, scaling, which, views):
     def panel():
         predicted = model.predict(X[picks])
         return int((predicted == y[picks]).sum()), _png(guess_panel(
-            display_images(X[picks], scaling), y[picks], predicted, names))
+            display_images(X[picks], scaling), y[picks], predicted, names,
+            columns=GUESS_COLUMNS))
     right, picture = _remembered(views, "guesses", panel)
     st.markdown(f"**Its guesses: {right} of {len(picks)} right**")
     st.image(picture, width="stretch")
-    st.caption(f"The same {len(picks)} {which} for the whole run (two of each class), the guess "
-               "under each: green when right, red when wrong. Watch them flip.")
+    st.caption("Green: right, red: wrong. Watch them flip.",
+               help=f"The same {len(picks)} {which} for the whole run (two of each class), the "
+                    "guess under each: green when right, red when wrong.")
 
 
 def _hidden_space(model, X, y, names, scaling, which, run_id, views):
@@ -155,36 +171,46 @@ def _hidden_space(model, X, y, names, scaling, which, run_id, views):
         previous = last[1] if last is not None and last[0] == run_id else None
         points, star = hidden_points(model, X[:MAP_POINTS], previous, drawing)
         st.session_state["hidden_map"] = (run_id, points)    # the next map keeps this orientation
-        return points, map_spec(points.coordinates, y[:MAP_POINTS], names, star)
+        return points, map_spec(points.coordinates, y[:MAP_POINTS], names, star,
+                                height=CHART_HEIGHT)
     points, spec = _remembered(views, ("map", seen), chart)
-    st.markdown("**The hidden space**")
+    st.markdown(f"**The hidden space** · {points.layer}"
+                + (" · ★ your drawing" if seen is not None else ""),
+                help=f"{len(points.coordinates):,} {which} as {points.layer} sees them, flattened "
+                     "to 2-D (PCA). As the network learns, each class gathers into its own "
+                     "cluster.")
     st.vega_lite_chart(spec, width="stretch", key=K + "map_chart")
-    st.caption(f"{len(points.coordinates):,} {which} as {points.layer} sees them, flattened to 2-D "
-               "(PCA). As the network learns, each class gathers into its own cluster"
-               + ("; the star is your drawing." if seen is not None else "."))
 
 
 def _health(snap, moment, views):
+    """One health figure at a time, chosen by name, tall enough to read, with what it says now."""
     rows = _remembered(views, "health_rows",
                        lambda: health_rows(thin(snap.history)))
-    st.markdown("**Layer health**")
+    head = st.container(horizontal=True, vertical_alignment="center")
+    head.markdown("**Layer health**")
+    chosen = head.segmented_control(
+        "Health figure", list(HEALTH_CHOICES), default="Update size", key=K + "health_view",
+        label_visibility="collapsed",
+        help="Three figures of each layer's health, one at a time: " + "; ".join(
+            f"{HEALTH[m][0]}: {HEALTH[m][1]}" for m in HEALTH_CHOICES.values()))
+    metric = HEALTH_CHOICES.get(chosen, "update_ratio")
     if not rows:
         st.caption("Health figures appear with the first steps.")
         return
-    epochs = snap.planned_epochs
+    _, subtitle, meaning = HEALTH[metric]
     position = moment.epoch if moment is not None else None
+    spec = _remembered(views, ("health", metric, position),
+                       lambda: health_spec(
+                           rows, metric, log_scale=metric != "dead_share",
+                           healthy=HEALTHY_UPDATE if metric == "update_ratio" else None,
+                           position=position, epochs=snap.planned_epochs,
+                           height=HEALTH_HEIGHT, legend_inside=True))
+    st.vega_lite_chart(spec, width="stretch", key=f"{K}health_chart")
     record = snap.history[moment.record] if moment is not None else snap.history[-1]
-    for column, (metric, (title, subtitle, meaning)) in zip(st.columns(3), HEALTH.items()):
-        spec = _remembered(views, ("health", metric, position),
-                           lambda: health_spec(
-                               rows, metric, title, log_scale=metric != "dead_share",
-                               healthy=1e-3 if metric == "update_ratio" else None,
-                               position=position, epochs=epochs))
-        column.vega_lite_chart(spec, width="stretch", key=f"{K}health_{metric}")
-        values = [layer[metric] for layer in record.get("layers") or ()
-                  if isinstance(layer.get(metric), float) and math.isfinite(layer[metric])]
-        now = health_verdict(metric, max(values) if values else None)
-        column.caption(f"{subtitle} **Now** (largest layer): {now}", help=meaning)
+    values = [layer[metric] for layer in record.get("layers") or ()
+              if isinstance(layer.get(metric), float) and math.isfinite(layer[metric])]
+    now = health_verdict(metric, max(values) if values else None)
+    st.caption(f"**{HEALTH[metric][0]} now** (largest layer): {now}", help=f"{subtitle} {meaning}")
 
 
 def drawing_guess(t, snap):

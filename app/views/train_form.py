@@ -14,12 +14,12 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import streamlit as st
 
 from app import settings as app_settings
-
-from app.data import dataset_title, load_raw
+from app.data import load_raw
 from app.inputs.form import (
     DEFAULT_PRESET,
     EXPERIMENTS,
     HELP,
+    LABELS,
     LINK_PARAMS,
     NETWORK,
     TRAINING,
@@ -29,6 +29,7 @@ from app.inputs.form import (
     preset_settings,
     set_form,
     setting,
+    shared_settings,
     training_images,
 )
 from app.inputs.links import LESSONS, SETTINGS, link_query, read_link
@@ -52,16 +53,20 @@ def apply_link(link):
     the recommended one) with the link's settings over it; keep only the controls it shows.
     Returns what to tell the visitor, or None."""
     ss = st.session_state
-    if link.dataset is not None:
-        ss["dataset"] = link.dataset
+    if link.dataset is not None and ss["dataset"] != link.dataset:
+        ss["dataset"] = link.dataset          # (the frame has usually set it already)
     preset = link.settings.get("preset", DEFAULT_PRESET)
     set_form({**preset_settings(preset, training_images(ss["dataset"])), **link.settings})
     ss["train_show"], ss["train_lesson"] = link.show, link.lesson
+    ss["train_locked"] = link.locked
+    ss["dataset_locked"] = link.locked and link.dataset is not None
     if link.refused:
         return ("warning", "This link had settings that cannot be used, left as they were: "
                            + ", ".join(link.refused) + ".")
     if link.lesson is None:
-        return ("info", "The settings come from a shared link.")
+        return ("info", "The settings come from a shared link" + (
+            ": change the ones shown in the side panel, the others are fixed." if link.locked
+            else "."))
     return None
 
 
@@ -77,12 +82,6 @@ class Form:
 
 def controls(dataset, busy):
     """Draw the controls (disabled while a run is going) and return the Form they describe."""
-    st.session_state[K + "dataset"] = dataset
-    lesson_mode = st.session_state["train_show"] is not None
-    st.radio("Dataset", options.DATASETS, key=K + "dataset", horizontal=True,
-             format_func=dataset_title, on_change=_follow_dataset, disabled=busy or lesson_mode,
-             help="What the network learns to recognise: handwritten digits, or ten kinds of "
-                  "clothing (harder). Same as the sidebar's choice.")
     raw = None
     try:
         raw = load_raw(dataset)
@@ -91,15 +90,15 @@ def controls(dataset, busy):
         st.error(str(e))
 
     if _shown("preset"):
-        st.selectbox("Preset", list(PRESETS), **_keyed("preset", busy), on_change=apply_preset,
+        st.selectbox(LABELS["preset"], list(PRESETS), **_keyed("preset", busy), on_change=apply_preset,
                      help="A complete starting point: picking one fills every control below. "
                           "Then change what you like.")
         st.caption(PRESETS[setting("preset")].description)
+    few = st.session_state["train_show"] is not None     # a link's few controls: open
     for title, names, draw in (("The network", NETWORK, _network_controls),
                                ("Training", TRAINING, _training_controls)):
         if any(_shown(name) for name in names):
-            with st.container(border=True):
-                st.markdown(f"**{title}**")
+            with st.expander(title, expanded=few, icon=GROUP_ICONS[title]):
                 draw(busy)
         if title == "The network":
             memory_slot = st.container()          # filled below, once the configs are read
@@ -129,8 +128,7 @@ def _keyed(name, disabled):
     return {"key": K + name, "persist_state": "session", "disabled": disabled}
 
 
-def _follow_dataset():
-    st.session_state["dataset"] = st.session_state[K + "dataset"]
+GROUP_ICONS = {"The network": ":material/hub:", "Training": ":material/tune:"}
 
 
 def _shown(name):
@@ -139,60 +137,60 @@ def _shown(name):
     return show is None or name in show
 
 
-def _choose(where, label, name, choices, busy):
+def _choose(where, name, choices, busy):
     """A selectbox over one of core.options' lists, shown with human names."""
     if _shown(name):
-        where.selectbox(label, choices, **_keyed(name, busy), format_func=options.label,
+        where.selectbox(LABELS[name], choices, **_keyed(name, busy), format_func=options.label,
                         help=HELP[name])
 
 
 def _network_controls(busy):
     if _shown("hidden"):
-        st.text_input("Hidden layer sizes", **_keyed("hidden", busy), help=HELP["hidden"])
-    _choose(st, "Activation", "activation", options.ACTIVATIONS, busy)
-    _choose(st, "Loss", "loss", options.LOSSES, busy)
-    c1, c2 = st.columns(2)
-    _choose(c1, "Output", "output_activation", options.OUTPUT_ACTIVATIONS, busy)
-    _choose(c2, "Initial weights", "init", options.INITIALIZERS, busy)
+        st.text_input(LABELS["hidden"], **_keyed("hidden", busy), help=HELP["hidden"])
+    _choose(st, "activation", options.ACTIVATIONS, busy)
+    _choose(st, "loss", options.LOSSES, busy)
+    c1 = c2 = st                    # one column: the side panel is narrow
+    _choose(c1, "output_activation", options.OUTPUT_ACTIVATIONS, busy)
+    _choose(c2, "init", options.INITIALIZERS, busy)
     if _shown("dropout"):
-        st.slider("Dropout", 0.0, MAX_DROPOUT, step=0.05, **_keyed("dropout", busy),
+        st.slider(LABELS["dropout"], 0.0, MAX_DROPOUT, step=0.05, **_keyed("dropout", busy),
                   help=HELP["dropout"])
 
 
 def _training_controls(busy):
     if _shown("learning_rate"):
-        st.select_slider("Learning rate", LEARNING_RATES, **_keyed("learning_rate", busy),
+        st.select_slider(LABELS["learning_rate"], LEARNING_RATES, **_keyed("learning_rate", busy),
                          format_func=lambda v: f"{v:g}", help=HELP["learning_rate"])
-    c1, c2 = st.columns(2)
-    _choose(c1, "Optimiser", "optimizer", options.OPTIMIZERS, busy)
+    c1 = c2 = st                    # one column: the side panel is narrow
+    _choose(c1, "optimizer", options.OPTIMIZERS, busy)
     if _shown("momentum"):
-        c2.slider("Momentum", 0.0, 0.99, step=0.01,
+        c2.slider(LABELS["momentum"], 0.0, 0.99, step=0.01,
                   **_keyed("momentum", busy or setting("optimizer") != "momentum"),
                   help=HELP["momentum"])
-    _choose(c1, "Schedule", "lr_schedule", options.LR_SCHEDULES, busy)
+    _choose(c1, "lr_schedule", options.LR_SCHEDULES, busy)
     if _shown("weight_decay"):
-        c2.select_slider("L2 weight decay", WEIGHT_DECAYS, **_keyed("weight_decay", busy),
+        c2.select_slider(LABELS["weight_decay"], WEIGHT_DECAYS, **_keyed("weight_decay", busy),
                          format_func=lambda v: f"{v:g}", help=HELP["weight_decay"])
     if _shown("batch_size"):
-        st.select_slider("Batch size", BATCH_SIZES, **_keyed("batch_size", busy), format_func=str,
+        st.select_slider(LABELS["batch_size"], BATCH_SIZES, **_keyed("batch_size", busy), format_func=str,
                          help=HELP["batch_size"])
-    c1, c2 = st.columns(2)
+    c1 = c2 = st                    # one column: the side panel is narrow
     if _shown("length_unit"):
-        c1.radio("Train for", ["epochs", "iterations"], **_keyed("length_unit", busy),
+        c1.radio(LABELS["length_unit"], ["epochs", "iterations"], **_keyed("length_unit", busy),
                  horizontal=True, help=HELP["length_unit"])
     unit = setting("length_unit")
     if _shown(unit):
-        c2.number_input(unit.capitalize(), step=1 if unit == "epochs" else 100,
+        c2.number_input(LABELS[unit], step=1 if unit == "epochs" else 100,
                         **_keyed(unit, busy), help=HELP[unit])
-    c1, c2 = st.columns(2)
+    c1 = c2 = st                    # one column: the side panel is narrow
     if _shown("validation_size"):
-        c1.number_input("Validation images", step=1000, **_keyed("validation_size", busy),
+        c1.number_input(LABELS["validation_size"], step=1000, **_keyed("validation_size", busy),
                         help=HELP["validation_size"])
     if _shown("seed"):
-        c2.number_input("Seed", step=1, **_keyed("seed", busy), help=HELP["seed"])
-    _choose(c1, "Pixel scaling", "scaling", options.SCALINGS, busy)
+        c2.number_input(LABELS["seed"], step=1, **_keyed("seed", busy), help=HELP["seed"])
+    _choose(c1, "scaling", options.SCALINGS, busy)
     if _shown("augment"):
-        st.toggle("Augmentation", **_keyed("augment", busy), help=HELP["augment"])
+        st.toggle(LABELS["augment"], **_keyed("augment", busy), help=HELP["augment"])
 
 
 def read_link_from_url():
@@ -218,32 +216,40 @@ def lesson_card():
     """The lesson opened by a link (what to do, a question, what to look for), and which
     controls it keeps on screen."""
     name, show = st.session_state["train_lesson"], st.session_state["train_show"]
-    if name is not None:
-        lesson = LESSONS[name]
-        with st.container(border=True):
-            st.markdown(f"**Lesson: {lesson.title}**  \n**What to do:** {lesson.steps}  \n"
+    if name is None and show is None:
+        return
+    # one compact box: the run below must stay on the screen
+    with st.container(border=True, gap="small"):
+        if name is not None:
+            lesson = LESSONS[name]
+            st.markdown(f"**Lesson: {lesson.title}.** {lesson.steps}  \n"
                         f"**Question:** {lesson.question}")
-            with st.expander("What to look for"):
+        row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+        if name is not None:
+            with row.popover("What to look for", icon=":material/visibility:"):
                 st.markdown(lesson.look_for)
-    if show is not None:
-        shown = ", ".join(_label(n) for n in SETTINGS if n in show) or "none"
-        row = st.container(horizontal=True, vertical_alignment="center")
-        row.caption(f"This link lets you change: {shown}.")
+        if show is None:
+            return
+        shown = ", ".join(LABELS[n] for n in SETTINGS if n in show) or "none"
+        if st.session_state["train_locked"]:
+            row.caption(f"Your teacher's link lets you change: {shown}. The other settings"
+                        + (" and the dataset" if st.session_state["dataset_locked"] else "")
+                        + " are fixed.")
+            return
+        row.caption(f"This lesson lets you change: {shown}.")
         row.button("Show every setting", key=K + "show_all", on_click=_all_settings)
-
-
-def _label(name):
-    return name.replace("_", " ").replace("lr ", "learning-rate ")
 
 
 def share_popover(dataset):
     """A link that opens this page with these settings, optionally showing only some controls."""
     with st.popover("Share these settings", icon=":material/link:"):
         only = st.multiselect("Students may change only", SETTINGS, key=K + "share_show",
-                              format_func=_label, placeholder="every setting",
-                              help="Leave empty to show every control. The link fixes the "
-                                   "others to the values set now.")
-        settings = {name: setting(name) for name in SETTINGS}
+                              format_func=LABELS.get, placeholder="every setting",
+                              help="Leave empty to let students change everything. Otherwise "
+                                   "the link locks the others (and the dataset) to the values "
+                                   "set now: students cannot show them.")
+        settings = shared_settings({name: setting(name) for name in SETTINGS},
+                                   training_images(dataset))
         query = link_query(settings, dataset, show=frozenset(only) or None,
                                  lesson=st.session_state["train_lesson"])
         try:

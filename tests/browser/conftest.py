@@ -113,9 +113,22 @@ def wait_for_images(page):
     page.wait_for_function("() => [...document.images].every(i => i.complete)")
 
 
+def open_settings(page, *titles):
+    """Open the Train page's groups of settings (collapsible, in the side panel) named ``titles``
+    ("The network", "Training"), those not open yet."""
+    for title in titles:
+        group = page.locator('[data-testid="stSidebar"] [data-testid="stExpander"] details').filter(
+            has=page.locator("summary", has_text=title)).first
+        group.wait_for()
+        if group.get_attribute("open") is None:
+            group.locator("summary").click()
+        group.locator('[data-testid="stExpanderDetails"]').wait_for()
+
+
 def set_network(page, hidden, epochs):
     """Type the Train page's hidden layer sizes and epochs; wait until the plan shows them."""
     import re
+    open_settings(page, "The network", "Training")
     box = page.get_by_role("textbox", name="Hidden layer sizes")
     box.fill(hidden)
     box.press("Enter")

@@ -29,14 +29,14 @@ STEP_SHOWN_JS = """() => {
 # The <img> under a markdown heading of the live view (its text given), as {src, png}: the src and
 # the pixels the browser shows, drawn onto a canvas (same origin, so readable) and sent back as a
 # PNG; null until the image has loaded. "What the units look for" sits in its column's block with
-# its picture; "Its guesses" is followed by its picture in the next element.
+# its picture (its dashboard column); "Its guesses" is followed by its picture in the next element.
 IMAGE_UNDER_JS = """heading => {
     const md = [...document.querySelectorAll('[data-testid="stMarkdown"]')]
         .find(e => e.innerText.includes(heading));
     if (!md) return null;
     let img = null;
     if (heading.startsWith('What the units')) {
-        img = md.closest('[data-testid="stVerticalBlock"]').querySelector('[data-testid="stImage"] img');
+        img = md.closest('[data-testid="stColumn"]').querySelector('[data-testid="stImage"] img');
     } else {
         for (let e = md.closest('[data-testid="stElementContainer"]').nextElementSibling; e && !img;
              e = e.nextElementSibling)
@@ -50,12 +50,14 @@ IMAGE_UNDER_JS = """heading => {
     return {src: img.src, png: canvas.toDataURL('image/png')};
 }"""
 
-# What the loss chart draws of its training curve: the points of its hover layer (one Vega symbol
+# What the loss chart (in the dashboard column under its heading "Loss ...") draws of its training curve: the points of its hover layer (one Vega symbol
 # per record, labelled "split: training") and whether its training line joins two or more of them
 # (a one-point line is "M x,yZ"; two or more points give curve or line segments).
 LOSS_CURVE_JS = """() => {
-    const chart = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-        .find(e => e.textContent.includes('Loss (lower is better)'));
+    const heading = [...document.querySelectorAll('[data-testid="stMarkdown"]')]
+        .find(e => e.innerText.trim().startsWith('Loss'));
+    const chart = heading && heading.closest('[data-testid="stColumn"]')
+        .querySelector('[data-testid="stVegaLiteChart"]');
     if (!chart) return {points: 0, line: false};
     const points = chart.querySelectorAll(
         'path[aria-roledescription="point"][aria-label*="split: training"]').length;
@@ -146,7 +148,7 @@ def test_inside_the_network_moves_while_it_learns_and_replays_from_the_start(app
     start_run(page, "64", 300, slowest_learning_rate=True)
 
     # the inside appears with the first records: capture both pictures at once
-    page.get_by_text("Inside the network", exact=True).first.wait_for(timeout=WAIT)
+    page.get_by_text("What the units look for", exact=True).first.wait_for(timeout=WAIT)
     units_src, units = picture(page, "What the units look for")
     guesses_src, guesses = picture(page, "Its guesses")
     screenshot("live-view-1-first-inside")

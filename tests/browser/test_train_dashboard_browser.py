@@ -1,0 +1,125 @@
+"""The Train page as an instrument, measured in a real browser: while a run trains, the headline
+figures, both curves and the four inside views are all on one 1400x900 screen (bounding boxes
+fully inside the viewport, nothing scrolled); on a 390x844 phone the same page stacks, without
+anything wider than the screen.
+
+Screenshots: artifacts/dashboard-1400x900-training.png, dashboard-390x844-training.png.
+Everything waits for what a visitor sees; no timing assertions.
+"""
+import re
+
+import pytest
+
+from tests.browser.conftest import set_network, wait_for_images, wait_for_step_above
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(420)]
+
+WAIT = 120_000
+
+# {name: [left, top, right, bottom]} of what the dashboard shows, in viewport pixels, and the
+# page's widths; a view missing from the page is left out.
+BOXES_JS = """() => {
+    const box = e => { if (!e) return null; const r = e.getBoundingClientRect();
+                       return r.width > 0 ? [r.left, r.top, r.right, r.bottom] : null; };
+    const column = heading => {
+        const md = [...document.querySelectorAll('[data-testid="stMarkdown"]')]
+            .find(e => e.innerText.trim().startsWith(heading));
+        return md ? md.closest('[data-testid="stColumn"]') : null;
+    };
+    const image = heading => { const c = column(heading);
+                               return c ? c.querySelector('[data-testid="stImage"] img') : null; };
+    const chart = heading => { const c = column(heading);
+                               return c ? c.querySelector('[data-testid="stVegaLiteChart"]') : null; };
+    const views = {
+        "headline": [...document.querySelectorAll('[data-testid="stMetric"]')].slice(0, 6),
+        "loss curve": [chart('Loss')], "accuracy curve": [chart('Accuracy')],
+        "first-layer units": [image('What the units look for')],
+        "guesses": [image('Its guesses')], "hidden-space map": [chart('The hidden space')],
+        "layer health": [chart('Layer health')],
+    };
+    const out = {};
+    for (const [name, elements] of Object.entries(views)) {
+        const boxes = elements.map(box).filter(b => b);
+        if (boxes.length)
+            out[name] = [Math.min(...boxes.map(b => b[0])), Math.min(...boxes.map(b => b[1])),
+                         Math.max(...boxes.map(b => b[2])), Math.max(...boxes.map(b => b[3]))];
+    }
+    return {views: out, scrollWidth: document.documentElement.scrollWidth,
+            bodyWidth: document.body.scrollWidth, width: window.innerWidth,
+            height: window.innerHeight};
+}"""
+VIEWS = ("headline", "loss curve", "accuracy curve", "first-layer units", "guesses",
+         "hidden-space map", "layer health")
+
+
+def wait_for_app(page):
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=WAIT)
+
+
+def measure_while_training(browser, app_url, width, height, name, hidden="64", epochs=300):
+    """Open Train at ``width`` x ``height``, start a long run, wait until every view of the
+    dashboard shows, screenshot it (artifacts/<name>.png) and return the measures; the run is
+    stopped afterwards."""
+    from tests.browser.conftest import ARTIFACTS
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(WAIT)
+    try:
+        page.goto(f"{app_url}/train")
+        page.get_by_role("heading", name="Train a network").wait_for()
+        wait_for_app(page)
+        if width < 640:                 # a phone: the settings are behind the side panel's button
+            page.get_by_test_id("stExpandSidebarButton").click()
+        set_network(page, hidden, epochs)
+        if width < 640:
+            page.get_by_test_id("stSidebarCollapseButton").locator("button").click()
+        wait_for_app(page)
+        page.get_by_role("button", name=re.compile("Start")).click()
+        first = wait_for_step_above(page, -1, timeout=WAIT)
+        wait_for_step_above(page, first, timeout=WAIT)           # and it moves on
+        page.wait_for_function(
+            f"() => {{ const v = ({BOXES_JS})().views; "
+            f"return {list(VIEWS)!r}.every(n => n in v); }}", timeout=WAIT, polling=250)
+        wait_for_images(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+        measures = page.evaluate(BOXES_JS)
+        stop = page.get_by_role("button", name=re.compile("Stop"))
+        if stop.is_enabled():
+            stop.click()
+            page.get_by_text("Draw a digit into it").first.wait_for()
+        return measures
+    finally:
+        context.close()
+
+
+def test_the_run_is_one_screen_at_1400x900(app_url, browser):
+    measures = measure_while_training(browser, app_url, 1400, 900,
+                                      "dashboard-1400x900-training")
+    views = measures["views"]
+    outside = {name: [round(v) for v in views[name]] for name in VIEWS
+               if not (views[name][0] >= 0 and views[name][1] >= 0
+                       and views[name][2] <= measures["width"]
+                       and views[name][3] <= measures["height"])}
+    assert not outside, (f"not fully in the 1400x900 screen while training (left, top, right, "
+                         f"bottom): {outside}; all: {views}")
+    # the curves are large enough to read from the back of a room
+    for name in ("loss curve", "accuracy curve", "layer health"):
+        left, top, right, bottom = views[name]
+        assert right - left >= 300 and bottom - top >= 180, f"{name} is small: {views[name]}"
+
+
+def test_the_run_stacks_on_a_phone_without_running_off_the_side(app_url, browser):
+    measures = measure_while_training(browser, app_url, 390, 844, "dashboard-390x844-training")
+    views = measures["views"]
+    assert measures["scrollWidth"] <= 390 and measures["bodyWidth"] <= 390, measures
+    wide = {name: box for name, box in views.items() if box[0] < 0 or box[2] > 390}
+    assert not wide, f"wider than the phone: {wide}"
+    # stacked: each view below the one before it, not beside it
+    order = ["loss curve", "accuracy curve", "hidden-space map", "first-layer units", "guesses",
+             "layer health"]
+    tops = [views[name][1] for name in order]
+    assert tops == sorted(tops), dict(zip(order, tops))
