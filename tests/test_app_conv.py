@@ -114,3 +114,50 @@ def test_saliency_counterfactual_and_nudge_work_for_a_conv_model(tab):
             "How little fools it": "fool"}[tab] in text.lower() if tab == "How little fools it" \
         else {"Which pixels mattered": "pushed the score of 7 up",
               "What would make it another class": "uphill on the probability of"}[tab] in text
+
+
+# -- Inspect ----------------------------------------------------------------------------------------
+INSPECT_TABS = ["Accuracy", "Mistakes", "Activations", "The network, lighting up",
+                "What units look for", "Class dreams", "MLP vs conv net", "Training curves"]
+
+
+def inspect_convnet():
+    at = use_convnet(draw(draw_page(), "7"))
+    at.switch_page("pages/inspect.py").run()
+    assert not at.exception, at.exception
+    assert "conv 16x5" in texts(at.metric) or any("conv 16x5" in str(m.value) for m in at.metric)
+    return at
+
+
+@needs_convnet
+@pytest.mark.parametrize("tab", INSPECT_TABS)
+def test_every_inspect_tab_works_for_the_conv_net(tab):
+    at = inspect_convnet()
+    at.session_state["inspect_tab"] = tab
+    at.run()
+    assert not at.exception, at.exception
+    captions = [img.caption for e in at.get("image") for img in e.proto.imgs]
+    if tab == "Activations":
+        assert "Pool 2: the largest of each 2x2 → 32 maps 4x4" in texts(at.markdown)
+    if tab == "What units look for":
+        assert "**Conv 1: 16 filters of 1x5x5 weights**" in texts(at.markdown)
+        assert "1·0" in captions
+    if tab == "The network, lighting up":
+        assert maps_chart(at) is not None
+    if tab == "Class dreams":
+        assert len([c for c in captions if "%" in c]) == 10
+    if tab == "MLP vs conv net":
+        assert metric(at, "Both right") is not None and metric(at, "Only the MLP wrong") is not None
+        assert "Only the conv net is wrong" in texts(at.markdown)
+    if tab == "Your drawing":
+        pass
+
+
+@needs_convnet
+def test_inspect_compares_the_mlp_with_the_conv_net():
+    at = open_app("pages/inspect.py")
+    at.session_state["inspect_tab"] = "MLP vs conv net"
+    at.run()
+    assert not at.exception, at.exception
+    assert metric(at, "Only the conv net wrong") is not None
+    assert "the pretrained conv net" in texts(at.caption)

@@ -7,6 +7,7 @@ responds to around this drawing (core.explain_conv). Every widget key starts wit
 
     feature_maps_view(asked, pixels, names, prefix)   the chart, a map picker, the map's arithmetic
     filters_view(model)                               every conv layer's filters (Inspect)
+    feature_maps_gallery(saved, pixels)               every stage's maps as pictures (Inspect)
 """
 import numpy as np
 import streamlit as st
@@ -185,3 +186,14 @@ def filters_view(model):
     st.caption("Red weights reward ink under them, blue ones penalise it; one colour scale per "
                "layer. A first-layer filter that is red on one side and blue on the other finds "
                "edges of that direction.")
+
+
+def feature_maps_gallery(saved, pixels):
+    """Every conv and pool stage's maps for ``pixels``, as rows of pictures (one scale per
+    stage, white = strongly active)."""
+    for stage in feature_stages(saved.model, pixels, saved.scaling):
+        limit = float(stage.maps.max()) or 1.0
+        st.markdown(f"**{stage.title}**")
+        scale = max(1, 56 // stage.maps.shape[1])
+        st.image([heat_picture(m, limit, scale=scale) for m in stage.maps],
+                 caption=[str(c) for c in range(stage.maps.shape[0])], width=56)
