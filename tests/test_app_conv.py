@@ -161,3 +161,11 @@ def test_inspect_compares_the_mlp_with_the_conv_net():
     assert not at.exception, at.exception
     assert metric(at, "Only the conv net wrong") is not None
     assert "the pretrained conv net" in texts(at.caption)
+
+
+def test_home_has_a_conv_net_lesson_that_opens_draw():
+    at = open_app()
+    assert "An MLP and a conv net, side by side" in texts(at.markdown)
+    at.button(key="home_lesson_convnet").click().run()
+    assert not at.exception, at.exception
+    assert any(t.value == "Draw" for t in at.title)
