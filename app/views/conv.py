@@ -83,6 +83,10 @@ def feature_maps_view(asked, pixels, names, prefix):
     map_details(model, pixels, stages, s, channel, scaling)
 
 
+def _signed(value):
+    return f"{value:+.3f}".replace("-", "−")
+
+
 def _terms_markdown(sums, stage, first):
     """The conv sum written out: the largest terms, the rest, the bias, z and the activation."""
     k = sums.patch.shape[-1]
@@ -94,7 +98,7 @@ def _terms_markdown(sums, stage, first):
         for i in order:
             u, v = divmod(int(i), k)
             lines.append(f"| ({sums.row + u}, {sums.col + v}) | {sums.patch[0, u, v]:.2f} | "
-                         f"{sums.weights[0, u, v]:+.3f} | {flat[i]:+.3f} |")
+                         f"{_signed(sums.weights[0, u, v])} | {_signed(flat[i])} |")
         rest, others = flat.sum() - flat[order].sum(), flat.size - len(order)
     else:
         per_channel = terms.reshape(terms.shape[0], -1).sum(axis=1)           # (C_in,)
@@ -102,16 +106,16 @@ def _terms_markdown(sums, stage, first):
         lines = [f"| input map | its {k}x{k} patch · this filter's slice | = |", "|---|---|---:|"]
         for i in order:
             lines.append(f"| map {int(i)} of the layer before | Σ {k * k} products | "
-                         f"{per_channel[i]:+.3f} |")
+                         f"{_signed(per_channel[i])} |")
         rest, others = per_channel.sum() - per_channel[order].sum(), per_channel.size - len(order)
     if others:
-        lines.append(f"| the other {others:,} | | | {rest:+.3f} |" if first else
-                     f"| the other {others:,} maps | | {rest:+.3f} |")
+        lines.append(f"| the other {others:,} | | | {_signed(rest)} |" if first else
+                     f"| the other {others:,} maps | | {_signed(rest)} |")
     pad = "| | |" if first else "| |"
-    lines += [f"| **sum** {pad} **{terms.sum():+.3f}** |", f"| + bias {pad} {sums.bias:+.3f} |",
-              f"| **= z** {pad} **{sums.z:+.3f}** |",
+    lines += [f"| **sum** {pad} **{_signed(terms.sum())}** |", f"| + bias {pad} {_signed(sums.bias)} |",
+              f"| **= z** {pad} **{_signed(sums.z)}** |",
               f"| activation(z), the map's value {pad} **{sums.a:.3f}** |"]
-    return "\n".join(lines).replace("+-", "−").replace("-", "−").replace("(−", "(-")
+    return "\n".join(lines)
 
 
 def map_details(model, pixels, stages, s, channel, scaling):

@@ -67,6 +67,9 @@ def test_the_conv_nets_feature_maps_follow_the_drawing(conv_url, page, screensho
     wait_for_maps(page, "7")
     page.get_by_text("Look inside a map").wait_for()
     wait_for_images(page)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').filter(has=page.locator("svg image"))
+    chart.scroll_into_view_if_needed()
+    page.mouse.wheel(0, -120)
     screenshot("conv-2-maps")
     # a click on a map of the second conv layer: its arithmetic
     maps = page.locator('[data-testid="stVegaLiteChart"] svg image')
@@ -75,6 +78,7 @@ def test_the_conv_nets_feature_maps_follow_the_drawing(conv_url, page, screensho
     page.get_by_role("heading", name="Conv 2, map 5").wait_for()
     page.get_by_text("summed per input map").wait_for()
     wait_for_images(page)
+    page.get_by_role("heading", name="Conv 2, map 5").scroll_into_view_if_needed()
     screenshot("conv-3-map")
     for tab, text, name in [("Which pixels mattered", "Every class at a glance", "saliency"),
                             ("What would make it another class", "uphill on the probability of",
@@ -83,12 +87,16 @@ def test_the_conv_nets_feature_maps_follow_the_drawing(conv_url, page, screensho
         page.get_by_role("tab", name=tab).click()
         page.get_by_text(text).wait_for(timeout=60_000)
         wait_for_images(page)
+        page.get_by_role("tab", name=tab).scroll_into_view_if_needed()
         screenshot(f"conv-4-{name}")
     page.set_viewport_size({"width": 390, "height": 844})
     page.get_by_role("tab", name="The network, lighting up").click()
     page.get_by_text("Look inside a map").wait_for()
     wait_for_images(page)
+    chart.scroll_into_view_if_needed()
     screenshot("conv-5-phone")
+    page.get_by_text("What this map responds to").scroll_into_view_if_needed()
+    screenshot("conv-6-phone-map")
     values = [v for v in timings if v is not None]
     figures = {"server_ms_maps_open": timings,
                "server_median_ms_maps_open": statistics.median(values) if values else None}
