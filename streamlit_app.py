@@ -45,7 +45,9 @@ def sidebar(page):
     else:
         accuracy = saved.metrics.get("test_accuracy")
         accuracy_text = f" · test accuracy **{accuracy:.1%}**" if isinstance(accuracy, float) else ""
-        sizes = "-".join(str(s) for s in saved.model.config.layer_sizes)
+        config = saved.model.config
+        sizes = (f"{config.layers}, 10 out" if config.is_convolutional else
+                 "-".join(str(s) for s in config.layer_sizes))
         st.caption(f"**Model:** {label}  \n{sizes} {saved.model.config.activation}"
                    f"{accuracy_text}")
 

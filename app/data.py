@@ -3,7 +3,8 @@
     model_root() -> Path                    the model store (NN_MODEL_DIR, else model/)
     load_raw(dataset) -> RawDataset         folder, cache, download or bundled sample; read-only
     load_splits(dataset, validation_size, scaling, seed) -> Splits          cached; read-only
-    shipped_model(dataset) -> (SavedModel | None, reason)   model/<dataset>/pretrained.npz
+    shipped_model(dataset, name) -> (SavedModel | None, reason)   model/<dataset>/pretrained.npz,
+                                            or convnet.npz (CONVNET_NAME)
     verified(saved, dataset) -> SavedModel  a file's model with its test accuracy measured here
     test_predictions(key, saved, raw) -> Evaluation   predictions on a test set, once per weights
     evaluation_key(saved, raw), fingerprint(saved)    what identifies those weights and that set
@@ -34,6 +35,7 @@ from core.modelio import PRETRAINED_NAME, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger(__name__)
+CONVNET_NAME = "convnet"          # model/<dataset>/convnet.npz: the shipped conv net
 
 
 def model_root():
@@ -93,11 +95,11 @@ def load_splits(dataset, validation_size=5000, scaling="unit", seed=0):
     return splits
 
 
-def _shipped_path(dataset):
-    """<dataset>/pretrained.npz in the model root, or in hosted mode in the app's own model/
-    folder, never the shared store (app.store.hosting.shipped_root)."""
+def _shipped_path(dataset, name=PRETRAINED_NAME):
+    """<dataset>/<name>.npz (pretrained, or convnet) in the model root, or in hosted mode in the
+    app's own model/ folder, never the shared store (app.store.hosting.shipped_root)."""
     folder = hosting.shipped_root(model_root(), hosting.policy().hosted)
-    return folder / dataset / f"{PRETRAINED_NAME}.npz"
+    return folder / dataset / f"{name}.npz"
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -106,13 +108,14 @@ def _load_shipped(path, mtime, dataset):     # mtime in the key: a replaced file
     return verified(saved, dataset) if saved.dataset == dataset else saved
 
 
-def shipped_model(dataset):
-    """(SavedModel, "") for model/<dataset>/pretrained.npz, or (None, reason) if unusable.
+def shipped_model(dataset, name=PRETRAINED_NAME):
+    """(SavedModel, "") for model/<dataset>/pretrained.npz (``name="convnet"``: the shipped conv
+    net, convnet.npz), or (None, reason) if unusable.
 
     Shared between sessions (read-only): never train or modify the returned model in place.
     Its test accuracy is measured here (``verified``), not read from the file.
     """
-    path = _shipped_path(dataset)
+    path = _shipped_path(dataset, name)
     shown = f"{dataset}/{path.name}"            # never the server's absolute path
     try:
         mtime = path.stat().st_mtime

@@ -15,6 +15,11 @@ and the diagram, each digit's figure is itself the median of repeated calls):
     diagram            app.why.network_diagram + its Arrow table + a unit's details: the
                        Python side of one Draw stroke with the diagram open (Streamlit's own
                        work comes on top: the browser test records the page's server time)
+    conv net           model/mnist/convnet.npz: the feature maps (every stage, the PNG
+                       thumbnails, the chart's table), the default map's arithmetic and input
+                       gradient, its guess: the Python side of a stroke with the maps open
+                       (tests/browser/test_conv_browser.py records the page's server time to
+                       artifacts/conv_why_timing.json); and its saliency
 
 It prints a Markdown table with the issue's targets. The machine has 2 cores shared with other
 work: figures vary by 2x between runs; run it twice before believing a miss.
@@ -205,6 +210,34 @@ def main(argv=None):
     per_digit = [statistics.median(timed(lambda: stroke(x), 5)) for x in X]
     rows.append(("network diagram + unit details, one stroke (Python side)", spread(per_digit),
                  "(page: < 60 ms)"))
+
+    convnet_path = ROOT / "model" / "mnist" / "convnet.npz"
+    if convnet_path.exists():
+        from app.render.feature_maps import feature_maps_chart
+        from app.views.conv import default_map, dense_activations
+        from core.explain import probabilities
+        from core.explain_conv import feature_stages, map_arithmetic, map_input_gradient, strongest
+        conv = load_model(convnet_path)
+        cmodel, cscaling = conv.model, conv.scaling
+
+        def conv_stroke(x):
+            stages = feature_stages(cmodel, x, cscaling)
+            tr = trace(cmodel, x, cscaling)
+            spec, _ = feature_maps_chart(stages, dense_activations(cmodel, tr),
+                                         probabilities(cmodel, tr.logits)[0], names)
+            as_table(spec["data"]["values"])
+            s, c = (int(p) for p in default_map(stages).split(":"))
+            map_arithmetic(stages, s, c, *strongest(stages[s], c))
+            map_input_gradient(cmodel, x, stages[s], c, cscaling)
+            cmodel.predict_proba(x[None])                          # the guess beside the MLP's
+
+        conv_stroke(X[0])
+        per_digit = [statistics.median(timed(lambda: conv_stroke(x), 3)) for x in X]
+        rows.append((f"conv net ({cmodel.config.layers}): feature maps + a map's details, one "
+                     "stroke (Python side)", spread(per_digit), "(page: < 100 ms)"))
+        conv_saliency = [statistics.median(timed(
+            lambda: saliency(cmodel, x, 0, scaling=cscaling), 3)) for x in X[:10]]
+        rows.append(("conv net: saliency, one drawing", spread(conv_saliency), ""))
 
     print(f"Shipped MNIST model {model.config.describe()}, {len(X)} test digits of "
           f"{raw.describe()}\n")

@@ -70,19 +70,32 @@ def _as_rows(pixels):
 
 
 def trace(model, pixels, scaling="unit"):
-    """The forward pass of ``model`` (a core.model.MLP) on pixels (N, 784) or (784,), keeping
-    every layer's input and pre-activation (a Trace). No dropout."""
+    """The forward pass of ``model`` (a core.model.MLP, conv net or not) on pixels (N, 784) or
+    (784,), keeping every weight layer's input and pre-activation (a Trace). No dropout. For a
+    conv net, a conv layer's input and pre-activation are images (N, C, H, W), and a dense layer
+    after pooling reads the pooled maps flattened."""
     X = to_model_input(_as_rows(pixels), scaling, model.dtype)
     if X.ndim != 2 or X.shape[1] != model.config.input_size:
         raise ConfigError(f"The network takes rows of {model.config.input_size} pixels; got an "
                           f"array of shape {np.shape(pixels)}.")
-    inputs, pre = [X], []
-    n_layers = len(model.layers)
-    for l, layer in enumerate(model.layers):
-        Z = inputs[-1] @ layer.W + layer.b                 # (N, D_l) @ (D_l, D_{l+1})
-        pre.append(Z)
-        if l < n_layers - 1:
-            inputs.append(model.activation.forward(Z))
+    if not model.config.is_convolutional:
+        inputs, pre = [X], []
+        n_layers = len(model.layers)
+        for l, layer in enumerate(model.layers):
+            Z = inputs[-1] @ layer.W + layer.b             # (N, D_l) @ (D_l, D_{l+1})
+            pre.append(Z)
+            if l < n_layers - 1:
+                inputs.append(model.activation.forward(Z))
+        return Trace(inputs, pre)
+    inputs, pre, A = [], [], X
+    weighted = {id(layer) for layer in model.layers}
+    for layer in model._inference:                         # no dropout
+        if id(layer) in weighted:
+            inputs.append(A)
+            A = layer.forward(A)
+            pre.append(A)
+        else:
+            A = layer.forward(A)
     return Trace(inputs, pre)
 
 

@@ -34,6 +34,14 @@ cards.append(("fashion", "Draw a digit into the Fashion model", ":material/check
               "Draw a 7 on the Draw page while the Fashion-MNIST model is selected.",
               "Which piece of clothing does your 7 look like to it, and why?", "pages/draw.py",
               {"dataset": "fashion-mnist"}))
+cards.append(("convnet", "An MLP and a conv net, side by side", ":material/grid_view:",
+              "On Draw, draw a 7, then the same 7 thick, or small in a corner with **Crop to the "
+              "ink** and **Centre the mass** switched off (under *How a drawing becomes the 784 "
+              "numbers*). The conv net's guess is beside the MLP's. Press **Use the pretrained "
+              "conv net** and open **Why did it say that?** to watch its feature maps as you "
+              "draw; click a map to see its filter and its sum.",
+              "Which of the two still reads the digit when it is off-centre, and why would small "
+              "filters that slide over the picture help?", "pages/draw.py", {"dataset": "mnist"}))
 for row in range(0, len(cards), 2):
     for column, (name, title, icon, steps, question, page, params) in zip(
             st.columns(2), cards[row:row + 2]):

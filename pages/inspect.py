@@ -42,7 +42,8 @@ cols[0].metric("Test accuracy", f"{evaluation.accuracy:.2%}",
                help=f"Share of the {evaluation.labels.size:,} test images it classifies correctly. "
                     "It never saw them while training.")
 cols[1].metric("Mistakes", f"{wrong:,}", help="Test images it gets wrong: see the Mistakes tab.")
-cols[2].metric("Hidden layers", ", ".join(str(h) for h in config.hidden_sizes) or "none",
+cols[2].metric("Hidden layers", config.layers if config.is_convolutional else
+               ", ".join(str(h) for h in config.hidden_sizes) or "none",
                help=f"Units in each hidden layer. The whole network: {config.describe()}.")
 cols[3].metric("Parameters", f"{saved.model.num_parameters:,}",
                help="Weights and biases the training adjusted.")

@@ -3,7 +3,9 @@
 After a run (or a teaching, or an uploaded model) the model in use is the visitor's; the shipped
 model's guess is shown beside it, so that a quick 96% run is compared with the 98.8% one rather than
 silently used. When the shipped model is in use and this session has a finished run of the dataset,
-the run is shown beside it. Which one is in use is said in words, with a button to switch.
+the run is shown beside it; with no run, the shipped conv net (model/<dataset>/convnet.npz) is, so
+an MLP's guess is always compared with a conv net's (and the conv net in use with the MLP). Which
+one is in use is said in words, with a button to switch.
 
     beside(dataset)                         the model to show beside the one in use, or None
     show_guess(asked, label, pixels, names) the metrics, the bars (both models), the switch
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from app.data import shipped_model
+from app.data import CONVNET_NAME, shipped_model
 from app.render.charts import compare_spec, probabilities_spec
 from app.runs import adopt
 from app.session import set_current_model
@@ -21,6 +23,7 @@ from app.views.draw import classify
 
 BAR_STEP = 15                # px per class in the bars: the guess fits under the canvas on a phone
 PRETRAINED = "the pretrained model"
+CONVNET = "the pretrained conv net"
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class Beside:
     label: str               # what it is called ("the pretrained model", "your run 1 (784-32-10...)")
     short: str               # its metric's label ("The pretrained model says", "Your run says")
     run: object = None       # the finished training's RunState when ``saved`` is its model
+    convnet: bool = False    # the shipped conv net
 
 
 def finished_run(dataset):
@@ -52,7 +56,9 @@ def beside(dataset):
         return None if shipped is None else Beside(shipped, PRETRAINED, "The pretrained model says")
     run = finished_run(dataset)
     if run is None:
-        return None
+        convnet, _ = shipped_model(dataset, CONVNET_NAME)
+        return None if convnet is None else Beside(convnet, CONVNET, "The conv net says",
+                                                   convnet=True)
     return Beside(run.saved, adopt.label("train", run), "Your run says", run)
 
 
@@ -103,6 +109,13 @@ def show_guess(dataset, asked, asked_label, pixels, names, moment=False):
 def _switch(dataset, other, asked_label):
     """A button making the model beside the current one current, when that can be undone here.
     The whole page reruns after it (the sidebar names the model in use; Draw is a fragment)."""
+    if other.convnet:
+        if st.button(f"Use {CONVNET}", key="draw_use_convnet", icon=":material/grid_view:",
+                     help="Make the conv net the model Draw and Inspect use: then the "
+                          "why views show its feature maps. The pretrained model stays beside it."):
+            set_current_model(dataset, other.saved, CONVNET)
+            st.rerun(scope="app")
+        return
     if other.run is not None:
         if st.button(f"Use {other.label}", key="draw_use_run", icon=":material/redo:",
                      help="Make your run the model Draw and Inspect use."):
@@ -110,9 +123,10 @@ def _switch(dataset, other, asked_label):
             st.rerun(scope="app")
         return
     run = finished_run(dataset)
-    if run is not None and adopt.in_use(run):
+    if asked_label == CONVNET or (run is not None and adopt.in_use(run)):
         if st.button("Use the pretrained model", key="draw_use_pretrained", icon=":material/undo:",
                      help=f"Draw and Inspect use the pretrained model instead of {asked_label}; "
-                          "your run stays beside it."):
+                          f"{'the conv net' if asked_label == CONVNET else 'your run'} stays "
+                          "beside it."):
             set_current_model(dataset, None)
             st.rerun(scope="app")

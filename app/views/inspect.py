@@ -23,6 +23,8 @@ from app.render.images import WEIGHTS_PER_PAGE, enlarge, grey_images, weight_ima
 from app.session import current_model
 from app.store.files import visible_models
 from app.views.draw import classify
+from app.views.conv import feature_maps_gallery, filters_view
+from app.views.inspect_compare import show_compare
 from app.views.why import dreams_view, network_view, saliency_view
 from core import metrics
 from core.errors import NNError
@@ -179,8 +181,10 @@ def show_activations(look):
                       delta_arrow="off")
             st.vega_lite_chart(probabilities_spec(guess.probabilities, look.names, title="Output layer"),
                                width="stretch")
+        if look.saved.model.config.is_convolutional:
+            feature_maps_gallery(look.saved, x)
         X = to_model_input(x.reshape(1, -1), look.saved.scaling)                 # (1, 784)
-        hidden = look.saved.model.hidden_activations(X)
+        hidden = [h for h in look.saved.model.hidden_activations(X) if h.ndim == 2]
         if not hidden:
             st.caption("This network has no hidden layer: the inputs go straight to the outputs.")
         for i, layer in enumerate(hidden):
@@ -213,6 +217,9 @@ def show_dreams(look):
 
 # -- first-layer weights ------------------------------------------------------------------------------
 def show_weights(look):
+    if look.saved.model.config.is_convolutional:
+        filters_view(look.saved.model)
+        return
     W = np.asarray(look.saved.model.params["layers.0.W"])                 # (784, H)
     units = W.shape[1]
     is_output = len(look.saved.model.config.hidden_sizes) == 0
@@ -253,4 +260,5 @@ def show_curves(look):
 # Inspect's tabs, each drawn only when open (on_change="rerun"; the galleries are the costly part)
 TABS = {"Accuracy": show_accuracy, "Mistakes": show_mistakes, "Activations": show_activations,
         "The network, lighting up": show_network, "What units look for": show_weights,
-        "Class dreams": show_dreams, "Training curves": show_curves}
+        "Class dreams": show_dreams, "MLP vs conv net": show_compare,
+        "Training curves": show_curves}

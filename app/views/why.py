@@ -58,6 +58,10 @@ def network_view(asked, pixels, names, prefix):
     ``pixels`` (784,) in [0, 1]; below it, a unit picker and that unit's weighted input."""
     ss = st.session_state
     model, scaling = asked.model, asked.scaling
+    if model.config.is_convolutional:          # its conv and pool stages as feature maps
+        from app.views.conv import feature_maps_view
+        feature_maps_view(asked, pixels, names, prefix)
+        return
     unit_key, chart_key = f"{prefix}_unit", f"{prefix}_network"
     tr = trace(model, pixels, scaling)
     diagram = network_diagram(model, pixels, scaling, names, ss.get(unit_key), tr=tr)
