@@ -8,17 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.drawing import (
-    MAX_PIXELS,
-    Preprocessed,
-    PreprocessOptions,
-    _area_matrix,
-    _banded_product,
-    preprocess_canvas,
-    preprocess_image,
-    resize_area,
-    stroke_width,
-)
+from core.drawing import MAX_PIXELS, Preprocessed, PreprocessOptions, preprocess_canvas, preprocess_image
+from core.resample import _area_matrix, _banded_product, resize_area, stroke_width
 from core.errors import DrawingError
 
 CANVAS = 280
