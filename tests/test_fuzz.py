@@ -131,7 +131,12 @@ def mutated_arrays(draw):
         elif action == "reshape" and key in arrays and arrays[key].size:
             arrays[key] = arrays[key].reshape(-1)[:draw(st.integers(0, arrays[key].size))]
         elif action == "meta" and "meta" in arrays:
-            meta = json.loads(str(arrays["meta"][()]))
+            try:                            # an earlier action may have replaced it already
+                meta = json.loads(str(arrays["meta"][()]))
+            except (ValueError, TypeError, IndexError):
+                continue
+            if not isinstance(meta, dict):
+                continue
             field = draw(st.sampled_from(["model_config", "dataset", "scaling", "format_version",
                                           "format", "metrics", "train_config"]))
             meta[field] = draw(st.one_of(
