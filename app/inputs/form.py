@@ -115,8 +115,10 @@ def plan_text(model_config, train_config, n_images):
     """"Plan: 784-256-128-10 network, 235,146 weights; 7,180 steps of 128 images (...)"."""
     n_train = n_images - validation_count(train_config.validation_size, n_images)
     batch, per_epoch, total = plan(train_config, n_train)
-    sizes = "-".join(map(str, model_config.layer_sizes))
-    return (f"**Plan:** {sizes} network, {model_config.num_parameters:,} weights; {total:,} steps "
+    network = (f"a conv net ({model_config.layers}, {model_config.output_size} out)"
+               if model_config.is_convolutional
+               else "-".join(map(str, model_config.layer_sizes)) + " network")
+    return (f"**Plan:** {network}, {model_config.num_parameters:,} weights; {total:,} steps "
             f"of {batch:,} images ({total / per_epoch:.3g} epochs over {n_train:,} images).")
 
 
