@@ -80,12 +80,12 @@ def test_a_conv_run_shows_its_filters_and_feature_maps_and_the_replay_moves_them
     at = run_until_finished(at, timeout=100)
     assert not at.exception and not at.error, texts(at.error)
     views = texts(at.markdown)
-    for view in ("What the filters look for", "Feature maps of one image, layer by layer",
+    for view in ("The filters", "Feature maps of one image, layer by layer",
                  "Its guesses", "The hidden space", "Layer health"):
         assert view in views, view
     assert "What the units look for" not in views, "an MLP's view, not a conv net's"
-    assert "the last dense layer (16 units)" in views
-    assert "Conv 1: 4 filters of 5x5" in texts(at.caption)
+    assert "The hidden space** · dense 16" in views, "the last dense layer's"
+    assert "Conv 1's 4 filters of 5x5" in texts(at.caption)
     rows = at.session_state["inside_memo"]["views"]["health_rows"]
     assert {r["layer"] for r in rows} == {"conv 1", "dense 1", "output"}, "every layer, conv too"
     latest = filter_and_map_pictures(at)

@@ -22,9 +22,9 @@ STRIP_ROWS = 8              # a stage's maps in columns of 8: every stage is as 
 MAPS_SHOWN = 32             # at most 4 columns of maps per stage
 MAP_TILE = 48               # px of one map in the picture (shown at about 0.4)
 TILE_GAP = 4
-STAGE_GAP = 28
-LABEL_HEIGHT = 104          # three lines of labels above the stages
-FONT_SIZE = 32              # shown at about 12 px
+STAGE_GAP = 22
+LABEL_HEIGHT = 86           # two lines of labels above the stages
+FONT_SIZE = 40              # shown at about 15 px
 PROBE_CLASS = 7             # a 7 (or a sneaker): strokes of two directions, one clear shape
 
 
@@ -74,7 +74,7 @@ def _stage_tiles(maps, shown):
         rgb = diverging_rgb(maps, float(np.abs(maps).max()) or 1.0)         # (C, H, W, 3)
     else:
         rgb = np.repeat(heat_levels(maps)[..., None], 3, axis=3)
-    return [scale_up(tile, scale) for tile in rgb]
+    return [border(scale_up(tile, scale), 1, 190) for tile in rgb]     # framed: white on white
 
 
 def _grid(tiles, rows):
@@ -92,30 +92,31 @@ def _grid(tiles, rows):
 
 
 def stage_label(stage):
-    """The lines above a stage, e.g. ("conv 1", "16 maps", "24x24")."""
+    """The lines above a stage, e.g. ("conv 1", "24x24"): its name and its maps' size (their
+    count is the grid's)."""
     C, H, W = stage.maps.shape
-    return f"{stage.kind} {stage.number}", f"{C} map{'s' if C > 1 else ''}", f"{H}x{W}"
+    return f"{stage.kind} {stage.number}", f"{H}x{W}"
 
 
 def feature_strip(image, stages, shown=MAPS_SHOWN):
     """One RGB uint8 picture: the input ``image`` (28, 28) in [0, 1], then each stage's maps
     (core.explain_conv.Stage: after each conv layer's activation and each pool layer), in columns
-    of STRIP_ROWS, each labelled with its name, its maps' count and their size. At most ``shown``
+    of STRIP_ROWS, each labelled with its name and its maps' size. At most ``shown``
     maps of a stage."""
     from PIL import Image, ImageDraw, ImageFont
     grids = [_grid(_stage_tiles(stage.maps, shown), STRIP_ROWS) for stage in stages]
     height = max([g.shape[0] for g in grids] + [8 * MAP_TILE // 2])
     grey = (np.clip(np.asarray(image, np.float32).reshape(28, 28), 0, 1) * 255 + 0.5)
-    side = min(height, 4 * MAP_TILE + 3 * TILE_GAP)                      # the input: 4 maps tall
+    side = min(height, 3 * MAP_TILE + 2 * TILE_GAP)                      # the input: 3 maps tall
     first = border(scale_up(grey.astype(np.uint8), max(1, side // 28)), 1, 190)
     first = np.repeat(first[..., None], 3, axis=2)
-    blocks = [(("input", "1 image", "28x28"), first)] + [
+    blocks = [(("input", "28x28"), first)] + [
         (stage_label(stage), grid) for stage, grid in zip(stages, grids)]
     font = ImageFont.load_default(size=FONT_SIZE)
     small = ImageFont.load_default(size=FONT_SIZE - 4)
     # a stage is at least as wide as its labels (one column of maps is narrower than "16 maps")
     widths = [max(block.shape[1], *(int(f.getlength(t)) + 4 for f, t in
-                                    zip((font, small, small), lines)))
+                                    zip((font, small), lines)))
               for lines, block in blocks]
     width = sum(widths) + STAGE_GAP * (len(blocks) - 1)
     canvas = Image.new("RGB", (width, LABEL_HEIGHT + height), "white")
@@ -123,9 +124,8 @@ def feature_strip(image, stages, shown=MAPS_SHOWN):
     x = 0
     for (lines, block), w in zip(blocks, widths):
         centre = x + w / 2
-        for line, f, top, colour in zip(lines, (font, small, small),
-                                         (0, FONT_SIZE + 4, 2 * FONT_SIZE + 2),
-                                         ((30, 30, 30), (110, 110, 110), (110, 110, 110))):
+        for line, f, top, colour in zip(lines, (font, small), (0, FONT_SIZE + 4),
+                                         ((30, 30, 30), (100, 100, 100))):
             draw.text((centre, top), line, fill=colour, font=f, anchor="ma")
         canvas.paste(Image.fromarray(block), (int(centre - block.shape[1] / 2), LABEL_HEIGHT))
         x += w + STAGE_GAP
@@ -145,12 +145,12 @@ def layer_names(model_config):
 
 def hidden_layer(hidden):
     """(activations (N, D), words) of what the hidden-space map projects, from a conv net's
-    hidden activations (model.hidden_activations): the last dense layer; with none, the last
-    conv layer's maps, flattened."""
+    hidden activations (model.hidden_activations): the last dense layer ("dense 128", as the
+    layers text names it); with none, the last conv or pool layer's maps, flattened."""
     dense = [i for i, a in enumerate(hidden) if np.ndim(a) == 2]
     if dense:
         values = hidden[dense[-1]]
-        return values, f"the last dense layer ({values.shape[1]} units)"
+        return values, f"dense {values.shape[1]}"
     values = np.asarray(hidden[-1])
     C, H, W = values.shape[1:]
-    return values.reshape(len(values), -1), f"the last conv layer's {C} maps of {H}x{W}"
+    return values.reshape(len(values), -1), f"the {C} maps of {H}x{W}, flattened"

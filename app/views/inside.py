@@ -116,8 +116,11 @@ def inside_views(t, snap, moment, slots):
     with slots["map"]:
         _hidden_space(model, X, y, names, scaling, which, snap.run_id, views)
     with slots["guesses"]:
-        _guesses(model, X, y, names, scaling, which, views,
-                 columns=CONV_GUESS_COLUMNS if conv else GUESS_COLUMNS)
+        if conv:                          # a narrower column: a shorter caption
+            _guesses(model, X, y, names, scaling, which, views, CONV_GUESS_COLUMNS,
+                     "Green: right, red: wrong.")
+        else:
+            _guesses(model, X, y, names, scaling, which, views)
     with slots["health"]:
         _health(snap, moment, views, layer_names(model.config))
 
@@ -160,7 +163,8 @@ def _unit_pictures(model, names, start_params, views):
                     "unit up, blue where it pushes it down. They start as noise and form strokes.")
 
 
-def _guesses(model, X, y, names, scaling, which, views, columns=GUESS_COLUMNS):
+def _guesses(model, X, y, names, scaling, which, views, columns=GUESS_COLUMNS,
+             caption="Green: right, red: wrong. Watch them flip."):
     picks = panel_indices(y, X)
 
     def panel():
@@ -171,7 +175,7 @@ def _guesses(model, X, y, names, scaling, which, views, columns=GUESS_COLUMNS):
     right, picture = _remembered(views, "guesses", panel)
     st.markdown(f"**Its guesses: {right} of {len(picks)} right**")
     st.image(picture, width="stretch")
-    st.caption("Green: right, red: wrong. Watch them flip.",
+    st.caption(caption,
                help=f"The same {len(picks)} {which} for the whole run (two of each class), the "
                     "guess under each: green when right, red when wrong.")
 

@@ -3,10 +3,11 @@ filters as they form, and one fixed validation image's feature maps after every 
 layer (the pictures: app.render.conv_inside). app.views.inside draws them in the places an MLP's
 unit pictures take, beside the guesses, the hidden-space map and the health of every layer.
 
-    filters_view(model, remembered)                    "What the filters look for"
-    feature_maps_view(model, X, y, scaling, remembered)   "One image, layer by layer"
+    filters_view(model, remembered, png)               "The filters" (of the first conv layer)
+    feature_maps_view(model, X, y, scaling, remembered, png)   "Feature maps of one image" 
 
-``remembered(name, make)`` is the inside views' memo: each picture is made once per network shown.
+``remembered(name, make)`` is the inside views' memo: each picture is made once per network shown;
+``png(picture)`` the PNG bytes st.image sends.
 """
 import numpy as np
 import streamlit as st
@@ -31,14 +32,14 @@ def filters_view(model, remembered, png):
     first = next(layer for layer in model.layers if isinstance(layer, Conv2D))
     W = np.asarray(first.W)                                             # (C_out, 1, k, k)
     C_out, _, k, _ = W.shape
-    st.markdown("**What the filters look for**",
+    st.markdown("**The filters**",
                 help=f"The first conv layer's {C_out} filters, each {k}x{k} weights, enlarged"
                      + (f" (the first {FILTERS_SHOWN})" if C_out > FILTERS_SHOWN else "")
                      + ". Each filter slides over the image; where the ink under it matches its "
                        "red weights (and avoids its blue ones), its feature map lights up. They "
                        "start as random noise and turn into detectors of strokes and edges.")
     st.image(remembered("filters", lambda: png(filter_grid(W))), width=FILTERS_WIDTH)
-    st.caption(f"Conv 1: {C_out} filters of {k}x{k}. Red rewards ink, blue penalises it.")
+    st.caption(f"Conv 1's {C_out} filters of {k}x{k}. Red: ink wanted, blue: not.")
 
 
 def feature_maps_view(model, X, y, scaling, remembered, png):

@@ -35,7 +35,7 @@ FIGURE_WIDTH = 150        # px: a headline figure; six in a row on a screen, two
 # Validation this much above training (a share) gets a line saying why; less is noise.
 ABOVE_BY = 0.003
 # A conv net's second row: its filters, one image's feature maps, the guesses, layer health
-CONV_ROW = [0.62, 1.55, 0.95, 1.25]
+CONV_ROW = [0.66, 1.5, 0.95, 1.25]
 
 # Streamlit's frame leaves ~100 px above the title and 5rem on each side: on the Train page the
 # run needs them. Style-only st.html takes no space on the page.
@@ -70,8 +70,8 @@ def live_view(busy, overlay, log_scale=True, inside=True):
             st.rerun(scope="app")            # show the result and adopt the model
         history = snap.history if snap is not None else []
         if snap is None or (snap.status == "idle" and not history):
-            st.info("Press **Start** to train. The loss and accuracy curves, what the units look "
-                    "for, the guesses, the hidden space and the health of each layer appear here "
+            st.info("Press **Start** to train. The loss and accuracy curves, what the units (a "
+                    "conv net: its filters) look for, the guesses, the hidden space and the health of each layer appear here "
                     "and move as the network learns. The settings are in the side panel (on a "
                     "phone: **>** at the top left).")
             return
