@@ -47,6 +47,7 @@ INSIDE_SECONDS = 2.0      # how often the inside views take the running network'
 # Sizes on the dashboard (app.views.train_live): one row of curves and map, one of pictures and health
 CHART_HEIGHT = 235        # the curves and the hidden-space map, whole charts
 HEALTH_HEIGHT = 215       # the layer-health chart, under its choice of figure
+CONV_HEALTH_HEIGHT = 185  # a conv net's, in a narrower column: its caption takes two lines
 UNITS_WIDTH = 215         # the 6 x 6 unit pictures, square
 HEALTH_CHOICES = {"Update size": "update_ratio", "Gradient": "grad_norm", "Dead units": "dead_share"}
 GUESS_COLUMNS = 7         # the 20 guesses in 3 rows: big enough to read the guess under each
@@ -122,7 +123,8 @@ def inside_views(t, snap, moment, slots):
         else:
             _guesses(model, X, y, names, scaling, which, views)
     with slots["health"]:
-        _health(snap, moment, views, layer_names(model.config))
+        _health(snap, moment, views, layer_names(model.config),
+                CONV_HEALTH_HEIGHT if conv else HEALTH_HEIGHT)
 
 
 def _probe_images(splits):
@@ -202,7 +204,7 @@ def _hidden_space(model, X, y, names, scaling, which, run_id, views):
     st.vega_lite_chart(spec, width="stretch", key=K + "map_chart")
 
 
-def _health(snap, moment, views, names):
+def _health(snap, moment, views, names, height=HEALTH_HEIGHT):
     """One health figure at a time, chosen by name, tall enough to read, with what it says now.
     ``names``: each weight layer's name on the chart."""
     rows = _remembered(views, "health_rows",
@@ -225,7 +227,7 @@ def _health(snap, moment, views, names):
                            rows, metric, log_scale=metric != "dead_share",
                            healthy=HEALTHY_UPDATE if metric == "update_ratio" else None,
                            position=position, epochs=snap.planned_epochs,
-                           height=HEALTH_HEIGHT, legend_inside=True))
+                           height=height, legend_inside=True))
     st.vega_lite_chart(spec, width="stretch", key=f"{K}health_chart")
     record = snap.history[moment.record] if moment is not None else snap.history[-1]
     values = [layer[metric] for layer in record.get("layers") or ()

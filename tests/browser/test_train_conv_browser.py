@@ -108,12 +108,22 @@ def stop(page):
 
 
 def test_a_convnet_link_trains_with_its_filters_and_feature_maps_on_one_screen(app_url, browser):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     context, page = start_the_convnet_link(browser, app_url, 1400, 900)
     try:
-        measures = watch_while_training(page)
+        watch_while_training(page)
+        try:                  # a refresh may be redrawing a view: wait until it has settled
+            page.wait_for_function(
+                f"() => {{ const m = ({VIEWS_JS})(); return {list(VIEWS)!r}.every(n => n in "
+                f"m.views && m.views[n][0] >= 0 && m.views[n][1] >= 0 && m.views[n][2] <= m.width "
+                f"&& m.views[n][3] <= m.height); }}", timeout=30_000, polling=250)
+        except PlaywrightTimeout:
+            pass              # the assertion below says what is out of the screen
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "conv-train-1400x900.png"))
+        measures = page.evaluate(VIEWS_JS)
         views = measures["views"]
+        assert set(VIEWS) <= set(views), f"missing: {set(VIEWS) - set(views)}"
         outside = {name: [round(v) for v in box] for name, box in views.items()
                    if not (box[0] >= 0 and box[1] >= 0 and box[2] <= measures["width"]
                            and box[3] <= measures["height"])}
