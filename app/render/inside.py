@@ -25,6 +25,8 @@ UNITS_SHOWN = 36                   # weight pictures: as many as fit a 6 x 6 gri
 PANEL_PER_CLASS = 2                # guesses panel: 2 validation images of each class = 20
 MAP_POINTS = 600                   # hidden-space map: validation images projected (each point
                                    # is a row sent to the browser at every refresh)
+CONV_MAP_POINTS = 300              # a conv net's: each image goes through every conv layer (600
+                                   # took most of a refresh: benchmarks/live_views_conv.py)
 
 
 def weight_grid(W, count=UNITS_SHOWN, columns=6, scale=2):

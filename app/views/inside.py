@@ -30,6 +30,7 @@ from app.render.curves import HEALTHY_UPDATE, health_spec
 from app.render.images import display_images
 from app.render.inside import (
     HEALTH,
+    CONV_MAP_POINTS,
     MAP_POINTS,
     UNITS_SHOWN,
     guess_panel,
@@ -191,9 +192,10 @@ def _hidden_space(model, X, y, names, scaling, which, run_id, views):
     def chart():
         last = st.session_state["hidden_map"]
         previous = last[1] if last is not None and last[0] == run_id else None
-        points, star = hidden_points(model, X[:MAP_POINTS], previous, drawing)
+        n = CONV_MAP_POINTS if model.config.is_convolutional else MAP_POINTS
+        points, star = hidden_points(model, X[:n], previous, drawing)
         st.session_state["hidden_map"] = (run_id, points)    # the next map keeps this orientation
-        return points, map_spec(points.coordinates, y[:MAP_POINTS], names, star,
+        return points, map_spec(points.coordinates, y[:n], names, star,
                                 height=CHART_HEIGHT)
     points, spec = _remembered(views, ("map", seen), chart)
     st.markdown(f"**The hidden space** · {points.layer}"
