@@ -161,8 +161,8 @@ def _layer_editor(busy):
     """The layers box, its examples one click away, and what the layers make of an image (or
     the error naming the bad part, which is returned)."""
     st.text_input(LABELS["hidden"], **_keyed("hidden", busy), help=HELP["hidden"])
-    st.pills("Examples", list(LAYER_EXAMPLES), key=K + "layer_example", on_change=_use_example,
-             disabled=busy, label_visibility="collapsed",
+    st.pills("Examples: click one to use it", list(LAYER_EXAMPLES), key=K + "layer_example",
+             on_change=_use_example, disabled=busy,
              help="Put an example in the box: " + "; ".join(
                  f"{name}: “{text}”" for name, text in LAYER_EXAMPLES.items() if text) + ".")
     try:
