@@ -281,7 +281,7 @@ def test_the_share_popover_names_options_as_the_form_does_and_records_the_settin
     at = open_app("pages/train.py")
     share = next(m for m in at.multiselect if m.key == "train.share_show")
     shown = set(share.options)                     # as the popover shows them
-    assert {"Hidden layer sizes", "Initial weights", "Optimiser"} <= shown
+    assert {"Hidden layers", "Initial weights", "Optimiser"} <= shown
     assert not {"hidden", "init", "optimizer"} & shown, "no internal keys"
 
     def link():

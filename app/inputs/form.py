@@ -8,6 +8,8 @@ kept here. The widgets themselves are drawn by app.views.train_form.
     form_defaults() -> {key: value}          the recommended preset (app.session, once a session)
     build_configs(dataset) -> (ModelConfig, TrainConfig)   raises ConfigError with a message
     plan_text(model_config, train_config, n_images) -> str   what the run will do, in words
+    layers_reading(text) -> str              what the layers make of an image, step by step
+    LAYER_EXAMPLES                           the layer editor's examples
     shared_settings(settings, n_train) -> {setting: value}   what a shared link records
     LABELS                                   each control's label, as the form shows it
     HELP, NETWORK, TRAINING                  each control's help text, and how they are grouped
@@ -92,6 +94,35 @@ def network_layers(text):
     return {"layers": options.parse_layers(text)}
 
 
+# The layer editor's examples, one click away: {name on the button: the text it puts in the box}
+LAYER_EXAMPLES = {
+    "no hidden layer": "",
+    "two dense layers": "256, 128",
+    "one conv layer": "conv 8x5, pool 2, dense 64",
+    "two conv layers": "conv 16x5, pool 2, conv 32x5, pool 2, dense 128",
+}
+
+
+def layers_reading(text):
+    """What the layers text makes of an image, step by step, e.g. "28x28 → conv 16x5: 16 maps
+    24x24 → pool 2: 16 maps 12x12 → dense 128 → 10 outputs". Raises ConfigError naming the bad
+    part."""
+    config = ModelConfig(**network_layers(text))
+    if not config.is_convolutional:
+        return " → ".join([f"{config.input_size} pixels", *map(str, config.hidden_sizes),
+                           f"{config.output_size} outputs"])
+    steps, shapes = [f"{config.image_side}x{config.image_side} image"], iter(config.image_shapes)
+    for spec in config.specs:
+        if spec.kind == "dense":
+            steps.append(f"dense {spec.units}")
+            continue
+        C, H, W = next(shapes)
+        name = (f"conv {spec.units}x{spec.kernel}" + (" same" if spec.padding == "same" else "")
+                if spec.kind == "conv" else "pool 2")
+        steps.append(f"{name}: {C} maps {H}x{W}")
+    return " → ".join(steps + [f"{config.output_size} outputs"])
+
+
 def build_configs(dataset):
     """(ModelConfig, TrainConfig) from the controls. Raises ConfigError with a message."""
     model_config = ModelConfig(
@@ -114,13 +145,15 @@ def plan_text(model_config, train_config, n_images):
     """"Plan: 784-256-128-10 network, 235,146 weights; 7,180 steps of 128 images (...)"."""
     n_train = n_images - validation_count(train_config.validation_size, n_images)
     batch, per_epoch, total = plan(train_config, n_train)
-    sizes = "-".join(map(str, model_config.layer_sizes))
-    return (f"**Plan:** {sizes} network, {model_config.num_parameters:,} weights; {total:,} steps "
+    network = (f"a conv net ({model_config.layers}, {model_config.output_size} out)"
+               if model_config.is_convolutional
+               else "-".join(map(str, model_config.layer_sizes)) + " network")
+    return (f"**Plan:** {network}, {model_config.num_parameters:,} weights; {total:,} steps "
             f"of {batch:,} images ({total / per_epoch:.3g} epochs over {n_train:,} images).")
 
 
 # Each control's label on the form: the share popover and a lesson's list name them the same way.
-LABELS = {"preset": "Preset", "hidden": "Hidden layer sizes", "activation": "Activation",
+LABELS = {"preset": "Preset", "hidden": "Hidden layers", "activation": "Activation",
           "output_activation": "Output", "loss": "Loss", "init": "Initial weights",
           "dropout": "Dropout", "learning_rate": "Learning rate", "optimizer": "Optimiser",
           "momentum": "Momentum", "lr_schedule": "Schedule", "length_unit": "Train for",
@@ -142,10 +175,12 @@ def shared_settings(settings, n_train):
 
 # What each control does, in a sentence or two: the ? next to it.
 HELP = {
-    "hidden": "The hidden layers, input to output. Numbers are dense layers of that many units, "
-              "e.g. “256, 128”; empty means no hidden layer (a linear classifier). A conv net: "
-              "“conv 16x5, pool 2, conv 32x5, pool 2, dense 128” (16 filters of 5x5, then 2x2 "
-              "max pooling, ...). More units learn more but train slower.",
+    "hidden": "The hidden layers, input to output, separated by commas. Numbers are dense "
+              "layers of that many units, e.g. “256, 128”; empty means no hidden layer (a linear "
+              "classifier). A conv net: “conv 16x5, pool 2, conv 32x5, pool 2, dense 128”: "
+              "“conv 16x5” is 16 filters of 5x5 (add “same” to keep the image's size), “pool 2” "
+              "keeps the largest of each 2x2 block, “dense 128” 128 units. Conv and pool layers "
+              "come before the dense ones. More units and filters learn more but train slower.",
     "activation": "The non-linearity after each hidden layer. ReLU (max(0, x)) trains fast; "
                   "sigmoid and tanh saturate and learn slower in deep nets.",
     "loss": "What training minimises. Cross-entropy punishes confident mistakes hard (needs "

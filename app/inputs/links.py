@@ -14,6 +14,7 @@ visitor's session (that is a cookie, app.visitor).
     LESSONS                            the guided lessons (Home lists them)
 """
 import math
+import re
 from dataclasses import dataclass, field
 
 from app.inputs.scales import BATCH_SIZES, LEARNING_RATES, WEIGHT_DECAYS, nearest
@@ -134,12 +135,19 @@ def link_query(settings, dataset, show=None, lesson=None):
         if name in settings:
             value = settings[name]
             query[name] = ("true" if value else "false") if isinstance(value, bool) else \
-                f"{value:g}" if isinstance(value, float) else str(value).replace(" ", "")
+                f"{value:g}" if isinstance(value, float) else \
+                _compact_layers(value) if name == "hidden" else str(value).replace(" ", "")
     if show:
         query["show"] = ",".join(n for n in SETTINGS if n in show)
     if lesson:
         query["lesson"] = lesson
     return query
+
+
+def _compact_layers(text):
+    """Layers text without the spaces a link does not need: "conv 8x5 same, pool 2" ->
+    "conv8x5 same,pool2" (the space before "same" stays: "conv8x5same" is not a layer)."""
+    return re.sub(r"\b(conv|pool|dense) +", r"\1", re.sub(r"\s*,\s*", ",", str(text).strip()))
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ a running app.
     weight_grid(W, count)                    first-layer weights as one red/blue picture grid
     guess_panel(images, labels, predicted, names)   fixed validation images, guess under each
     panel_indices(labels, per_class)         which validation images the panel shows (fixed)
-    hidden_points(model, X, previous)        2-D PCA map of the last hidden layer (core.pca)
-    health_rows(history)                     per-layer health of every record, for the charts
+    hidden_points(model, X, previous)        2-D PCA map of the last hidden layer (core.pca); of a
+                                             conv net, its last dense layer
+    health_rows(history, names)              per-layer health of every record, for the charts
     HEALTH                                   what each health figure means, and what healthy is
 """
 import math
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.render.conv_inside import hidden_layer
 from app.render.images import weight_images
 from app.render.palette import RIGHT, WRONG
 from core.pca import fit_pca
@@ -23,6 +25,8 @@ UNITS_SHOWN = 36                   # weight pictures: as many as fit a 6 x 6 gri
 PANEL_PER_CLASS = 2                # guesses panel: 2 validation images of each class = 20
 MAP_POINTS = 600                   # hidden-space map: validation images projected (each point
                                    # is a row sent to the browser at every refresh)
+CONV_MAP_POINTS = 300              # a conv net's: each image goes through every conv layer (600
+                                   # took most of a refresh: benchmarks/live_views_conv.py)
 
 
 def weight_grid(W, count=UNITS_SHOWN, columns=6, scale=2):
@@ -98,7 +102,10 @@ def hidden_points(model, X, previous=None, drawing=None):
     same run, so the axes keep their orientation. ``drawing``: one more row (784,) to place on the
     map with the same projection; returns (HiddenMap, drawing's (2,) or None)."""
     hidden = model.hidden_activations(X)
-    if hidden:
+    conv = model.config.is_convolutional
+    if conv:
+        values, layer = hidden_layer(hidden)                # the last dense layer
+    elif hidden:
         values, layer = hidden[-1], f"hidden layer {len(hidden)}"
     else:
         values, layer = model.forward(X), "the output scores (this network has no hidden layer)"
@@ -109,7 +116,8 @@ def hidden_points(model, X, previous=None, drawing=None):
     if drawing is not None:
         row = np.asarray(drawing, np.float32).reshape(1, -1)
         extra = model.hidden_activations(row)
-        extra = extra[-1] if extra else model.forward(row)
+        extra = (hidden_layer(extra)[0] if conv else extra[-1] if extra
+                 else model.forward(row))
         star = projection.transform(np.asarray(extra, np.float64))[0]
     return HiddenMap(projection.transform(values), projection, layer), star
 
@@ -129,13 +137,16 @@ HEALTH = {
 }
 
 
-def health_rows(history):
+def health_rows(history, names=None):
     """Long-format rows {epoch, step, layer, metric, value} from records with "layers" stats;
-    non-finite values (the output layer's dead share, a first record's gradient) are left out."""
+    non-finite values (the output layer's dead share, a first record's gradient) are left out.
+    ``names``: each weight layer's name (app.render.conv_inside.layer_names); "layer 1", ... by
+    default."""
     rows = []
     for record in history:
         for stats in record.get("layers") or ():
-            name = f"layer {stats['layer'] + 1}"
+            i = stats["layer"]
+            name = names[i] if names is not None and i < len(names) else f"layer {i + 1}"
             for metric in HEALTH:
                 value = stats.get(metric)
                 if isinstance(value, (int, float)) and math.isfinite(value):

@@ -8,7 +8,9 @@ them twice a second (with the browser on the same 2-core machine, that work took
 worker's core: a run took twice as long as the CLI's).
 
     inside_views(trainer, snap, moment, slots)   the four inside views, for now or a replay
-                                          moment, each into its place on the dashboard
+                                          moment, each into its place on the dashboard; a conv
+                                          net's filters instead of the units, and its feature
+                                          maps in one more place (app.views.inside_conv)
     drawing_guess(trainer, snap)          the visitor's drawing, classified by the running network
 """
 import hashlib
@@ -23,10 +25,12 @@ from app.data import class_names
 from app.inputs.form import K
 from core.explain import to_model_input
 from app.render.charts import map_spec, probabilities_spec, thin
+from app.render.conv_inside import layer_names
 from app.render.curves import HEALTHY_UPDATE, health_spec
 from app.render.images import display_images
 from app.render.inside import (
     HEALTH,
+    CONV_MAP_POINTS,
     MAP_POINTS,
     UNITS_SHOWN,
     guess_panel,
@@ -36,6 +40,7 @@ from app.render.inside import (
     panel_indices,
     weight_grid,
 )
+from app.views.inside_conv import feature_maps_view, filters_view
 from core.errors import NNError
 from core.model import MLP
 
@@ -43,9 +48,11 @@ INSIDE_SECONDS = 2.0      # how often the inside views take the running network'
 # Sizes on the dashboard (app.views.train_live): one row of curves and map, one of pictures and health
 CHART_HEIGHT = 235        # the curves and the hidden-space map, whole charts
 HEALTH_HEIGHT = 215       # the layer-health chart, under its choice of figure
+CONV_HEALTH_HEIGHT = 185  # a conv net's, in a narrower column: its caption takes two lines
 UNITS_WIDTH = 215         # the 6 x 6 unit pictures, square
 HEALTH_CHOICES = {"Update size": "update_ratio", "Gradient": "grad_norm", "Dead units": "dead_share"}
 GUESS_COLUMNS = 7         # the 20 guesses in 3 rows: big enough to read the guess under each
+CONV_GUESS_COLUMNS = 5    # a conv net's, in a narrower column (the feature maps take the room)
 
 
 def _inside_model(t, snap, moment):
@@ -87,23 +94,38 @@ def _png(picture):
 def inside_views(t, snap, moment, slots):
     """What the units look for, guesses flipping, the hidden space and layer health, each drawn
     into its place on the dashboard: ``slots`` maps "units", "guesses", "map", "health" to a
-    Streamlit container."""
+    Streamlit container, and for a conv net "maps" too (its filters go in "units")."""
     model, views = _inside_model(t, snap, moment)
     if model is None or snap.splits is None:
         return
     names = class_names(snap.dataset)
     scaling = snap.train_config.scaling if snap.train_config is not None else "unit"
     X, y, which = _probe_images(snap.splits)
+    conv = model.config.is_convolutional
+
+    def remembered(name, make):
+        return _remembered(views, name, make)
     with slots["units"]:
-        kept = snap.snapshots.items() if snap.snapshots is not None else ()
-        start = kept[0].params if kept and kept[0].step == 0 else None
-        _unit_pictures(model, names, start, views)
+        if conv:
+            filters_view(model, remembered, _png)
+        else:
+            kept = snap.snapshots.items() if snap.snapshots is not None else ()
+            start = kept[0].params if kept and kept[0].step == 0 else None
+            _unit_pictures(model, names, start, views)
+    if conv:
+        with slots["maps"]:
+            feature_maps_view(model, X, y, scaling, remembered, _png)
     with slots["map"]:
         _hidden_space(model, X, y, names, scaling, which, snap.run_id, views)
     with slots["guesses"]:
-        _guesses(model, X, y, names, scaling, which, views)
+        if conv:                          # a narrower column: a shorter caption
+            _guesses(model, X, y, names, scaling, which, views, CONV_GUESS_COLUMNS,
+                     "Green: right, red: wrong.")
+        else:
+            _guesses(model, X, y, names, scaling, which, views)
     with slots["health"]:
-        _health(snap, moment, views)
+        _health(snap, moment, views, layer_names(model.config),
+                CONV_HEALTH_HEIGHT if conv else HEALTH_HEIGHT)
 
 
 def _probe_images(splits):
@@ -144,18 +166,19 @@ def _unit_pictures(model, names, start_params, views):
                     "unit up, blue where it pushes it down. They start as noise and form strokes.")
 
 
-def _guesses(model, X, y, names, scaling, which, views):
+def _guesses(model, X, y, names, scaling, which, views, columns=GUESS_COLUMNS,
+             caption="Green: right, red: wrong. Watch them flip."):
     picks = panel_indices(y, X)
 
     def panel():
         predicted = model.predict(X[picks])
         return int((predicted == y[picks]).sum()), _png(guess_panel(
             display_images(X[picks], scaling), y[picks], predicted, names,
-            columns=GUESS_COLUMNS))
+            columns=columns))
     right, picture = _remembered(views, "guesses", panel)
     st.markdown(f"**Its guesses: {right} of {len(picks)} right**")
     st.image(picture, width="stretch")
-    st.caption("Green: right, red: wrong. Watch them flip.",
+    st.caption(caption,
                help=f"The same {len(picks)} {which} for the whole run (two of each class), the "
                     "guess under each: green when right, red when wrong.")
 
@@ -169,9 +192,10 @@ def _hidden_space(model, X, y, names, scaling, which, run_id, views):
     def chart():
         last = st.session_state["hidden_map"]
         previous = last[1] if last is not None and last[0] == run_id else None
-        points, star = hidden_points(model, X[:MAP_POINTS], previous, drawing)
+        n = CONV_MAP_POINTS if model.config.is_convolutional else MAP_POINTS
+        points, star = hidden_points(model, X[:n], previous, drawing)
         st.session_state["hidden_map"] = (run_id, points)    # the next map keeps this orientation
-        return points, map_spec(points.coordinates, y[:MAP_POINTS], names, star,
+        return points, map_spec(points.coordinates, y[:n], names, star,
                                 height=CHART_HEIGHT)
     points, spec = _remembered(views, ("map", seen), chart)
     st.markdown(f"**The hidden space** · {points.layer}"
@@ -182,10 +206,11 @@ def _hidden_space(model, X, y, names, scaling, which, run_id, views):
     st.vega_lite_chart(spec, width="stretch", key=K + "map_chart")
 
 
-def _health(snap, moment, views):
-    """One health figure at a time, chosen by name, tall enough to read, with what it says now."""
+def _health(snap, moment, views, names, height=HEALTH_HEIGHT):
+    """One health figure at a time, chosen by name, tall enough to read, with what it says now.
+    ``names``: each weight layer's name on the chart."""
     rows = _remembered(views, "health_rows",
-                       lambda: health_rows(thin(snap.history)))
+                       lambda: health_rows(thin(snap.history), names))
     head = st.container(horizontal=True, vertical_alignment="center")
     head.markdown("**Layer health**")
     chosen = head.segmented_control(
@@ -204,7 +229,7 @@ def _health(snap, moment, views):
                            rows, metric, log_scale=metric != "dead_share",
                            healthy=HEALTHY_UPDATE if metric == "update_ratio" else None,
                            position=position, epochs=snap.planned_epochs,
-                           height=HEALTH_HEIGHT, legend_inside=True))
+                           height=height, legend_inside=True))
     st.vega_lite_chart(spec, width="stretch", key=f"{K}health_chart")
     record = snap.history[moment.record] if moment is not None else snap.history[-1]
     values = [layer[metric] for layer in record.get("layers") or ()

@@ -20,11 +20,13 @@ from app.inputs.form import (
     EXPERIMENTS,
     HELP,
     LABELS,
+    LAYER_EXAMPLES,
     LINK_PARAMS,
     NETWORK,
     TRAINING,
     K,
     build_configs,
+    layers_reading,
     plan_text,
     preset_settings,
     set_form,
@@ -95,18 +97,20 @@ def controls(dataset, busy):
                           "Then change what you like.")
         st.caption(PRESETS[setting("preset")].description)
     few = st.session_state["train_show"] is not None     # a link's few controls: open
+    shown = None                                  # an error the layer editor has shown
     for title, names, draw in (("The network", NETWORK, _network_controls),
                                ("Training", TRAINING, _training_controls)):
         if any(_shown(name) for name in names):
             with st.expander(title, expanded=few, icon=GROUP_ICONS[title]):
-                draw(busy)
+                shown = draw(busy) or shown
         if title == "The network":
             memory_slot = st.container()          # filled below, once the configs are read
 
     try:
         model_config, train_config = build_configs(dataset)
     except NNError as e:
-        st.error(str(e))
+        if str(e) != shown:
+            st.error(str(e))
         return Form(raw=raw, error=str(e))
     too_large = modelio.too_large_to_save(model_config)
     if too_large:
@@ -144,9 +148,33 @@ def _choose(where, name, choices, busy):
                         help=HELP[name])
 
 
+def _use_example():
+    """on_change of the examples: put the one clicked in the layers box (and let go of it, so
+    the same one can be clicked again after an edit)."""
+    chosen = st.session_state[K + "layer_example"]
+    if chosen in LAYER_EXAMPLES:
+        st.session_state[K + "hidden"] = LAYER_EXAMPLES[chosen]
+    st.session_state[K + "layer_example"] = None
+
+
+def _layer_editor(busy):
+    """The layers box, its examples one click away, and what the layers make of an image (or
+    the error naming the bad part, which is returned)."""
+    st.text_input(LABELS["hidden"], **_keyed("hidden", busy), help=HELP["hidden"])
+    st.pills("Examples: click one to use it", list(LAYER_EXAMPLES), key=K + "layer_example",
+             on_change=_use_example, disabled=busy,
+             help="Put an example in the box: " + "; ".join(
+                 f"{name}: “{text}”" for name, text in LAYER_EXAMPLES.items() if text) + ".")
+    try:
+        st.caption(layers_reading(setting("hidden")))
+    except NNError as e:
+        st.error(str(e))
+        return str(e)
+    return None
+
+
 def _network_controls(busy):
-    if _shown("hidden"):
-        st.text_input(LABELS["hidden"], **_keyed("hidden", busy), help=HELP["hidden"])
+    error = _layer_editor(busy) if _shown("hidden") else None
     _choose(st, "activation", options.ACTIVATIONS, busy)
     _choose(st, "loss", options.LOSSES, busy)
     c1 = c2 = st                    # one column: the side panel is narrow
@@ -155,6 +183,7 @@ def _network_controls(busy):
     if _shown("dropout"):
         st.slider(LABELS["dropout"], 0.0, MAX_DROPOUT, step=0.05, **_keyed("dropout", busy),
                   help=HELP["dropout"])
+    return error
 
 
 def _training_controls(busy):

@@ -13,6 +13,7 @@ the next (the layout never jumps):
     loss curve | accuracy curve | hidden-space map
     why validation beats training, when it does
     what the units look for | the guesses | layer health
+      (a conv net: its filters | one image's feature maps | the guesses | layer health)
     (below the screen: the visitor's drawing, guessed live; the accuracy on their drawings)
 
 At 1400x900 the headline, both curves and the four inside views are in view together; on a phone
@@ -33,6 +34,8 @@ POLL_SECONDS = 0.5
 FIGURE_WIDTH = 150        # px: a headline figure; six in a row on a screen, two on a phone
 # Validation this much above training (a share) gets a line saying why; less is noise.
 ABOVE_BY = 0.003
+# A conv net's second row: its filters, one image's feature maps, the guesses, layer health
+CONV_ROW = [0.66, 1.5, 0.95, 1.25]
 
 # Streamlit's frame leaves ~100 px above the title and 5rem on each side: on the Train page the
 # run needs them. Style-only st.html takes no space on the page.
@@ -67,8 +70,8 @@ def live_view(busy, overlay, log_scale=True, inside=True):
             st.rerun(scope="app")            # show the result and adopt the model
         history = snap.history if snap is not None else []
         if snap is None or (snap.status == "idle" and not history):
-            st.info("Press **Start** to train. The loss and accuracy curves, what the units look "
-                    "for, the guesses, the hidden space and the health of each layer appear here "
+            st.info("Press **Start** to train. The loss and accuracy curves, what the units (a "
+                    "conv net: its filters) look for, the guesses, the hidden space and the health of each layer appear here "
                     "and move as the network learns. The settings are in the side panel (on a "
                     "phone: **>** at the top left).")
             return
@@ -98,9 +101,14 @@ def live_view(busy, overlay, log_scale=True, inside=True):
         if any(notes):
             st.caption("  \n".join(filter(None, notes)))
         if inside and history:
-            units, guesses, health = st.columns([0.85, 1.4, 1.5], gap="small")
-            inside_views(t, snap, moment, {"units": units, "guesses": guesses, "map": map_at,
-                                          "health": health})
+            slots = {"map": map_at}
+            if snap.model_config is not None and snap.model_config.is_convolutional:
+                slots["units"], slots["maps"], slots["guesses"], slots["health"] = st.columns(
+                    CONV_ROW, gap="small")
+            else:
+                slots["units"], slots["guesses"], slots["health"] = st.columns(
+                    [0.85, 1.4, 1.5], gap="small")
+            inside_views(t, snap, moment, slots)
         drawing_guess(t, snap)
         training_curve(snap)     # accuracy on the visitor's drawings (>= 10)
     view()

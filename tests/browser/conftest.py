@@ -129,7 +129,7 @@ def set_network(page, hidden, epochs):
     """Type the Train page's hidden layer sizes and epochs; wait until the plan shows them."""
     import re
     open_settings(page, "The network", "Training")
-    box = page.get_by_role("textbox", name="Hidden layer sizes")
+    box = page.get_by_role("textbox", name="Hidden layers")
     box.fill(hidden)
     box.press("Enter")
     box = page.get_by_role("spinbutton", name="Epochs")

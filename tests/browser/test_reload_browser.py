@@ -27,7 +27,7 @@ def test_a_reload_finds_the_run_going_on_and_it_finishes(app_url, page, screensh
             const m = text.match(/Step ([\\d,]+) of/);
             return (m && parseInt(m[1].replace(/,/g, ''), 10) > n) || text.includes('Finished after');
         }""", arg=before, timeout=60_000, polling=200)
-    expect(page.get_by_role("textbox", name="Hidden layer sizes")).to_have_value("256")
+    expect(page.get_by_role("textbox", name="Hidden layers")).to_have_value("256")
     page.get_by_test_id("stVegaLiteChart").nth(1).wait_for()  # its curves
     screenshot("reload-1-run-goes-on")
     done = page.get_by_test_id("stAlert").filter(has_text="Finished after")

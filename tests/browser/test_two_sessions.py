@@ -23,7 +23,7 @@ def open_train(browser, app_url, hidden):
     page.set_default_timeout(30_000)
     page.goto(f"{app_url}/train")
     page.get_by_role("heading", name="Train a network").wait_for()
-    field = page.get_by_role("textbox", name="Hidden layer sizes")
+    field = page.get_by_role("textbox", name="Hidden layers")
     field.fill(hidden)
     field.press("Enter")
     epochs = page.get_by_role("spinbutton", name="Epochs")
