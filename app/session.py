@@ -168,7 +168,7 @@ def init_state():
         ss["user_models"] = {name: None for name in DATASETS}
     if ss["dataset"] not in DATASETS:
         ss["dataset"] = DATASETS[0]
-    if "train.preset" not in ss:
+    if any(key not in ss for key in FORM_KEYS):    # a new session, or a reload that lost some
         for key, value in form_defaults().items():
             ss.setdefault(key, value)
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import set_network, wait_for_step_above
+from tests.browser.conftest import open_settings, set_network, wait_for_step_above
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -27,6 +27,7 @@ def test_a_reload_finds_the_run_going_on_and_it_finishes(app_url, page, screensh
             const m = text.match(/Step ([\\d,]+) of/);
             return (m && parseInt(m[1].replace(/,/g, ''), 10) > n) || text.includes('Finished after');
         }""", arg=before, timeout=60_000, polling=200)
+    open_settings(page, "The network")          # the settings' groups start closed after a reload
     expect(page.get_by_role("textbox", name="Hidden layers")).to_have_value("256")
     page.get_by_test_id("stVegaLiteChart").nth(1).wait_for()  # its curves
     screenshot("reload-1-run-goes-on")

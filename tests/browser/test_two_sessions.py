@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from tests.browser.conftest import open_settings
+
 from tests.browser.conftest import wait_for_step_above
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -23,6 +25,7 @@ def open_train(browser, app_url, hidden):
     page.set_default_timeout(30_000)
     page.goto(f"{app_url}/train")
     page.get_by_role("heading", name="Train a network").wait_for()
+    open_settings(page, "The network", "Training")
     field = page.get_by_role("textbox", name="Hidden layers")
     field.fill(hidden)
     field.press("Enter")

@@ -22,6 +22,7 @@ lines, and with points this dense the two paths differ by a small fraction of a 
 import base64
 import io
 import json
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -267,9 +268,9 @@ class DrawPage:
         page, ms = self.page, self.timeout * 1000
         page.goto(f"{self.url}/draw", timeout=ms)
         page.get_by_text("Draw a digit in the black square").wait_for(timeout=ms)
-        self.thumb = (page.locator('[data-testid="stSlider"]').filter(has_text="Brush width")
-                      .locator('input[type="range"]'))
-        self.thumb.wait_for(state="attached", timeout=ms)
+        # the brush slider lives in a popover whose button says the width ("Brush 20")
+        self.brush_button = page.get_by_role("button", name=re.compile(r"^Brush \d+"))
+        self.brush_button.wait_for(timeout=ms)
         self._ready(page.locator("canvas.upper-canvas"))
 
     def _ready(self, canvas):
@@ -280,18 +281,25 @@ class DrawPage:
         self.canvas = canvas
 
     def brush(self):
-        return int(float(self.thumb.input_value()))
+        return int(re.search(r"\d+", self.brush_button.inner_text()).group())
 
     def set_brush(self, value):
-        """Move the slider with the keyboard, then wait for the page to rerun with it."""
+        """Open the brush popover, move its slider with the keyboard, wait for the page to rerun
+        with it, close the popover."""
         delta = value - self.brush()
         if delta == 0:
             return
         since = self.socket.mark()
-        self.thumb.focus()
+        self.brush_button.click()
+        thumb = self.page.get_by_role("slider", name="Brush width")
+        thumb.wait_for(timeout=self.timeout * 1000)
+        thumb.focus()
         for _ in range(abs(delta)):
-            self.thumb.press("ArrowRight" if delta > 0 else "ArrowLeft")
+            thumb.press("ArrowRight" if delta > 0 else "ArrowLeft")
         self.socket.wait_update(self.page, since, _brush_is(value), self.timeout)
+        self.page.keyboard.press("Escape")
+        self.page.get_by_role("button", name=f"Brush {value}").wait_for(
+            timeout=self.timeout * 1000)
         if self.brush() != value:
             raise RuntimeError(f"the brush slider shows {self.brush()}, not {value}")
         wait_until_drawable(self.page, self.canvas, self.timeout)     # the pen has the new width
