@@ -5,8 +5,9 @@
 
 1. training throughput at batch 128, one thread, Adam: core against PyTorch CPU (the very same
    layers: the nn.Sequential that core.safetensors.torch_code writes for the preset), alternated
-   block by block in one run; images/s of both and their ratio; seconds per epoch of 55,000
-   images that this throughput means;
+   block by block in one run; images/s of both and their ratio, by wall time and by CPU time
+   (process time: on a shared, loaded machine the wall time counts the other jobs' turns too);
+   seconds per epoch of 55,000 images that this throughput means;
 2. peak memory (VmHWM) of a full-MNIST conv run in a fresh process (200 steps, records and the
    final validation included);
 3. one drawing (a 280 x 280 canvas) -> probabilities with the convnet: median of 300 calls.
@@ -33,14 +34,15 @@ BATCH = 128
 
 
 def core_block(model, optimizer, X, y, steps, rng):
+    """(wall seconds, CPU seconds) of ``steps`` training steps."""
     order = rng.permutation(len(X))
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with blas.threads(1):
         for s in range(steps):
             idx = order[s * BATCH:(s + 1) * BATCH]
             _, _, grads = model.loss_and_grads(X[idx], y[idx])
             optimizer.step(model.params, grads)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu_start
 
 
 def throughput(splits, torch_python, blocks, steps, notes):
@@ -62,30 +64,38 @@ def throughput(splits, torch_python, blocks, steps, notes):
         notes.append("PyTorch skipped: pass --torch-python (a venv with torch==2.13.0).")
     spec = {"code": torch_code(preset.model), "lr": preset.train.learning_rate, "batch": BATCH,
             "steps": steps}
-    ours, theirs = [], []
+    ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
     core_block(model, optimizer, X, y, 3, rng)                              # warm up
     if torch_proc:
         torch_proc.stdin.write("steps " + json.dumps({**spec, "steps": 3}) + "\n")
         torch_proc.stdin.flush()
         torch_proc.stdout.readline()
     for _ in range(blocks):
-        ours.append(steps * BATCH / core_block(model, optimizer, X, y, steps, rng))
+        wall, cpu = core_block(model, optimizer, X, y, steps, rng)
+        ours.append(steps * BATCH / wall)
+        ours_cpu.append(steps * BATCH / cpu)
         if torch_proc:
             torch_proc.stdin.write("steps " + json.dumps(spec) + "\n")
             torch_proc.stdin.flush()
             answer = json.loads(torch_proc.stdout.readline())
             theirs.append(answer["images"] / answer["seconds"])
+            theirs_cpu.append(answer["images"] / answer["cpu_seconds"])
     if torch_proc:
         torch_proc.stdin.write("quit\n")
         torch_proc.stdin.flush()
         torch_proc.wait(timeout=60)
     out = {"layers": preset.model.layers, "torch_code": spec["code"], "blocks": blocks,
-           "steps_per_block": steps, "core_images_per_s": ours, "torch_images_per_s": theirs}
+           "steps_per_block": steps, "core_images_per_s": ours, "torch_images_per_s": theirs,
+           "core_images_per_cpu_s": ours_cpu, "torch_images_per_cpu_s": theirs_cpu}
     out["core_median"] = float(np.median(ours))
+    out["core_cpu_median"] = float(np.median(ours_cpu))
     out["epoch_seconds"] = len(X) / out["core_median"]
+    out["epoch_cpu_seconds"] = len(X) / out["core_cpu_median"]
     if theirs:
         out["torch_median"] = float(np.median(theirs))
         out["ratio"] = out["core_median"] / out["torch_median"]
+        out["torch_cpu_median"] = float(np.median(theirs_cpu))
+        out["cpu_ratio"] = out["core_cpu_median"] / out["torch_cpu_median"]
     return out
 
 
@@ -155,14 +165,19 @@ def render(r):
     t = r["throughput"]
     lines = [f"## Conv net ({t['layers']}), batch {BATCH}, one thread, Adam", "",
              f"Data: {r['data']}. Load average at the start: {r['load_average']:.1f} (2 cores, shared).", "",
-             "| contender | images/s, median (min-max) over blocks |", "|---|---|"]
+             "| contender | images/s of wall time, median (min-max) over blocks | images/s of CPU "
+             "time |", "|---|---|---|"]
     def cell(v):
         return f"{np.median(v):,.0f} ({min(v):,.0f}-{max(v):,.0f})"
-    lines.append(f"| core (NumPy, im2col) | {cell(t['core_images_per_s'])} |")
+    lines.append(f"| core (NumPy, im2col) | {cell(t['core_images_per_s'])} | "
+                 f"{cell(t['core_images_per_cpu_s'])} |")
     if t["torch_images_per_s"]:
-        lines.append(f"| PyTorch CPU (`{t['torch_code']}`) | {cell(t['torch_images_per_s'])} |")
-        lines.append(f"\nRatio core / PyTorch: **{t['ratio']:.2f}x**.")
-    lines.append(f"\nSeconds per epoch of 55,000 images at core's median: {t['epoch_seconds']:.0f} s.")
+        lines.append(f"| PyTorch CPU (`{t['torch_code']}`) | {cell(t['torch_images_per_s'])} | "
+                     f"{cell(t['torch_images_per_cpu_s'])} |")
+        lines.append(f"\nRatio core / PyTorch: **{t['ratio']:.2f}x** by wall time, "
+                     f"**{t['cpu_ratio']:.2f}x** by CPU time.")
+    lines.append(f"\nSeconds per epoch of 55,000 images at core's median: {t['epoch_seconds']:.0f} s "
+                 f"wall, {t['epoch_cpu_seconds']:.0f} s CPU.")
     m = r["memory"]
     if "peak_mib" in m:
         lines.append(f"\nPeak memory (VmHWM) of a full-MNIST conv run ({m['steps']} steps, fresh "

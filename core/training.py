@@ -129,10 +129,14 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Preset:
+    """A named starting point. ``per_dataset`` changes some settings for one dataset, e.g.
+    {"fashion-mnist": {"epochs": 14, "dropout": 0.25}}: each name is a ModelConfig or TrainConfig
+    field; ``get_preset(name, dataset)`` applies them, ``PRESETS[name]`` is the MNIST version."""
     name: str
     description: str
     model: ModelConfig
     train: TrainConfig = field(default_factory=TrainConfig)
+    per_dataset: dict = field(default_factory=dict)
 
 
 PRESETS = {
@@ -167,11 +171,13 @@ PRESETS = {
         "convnet",
         "A small convolutional network, the next step after the MLP: two 5x5 conv layers (16 and "
         "32 channels) each with 2x2 max pooling, a dense layer of 128, Adam with a cosine "
-        "schedule, 6 epochs. Past 99% on MNIST in about 3 minutes here.",
+        "schedule, 6 epochs (Fashion-MNIST: 14 epochs and dropout 0.25 on the dense layer, which "
+        "it needs to pass 90.5%). Past 99% on MNIST in about 3 minutes here.",
         ModelConfig(layers="conv 16x5, pool 2, conv 32x5, pool 2, dense 128", activation="relu",
                     output_activation="softmax", loss="cross_entropy", init="he"),
         TrainConfig(learning_rate=0.001, epochs=6, batch_size=128, optimizer="adam",
                     lr_schedule="cosine", scaling="unit", validation_size=VALIDATION_SHARE),
+        per_dataset={"fashion-mnist": {"epochs": 14, "dropout": 0.25}},
     ),
 }
 
@@ -180,7 +186,11 @@ def get_preset(name, dataset="mnist"):
     if name not in PRESETS:
         raise ConfigError(f"Unknown preset {name!r}: choose one of {', '.join(PRESETS)}.")
     preset = PRESETS[name]
-    return replace(preset, train=replace(preset.train, dataset=dataset))
+    changes = preset.per_dataset.get(dataset, {})
+    model_changes = {k: v for k, v in changes.items() if k in ModelConfig.__dataclass_fields__}
+    train_changes = {k: v for k, v in changes.items() if k not in model_changes}
+    return replace(preset, model=replace(preset.model, **model_changes),
+                   train=replace(preset.train, dataset=dataset, **train_changes))
 
 
 def _learning_rate(config, step, total_steps):

@@ -132,3 +132,28 @@ def test_float32_conv_net_agrees_with_float64():
     agree("loss", l32, l64, tol=1e-5)
     for name in g64:
         agree(name, g32[name], g64[name], tol=1e-3)
+
+
+def test_training_pools_before_the_relu_with_the_same_numbers_and_gradients():
+    """forward_train and backward walk the layers with each ReLU after the pool that follows it;
+    walked in the order the model shows (conv, ReLU, pool) they give the same logits and
+    gradients, ties in a block (zeros after the ReLU, equal maxima) included."""
+    config = ModelConfig(input_size=64, layers="conv 3x3 same, pool 2, conv 4x3, pool 2, dense 5",
+                         output_size=3, dtype="float64")
+    model = MLP(config, np.random.default_rng(10))
+    X = np.random.default_rng(11).random((6, 64))
+    X[:3, :32] = 0.5                                             # flat patches: tied blocks
+    y = np.array([0, 1, 2, 0, 1, 2])
+    assert [type(layer).__name__ for layer in model.sequence[1:4]] == ["Conv2D", "Activation", "MaxPool2D"]
+    _, _, grads = model.loss_and_grads(X, y)
+    A, caches = X, []
+    for layer in model.sequence:                                 # the shown order, by hand
+        A, cache = layer.forward_train(A)
+        caches.append(cache)
+    agree("logits", A, model.forward(X))
+    agree("logits of training", A, model.forward_train(X)[0])
+    _, _, dZ = model.loss_fn.loss_sum_and_delta(A, y, len(y))
+    for layer, cache in zip(model.sequence[::-1], caches[::-1]):
+        dZ, layer_grads = layer.backward(cache, dZ)
+        for name, grad in layer_grads.items():
+            agree(layer.key + name, grads[layer.key + name], grad)

@@ -92,3 +92,16 @@ def test_a_model_whose_outputs_overflow_is_refused_on_load(tmp_path):
     np.savez(tmp_path / "huge.npz", **arrays)
     with pytest.raises(ModelFileError, match="outputs on the bundled sample images are not finite"):
         load_model(tmp_path / "huge.npz")
+
+
+def test_the_convnet_preset_trains_longer_with_dropout_on_fashion_mnist():
+    """One preset name, a variant per dataset: the CLI (get_preset) and the Train form
+    (preset_settings) both read it."""
+    from app.inputs.form import preset_settings
+    mnist, fashion = get_preset("convnet", "mnist"), get_preset("convnet", "fashion-mnist")
+    assert (mnist.train.epochs, mnist.model.dropout) == (6, 0.0)
+    assert (fashion.train.epochs, fashion.model.dropout) == (14, 0.25)
+    assert fashion.model.layers == mnist.model.layers and fashion.train.dataset == "fashion-mnist"
+    form = preset_settings("convnet", 60_000, "fashion-mnist")
+    assert (form["epochs"], form["dropout"]) == (14, 0.25)
+    assert preset_settings("convnet", 60_000, "mnist")["epochs"] == 6

@@ -4,7 +4,7 @@ Every widget key starts with ``K`` ("train."), so tests can drive them and the s
 page switch and a reload (``FORM_KEYS``). Option lists come from core.options, never from a list
 kept here. The widgets themselves are drawn by app.views.train_form.
 
-    preset_settings(name, n_train) -> {setting: value}   a preset as the form's values
+    preset_settings(name, n_train, dataset=None) -> {setting: value}   a preset as the form's values
     form_defaults() -> {key: value}          the recommended preset (app.session, once a session)
     build_configs(dataset) -> (ModelConfig, TrainConfig)   raises ConfigError with a message
     plan_text(model_config, train_config, n_images) -> str   what the run will do, in words
@@ -23,7 +23,7 @@ from core import options
 from core.datasets import validation_count
 from core.errors import NNError
 from core.model import ModelConfig
-from core.training import PRESETS, TrainConfig, plan
+from core.training import PRESETS, TrainConfig, get_preset, plan
 
 K = "train."                       # prefix of this page's widget keys
 DEFAULT_PRESET = "recommended"
@@ -37,10 +37,11 @@ def training_images(dataset):
         return FULL_DATASET_IMAGES
 
 
-def preset_settings(name, n_train):
-    """The widget values (without the key prefix) that describe preset ``name``; its validation
-    share becomes a number of images out of ``n_train``."""
-    preset = PRESETS[name]
+def preset_settings(name, n_train, dataset=None):
+    """The widget values (without the key prefix) that describe preset ``name`` for ``dataset``
+    (default: the one selected; a preset may differ per dataset, core.training.get_preset); its
+    validation share becomes a number of images out of ``n_train``."""
+    preset = get_preset(name, dataset or st.session_state.get("dataset", "mnist"))
     m, t = preset.model, preset.train
     if t.batch_size is None:
         batch = "full"
