@@ -108,6 +108,32 @@ def wait_for_step_above(page, step, timeout=30_000):
     return handle.json_value()
 
 
+def wait_for_run_to_finish(page, stalled_after=60_000):
+    """Wait until the Train page says "Finished after ...", for as long as its progress line keeps
+    moving: fail only when the step shown stands still for ``stalled_after`` ms. (A busy machine
+    makes a run slower, not wrong: no fixed limit on the whole run.)"""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    step = -1
+    while True:
+        try:
+            handle = page.wait_for_function(
+                """n => {
+                    const text = document.body.innerText;
+                    if (text.includes('Finished after')) return 'finished';
+                    const m = text.match(/Step ([\\d,]+) of/);
+                    const shown = m ? parseInt(m[1].replace(/,/g, ''), 10) : -1;
+                    return shown > n ? shown : false;
+                }""", arg=step, timeout=stalled_after, polling=500)
+        except PlaywrightTimeout:
+            raise AssertionError(f"the run stood still at step {step} for "
+                                 f"{stalled_after / 1000:.0f} s without finishing") from None
+        shown = handle.json_value()
+        if shown == "finished":
+            return
+        step = shown
+
+
 def wait_for_images(page):
     """Wait until every image on the page has loaded (before a screenshot)."""
     page.wait_for_function("() => [...document.images].every(i => i.complete)")
