@@ -58,10 +58,15 @@ def app_url(tmp_path_factory):
         yield url
 
 
+EXPECT_TIMEOUT_MS = 30_000     # Playwright's expect() waits this long (its default, 5 s, is a
+                               # timing a busy 2-core machine does not always meet)
+
+
 @pytest.fixture(scope="session")
 def browser():
     _require_chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
@@ -142,12 +147,15 @@ def wait_for_images(page):
 def set_network(page, hidden, epochs):
     """Type the Train page's hidden layer sizes and epochs; wait until the plan shows them."""
     import re
-    box = page.get_by_role("textbox", name="Hidden layer sizes")
-    box.fill(hidden)
-    box.press("Enter")
-    box = page.get_by_role("spinbutton", name="Epochs")
-    box.fill(str(epochs))
-    box.press("Enter")
+
+    from playwright.sync_api import expect
+    for box, value in ((page.get_by_role("textbox", name="Hidden layer sizes"), hidden),
+                       (page.get_by_role("spinbutton", name="Epochs"), str(epochs))):
+        # while the page reruns it may show a control twice (the old one on its way out): wait
+        # for one, type into it, and press Enter where the typing is
+        expect(box).to_have_count(1)
+        box.fill(value)
+        page.keyboard.press("Enter")
     sizes = "-".join(["784", *re.findall(r"\d+", hidden), "10"])
     page.get_by_text(re.compile(rf"{sizes} network")).first.wait_for(timeout=120_000)
 
