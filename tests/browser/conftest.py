@@ -58,10 +58,15 @@ def app_url(tmp_path_factory):
         yield url
 
 
+EXPECT_TIMEOUT_MS = 30_000     # Playwright's expect() waits this long (its default, 5 s, is a
+                               # timing a busy 2-core machine does not always meet)
+
+
 @pytest.fixture(scope="session")
 def browser():
     _require_chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
@@ -108,6 +113,32 @@ def wait_for_step_above(page, step, timeout=30_000):
     return handle.json_value()
 
 
+def wait_for_run_to_finish(page, stalled_after=60_000):
+    """Wait until the Train page says "Finished after ...", for as long as its progress line keeps
+    moving: fail only when the step shown stands still for ``stalled_after`` ms. (A busy machine
+    makes a run slower, not wrong: no fixed limit on the whole run.)"""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    step = -1
+    while True:
+        try:
+            handle = page.wait_for_function(
+                """n => {
+                    const text = document.body.innerText;
+                    if (text.includes('Finished after')) return 'finished';
+                    const m = text.match(/Step ([\\d,]+) of/);
+                    const shown = m ? parseInt(m[1].replace(/,/g, ''), 10) : -1;
+                    return shown > n ? shown : false;
+                }""", arg=step, timeout=stalled_after, polling=500)
+        except PlaywrightTimeout:
+            raise AssertionError(f"the run stood still at step {step} for "
+                                 f"{stalled_after / 1000:.0f} s without finishing") from None
+        shown = handle.json_value()
+        if shown == "finished":
+            return
+        step = shown
+
+
 def wait_for_images(page):
     """Wait until every image on the page has loaded (before a screenshot)."""
     page.wait_for_function("() => [...document.images].every(i => i.complete)")
@@ -129,12 +160,15 @@ def set_network(page, hidden, epochs):
     """Type the Train page's hidden layer sizes and epochs; wait until the plan shows them."""
     import re
     open_settings(page, "The network", "Training")
-    box = page.get_by_role("textbox", name="Hidden layers")
-    box.fill(hidden)
-    box.press("Enter")
-    box = page.get_by_role("spinbutton", name="Epochs")
-    box.fill(str(epochs))
-    box.press("Enter")
+
+    from playwright.sync_api import expect
+    for box, value in ((page.get_by_role("textbox", name="Hidden layers"), hidden),
+                       (page.get_by_role("spinbutton", name="Epochs"), str(epochs))):
+        # while the page reruns it may show a control twice (the old one on its way out): wait
+        # for one, type into it, and press Enter where the typing is
+        expect(box).to_have_count(1)
+        box.fill(value)
+        page.keyboard.press("Enter")
     sizes = "-".join(["784", *re.findall(r"\d+", hidden), "10"])
     page.get_by_text(re.compile(rf"{sizes} network")).first.wait_for(timeout=120_000)
 

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from tests.browser.conftest import open_settings, set_network, wait_for_step_above
+from tests.browser.conftest import open_settings, set_network, wait_for_run_to_finish, wait_for_step_above
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]   # a ceiling, not a wait
 
 
 def test_a_reload_finds_the_run_going_on_and_it_finishes(app_url, page, screenshot):
@@ -31,6 +31,7 @@ def test_a_reload_finds_the_run_going_on_and_it_finishes(app_url, page, screensh
     expect(page.get_by_role("textbox", name="Hidden layers")).to_have_value("256")
     page.get_by_test_id("stVegaLiteChart").nth(1).wait_for()  # its curves
     screenshot("reload-1-run-goes-on")
+    wait_for_run_to_finish(page)              # however long a busy machine takes, while it moves
     done = page.get_by_test_id("stAlert").filter(has_text="Finished after")
-    expect(done).to_contain_text("Test accuracy", timeout=150_000)
+    expect(done).to_contain_text("Test accuracy", timeout=60_000)
     screenshot("reload-2-finished")
