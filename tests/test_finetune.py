@@ -123,7 +123,8 @@ def test_the_shipped_model_learns_a_benchmark_style(name):
     X_taught, y_taught = make_style_set(name, 10, seed=0)
     X_held, y_held = make_style_set(name, 10, seed=1)
     model = copy_model(saved.model)
-    for _ in teach(model, splits, X_taught, y_taught, TeachConfig()):
+    # the default method, shorter (a busy machine runs the default 800 steps for minutes)
+    for _ in teach(model, splits, X_taught, y_taught, TeachConfig(steps=300)):
         pass
     outcome = compare(saved.model, model, splits.X_test, splits.y_test, (X_taught, y_taught),
                       (X_held, y_held))
@@ -221,7 +222,8 @@ def test_cli_fine_tunes_a_model_on_the_drawings_and_eval_measures_them(tmp_path,
     lines = r.stdout.splitlines()
     assert lines[0].startswith(f"Started from {SHIPPED}: 784-256-128-10")
     assert f"Extra data: 30 drawings from {drawings_dir}" in r.stdout
-    assert "Training: fine-tuning, adam, lr 0.0003 (cosine), batches of 128 (30 of them drawings, " \
+    assert f"Training: fine-tuning, adam, lr {TeachConfig().learning_rate:g} (cosine), batches of 128 " \
+           "(30 of them drawings, " \
            "distorted), 60 steps" in r.stdout
     assert any(line.startswith(f"Accuracy on {drawings_dir}: ") for line in lines)
     assert next(line for line in lines if line.startswith("Test accuracy: ")).endswith("before)")
@@ -338,3 +340,11 @@ def test_the_hand_is_one_map_for_every_digit_even_a_turn_of_round_ones():
                              rng=np.random.default_rng(0))
     for k in range(10):
         assert np.allclose(hand.maps[k], turn, atol=0.12), (k, hand.maps[k])
+
+
+def test_teach_it_offers_the_default_steps_and_starts_there():
+    from app.session import KEYS
+    from app.views.my_drawings import STEP_CHOICES
+
+    assert TeachConfig().steps in STEP_CHOICES
+    assert KEYS["my_teach_steps"].default == TeachConfig().steps
