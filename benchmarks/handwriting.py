@@ -12,12 +12,12 @@ styles (backhand-wide, mnist-slant-narrow) were not used while the method was ch
 Per style and seed: 10 drawings of each class are taught, 70 others of each class are held out.
 The taught drawings go through core.finetune.teach with TeachConfig() (what the app's Teach it
 and ``python -m core train --start-from`` use); the figures are the shipped model's accuracy on
-the held-out drawings before and after, the drop of its test accuracy (10,000 MNIST test
-images) and the seconds of teaching, CPU time of the process and wall time (medians over seeds;
-the machine is shared: the CPU time is about what a quiet machine would take, and the target's
+the held-out drawings before and after, the drop of its test accuracy (10,000 MNIST test images)
+and the seconds of teaching, CPU time of the process and wall time (medians over seeds; the
+machine is shared: the CPU time is about what a quiet machine would take, and the target's
 measure; the load average is printed with them). Targets (issue 25): held-out after >= 95% on
-every style, test drop <= 0.5 points, <= 10 s. ``--write DIR`` also writes every style's drawings as IDX folders and
-prints the equivalent command lines for the first style.
+every style, test drop <= 0.5 points, <= 10 s. ``--write DIR`` also writes every style's
+drawings as IDX folders and prints the equivalent command lines for the first style.
 """
 import argparse
 import os

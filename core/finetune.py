@@ -23,10 +23,10 @@ style. Ten drawings of a 3 show the hand; thousands of 3s in that hand show what
 a 3. The other dataset images are learned with the original model's answers as their targets
 (``distill``: soft targets, dZ = (P - P_original) / N, through the layers' protocol), not their
 labels: they hold the model where it was on the dataset, which lets a run be four times longer
-at twice the learning rate (800 steps at 6e-4) without forgetting it. (python -m benchmarks.handwriting,
-issue 25: real digits turned 30 degrees 90.5% -> 94.5% held out, slanted narrow real digits
-88.0% -> 89.3%, the designed styles 97-100%, test drop 0.03-0.55 points; what was tried and
-dropped is in benchmarks/README.md.)
+at twice the learning rate (800 steps at 6e-4) without forgetting it. (python -m
+benchmarks.handwriting, issue 25: real digits turned 30 degrees 90.5% -> 94.5% held out, slanted
+narrow real digits 88.0% -> 89.3%, the designed styles 97-100%, test drop 0.03-0.55 points; what
+was tried and dropped is in benchmarks/README.md.)
 
 The drawings are split into taught and held-out ones (stratified by class) so that the
 before/after on the held-out drawings is honest: the run never sees them.
@@ -55,10 +55,11 @@ LIVE_VALIDATION = 1000          # validation images measured at each record (all
 
 @dataclass(frozen=True)
 class TeachConfig:
-    """A fine-tuning run. The defaults teach 100 drawings of a new style in about 7 s of CPU on
-    a busy 2-core machine (not measured quiet: 200 steps of round 1 took 1.2 s there) on the shipped MNIST model (784-256-128-10) and
-    cost it at most about 0.55 points of test accuracy (python -m benchmarks.handwriting). The
-    same for every visitor: nothing is set per style."""
+    """A fine-tuning run. The defaults teach 100 drawings of a new style in about 7 s of CPU on a
+    busy 2-core machine (not measured quiet: 200 steps of round 1 took 1.2 s there) on the
+    shipped MNIST model (784-256-128-10) and cost it at most about 0.55 points of test
+    accuracy (python -m benchmarks.handwriting). The same for every visitor: nothing is set
+    per style."""
     steps: int = 800                   # optimiser updates
     batch_size: int = 128              # images per update, dataset images and drawings together
     extra_share: float = 0.25          # share of each batch taken from the drawings (oversampled)
