@@ -30,6 +30,7 @@ from app.store.admission import renew_space
 from app.store.hosting import clean_when_due, policy
 from core.datasets import DATASETS
 from core.errors import NNError
+from core.finetune import TeachConfig
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ KEYS = {
     "my_rerun": Key(False, False, "a drawing was just labelled (Draw reruns the whole page)"),
     "my_curve": Key(None, False, "the Train page's cache of accuracies on the drawings"),
     "my_actually": Key(None, True, "the 'It's actually a ...' pills"),
-    "my_teach_steps": Key(200, True, "Teach it's steps"),
+    "my_teach_steps": Key(TeachConfig().steps, True, "Teach it's steps (core.finetune's default)"),
     "my_teach_hold_out": Key(True, True, "Teach it keeps some drawings aside"),
     "my_gallery_show": Key("all", True, "the gallery's filter"),
     "my_gallery_page": Key(1, True, "the gallery's page"),

@@ -1,5 +1,5 @@
 """The handwriting styles of tests/helpers/styles.py as teaching sets, including the styles that
-draw real digits: skeletons of MNIST test digits (benchmarks/fidelity/strokes.py, which needs
+draw real digits: skeletons of MNIST test digits (tests/helpers/strokes.py, which needs
 Pillow and scikit-image) redrawn by one hand.
 
     taught, held_out = style_sets("curly", taught_per_class=10, held_out_per_class=70, seed=0)
@@ -18,7 +18,7 @@ def mnist_glyphs(count, seed):
     a box 1 tall (y down), picked in a seeded random order."""
     key = (count, seed)
     if key not in _skeletons:
-        from benchmarks.fidelity.strokes import load_mnist_test, mnist_strokes
+        from tests.helpers.strokes import load_mnist_test, mnist_strokes
         images, labels = load_mnist_test()
         order = np.random.default_rng(seed).permutation(len(labels))
         glyphs = {k: [] for k in range(10)}

@@ -58,6 +58,19 @@ class SoftmaxCrossEntropy:
         dZ[rows, y] -= P.dtype.type(1.0 / denominator)
         return loss_sum, P, dZ
 
+    def soft_loss_sum_and_delta(self, Z, T, denominator):
+        """Cross-entropy against soft targets T (N, K), rows summing to 1 (a teacher's
+        probabilities mixed with one-hot labels): overwrites Z with P and returns
+        (sum of -sum_k T log P over the N rows, P, dZ) with dZ = (P - T) / denominator, the same
+        closed form as with labels (a one-hot T gives ``loss_sum_and_delta``'s numbers)."""
+        Z -= _row_max(Z)
+        sums = np.exp(Z) @ np.ones(Z.shape[1], Z.dtype)            # (N,)
+        log_p = Z - np.log(sums)[:, None]                          # (N, K), exact log-softmax
+        loss_sum = float(-(T * log_p).sum())
+        P = np.exp(log_p, out=Z)
+        dZ = (P - T) * P.dtype.type(1.0 / denominator)
+        return loss_sum, P, dZ
+
     def __repr__(self):
         return "SoftmaxCrossEntropy()"
 

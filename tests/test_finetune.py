@@ -103,7 +103,7 @@ def test_a_learning_rate_far_too_large_is_reported_and_the_weights_stay_finite(t
     ({"steps": 0}, "steps"), ({"batch_size": 1}, "Batch size"), ({"extra_share": 1.5}, "share"),
     ({"learning_rate": 0.0}, "Learning rate"), ({"optimizer": "lbfgs"}, "optimiser"),
     ({"seed": -1}, "Seed"), ({"styled_share": -0.1}, "redrawn in your hand"),
-    ({"pull_back": 1.0}, "pull back"),
+    ({"pull_back": 1.0}, "pull back"), ({"distill": 1.5}, "distill"),
 ])
 def test_impossible_settings_are_refused(settings, message):
     with pytest.raises(ConfigError, match=message):
@@ -123,7 +123,8 @@ def test_the_shipped_model_learns_a_benchmark_style(name):
     X_taught, y_taught = make_style_set(name, 10, seed=0)
     X_held, y_held = make_style_set(name, 10, seed=1)
     model = copy_model(saved.model)
-    for _ in teach(model, splits, X_taught, y_taught, TeachConfig()):
+    # the default method, shorter (a busy machine runs the default 800 steps for minutes)
+    for _ in teach(model, splits, X_taught, y_taught, TeachConfig(steps=300)):
         pass
     outcome = compare(saved.model, model, splits.X_test, splits.y_test, (X_taught, y_taught),
                       (X_held, y_held))
@@ -221,7 +222,8 @@ def test_cli_fine_tunes_a_model_on_the_drawings_and_eval_measures_them(tmp_path,
     lines = r.stdout.splitlines()
     assert lines[0].startswith(f"Started from {SHIPPED}: 784-256-128-10")
     assert f"Extra data: 30 drawings from {drawings_dir}" in r.stdout
-    assert "Training: fine-tuning, adam, lr 0.0003 (cosine), batches of 128 (30 of them drawings, " \
+    assert f"Training: fine-tuning, adam, lr {TeachConfig().learning_rate:g} (cosine), batches of 128 " \
+           "(30 of them drawings, " \
            "distorted), 60 steps" in r.stdout
     assert any(line.startswith(f"Accuracy on {drawings_dir}: ") for line in lines)
     assert next(line for line in lines if line.startswith("Test accuracy: ")).endswith("before)")
@@ -263,3 +265,86 @@ def test_cli_mistakes_print_one_clear_line_and_exit_2(args, message, tmp_path):
     assert r.returncode == 2, r.stdout + r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
     assert not (ROOT / "x.npz").exists()
+
+
+# -- distillation: soft targets through the layers ---------------------------------------------
+def test_soft_targets_give_the_label_loss_for_one_hot_and_a_central_difference_gradient():
+    from core.losses import SoftmaxCrossEntropy
+
+    rng = np.random.default_rng(3)
+    loss = SoftmaxCrossEntropy()
+    Z = rng.normal(size=(6, 10))
+    y = rng.integers(0, 10, 6)
+    one_hot = np.eye(10)[y]
+    hard = loss.loss_sum_and_delta(Z.copy(), y, 6)
+    soft = loss.soft_loss_sum_and_delta(Z.copy(), one_hot, 6)
+    assert soft[0] == pytest.approx(hard[0], rel=1e-12)
+    assert np.allclose(soft[2], hard[2], atol=1e-12)            # (P - Y) / N
+    T = rng.dirichlet(np.ones(10), 6)                             # rows summing to 1
+    _, _, dZ = loss.soft_loss_sum_and_delta(Z.copy(), T, 6)
+    numeric = np.zeros_like(Z)
+    for i in np.ndindex(Z.shape):
+        e = np.zeros_like(Z)
+        e[i] = 1e-6
+        numeric[i] = (loss.soft_loss_sum_and_delta(Z + e, T, 6)[0]
+                      - loss.soft_loss_sum_and_delta(Z - e, T, 6)[0]) / 6 / 2e-6
+    assert np.abs(dZ - numeric).max() / np.abs(numeric).max() < 1e-6
+
+
+def test_a_soft_update_with_one_hot_targets_is_the_label_update(trained):
+    from core.finetune import soft_update
+    from core.optimizers import make_optimizer
+
+    model, splits = trained
+    X, y = splits.X_train[:40], splits.y_train[:40]
+    one, two = copy_model(model), copy_model(model)
+    checked = dict(step=1, epoch=0.0)
+    from core.training import checked_update
+    checked_update(one, make_optimizer("sgd", 0.1), X, y, None, one.copy_params(), **checked)
+    soft_update(two, make_optimizer("sgd", 0.1), X, np.eye(10, dtype=np.float32)[y], None,
+                two.copy_params(), **checked)
+    for name in one.params:
+        assert np.allclose(one.params[name], two.params[name], atol=1e-6), name
+
+
+def test_distillation_keeps_the_dataset_better_than_labels_alone(trained):
+    """The same run with and without soft targets from the original model: the distilled one
+    moves the model's answers on the dataset less."""
+    model, splits = trained
+    prototypes = np.random.default_rng(7).random((10, 784)) < 0.15
+    X_taught, y_taught = style(5, 1, prototypes)
+    moved = {}
+    for distill in (0.0, 1.0):
+        taught = copy_model(model)
+        for _ in teach(taught, splits, X_taught, y_taught,
+                       TeachConfig(steps=60, learning_rate=0.003, distill=distill,
+                                   styled_share=0.0, augment=False, augment_dataset=False)):
+            pass
+        moved[distill] = np.abs(taught.predict_proba(splits.X_test)
+                                - model.predict_proba(splits.X_test)).mean()
+    assert moved[1.0] < moved[0.0], moved
+
+
+def test_the_hand_is_one_map_for_every_digit_even_a_turn_of_round_ones():
+    """A hand turned 30 degrees: measured from all the classes at once, every class gets the
+    turn (one at a time, a 0 or an 8 cannot tell a turn from a squeeze)."""
+    from core.datasets import read_sample
+    from core.handstyle import HandStyle
+
+    raw = read_sample("mnist")
+    X = raw.train_images.reshape(-1, 784)[:3000].astype(np.float32) / 255
+    y = raw.train_labels[:3000].astype(np.int64)
+    c, s = np.cos(np.deg2rad(30)), np.sin(np.deg2rad(30))
+    turn = np.array([[c, -s], [s, c]])
+    hand = HandStyle.measure(warped(X[:500], turn), y[:500], X[500:], y[500:],
+                             rng=np.random.default_rng(0))
+    for k in range(10):
+        assert np.allclose(hand.maps[k], turn, atol=0.12), (k, hand.maps[k])
+
+
+def test_teach_it_offers_the_default_steps_and_starts_there():
+    from app.session import KEYS
+    from app.views.my_drawings import STEP_CHOICES
+
+    assert TeachConfig().steps in STEP_CHOICES
+    assert KEYS["my_teach_steps"].default == TeachConfig().steps
