@@ -87,10 +87,9 @@ def network_layers(text):
     """The ModelConfig fields for the form's layers text: {"hidden_sizes": ...} for an MLP
     ("256, 128"; empty: no hidden layer), {"layers": ...} for a conv net ("conv 8x5, pool 2,
     dense 128"). Raises ConfigError naming the bad part."""
-    canonical = options.parse_layers(text)
-    if "conv" in canonical or "pool" in canonical or "flatten" in canonical:
-        return {"layers": canonical}
-    return {"hidden_sizes": options.parse_hidden_sizes(text)}
+    if not any(ch.isalpha() for ch in str(text)):       # "256, 128": the MLP form's own checks
+        return {"hidden_sizes": options.parse_hidden_sizes(text)}
+    return {"layers": options.parse_layers(text)}
 
 
 def build_configs(dataset):

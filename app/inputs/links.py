@@ -54,9 +54,8 @@ def _parse(name, text):
             raise ValueError(text)
         return text
     if name == "hidden":
-        canonical = options.parse_layers(text)
-        if "conv" in canonical or "pool" in canonical:
-            return canonical
+        if any(ch.isalpha() for ch in text):          # the layer text form: "conv 8x5, pool 2"
+            return options.parse_layers(text)
         return ", ".join(map(str, options.parse_hidden_sizes(text)))
     if name == "learning_rate":
         return nearest(LEARNING_RATES, _number(text))
