@@ -156,3 +156,77 @@ def test_keys_of_another_optimiser_or_a_partial_state_are_refused():
         Adam(0.01).load_state_dict({k: v for k, v in adam_state.items() if k != "v.layers.1.b"})
     with pytest.raises(ConfigError, match="whole number"):
         Adam(0.01).load_state_dict({**adam_state, "t": np.array(1.5)})
+
+
+# -- Adam takes torch.optim.Adam's steps -------------------------------------------------------------------
+def adam_by_the_formula(params, gradient_steps, lr=0.01, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0):
+    """torch.optim.Adam's update written out in float64: eps is added to sqrt(v_hat), after the bias
+    correction. L2 is ours: added to the gradient of weights (".W") only."""
+    p = {k: x.astype(np.float64) for k, x in params.items()}
+    m = {k: np.zeros_like(x) for k, x in p.items()}
+    v = {k: np.zeros_like(x) for k, x in p.items()}
+    for t, grads in enumerate(gradient_steps, start=1):
+        for k in p:
+            g = grads[k].astype(np.float64)
+            if k.endswith(".W"):
+                g = g + weight_decay * p[k]
+            m[k] = b1 * m[k] + (1 - b1) * g
+            v[k] = b2 * v[k] + (1 - b2) * g * g
+            m_hat = m[k] / (1 - b1 ** t)
+            v_hat = v[k] / (1 - b2 ** t)
+            p[k] = p[k] - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return p
+
+
+def gradients_tiny_to_large(params, seed):
+    """Gradients whose sizes span 1e-10 to 10, with random signs: eps (1e-8) matters for some."""
+    rng = np.random.default_rng(seed)
+    return {k: (rng.choice([-1.0, 1.0], p.shape) * 10.0 ** rng.uniform(-10, 1, p.shape)).astype(p.dtype)
+            for k, p in params.items()}
+
+
+def compare(name, mine, reference, rtol):
+    for k in reference:
+        worst = np.max(np.abs(mine[k] - reference[k]) / (np.abs(reference[k]) + 1e-300))
+        assert worst <= rtol, (f"{name} {k}: mine {mine[k].ravel()[:4]} vs the formula "
+                               f"{reference[k].ravel()[:4]}: relative difference {worst:.3g}")
+
+
+def test_one_adam_step_of_a_weight_with_a_tiny_gradient_is_torchs():
+    # What a user comparing with PyTorch sees: the first step of a weight with gradient 1.6e-7 is
+    # lr * g / (|g| + eps) = 0.94 lr. Adding eps to sqrt(v) before the bias correction gave 0.34 lr.
+    p = {"layers.0.W": np.array([0.0, 0.0, 0.0])}
+    g = {"layers.0.W": np.array([1.6e-7, -1e-8, 5.0])}
+    Adam(0.01).step(p, g)
+    expected = -0.01 * g["layers.0.W"] / (np.abs(g["layers.0.W"]) + 1e-8)
+    np.testing.assert_allclose(p["layers.0.W"], expected, rtol=1e-12)
+    assert p["layers.0.W"][0] == pytest.approx(-0.01 * 16 / 17)
+
+
+@pytest.mark.parametrize("steps", [1, 5])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_adam_in_float64_is_the_formula(steps, weight_decay):
+    model = MLP(ModelConfig(input_size=12, hidden_sizes=(7, 5), output_size=4, dtype="float64"),
+                np.random.default_rng(21))
+    start = model.copy_params()
+    gradient_steps = [gradients_tiny_to_large(start, seed) for seed in range(steps)]
+    adam = Adam(0.01, weight_decay=weight_decay)
+    for grads in gradient_steps:
+        adam.step(model.params, grads)
+    reference = adam_by_the_formula(start, gradient_steps, weight_decay=weight_decay)
+    compare(f"Adam, {steps} steps, L2 {weight_decay}", model.params, reference, rtol=1e-12)
+
+
+def test_adam_in_float32_is_the_formula_to_float32_rounding():
+    model = MLP(CONFIG, np.random.default_rng(22))                    # float32, the default
+    start = model.copy_params()
+    gradient_steps = [gradients_tiny_to_large(start, seed) for seed in range(5)]
+    adam = Adam(0.001)
+    for grads in gradient_steps:
+        adam.step(model.params, grads)
+    reference = adam_by_the_formula(start, gradient_steps, lr=0.001)
+    mine = {k: x.astype(np.float64) for k, x in model.params.items()}
+    for k in reference:         # each step moves a weight by at most about lr: compare the moves,
+        moved, expected = mine[k] - start[k], reference[k] - start[k]     # to a few float32 ulps
+        ulp = np.spacing(np.abs(start[k]).max().astype(np.float32))
+        np.testing.assert_allclose(moved, expected, rtol=1e-4, atol=8 * ulp, err_msg=f"Adam {k}")
