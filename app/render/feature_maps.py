@@ -15,6 +15,7 @@ import io
 import numpy as np
 
 from app.render.images import border, diverging_rgb, scale_up
+from app.render.network_charts import only, pixel_axes
 from app.render.palette import COLORS
 
 COLUMNS = 8                   # maps per row of a band: 8 x 40 px fits a phone's 390 px
@@ -105,15 +106,10 @@ def feature_maps_chart(stages, dense, probs, names, selected=None):
                      "value": float(p), "guess": k == guess,
                      "text": f"{str(names[k])[:7]}", "pct": f"{p:.0%}"})
     height = y + 48
-    x = {"field": "x", "type": "quantitative", "axis": None,
-         "scale": {"domain": [0, WIDTH], "range": [0, WIDTH], "nice": False, "zero": False}}
-    yy = {"field": "y", "type": "quantitative", "axis": None,
-          "scale": {"domain": [0, height], "range": [0, height], "nice": False, "zero": False}}
+    x, yy = pixel_axes(WIDTH, height)
     tooltip = [{"field": "name", "type": "nominal", "title": "what"},
                {"field": "value", "type": "quantitative", "title": "largest value", "format": ".3f"}]
 
-    def only(kind):
-        return [{"filter": f"datum.kind === '{kind}'"}]
     spec = {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "width": WIDTH, "height": height, "autosize": {"type": "none"},

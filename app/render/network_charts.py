@@ -13,6 +13,19 @@ from app.render.curves import PERCENT
 from app.render.palette import COLORS, SIGNS
 
 
+def only(*kinds):
+    """A Vega-Lite transform keeping the rows of these kinds."""
+    return [{"filter": " || ".join(f"datum.kind === '{k}'" for k in kinds)}]
+
+
+def pixel_axes(width, height):
+    """x and y encodings in chart pixels (no axes, no padding): a drawing, not a plot."""
+    def axis(field, size):
+        return {"field": field, "type": "quantitative", "axis": None,
+                "scale": {"domain": [0, size], "range": [0, size], "nice": False, "zero": False}}
+    return axis("x", width), axis("y", height)
+
+
 def network_spec(rows, width, height, selection="unit"):
     """The network lighting up: the input as a small heat map on the left, each hidden layer as
     a column of circles coloured by activation (red > 0, blue < 0, white 0; each layer on its own
@@ -23,14 +36,7 @@ def network_spec(rows, width, height, selection="unit"):
     heat map stays square); colours are computed there (``fill``), so one spec serves every
     architecture. ``selection``: the name of a point selection on the circles (by unit key), for
     st.vega_lite_chart(on_select=...)."""
-    def only(*kinds):
-        test = " || ".join(f"datum.kind === '{k}'" for k in kinds)
-        return [{"filter": test}]
-
-    x = {"field": "x", "type": "quantitative", "axis": None,
-         "scale": {"domain": [0, width], "range": [0, width], "nice": False, "zero": False}}
-    y = {"field": "y", "type": "quantitative", "axis": None,
-         "scale": {"domain": [0, height], "range": [0, height], "nice": False, "zero": False}}
+    x, y = pixel_axes(width, height)
     tooltip = [{"field": "name", "type": "nominal", "title": "what"},
                {"field": "value", "type": "quantitative", "title": "value", "format": ".3f"}]
     units = {
