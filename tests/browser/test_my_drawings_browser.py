@@ -79,7 +79,7 @@ def test_draw_label_and_see_it_in_the_gallery_then_teach(app_url, page, screensh
     teach = page.get_by_role("button", name="Teach it")
     assert teach.is_enabled()
     teach.click()
-    page.get_by_text("200 steps in").wait_for(timeout=90_000)
+    page.get_by_text(re.compile(r"\d+ steps in [\d.]+ s")).wait_for(timeout=240_000)
     page.get_by_test_id("stMetricLabel").filter(has_text="drawings it never saw").wait_for()
     page.get_by_test_id("stMetricLabel").filter(has_text="test images").wait_for()
     assert page.get_by_role("button", name="Undo: back to the model before").is_visible()
