@@ -11,7 +11,9 @@ For each seed S:
   steps of lr 0.1.
 Both report accuracy on the official 10,000 test images. The two do not start from the same
 weights (each draws its own, as each program does), so seed by seed they differ by a point or so;
-the claim is about the mean over seeds. Results go to benchmarks/results/original_seeds.{json,md},
+the claim is about the mean over seeds. ``--runs same_start`` adds a third run per seed: the
+original arithmetic from the very weights our CLI starts from, so that a seed's two runs differ
+only in the data (ours holds 5,000 images out for validation) and the number type (float32). Results go to benchmarks/results/original_seeds.{json,md},
 rewritten after every run so a partial run still leaves its figures.
 """
 import argparse
@@ -46,8 +48,10 @@ def run_ours(seed):
     return {"test": test, "validation": val, "seconds": time.perf_counter() - t0}
 
 
-def one_original(seed, iterations=1000, learning_rate=0.1):
-    """Test accuracy (%) of the original arithmetic from seed ``seed`` (runs in this process)."""
+def one_original(seed, iterations=1000, learning_rate=0.1, same_start=False):
+    """Test accuracy (%) of the original arithmetic from seed ``seed`` (runs in this process);
+    ``same_start``: from the very weights our CLI starts from with ``--seed seed`` (float32 draws,
+    the same U[-0.5, 0.5)), so that a seed's two runs differ only in data and number type."""
     from threadpoolctl import threadpool_limits
 
     from core.datasets import load_dataset
@@ -58,7 +62,14 @@ def one_original(seed, iterations=1000, learning_rate=0.1):
         raise RuntimeError(f"the original arithmetic needs full MNIST; got {raw.describe()}")
     X = orig.as_original_layout(raw.train_images)                  # (784, 60000) float64
     y = raw.train_labels.astype(np.int64)
-    params = orig.init_params(np.random.default_rng(seed))
+    if same_start:      # ours for this seed (new_run: MLP(config, default_rng(seed))), transposed
+        from core.model import MLP
+        from core.training import get_preset
+        p = MLP(get_preset("original").model, np.random.default_rng(seed)).params
+        params = (p["layers.0.W"].T.astype(np.float64), p["layers.0.b"].astype(np.float64)[:, None],
+                  p["layers.1.W"].T.astype(np.float64), p["layers.1.b"].astype(np.float64)[:, None])
+    else:
+        params = orig.init_params(np.random.default_rng(seed))
     with threadpool_limits(1):                                      # as core trains: 1 BLAS thread
         for _ in range(iterations):
             params, _ = orig.iteration(params, X, y, learning_rate)
@@ -66,11 +77,19 @@ def one_original(seed, iterations=1000, learning_rate=0.1):
     return 100 * orig.accuracy(params, X_test, raw.test_labels.astype(np.int64))
 
 
-def run_original(seed):
+def run_original(seed, same_start=False):
     cmd = [sys.executable, "-m", "benchmarks.original_seeds", "--one-original", str(seed)]
+    cmd += ["--same-start"] if same_start else []
     t0 = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return {"test": float(out.split()[-1]), "seconds": time.perf_counter() - t0}
+
+
+RUNS = {        # name: (what the tables call it, how to run one seed)
+    "ours": ("ours", run_ours),
+    "original": ("original arithmetic", run_original),
+    "same_start": ("original arithmetic from our start", lambda seed: run_original(seed, True)),
+}
 
 
 def summary(values):
@@ -79,60 +98,83 @@ def summary(values):
             "max": float(values.max()), "n": int(values.size)}
 
 
+def read_results():
+    """{run name: {seed: result}} from an earlier run's JSON, so runs can be added later."""
+    path = RESULTS / "original_seeds.json"
+    if not path.exists():
+        return {name: {} for name in RUNS}
+    doc = json.loads(path.read_text())
+    return {name: {int(k): v for k, v in doc.get(name, {}).items()} for name in RUNS}
+
+
 def write(results, seeds):
     RESULTS.mkdir(exist_ok=True)
-    ours = [results["ours"][s]["test"] for s in seeds if s in results["ours"]]
-    orig = [results["original"][s]["test"] for s in seeds if s in results["original"]]
+    tests = {name: [results[name][s]["test"] for s in seeds if s in results[name]] for name in RUNS}
     doc = {"seeds": seeds, "ours_command": OURS_COMMAND, "original_command": ORIGINAL_COMMAND,
-           "data_dir": os.environ.get("NN_DATA_DIR"),
-           "ours": {str(k): v for k, v in sorted(results["ours"].items())},
-           "original": {str(k): v for k, v in sorted(results["original"].items())},
-           "ours_summary": summary(ours) if ours else None,
-           "original_summary": summary(orig) if orig else None}
+           "same_start_command": ORIGINAL_COMMAND + " --same-start",
+           "data_dir": os.environ.get("NN_DATA_DIR")}
+    for name in RUNS:
+        doc[name] = {str(k): v for k, v in sorted(results[name].items())}
+        doc[f"{name}_summary"] = summary(tests[name]) if tests[name] else None
     (RESULTS / "original_seeds.json").write_text(json.dumps(doc, indent=1) + "\n")
-    lines = ["| seed | ours: test | ours: validation | original arithmetic: test |",
-             "|---|---|---|---|"]
+    lines = [f"| seed | ours: test | ours: validation | {RUNS['original'][0]}: test | "
+             f"{RUNS['same_start'][0]}: test |", "|---|---|---|---|---|"]
     for s in seeds:
-        o, g = results["ours"].get(s), results["original"].get(s)
+        o, g, same = (results[name].get(s) for name in RUNS)
         cells = [f"{o['test']:.2f}%" if o else "-", f"{o['validation']:.2f}%" if o else "-",
-                 f"{g['test']:.2f}%" if g else "-"]
+                 f"{g['test']:.2f}%" if g else "-", f"{same['test']:.2f}%" if same else "-"]
         lines.append(f"| {s} | {' | '.join(cells)} |")
-    for name, values in (("ours", ours), ("original arithmetic", orig)):
-        if values:
-            s = summary(values)
-            lines.append(f"\n{name}: mean {s['mean']:.2f}% (range {s['min']:.2f}-{s['max']:.2f}%) "
-                         f"over {s['n']} seeds")
-    if ours and orig:
-        lines.append(f"\nours - original: {np.mean(ours) - np.mean(orig):+.2f} points")
+    for name, (label, _) in RUNS.items():
+        if tests[name]:
+            m = summary(tests[name])
+            lines.append(f"\n{label}: mean {m['mean']:.2f}% (range {m['min']:.2f}-{m['max']:.2f}%) "
+                         f"over {m['n']} seeds")
+    for other in ("original", "same_start"):
+        paired = [s for s in seeds if s in results["ours"] and s in results[other]]
+        if paired:
+            diff = [results["ours"][s]["test"] - results[other][s]["test"] for s in paired]
+            lines.append(f"\nours - {RUNS[other][0]}, seed by seed: mean {np.mean(diff):+.2f} points "
+                         f"(sd {np.std(diff, ddof=1) if len(diff) > 1 else 0:.2f}) over {len(diff)} seeds")
     (RESULTS / "original_seeds.md").write_text("\n".join(lines) + "\n")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5")
+    parser.add_argument("--runs", default="ours,original",
+                        help=f"which runs, of {', '.join(RUNS)} (default: ours,original); results "
+                             "of other runs already in the JSON are kept")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (default 2)")
     parser.add_argument("--one-original", type=int, metavar="SEED",
                         help="run the original arithmetic for one seed and print its test accuracy")
+    parser.add_argument("--same-start", action="store_true",
+                        help="with --one-original: start from our CLI's weights for that seed")
     args = parser.parse_args(argv)
     if args.one_original is not None:
-        print(f"{one_original(args.one_original):.2f}")
+        print(f"{one_original(args.one_original, same_start=args.same_start):.2f}")
         return
     if "-" in args.seeds:
         lo, hi = map(int, args.seeds.split("-"))
         seeds = list(range(lo, hi + 1))
     else:
         seeds = [int(s) for s in args.seeds.split(",")]
-    results = {"ours": {}, "original": {}}
-    jobs = [(who, s) for s in seeds for who in ("ours", "original")]
+    runs = args.runs.split(",")
+    unknown = set(runs) - set(RUNS)
+    if unknown:
+        parser.error(f"unknown runs {sorted(unknown)}: choose from {', '.join(RUNS)}")
+    results = read_results()
+    for name in runs:
+        results[name] = {}
+    jobs = [(name, s) for s in seeds for name in runs]
     lock = threading.Lock()
 
     def run(job):
-        who, seed = job
-        result = (run_ours if who == "ours" else run_original)(seed)
+        name, seed = job
+        result = RUNS[name][1](seed)
         with lock:
-            results[who][seed] = result
+            results[name][seed] = result
             write(results, seeds)
-        print(f"{who} seed {seed}: {result}", flush=True)
+        print(f"{name} seed {seed}: {result}", flush=True)
 
     with ThreadPoolExecutor(args.jobs) as pool:
         list(pool.map(run, jobs))
