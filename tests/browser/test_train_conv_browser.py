@@ -76,7 +76,10 @@ def start_the_convnet_link(browser, app_url, width, height):
     sidebar.get_by_text(re.compile("A small convolutional network")).wait_for()   # the preset's
     open_settings(page, "The network")
     box = sidebar.get_by_role("textbox", name="Hidden layers")
-    assert box.input_value() == "conv 16x5, pool 2, conv 32x5, pool 2, dense 128"
+    # the link's settings arrive with a rerun: wait for them (one box, holding the preset's layers)
+    from playwright.sync_api import expect
+    expect(box).to_have_count(1, timeout=WAIT)
+    expect(box).to_have_value("conv 16x5, pool 2, conv 32x5, pool 2, dense 128", timeout=WAIT)
     sidebar.get_by_text(re.compile(r"conv 16x5: 16 maps 24x24 → pool 2: 16 maps 12x12")).wait_for()
     sidebar.get_by_text(re.compile(r"Plan: a conv net")).wait_for()
     if phone:
