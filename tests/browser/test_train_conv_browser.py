@@ -124,7 +124,14 @@ def test_a_convnet_link_trains_with_its_filters_and_feature_maps_on_one_screen(a
             pass              # the assertion below says what is out of the screen
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "conv-train-1400x900.png"))
-        measures = page.evaluate(VIEWS_JS)
+        # measured at a moment every view is drawn (a picture being replaced by the next refresh
+        # is not loaded for a moment): the measures the page returns as it finds them so
+        try:
+            measures = page.wait_for_function(
+                f"() => {{ const m = ({VIEWS_JS})(); return {list(VIEWS)!r}.every(n => n in "
+                f"m.views) ? m : null; }}", timeout=60_000, polling=100).json_value()
+        except PlaywrightTimeout:
+            measures = page.evaluate(VIEWS_JS)
         views = measures["views"]
         assert set(VIEWS) <= set(views), f"missing: {set(VIEWS) - set(views)}"
         outside = {name: [round(v) for v in box] for name, box in views.items()
