@@ -54,6 +54,16 @@ ON_CANVAS_JS = """([x, y]) => {
     return !!e && e.tagName === 'CANVAS' && e.classList.contains('upper-canvas');
 }"""
 
+# What lies at the page point [x, y] (to say what covers the canvas when a stroke cannot start).
+WHAT_IS_AT_JS = """([x, y]) => {
+    const e = document.elementFromPoint(x, y);
+    if (!e) return 'nothing (outside the window)';
+    const box = e.getBoundingClientRect();
+    const id = e.closest('[data-testid]');
+    return `${e.tagName.toLowerCase()}.${[...e.classList].join('.')} in ${id ? id.dataset.testid : '-'}`
+        + ` at (${box.x|0}, ${box.y|0}) ${box.width|0}x${box.height|0}; window scrolled ${window.scrollY|0}`;
+}"""
+
 # One stroke per digit in canvas pixels (280 x 280): shapes the shipped MNIST model reads right.
 STROKES = {
     "1": [(140, 40 + 10 * i) for i in range(21)],

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.helpers.browser import ON_CANVAS_JS, PREDICTION_JS, wait_until_drawable
+from tests.helpers.browser import ON_CANVAS_JS, PREDICTION_JS, WHAT_IS_AT_JS, wait_until_drawable
 from tests.helpers.strokes import MNIST_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -311,22 +311,38 @@ class DrawPage:
         the fraction, as a real mouse never has one), so the mouse goes to whole page pixels and
         the canvas receives ``page - canvas corner``: those points are what the offline side draws.
         Every stroke must start on the canvas itself: a press on anything lying over it (the
-        canvas toolbar did, over the top strip, until the page moved it) never reaches the canvas,
-        so that is reported as this digit's error rather than drawn.
+        canvas toolbar did, over the top strip, until the page moved it; the component's empty
+        shadow host does for a moment while it is redrawn) never reaches the canvas, so the replay
+        waits for the canvas there and reports this digit's error if it never comes.
         """
-        box = self.canvas.bounding_box()
-        corner = np.array([box["x"], box["y"]])
-        page_paths = []
-        for stroke in strokes:
-            page = np.round(densify(np.asarray(stroke)) + corner)
-            keep = np.r_[True, np.any(page[1:] != page[:-1], axis=1)]   # no repeated points
-            page_paths.append(page[keep])
-        starts = self.page.evaluate(ALL_ON_CANVAS_JS, [p[0].tolist() for p in page_paths])
-        covered = [(p[0] - corner).tolist() for p, ok in zip(page_paths, starts) if not ok]
-        if covered:
-            raise RuntimeError(f"strokes start at canvas points {covered}, where something lies "
-                               "over the canvas")
-        return page_paths, [p - corner for p in page_paths]
+        end, scrolled, what = time.monotonic() + self.timeout, False, None
+        while True:
+            box = self.canvas.bounding_box()
+            if box is not None:
+                corner = np.array([box["x"], box["y"]])
+                page_paths = []
+                for stroke in strokes:
+                    page = np.round(densify(np.asarray(stroke)) + corner)
+                    keep = np.r_[True, np.any(page[1:] != page[:-1], axis=1)]   # no repeated points
+                    page_paths.append(page[keep])
+                starts = self.page.evaluate(ALL_ON_CANVAS_JS, [p[0].tolist() for p in page_paths])
+                covered = [p[0] for p, ok in zip(page_paths, starts) if not ok]
+                if not covered:
+                    if what is not None:       # the page was still being redrawn: wait for it
+                        wait_until_drawable(self.page, self.canvas, self.timeout)
+                    return page_paths, [p - corner for p in page_paths]
+                what = self.page.evaluate(WHAT_IS_AT_JS, covered[0].tolist())
+                if not scrolled:
+                    # a canvas scrolled under the page's header is scrolled back into view, as a
+                    # visitor would; the component briefly empty while it is redrawn is waited for
+                    print(f"a stroke would start on {what}: waiting for the canvas")
+                    self.canvas.evaluate("c => c.scrollIntoView({block: 'center'})")
+                    scrolled = True
+            if time.monotonic() > end:
+                raise RuntimeError(f"strokes start at canvas points "
+                                   f"{[(p - corner).tolist() for p in covered]}, where something "
+                                   f"lies over the canvas: {what}")
+            time.sleep(0.1)
 
     def draw(self, page_paths):
         """Draw strokes given in page positions; return (Update for the finished drawing, moves)."""
