@@ -9,7 +9,7 @@ import streamlit as st
 from app import visitor
 from app.data import dataset_title
 from app.runs import adopt
-from app.session import cookie_seconds, current_model, init_state
+from app.session import cookie_seconds, current_model, init_state, publish_kept
 from core.datasets import DATASETS
 from core.records import known
 
@@ -93,3 +93,4 @@ if st.session_state["visitor_cookie"]:       # until the browser sends the visit
     if st.session_state["visitor_cookie"] == "renew":      # hosted mode: once per session
         st.session_state["visitor_cookie"] = False
 page.run()
+publish_kept()          # the settings this run ended with, for a reload (app.visitor)

@@ -172,6 +172,13 @@ def init_state():
     if any(key not in ss for key in FORM_KEYS):    # a new session, or a reload that lost some
         for key, value in form_defaults().items():
             ss.setdefault(key, value)
+    publish_kept()
+
+
+def publish_kept():
+    """Hand this session's settings to the visitor's next session (a reload); called at the
+    start of every run and by the frame at its end (app.visitor.publish)."""
+    visitor.publish(st.session_state["visitor"], st.session_state, kept_keys())
 
 
 def cookie_seconds():

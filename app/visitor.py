@@ -318,21 +318,57 @@ def bind(session_state, kept_keys, cookie_token=None):
         _visitors.move_to_end(token)
         if state is not None:
             visitor["sessions"] = [*visitor["sessions"], (session_id, state)][-MAX_SESSIONS:]
+        published = dict(visitor.get("kept") or {})
     if state is not None:
         _start_sweeper()
-    if earlier:
-        _restore(session_state, earlier[-1], kept_keys)
-    return token, not known or cookies.get(COOKIE) != token
-
-
-def _restore(session_state, earlier, kept_keys):
-    try:       # user keys and keyed widgets' values, read without the other session's runner
-        values = earlier.filtered_state if hasattr(earlier, "filtered_state") else dict(earlier)
-    except Exception:              # the earlier session cannot give its state back: start fresh
-        return
+    # the settings the earlier session published, and its objects (its runs and models) as
+    # they are now
+    live = _values_of(earlier[-1]) if earlier else {}
+    values = {**live, **published,
+              **{key: value for key, value in live.items() if not _plain(value)}}
     for key in kept_keys:
         if key in values:
             session_state[key] = values[key]
+    return token, not known or cookies.get(COOKIE) != token
+
+
+def publish(token, session_state, kept_keys):
+    """Keep a copy of the settings among ``kept_keys`` (plain values: numbers, text, choices)
+    of this session for the visitor's next one.
+
+    Called by the session's own thread at the start and the end of each of its runs, when its
+    state is whole. A reload then takes the settings from this copy, not from the other
+    session's live state, which its own thread may be changing or tearing down at that moment
+    (a reload once found the form's widgets empty). Objects (runs, models, drawings) are not
+    copied: the sweeper lets go of them in the sessions themselves, and a copy would keep them.
+    A key missing from this run (a widget of another page) keeps the value published before."""
+    values = {}
+    for key in kept_keys:
+        try:
+            value = session_state[key] if key in session_state else None
+            if key in session_state and _plain(value):
+                values[key] = list(value) if isinstance(value, list) else value
+        except Exception:          # a widget key Streamlit will not read outside its run
+            continue
+    with _lock:
+        visitor = _visitors.get(token)
+        if visitor is not None:
+            visitor["kept"] = {**(visitor.get("kept") or {}), **values}
+
+
+def _plain(value):
+    """Whether ``value`` is a setting (None, a number, text, or a tuple / list / frozenset of
+    them) rather than an object of the session."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    return isinstance(value, (tuple, list, frozenset)) and all(_plain(v) for v in value)
+
+
+def _values_of(earlier):
+    try:       # user keys and keyed widgets' values, read without the other session's runner
+        return dict(earlier.filtered_state if hasattr(earlier, "filtered_state") else earlier)
+    except Exception:              # the earlier session cannot give its state back: start fresh
+        return {}
 
 
 def renewed_from(token):

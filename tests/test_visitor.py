@@ -60,6 +60,21 @@ def test_a_reload_finds_the_run_its_curves_settings_and_model(monkeypatch, app_e
     assert not again.exception
 
 
+def test_a_reload_takes_the_settings_the_earlier_session_published(monkeypatch, app_env):
+    """The earlier session's thread may be tearing its state down (its widgets' values gone)
+    just as the reload reads it: the settings come from the copy it published at its last run."""
+    at = open_app(monkeypatch, {})
+    token = at.session_state["visitor"]
+    at.switch_page("pages/train.py").run()
+    at.text_input(key="train.hidden").set_value("24, 12").run()
+    for key in FORM_KEYS:                      # the earlier session, caught mid-teardown
+        del at.session_state[key]
+    again = open_app(monkeypatch, {visitor.COOKIE: token})
+    again.switch_page("pages/train.py").run()
+    assert again.text_input(key="train.hidden").value == "24, 12"
+    assert not again.exception
+
+
 def test_another_browser_or_a_forged_cookie_starts_afresh(monkeypatch, app_env):
     first = open_app(monkeypatch, {})
     first.session_state["drawing_dataset"] = "mnist"
