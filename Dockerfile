@@ -29,8 +29,8 @@ COPY app/ app/
 COPY pages/ pages/
 # core/ includes core/data/: the bundled samples of MNIST and Fashion-MNIST the offline app uses.
 COPY core/ core/
-COPY model/mnist/pretrained.npz model/mnist/
-COPY model/fashion-mnist/pretrained.npz model/fashion-mnist/
+COPY model/mnist/pretrained.npz model/mnist/convnet.npz model/mnist/
+COPY model/fashion-mnist/pretrained.npz model/fashion-mnist/convnet.npz model/fashion-mnist/
 
 # The model store, for the user "app": the visitors' saved models only. In hosted mode the app
 # reads the shipped models above from /app/model, read-only, never from the store: replicas
