@@ -55,11 +55,10 @@ LIVE_VALIDATION = 1000          # validation images measured at each record (all
 
 @dataclass(frozen=True)
 class TeachConfig:
-    """A fine-tuning run. The defaults teach 100 drawings of a new style in about 7 s of CPU on a
-    busy 2-core machine (not measured quiet: 200 steps of round 1 took 1.2 s there) on the
-    shipped MNIST model (784-256-128-10) and cost it at most about 0.55 points of test
-    accuracy (python -m benchmarks.handwriting). The same for every visitor: nothing is set
-    per style."""
+    """A fine-tuning run. The defaults teach 100 drawings of a new style in 5-7 s of CPU on this
+    2-core machine on the shipped MNIST model (784-256-128-10) and cost it at most about 0.6
+    points of test accuracy (python -m benchmarks.handwriting). The same for every visitor:
+    nothing is set per style."""
     steps: int = 800                   # optimiser updates
     batch_size: int = 128              # images per update, dataset images and drawings together
     extra_share: float = 0.25          # share of each batch taken from the drawings (oversampled)
