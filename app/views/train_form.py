@@ -241,11 +241,16 @@ def _all_settings():
     st.session_state["train_show"] = None
 
 
+def has_lesson_card():
+    """Whether ``lesson_card()`` shows anything."""
+    return st.session_state["train_lesson"] is not None or st.session_state["train_show"] is not None
+
+
 def lesson_card():
     """The lesson opened by a link (what to do, a question, what to look for), and which
     controls it keeps on screen."""
     name, show = st.session_state["train_lesson"], st.session_state["train_show"]
-    if name is None and show is None:
+    if not has_lesson_card():
         return
     # one compact box: the run below must stay on the screen
     with st.container(border=True, gap="small"):
