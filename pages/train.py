@@ -54,7 +54,14 @@ inside = bar.toggle("Inside views", value=True, key=K + "inside",
 notice = st.session_state["train_notice"]
 if notice is not None:
     getattr(st, notice[0])(notice[1])
-train_form.lesson_card()
-train_run.verdict(snap)
+if train_form.has_lesson_card() and train_run.has_short_verdict(snap):
+    lesson_at, verdict_at = st.columns([1.5, 1], gap="small")  # side by side: the run stays in view
+    with lesson_at:
+        train_form.lesson_card()
+    with verdict_at:
+        train_run.verdict(snap)
+else:
+    train_form.lesson_card()
+    train_run.verdict(snap)
 train_live.live_view(busy, overlay, log_scale, inside)
 model_files.panel(dataset, expanded=snap is not None and snap.finished)

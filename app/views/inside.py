@@ -46,13 +46,21 @@ from core.model import MLP
 
 INSIDE_SECONDS = 2.0      # how often the inside views take the running network's new weights
 # Sizes on the dashboard (app.views.train_live): one row of curves and map, one of pictures and health
-CHART_HEIGHT = 235        # the curves and the hidden-space map, whole charts
-HEALTH_HEIGHT = 215       # the layer-health chart, under its choice of figure
+CHART_HEIGHT = 215        # the curves and the hidden-space map, whole charts
+CHART_HEIGHT_ENDED = 195  # the same once the run has ended: the verdict above takes the room
+HEALTH_HEIGHT = 200       # the layer-health chart, under its choice of figure
 CONV_HEALTH_HEIGHT = 185  # a conv net's, in a narrower column: its caption takes two lines
 UNITS_WIDTH = 215         # the 6 x 6 unit pictures, square
+UNITS_WIDTH_ENDED = 170   # once the run has ended: the verdict above takes the room
 HEALTH_CHOICES = {"Update size": "update_ratio", "Gradient": "grad_norm", "Dead units": "dead_share"}
 GUESS_COLUMNS = 7         # the 20 guesses in 3 rows: big enough to read the guess under each
 CONV_GUESS_COLUMNS = 5    # a conv net's, in a narrower column (the feature maps take the room)
+
+
+def chart_height(snap):
+    """The height of the curves and the hidden-space map: a little less once the run has ended
+    and its verdict (or a diverged run's explanation) shows above them."""
+    return CHART_HEIGHT if snap is None or snap.active else CHART_HEIGHT_ENDED
 
 
 def _inside_model(t, snap, moment):
@@ -111,12 +119,13 @@ def inside_views(t, snap, moment, slots):
         else:
             kept = snap.snapshots.items() if snap.snapshots is not None else ()
             start = kept[0].params if kept and kept[0].step == 0 else None
-            _unit_pictures(model, names, start, views)
+            _unit_pictures(model, names, start, views,
+                           UNITS_WIDTH if snap.active else UNITS_WIDTH_ENDED)
     if conv:
         with slots["maps"]:
             feature_maps_view(model, X, y, scaling, remembered, _png)
     with slots["map"]:
-        _hidden_space(model, X, y, names, scaling, which, snap.run_id, views)
+        _hidden_space(model, X, y, names, scaling, which, snap.run_id, views, chart_height(snap))
     with slots["guesses"]:
         if conv:                          # a narrower column: a shorter caption
             _guesses(model, X, y, names, scaling, which, views, CONV_GUESS_COLUMNS,
@@ -136,7 +145,7 @@ def _probe_images(splits):
     return splits.X_test[:MAP_POINTS], splits.y_test[:MAP_POINTS], "test images"
 
 
-def _unit_pictures(model, names, start_params, views):
+def _unit_pictures(model, names, start_params, views, width=UNITS_WIDTH):
     W = np.asarray(model.params["layers.0.W"])                        # (784, H)
     has_hidden = len(model.config.hidden_sizes) > 0
     count = min(UNITS_SHOWN, W.shape[1])
@@ -153,7 +162,7 @@ def _unit_pictures(model, names, start_params, views):
     def picture():
         change = W - np.asarray(start_params["layers.0.W"]) if learned else W
         return _png(weight_grid(change, count, columns=6 if has_hidden else 5))
-    st.image(_remembered(views, ("units", learned), picture), width=UNITS_WIDTH)
+    st.image(_remembered(views, ("units", learned), picture), width=width)
     what = (f"the first {count} of {W.shape[1]} first-layer units" if has_hidden
             else "the 10 output units (" + ", ".join(map(str, names)) + ")")
     how = ("what training has added to the 784 incoming weights" if learned
@@ -183,7 +192,7 @@ def _guesses(model, X, y, names, scaling, which, views, columns=GUESS_COLUMNS,
                     "guess under each: green when right, red when wrong.")
 
 
-def _hidden_space(model, X, y, names, scaling, which, run_id, views):
+def _hidden_space(model, X, y, names, scaling, which, run_id, views, height=CHART_HEIGHT):
     drawing = st.session_state["drawing_pixels"]
     if drawing is not None:
         drawing = to_model_input(drawing.reshape(1, -1), scaling)
@@ -195,8 +204,7 @@ def _hidden_space(model, X, y, names, scaling, which, run_id, views):
         n = CONV_MAP_POINTS if model.config.is_convolutional else MAP_POINTS
         points, star = hidden_points(model, X[:n], previous, drawing)
         st.session_state["hidden_map"] = (run_id, points)    # the next map keeps this orientation
-        return points, map_spec(points.coordinates, y[:n], names, star,
-                                height=CHART_HEIGHT)
+        return points, map_spec(points.coordinates, y[:n], names, star, height=height)
     points, spec = _remembered(views, ("map", seen), chart)
     st.markdown(f"**The hidden space** · {points.layer}"
                 + (" · ★ your drawing" if seen is not None else ""),

@@ -241,19 +241,29 @@ def _all_settings():
     st.session_state["train_show"] = None
 
 
+def has_lesson_card():
+    """Whether ``lesson_card()`` shows anything."""
+    return (st.session_state["train_lesson"] is not None
+            or st.session_state["train_show"] is not None)
+
+
 def lesson_card():
     """The lesson opened by a link (what to do, a question, what to look for), and which
     controls it keeps on screen."""
     name, show = st.session_state["train_lesson"], st.session_state["train_show"]
-    if name is None and show is None:
+    if not has_lesson_card():
         return
     # one compact box: the run below must stay on the screen
     with st.container(border=True, gap="small"):
+        # with no controls to name, "What to look for" stands beside the text, not below it
+        head = (st.container(horizontal=True, vertical_alignment="center", gap="small")
+                if show is None else st)
         if name is not None:
             lesson = LESSONS[name]
-            st.markdown(f"**Lesson: {lesson.title}.** {lesson.steps}  \n"
-                        f"**Question:** {lesson.question}")
-        row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+            head.markdown(f"**Lesson: {lesson.title}.** {lesson.steps}  \n"
+                          f"**Question:** {lesson.question}")
+        row = head if show is None else st.container(horizontal=True, vertical_alignment="center",
+                                                      gap="small")
         if name is not None:
             with row.popover("What to look for", icon=":material/visibility:"):
                 st.markdown(lesson.look_for)

@@ -10,13 +10,15 @@ the next (the layout never jumps):
 
     progress (or the replay's moment) | Replay | the moment's slider
     step · epoch · train loss · train accuracy · val. accuracy · images/s   (the headline)
+      (a run that has ended, not replayed: no progress row; Replay ends the headline's row)
     loss curve | accuracy curve | hidden-space map
     why validation beats training, when it does
     what the units look for | the guesses | layer health
       (a conv net: its filters | one image's feature maps | the guesses | layer health)
     (below the screen: the visitor's drawing, guessed live; the accuracy on their drawings)
 
-At 1400x900 the headline, both curves and the four inside views are in view together; on a phone
+At 1400x900 the headline, both curves and the four inside views are in view together, and still
+once the run has ended with its verdict above them (the charts a little lower then); on a phone
 the columns stack. The replay moves everything that belongs to a moment: the headline, a cursor on
 every curve, the inside views.
 """
@@ -27,7 +29,7 @@ import streamlit as st
 from app.inputs.form import K
 from app.render.curves import curves_spec, curves_title, loss_words, runs_text
 from app.runs import adopt
-from app.views.inside import CHART_HEIGHT, drawing_guess, inside_views
+from app.views.inside import chart_height, drawing_guess, inside_views
 from app.views.my_drawings import training_curve
 
 POLL_SECONDS = 0.5
@@ -41,7 +43,7 @@ CONV_ROW = [0.66, 1.5, 0.95, 1.25]
 # run needs them. Style-only st.html takes no space on the page.
 STYLE = """<style>
 [data-testid="stHeader"] { background: transparent; }
-[data-testid="stMainBlockContainer"] { padding-top: 1.6rem; padding-left: 1.6rem;
+[data-testid="stMainBlockContainer"] { padding-top: 0.9rem; padding-left: 1.6rem;
                                         padding-right: 1.6rem; padding-bottom: 3rem; }
 /* a refresh of the live view must not fade it: on a busy server a rerun takes a second, and the
    dashboard would blink twice a second on the projector (the status widget still says Running) */
@@ -75,21 +77,33 @@ def live_view(busy, overlay, log_scale=True, inside=True):
                     "and move as the network learns. The settings are in the side panel (on a "
                     "phone: **>** at the top left).")
             return
-        line, replay_switch, replay_slider = st.columns([5, 1.3, 3.2], vertical_alignment="center")
-        moment = _replay_moment(snap, replay_switch, replay_slider) if history else None
-        with line:
-            if moment is not None:
-                st.markdown(f":red[**Replay**] · Showing the network at step {moment.step:,} "
-                            f"(epoch {moment.epoch:.2f}, {moment.elapsed:,.1f} s into training)",
-                            help=f"{len(snap.snapshots.items())} moments of the run are kept "
-                                 f"({snap.snapshots.nbytes / 2**20:,.1f} MB).")
-            elif snap.active:
-                _progress(snap)
-            elif snap.snapshots is not None and snap.snapshots.refused:
-                st.caption(snap.snapshots.refused)
+        # a run that has ended, not replayed, has no progress line: its Replay switch ends the
+        # headline's row instead of taking a row of its own (the verdict above needs the room)
+        compact = (history and not snap.active and not st.session_state.get(K + "replay")
+                   and not (snap.snapshots is not None and snap.snapshots.refused))
+        moment = None
+        if not compact:
+            line, replay_switch, replay_slider = st.columns([5, 1.3, 3.2],
+                                                            vertical_alignment="center")
+            moment = _replay_moment(snap, replay_switch, replay_slider) if history else None
+            with line:
+                if moment is not None:
+                    st.markdown(f":red[**Replay**] · Showing the network at step {moment.step:,} "
+                                f"(epoch {moment.epoch:.2f}, {moment.elapsed:,.1f} s into "
+                                "training)",
+                                help=f"{len(snap.snapshots.items())} moments of the run are kept "
+                                     f"({snap.snapshots.nbytes / 2**20:,.1f} MB).")
+                elif snap.active:
+                    _progress(snap)
+                elif snap.snapshots is not None and snap.snapshots.refused:
+                    st.caption(snap.snapshots.refused)
         if history:
             record = history[moment.record] if moment is not None else history[-1]
-            _headline(snap, history, moment.record if moment is not None else len(history) - 1)
+            switch_at = _headline(snap, history,
+                                  moment.record if moment is not None else len(history) - 1,
+                                  with_switch=compact)
+            if compact:
+                _replay_moment(snap, switch_at, None)
         if inside and history:
             loss_at, accuracy_at, map_at = st.columns(3, gap="small")
         else:
@@ -129,13 +143,16 @@ def _progress(snap):
                      f"{last['elapsed']:,.1f} s{eta_text}{stopping}")
 
 
-def _headline(snap, history, index):
+def _headline(snap, history, index, with_switch=False):
     """The figures of record ``index`` (the latest, or the replay's moment); a diverged run's loss
     says what it blew up to. No changes since the last refresh: the curves show the trend, and
-    figures that keep their size keep the dashboard still."""
+    figures that keep their size keep the dashboard still. ``with_switch``: a seventh place at
+    the row's end, returned, for the Replay switch (else None)."""
     last = history[index]
-    row = st.container(horizontal=True, horizontal_alignment="distribute", gap="small")
-    m = [row.container(width=FIGURE_WIDTH) for _ in range(6)]
+    row = st.container(horizontal=True, horizontal_alignment="distribute", gap="small",
+                       vertical_alignment="center")
+    # room for the switch: six figures of 135 px, the switch and their gaps fit 1,048 px
+    m = [row.container(width=FIGURE_WIDTH - 15 * with_switch) for _ in range(6)]
     m[0].metric("Step", f"{last['step']:,}", help=f"Weight updates so far, of "
                 f"{snap.total_steps:,} planned (epoch {last['epoch']:.2f}).")
     m[1].metric("Epoch", f"{last['epoch']:.2f}", help="Passes over the training images.")
@@ -157,6 +174,7 @@ def _headline(snap, history, index):
     speed = last["samples_per_second"]
     m[5].metric("Images/s", f"{speed / 1000:.1f}k" if speed >= 10_000 else f"{speed:,.0f}",
                 help="Training images processed per second.")
+    return row.container(width="content") if with_switch else None
 
 
 def _curves(snap, history, overlay, log_scale, moment, loss_at, accuracy_at):
@@ -173,7 +191,8 @@ def _curves(snap, history, overlay, log_scale, moment, loss_at, accuracy_at):
     # would be a sliver at the left edge
     planned = snap.planned_epochs if snap is not None and current and not diverged else None
     options = {"epochs": planned, "blew_up": snap.blew_up if diverged else None,
-               "position": moment.epoch if moment is not None else None, "height": CHART_HEIGHT}
+               "position": moment.epoch if moment is not None else None,
+               "height": chart_height(snap)}
     for metric, where in (("loss", loss_at), ("accuracy", accuracy_at)):
         where.markdown(f"**{curves_title(metric, log_scale, options['blew_up'])}**")
         where.vega_lite_chart(curves_spec(metric, current, earlier, log_scale=log_scale,
@@ -211,6 +230,8 @@ def _replay_moment(snap, switch, slider):
                          help="Go back to any moment of the run: the figures, the pictures, "
                               "guesses, map and health show the network as it was then, and a red "
                               "line marks the moment on the curves."):
+        return None
+    if slider is None:
         return None
     share = slider.slider("Moment of the run", 0, 100, 100, step=1, key=K + "replay_at",
                           format="%d%%", label_visibility="collapsed",

@@ -75,15 +75,28 @@ def reset():
 
 
 # -- what the page shows --------------------------------------------------------------------------
+def shows_verdict(snap):
+    """Whether ``verdict(snap)`` shows anything."""
+    return snap is not None and snap.finished and adopt.adopted("train", snap)
+
+
+def has_short_verdict(snap):
+    """Whether the verdict is one message without buttons (a run that diverged or failed), which
+    fits beside a lesson's card."""
+    return shows_verdict(snap) and not (snap.status in ("done", "stopped")
+                                        and snap.saved is not None)
+
+
 def verdict(snap):
     """How the last run ended (once it has been adopted), with where to go next."""
-    if snap is None or not snap.finished or not adopt.adopted("train", snap):
+    if not shows_verdict(snap):
         return
     saved = snap.saved
     if snap.status in ("done", "stopped") and saved is not None:
-        links = _comparison(snap)
+        links, note = _comparison(snap)
         links.page_link("pages/draw.py", label="Draw a digit into it", icon=":material/draw:")
         links.page_link("pages/inspect.py", label="See its mistakes", icon=":material/search:")
+        links.caption(note[0], help=note[1], width="content")
     elif snap.status == "diverged":
         st.error(snap.message + " The model in use did not change.",
                  icon=":material/trending_up:")
@@ -95,7 +108,8 @@ def verdict(snap):
 
 def _comparison(snap):
     """The run's test accuracy next to the model it replaced, on the same test images, and a
-    one-click way back (or forward again); returns the row of that button, for the links."""
+    one-click way back (or forward again); returns the row of that button, for the links, and
+    the note that ends the row (which model Draw uses; which images tested it, as its help)."""
     saved, dataset = snap.saved, snap.dataset
     accuracy, validation = saved.metrics["test_accuracy"], saved.metrics["val_accuracy"]
     what = "Finished" if snap.status == "done" else f"Stopped at step {snap.last['step']:,}"
@@ -107,20 +121,21 @@ def _comparison(snap):
     if before is not None:
         before_accuracy = test_predictions(evaluation_key(before, raw), before, raw).accuracy
     in_use = adopt.in_use(snap)
+    # one line of figures in the box, the rest beside the buttons below it: the run's charts
+    # must stay on a 1400x900 screen
     text = (f"{what} after {snap.last['elapsed']:,.1f} s of training. Test accuracy "
-            f"**{accuracy:.2%}** on {test_set_words(raw)} ({val_text})")
+            f"**{accuracy:.2%}** ({val_text})")
     if before_accuracy is not None:
         text += f"; on the same images, {before_label} had **{before_accuracy:.2%}**"
-    text += ". "
-    if in_use:
-        text += "Draw and Inspect now use this run's model."
-    else:
-        text += f"Draw and Inspect use {current_model(dataset)[1]}."
+    text += "."
     if snap.status == "stopped" and snap.message:
         text += f" {snap.message}"                 # why it stopped, e.g. the time limit
     worse = before_accuracy is not None and accuracy < before_accuracy - WORSE_BY
     (st.warning if worse and in_use else st.success)(text)
     row = st.container(horizontal=True, vertical_alignment="center")
+    using = ("Draw and Inspect now use this run's model" if in_use
+             else f"Draw and Inspect use {current_model(dataset)[1]}")
+    note = (f"{using}.", f"Tested on {test_set_words(raw)}.")
     if in_use and before_label is not None:
         row.button(f"Go back to {before_label}", key=K + "go_back", icon=":material/undo:",
                    on_click=adopt.undo, args=("train", snap.run_id, dataset),
@@ -129,4 +144,4 @@ def _comparison(snap):
     elif not in_use:
         row.button("Use this run's model", key=K + "use_run", icon=":material/redo:",
                    on_click=adopt.redo, args=("train", snap))
-    return row
+    return row, note

@@ -1,9 +1,11 @@
 """The Train page as an instrument, measured in a real browser: while a run trains, the headline
 figures, both curves and the four inside views are all on one 1400x900 screen (bounding boxes
-fully inside the viewport, nothing scrolled); on a 390x844 phone the same page stacks, without
-anything wider than the screen.
+fully inside the viewport, nothing scrolled), and still once the run has finished (its verdict
+and buttons above) or diverged (the explanation beside a lesson's card); on a 390x844 phone the
+same page stacks, without anything wider than the screen.
 
-Screenshots: artifacts/dashboard-1400x900-training.png, dashboard-390x844-training.png.
+Screenshots: artifacts/dashboard-1400x900-training.png, dashboard-390x844-training.png,
+dashboard-1400x900-finished.png, -lesson-finished.png, -diverged.png.
 Everything waits for what a visitor sees; no timing assertions.
 """
 import re
@@ -123,3 +125,69 @@ def test_the_run_stacks_on_a_phone_without_running_off_the_side(app_url, browser
              "layer health"]
     tops = [views[name][1] for name in order]
     assert tops == sorted(tops), dict(zip(order, tops))
+
+
+def measure_after_the_run(browser, app_url, state):
+    """Open Train at 1400x900 and end a run as ``state`` says: "finished" (a short 784-32-10 run
+    that finishes, its verdict and buttons shown), "lesson finished" (the same under Home's
+    lesson "Ten units, ten pictures", its card above) or "diverged" (Home's lesson with learning
+    rate 5: its card and the explanation shown side by side); screenshot it
+    (artifacts/dashboard-1400x900-<state>.png) and return the measures, with the document's
+    scroll height and the verdict's box."""
+    from tests.browser.conftest import ARTIFACTS, wait_for_run_to_finish
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT)
+    try:
+        link = {"finished": "", "lesson finished": "?lesson=tiny",
+                "diverged": "?experiment=diverge"}[state]
+        page.goto(f"{app_url}/train{link}")
+        page.get_by_role("heading", name="Train a network").wait_for()
+        wait_for_app(page)
+        if state == "finished":
+            set_network(page, "32", 2)
+        else:
+            page.get_by_text("Plan:").first.wait_for()
+        wait_for_app(page)
+        page.get_by_role("button", name=re.compile("Start")).click()
+        if state != "diverged":
+            wait_for_run_to_finish(page)
+            verdict = page.get_by_test_id("stAlertContainer").filter(has_text="Test accuracy")
+        else:
+            verdict = page.get_by_test_id("stAlertContainer").filter(has_text="Training diverged")
+        verdict.first.wait_for()
+        wait_for_app(page)
+        page.wait_for_function(
+            f"() => {{ const v = ({BOXES_JS})().views; "
+            f"return {list(VIEWS)!r}.every(n => n in v); }}", timeout=WAIT, polling=250)
+        wait_for_images(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = f"dashboard-1400x900-{state.replace(' ', '-')}"
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+        measures = page.evaluate(BOXES_JS)
+        box = verdict.first.bounding_box()
+        measures["verdict"] = [box["x"], box["y"], box["x"] + box["width"],
+                               box["y"] + box["height"]]
+        measures["documentHeight"] = page.evaluate(
+            "() => document.scrollingElement.scrollHeight")
+        return measures
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("state", ["finished", "lesson finished", "diverged"])
+def test_an_ended_run_is_still_one_screen_at_1400x900(app_url, browser, state):
+    """The verdict (a finished run's figures and buttons, a diverged run's explanation beside its
+    lesson) fits above the run: the whole run is still in view. (Streamlit scrolls its main
+    area, not the document; what lies below the dashboard, the model files, may need it.)"""
+    measures = measure_after_the_run(browser, app_url, state)
+    assert measures["documentHeight"] <= measures["height"] + 4, measures
+    views = {**measures["views"], "verdict": measures["verdict"]}
+    outside = {name: [round(v) for v in box] for name, box in views.items()
+               if not (box[0] >= 0 and box[1] >= 0 and box[2] <= measures["width"] + 1
+                       and box[3] <= measures["height"] + 1)}
+    assert not outside, (f"not fully in the 1400x900 screen once the run {state} (left, top, "
+                         f"right, bottom): {outside}; all: {views}")
+    for name in ("loss curve", "accuracy curve", "layer health"):
+        left, top, right, bottom = views[name]
+        assert right - left >= 300 and bottom - top >= 180, f"{name} is small: {views[name]}"
