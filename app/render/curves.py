@@ -145,8 +145,11 @@ def curves_spec(metric, current=None, earlier=(), *, log_scale=False, epochs=Non
                         "legend": {"orient": "top", "direction": "horizontal", "labelFontSize": 12,
                                    "labelLimit": 0}}}
     if legend_inside:
+        # in the corner the lines leave empty: a falling loss's top right, a rising accuracy's
+        # bottom right, and a loss that blew up (its cross at the top right) the bottom right
         series["color"]["legend"] = {**LEGEND_INSIDE,
-                                     "orient": "top-right" if metric == "loss" else "bottom-right"}
+                                     "orient": "top-right" if metric == "loss" and marker is None
+                                     else "bottom-right"}
     layers = [
         {"mark": {"type": "line", "interpolate": "monotone", "clip": True},
          "encoding": {
@@ -253,12 +256,13 @@ def _blow_up_marker(rows, blew_up):
 
 
 def health_spec(rows, metric, title=None, log_scale=False, healthy=None, position=None,
-                epochs=None, height=240, legend_inside=False):
+                epochs=None, height=240, legend_inside=False, rising=False):
     """One layer-health figure (rows from app.render.inside.health_rows) against epochs, a line per
     layer; ``healthy``: a value to draw as a dashed green guide line (always within the axis).
     ``height`` is the whole chart's, title, axes and legend included (Streamlit fits them inside);
     without ``title`` the page names the chart; ``legend_inside``: the layers named in the plot's
-    top right corner (the figures fall or stay flat), leaving the plot the height."""
+    top right corner (the figures fall or stay flat), leaving the plot the height; or, when
+    ``rising`` (a run that blew up), in the bottom right one."""
     values = [r for r in rows if r["metric"] == metric and (r["value"] > 0 or not log_scale)]
     y = {"field": "value", "type": "quantitative", "title": None}
     if metric == "dead_share":
@@ -271,7 +275,9 @@ def health_spec(rows, metric, title=None, log_scale=False, healthy=None, positio
                "encoding": {"x": x, "y": y,
                             "color": {"field": "layer", "type": "nominal", "title": None,
                                       "scale": {"scheme": "dark2"},
-                                      "legend": {**LEGEND_INSIDE, "orient": "top-right"}
+                                      "legend": {**LEGEND_INSIDE,
+                                                 "orient": "bottom-right" if rising
+                                                 else "top-right"}
                                       if legend_inside else
                                       {"orient": "top", "direction": "horizontal",
                                        "symbolSize": 80, "labelFontSize": 12,

@@ -214,6 +214,12 @@ def _hidden_space(model, X, y, names, scaling, which, run_id, views, height=CHAR
     st.vega_lite_chart(spec, width="stretch", key=K + "map_chart")
 
 
+def _axis_epochs(snap):
+    """The x axis of the health figures, as the curves have it: the planned run, except for a
+    run that blew up early (its few points would be a sliver at the left edge)."""
+    return None if snap.status == "diverged" else snap.planned_epochs
+
+
 def _health(snap, moment, views, names, height=HEALTH_HEIGHT):
     """One health figure at a time, chosen by name, tall enough to read, with what it says now.
     ``names``: each weight layer's name on the chart."""
@@ -236,8 +242,9 @@ def _health(snap, moment, views, names, height=HEALTH_HEIGHT):
                        lambda: health_spec(
                            rows, metric, log_scale=metric != "dead_share",
                            healthy=HEALTHY_UPDATE if metric == "update_ratio" else None,
-                           position=position, epochs=snap.planned_epochs,
-                           height=height, legend_inside=True))
+                           position=position, epochs=_axis_epochs(snap),
+                           height=height, legend_inside=True,
+                           rising=snap.status == "diverged"))
     st.vega_lite_chart(spec, width="stretch", key=f"{K}health_chart")
     record = snap.history[moment.record] if moment is not None else snap.history[-1]
     values = [layer[metric] for layer in record.get("layers") or ()
