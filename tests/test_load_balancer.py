@@ -9,7 +9,7 @@ Run twice, on the same scenarios:
   a free port, a project of its own, taken down with its volume). Skipped where no Docker engine
   runs or its base images cannot be had (the CI machine has neither).
 The balancer's X-NN-Replica header (docs/haproxy.cfg) names the replica that answered each
-request. Visitors speak Streamlit's protocol through the balancer (tests/protocol_visitor.py): the
+request. Visitors speak Streamlit's protocol through the balancer (tests/helpers/protocol.py): the
 page over HTTP (the balancer's affinity cookie), then the WebSocket with the cookies, as a
 browser does.
 
@@ -267,7 +267,7 @@ def in_thread(coroutine):
 # -- the visitors ----------------------------------------------------------------------------------
 def new_visitor(url, store=None):
     from app import tokens
-    from tests.protocol_visitor import ProtocolVisitor
+    from tests.helpers.protocol import ProtocolVisitor
     # the visitor cookie a browser gets from the page's script (app/visitor.py) on its first
     # visit: a token signed with the store's secret, which the replicas share (app.tokens);
     # without the store, a made-up one (the server then uses one of its own each time)
@@ -334,7 +334,7 @@ async def until(visitor, predicate, what, timeout=120.0, every=1.0):
 
 
 async def start_training(visitor, epochs):
-    from tests.protocol_visitor import widget
+    from tests.helpers.protocol import widget_state as widget
     run = await visitor.run()
     epochs_input, start = run.find("number_input", "Epochs"), run.find("button", "Start")
     assert epochs_input is not None and start is not None, "/train shows no Epochs or Start"
@@ -350,7 +350,7 @@ def has_mark(store, token):
 
 
 def test_a_replica_lost_its_visitor_lands_on_the_other_with_the_saved_model_and_is_told(balanced):
-    from tests.protocol_visitor import widget
+    from tests.helpers.protocol import widget_state as widget
     visitor = new_visitor(balanced.url, balanced.store)
     token = visitor.cookies["nn_visitor"]
 

@@ -7,7 +7,9 @@
 Each session sends protobuf ``BackMsg`` up and reads ``ForwardMsg`` down on ``/_stcore/stream``
 (subprotocol "streamlit"), as the browser does, and obeys the page's ``auto_rerun`` timers. Used by
 benchmarks/load_protocol.py and memory_visitors.py, and by tests/test_container.py and
-tests/test_load_protocol.py (through tests/helpers/visitors.py). Only 127.0.0.1 is contacted.
+tests/test_load_protocol.py (through tests/helpers/visitors.py). ``ProtocolVisitor`` is a browser
+with cookies that loads the page over HTTP first, for a load balancer's affinity
+(tests/test_load_balancer.py). Only 127.0.0.1 is contacted.
 """
 import asyncio
 import base64
@@ -99,6 +101,10 @@ class Run:
         element = self.find("metric", label)
         return None if element is None else element.body
 
+    def alerts(self):
+        """The bodies of st.success / info / warning / error, in order."""
+        return [element.body for k, element, _ in self.elements if k == "alert"]
+
     def texts(self):
         """Markdown bodies and progress texts, in order."""
         out = []
@@ -116,8 +122,10 @@ class StreamlitSession:
     ``rerun(...)`` sends a rerun_script and returns the Run that answers it. ``auto_rerun``
     messages are obeyed like the browser's timers do (so a /train page keeps polling its run)."""
 
-    def __init__(self, url, page_name, name):
-        self.url, self.page_name, self.name = url, page_name, name
+    def __init__(self, url, page_name, name, cookies=None, follow_timers=True):
+        self.url, self.page_name, self.name = url.rstrip("/"), page_name, name
+        self.cookies = dict(cookies or {})   # sent with the stream's handshake, as a browser does
+        self.follow_timers = follow_timers   # False: a test reruns the page itself
         self.page_script_hash = ""      # the page shown, sent with every rerun (as the browser)
         self.pages = {}                 # url path -> page_script_hash, from st.navigation
         self.widgets = {}              # widget id -> WidgetState sent with every rerun
@@ -131,12 +139,21 @@ class StreamlitSession:
         self.messages = 0
 
     async def open(self):
+        """Open the stream (with the cookies); returns the handshake's response headers
+        (lower-case names)."""
         from websockets.asyncio.client import connect
         ws_url = self.url.replace("http://", "ws://", 1) + "/_stcore/stream"
+        headers = {"Cookie": self.cookie_header()} if self.cookies else None
         # proxy=None: never through a proxy from the environment; only 127.0.0.1 is contacted
         self._ws = await connect(ws_url, subprotocols=["streamlit"], origin=self.url,
-                                 proxy=None, max_size=None, open_timeout=30)
+                                 additional_headers=headers, proxy=None, max_size=None,
+                                 open_timeout=30)
+        self.closed = None
         self._reader = asyncio.create_task(self._read(), name=f"{self.name}-reader")
+        return {k.lower(): v for k, v in self._ws.response.headers.raw_items()}
+
+    def cookie_header(self):
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
 
     async def close(self):
         for timer in self._timers.values():
@@ -146,6 +163,7 @@ class StreamlitSession:
             await self._ws.close()
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)
+        self._ws = self._reader = None
 
     # -- down: ForwardMsgs
     async def _read(self):
@@ -186,7 +204,7 @@ class StreamlitSession:
                 self._run.errors.append(f"st.error: {proto.body[:200]}")
         elif kind == "page_not_found":
             self._run.errors.append(f"page not found: {msg.page_not_found.page_name!r}")
-        elif kind == "auto_rerun":
+        elif kind == "auto_rerun" and self.follow_timers:
             self._run.auto_reruns[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
         elif kind == "stop_auto_rerun":
             for fragment_id in msg.stop_auto_rerun.fragment_ids:
@@ -262,3 +280,45 @@ class StreamlitSession:
         if not self.page_script_hash or self.pages.get(self.page_name) != self.page_script_hash:
             raise RuntimeError(f"{self.name}: asked for /{self.page_name}, another page ran")
         return run
+
+
+class ProtocolVisitor(StreamlitSession):
+    """A browser behind a load balancer: it loads the page over plain HTTP first (where the
+    balancer sets its affinity cookie), keeps the cookies the responses set, and opens the stream
+    with them; ``connect`` again is a reload. Fragment timers are not followed: a test reruns the
+    page itself (``run``)."""
+
+    def __init__(self, base_url, cookies=None):
+        super().__init__(base_url, "", "visitor", cookies=cookies, follow_timers=False)
+        self.base_url = self.url
+
+    def get(self, path="/"):
+        """GET ``path`` with this browser's cookies; keep the cookies the response sets. Returns
+        (status, headers as a dict with lower-case names)."""
+        import http.client
+        import urllib.parse
+        from http.cookies import SimpleCookie
+        parts = urllib.parse.urlsplit(self.url)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        try:
+            connection.request("GET", path, headers={"Cookie": self.cookie_header()})
+            response = connection.getresponse()
+            response.read()
+            for header in response.headers.get_all("Set-Cookie") or []:
+                self.cookies.update({k: m.value for k, m in SimpleCookie(header).items()})
+            return response.status, {k.lower(): v for k, v in response.headers.items()}
+        finally:
+            connection.close()
+
+    async def connect(self):
+        """Open the page's stream anew (a reload); returns the handshake's response headers."""
+        await self.close()
+        return await self.open()
+
+    async def run(self, page_name=None, extra=()):
+        """Send a rerun (``page_name``: open that page, as a first load does; ``extra``: widget
+        states for this run only, e.g. a button's trigger) and return the Run that answers it."""
+        if page_name is not None:        # a page by its name only (the home page's is "")
+            self.page_name, self.page_script_hash = page_name, ""
+        future = await self.rerun(extra, page_name=page_name or "")
+        return await asyncio.wait_for(future, LOAD_TIMEOUT_S)
