@@ -46,9 +46,13 @@ def start():
                              train_config.seed)
         t = trainer()
         run_number = t.snapshot(poll=False).run_id + 1
-        sizes = "-".join(str(s) for s in model_config.layer_sizes)
+        # a conv net by its kind (its "layer sizes" are only those of its dense part)
+        sizes = ("conv net" if model_config.is_convolutional
+                 else "-".join(str(s) for s in model_config.layer_sizes))
         held.check_room(st.session_state, visitor_token(), memory.model_bytes(model_config),
-                        f"The model this run would make (a {sizes} network)")
+                        f"The model this run would make (a {sizes} network)"
+                        if not model_config.is_convolutional
+                        else f"The model this run would make ({model_config.layers})")
         label = (f"run {run_number} ({sizes}, {train_config.optimizer}, "
                  f"lr {train_config.learning_rate:g})")
         t.start(model_config, train_config, splits, dataset=dataset, label=label,

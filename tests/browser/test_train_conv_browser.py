@@ -12,6 +12,7 @@ import re
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, open_settings, wait_for_images, wait_for_step_above
+from tests.helpers.browser import DASHBOARD_FINDERS_JS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -22,18 +23,7 @@ LINK = "/train?preset=convnet&length_unit=iterations&iterations=250"
 # {view: [left, top, right, bottom]} in viewport pixels of each view the dashboard shows (views
 # not on the page are left out), the first-conv-layer filters' and feature maps' picture URLs,
 # whether a run is in progress, and the page's widths.
-VIEWS_JS = """() => {
-    const box = e => { if (!e) return null; const r = e.getBoundingClientRect();
-                       return r.width > 0 ? [r.left, r.top, r.right, r.bottom] : null; };
-    const column = heading => {
-        const md = [...document.querySelectorAll('[data-testid="stMarkdown"]')]
-            .find(e => e.innerText.trim().startsWith(heading));
-        return md ? md.closest('[data-testid="stColumn"]') : null;
-    };
-    const image = heading => { const c = column(heading);
-                               return c ? c.querySelector('[data-testid="stImage"] img') : null; };
-    const chart = heading => { const c = column(heading);
-                               return c ? c.querySelector('[data-testid="stVegaLiteChart"]') : null; };
+VIEWS_JS = "() => {\n" + DASHBOARD_FINDERS_JS + """
     const loaded = img => img && img.complete && img.naturalWidth > 0 ? img : null;
     const filters = loaded(image('The filters'));
     const maps = loaded(image('Feature maps of one image'));

@@ -13,6 +13,7 @@ import re
 import pytest
 
 from tests.browser.conftest import set_network, wait_for_images, wait_for_step_above
+from tests.helpers.browser import DASHBOARD_FINDERS_JS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -20,18 +21,7 @@ WAIT = 120_000
 
 # {name: [left, top, right, bottom]} of what the dashboard shows, in viewport pixels, and the
 # page's widths; a view missing from the page is left out.
-BOXES_JS = """() => {
-    const box = e => { if (!e) return null; const r = e.getBoundingClientRect();
-                       return r.width > 0 ? [r.left, r.top, r.right, r.bottom] : null; };
-    const column = heading => {
-        const md = [...document.querySelectorAll('[data-testid="stMarkdown"]')]
-            .find(e => e.innerText.trim().startsWith(heading));
-        return md ? md.closest('[data-testid="stColumn"]') : null;
-    };
-    const image = heading => { const c = column(heading);
-                               return c ? c.querySelector('[data-testid="stImage"] img') : null; };
-    const chart = heading => { const c = column(heading);
-                               return c ? c.querySelector('[data-testid="stVegaLiteChart"]') : null; };
+BOXES_JS = "() => {\n" + DASHBOARD_FINDERS_JS + """
     const views = {
         "headline": [...document.querySelectorAll('[data-testid="stMetric"]')].slice(0, 6),
         "loss curve": [chart('Loss')], "accuracy curve": [chart('Accuracy')],

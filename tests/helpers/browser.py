@@ -54,6 +54,24 @@ ON_CANVAS_JS = """([x, y]) => {
     return !!e && e.tagName === 'CANVAS' && e.classList.contains('upper-canvas');
 }"""
 
+# -- the Train page's dashboard ---------------------------------------------------------------------
+# JavaScript function definitions for a script that measures the dashboard: ``box(element)`` ->
+# [left, top, right, bottom] in viewport pixels (null when not shown), and the column, picture and
+# chart under a heading (``column`` / ``image`` / ``chart``). Paste into "() => {" + ... + "...}".
+DASHBOARD_FINDERS_JS = """    const box = e => { if (!e) return null; const r = e.getBoundingClientRect();
+                       return r.width > 0 ? [r.left, r.top, r.right, r.bottom] : null; };
+    const column = heading => {
+        const md = [...document.querySelectorAll('[data-testid="stMarkdown"]')]
+            .find(e => e.innerText.trim().startsWith(heading));
+        return md ? md.closest('[data-testid="stColumn"]') : null;
+    };
+    const image = heading => { const c = column(heading);
+                               return c ? c.querySelector('[data-testid="stImage"] img') : null; };
+    const chart = heading => { const c = column(heading);
+                               return c ? c.querySelector('[data-testid="stVegaLiteChart"]') : null; };
+"""
+
+
 # What lies at the page point [x, y] (to say what covers the canvas when a stroke cannot start).
 WHAT_IS_AT_JS = """([x, y]) => {
     const e = document.elementFromPoint(x, y);
