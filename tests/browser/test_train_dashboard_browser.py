@@ -119,7 +119,8 @@ def test_the_run_stacks_on_a_phone_without_running_off_the_side(app_url, browser
 
 def measure_after_the_run(browser, app_url, state):
     """Open Train at 1400x900 and end a run as ``state`` says: "finished" (a short 784-32-10 run
-    that finishes, its verdict and buttons shown), "lesson finished" (the same under Home's
+    that finishes, its verdict and buttons shown), "stopped" (a long one stopped with Stop after
+    20 steps: the verdict says where), "lesson finished" (the same under Home's
     lesson "Ten units, ten pictures", its card above) or "diverged" (Home's lesson with learning
     rate 5: its card and the explanation shown side by side); screenshot it
     (artifacts/dashboard-1400x900-<state>.png) and return the measures, with the document's
@@ -129,18 +130,24 @@ def measure_after_the_run(browser, app_url, state):
     page = context.new_page()
     page.set_default_timeout(WAIT)
     try:
-        link = {"finished": "", "lesson finished": "?lesson=tiny",
+        link = {"finished": "", "stopped": "", "lesson finished": "?lesson=tiny",
                 "diverged": "?experiment=diverge"}[state]
         page.goto(f"{app_url}/train{link}")
         page.get_by_role("heading", name="Train a network").wait_for()
         wait_for_app(page)
         if state == "finished":
             set_network(page, "32", 2)
+        elif state == "stopped":
+            set_network(page, "32", 50)
         else:
             page.get_by_text("Plan:").first.wait_for()
         wait_for_app(page)
         page.get_by_role("button", name=re.compile("Start")).click()
-        if state != "diverged":
+        if state == "stopped":
+            wait_for_step_above(page, 20, timeout=WAIT)
+            page.get_by_role("button", name=re.compile("Stop")).click()
+            verdict = page.get_by_test_id("stAlertContainer").filter(has_text="Stopped at step")
+        elif state != "diverged":
             wait_for_run_to_finish(page)
             verdict = page.get_by_test_id("stAlertContainer").filter(has_text="Test accuracy")
         else:
@@ -165,7 +172,7 @@ def measure_after_the_run(browser, app_url, state):
         context.close()
 
 
-@pytest.mark.parametrize("state", ["finished", "lesson finished", "diverged"])
+@pytest.mark.parametrize("state", ["finished", "stopped", "lesson finished", "diverged"])
 def test_an_ended_run_is_still_one_screen_at_1400x900(app_url, browser, state):
     """The verdict (a finished run's figures and buttons, a diverged run's explanation beside its
     lesson) fits above the run: the whole run is still in view. (Streamlit scrolls its main
