@@ -77,6 +77,15 @@ def sidebar(page):
 
 with st.sidebar:
     sidebar(page)
+    # Last in the side panel: written on some runs and not others (hosted mode renews the cookie
+    # on a session's first run only), it must not shift the main area's elements by one between
+    # two runs (Streamlit shows an element moved that way twice until the run ends: two Start
+    # buttons for a moment).
+    if st.session_state["visitor_cookie"]:   # until the browser sends the visitor token back
+        st.html(visitor.cookie_script(st.session_state["visitor"], cookie_seconds()),
+                unsafe_allow_javascript=True)
+        if st.session_state["visitor_cookie"] == "renew":      # hosted mode: once per session
+            st.session_state["visitor_cookie"] = False
 
 if st.session_state["lost_run"]:            # hosted: a run lost with its server (app.replica)
     st.warning(st.session_state["lost_run"], icon=":material/cloud_off:")
@@ -87,10 +96,5 @@ if st.session_state["models_freed"]:        # big models let go while the visito
     st.button("OK", key="models_freed_seen",
               on_click=lambda: st.session_state.update(models_freed=None))
 
-if st.session_state["visitor_cookie"]:       # until the browser sends the visitor token back
-    st.html(visitor.cookie_script(st.session_state["visitor"], cookie_seconds()),
-            unsafe_allow_javascript=True)
-    if st.session_state["visitor_cookie"] == "renew":      # hosted mode: once per session
-        st.session_state["visitor_cookie"] = False
 page.run()
 publish_kept()          # the settings this run ended with, for a reload (app.visitor)
