@@ -77,15 +77,13 @@ def sidebar(page):
 
 with st.sidebar:
     sidebar(page)
-    # Last in the side panel: written on some runs and not others (hosted mode renews the cookie
-    # on a session's first run only), it must not shift the main area's elements by one between
-    # two runs (Streamlit shows an element moved that way twice until the run ends: two Start
-    # buttons for a moment).
+    # On every run of a session that writes it, or on none: an element written on some runs
+    # only would shift every element after it by one between two runs, and Streamlit shows an
+    # element moved that way twice until the run ends (two Start buttons, a settings box
+    # replaced while a visitor types into it). The same script again changes nothing.
     if st.session_state["visitor_cookie"]:   # until the browser sends the visitor token back
         st.html(visitor.cookie_script(st.session_state["visitor"], cookie_seconds()),
                 unsafe_allow_javascript=True)
-        if st.session_state["visitor_cookie"] == "renew":      # hosted mode: once per session
-            st.session_state["visitor_cookie"] = False
 
 if st.session_state["lost_run"]:            # hosted: a run lost with its server (app.replica)
     st.warning(st.session_state["lost_run"], icon=":material/cloud_off:")

@@ -57,7 +57,8 @@ KEYS = {
                           "network sees it (the Train page classifies it live)"),
     "drawing_dataset": Key(None, True, "the dataset selected when that drawing was made"),
     "visitor": Key(None, False, "this browser's visitor token (set by init_state)"),
-    "visitor_cookie": Key(False, False, "True | 'renew': the frame writes the visitor cookie"),
+    "visitor_cookie": Key(False, False, "True | 'renew': the frame writes the visitor cookie "
+                          "on every run of this session"),
     # background jobs and what they replaced (app.runs)
     "trainer": Key(None, True, "app.runs.trainer.Trainer | None: this session's training"),
     "my_teacher": Key(None, True, "app.runs.teacher.Teacher | None: this session's teaching"),
@@ -153,7 +154,7 @@ def init_state():
         if old_token and policy().hosted:
             renew_space(model_root(), old_token, ss["visitor"])   # its saved models go along
         # hosted mode: the token also keys the visitor's saved models, kept for days; the
-        # cookie is written again on every new session so that it lasts as long as they do
+        # cookie is written again in every session so that it lasts as long as they do
         ss["visitor_cookie"] = needs_cookie or ("renew" if policy().hosted else False)
         clean_when_due(model_root())      # hosted mode: old spaces, at most hourly
         blas.set_training_threads(app_settings.get().blas_threads)   # dreams, counterfactuals
