@@ -369,7 +369,17 @@ class DrawPage:
         if not update.seen_url:
             return None
         from PIL import Image
-        response = self.page.request.get(urllib.parse.urljoin(self.url + "/", update.seen_url.lstrip("/")))
+        url = urllib.parse.urljoin(self.url + "/", update.seen_url.lstrip("/"))
+        for attempt in range(3):
+            try:
+                response = self.page.request.get(url)
+                break
+            except Exception as e:
+                # a kept-alive connection the server closed just then (ECONNRESET, socket hang
+                # up): the GET is asked again on a new one
+                if attempt == 2 or not any(s in str(e) for s in ("ECONNRESET", "hang up")):
+                    raise
+                time.sleep(0.2)
         image = np.asarray(Image.open(io.BytesIO(response.body())).convert("L"), float)
         k = image.shape[0] // 28
         return image[:28 * k, :28 * k].reshape(28, k, 28, k)[:, 1:-1, :, 1:-1].mean((1, 3)).ravel()
