@@ -63,6 +63,9 @@ def main(argv=None):
                         help="also teach N drawings per class of each style (first seed) with "
                              "nothing else to keep (no dataset images, 2,000 steps) and print the "
                              "held-out accuracy: about the most this network reads of the style")
+    parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="TeachConfig fields to change (e.g. reader_weight=1.0 steps=3000): "
+                             "how the defaults were chosen")
     args = parser.parse_args(argv)
 
     from core.datasets import load_dataset, make_splits
@@ -75,7 +78,12 @@ def main(argv=None):
                          rng=saved.train_config.get("seed", 0))
     test_before = accuracy(saved.model, splits.X_test, splits.y_test)
     scale = (lambda X: X * 2 - 1) if saved.scaling == "symmetric" else (lambda X: X)
-    config = TeachConfig()
+    import ast
+    try:
+        changes = {k: ast.literal_eval(v) for k, v in (item.split("=", 1) for item in args.set)}
+    except (ValueError, SyntaxError) as e:
+        parser.error(f"--set takes NAME=VALUE with a Python literal value: {e}")
+    config = TeachConfig(**{**TeachConfig().to_dict(), **changes})
     print(f"Model: {args.model} ({saved.describe()})")
     print(f"Data: {raw.describe()}")
     print(f"Teaching: TeachConfig() = {config}")

@@ -208,9 +208,12 @@ def build_parser():
 
 
 def _teach_defaults():
-    from .finetune import TeachConfig
+    from .finetune import PLAIN_STEPS, READER_STEPS, TeachConfig
     d = TeachConfig()
-    return (f"{d.steps} steps of {d.batch_size} images ({d.extra_share:.0%} of them drawings), "
+    return (f"a fully connected network grows a second reader through the drawings' hand and "
+            f"{READER_STEPS:,} steps train the layers after its first (else {PLAIN_STEPS} steps "
+            f"of the whole network); batches of {d.batch_size} images ({d.extra_share:.0%} of "
+            "them drawings), "
             f"{d.optimizer} with lr {d.learning_rate:g} and a {d.lr_schedule} schedule, "
             "distortions on")
 
@@ -374,6 +377,8 @@ def teach_config_from_args(args, saved, n_train):
             raise ConfigError("Fine-tuning mixes your drawings into mini-batches: give "
                               "--batch-size a number (the default is 128), not 'full'.")
         overrides["batch_size"] = args.batch_size
+    if saved.train_config.get("grew_second_reader"):
+        overrides["second_reader"] = False         # core.reader: grown once, not again
     config = TeachConfig(**overrides)
     if args.epochs is not None and args.iterations is None:
         per_data = config.batch_size - config.extra_per_batch(1, n_train)
@@ -427,12 +432,13 @@ def cmd_finetune(args):
     y_extra = drawings.labels.astype(np.int64) if drawings is not None else np.zeros(0, np.int64)
     per_extra = config.extra_per_batch(len(y_extra), splits.X_train.shape[0])
     model = copy_model(start.model)
+    steps = config.steps_for(model.config, len(y_extra))
     print(f"Model: {model}")
     mix = (f"batches of {config.batch_size} ({per_extra} of them drawings"
            f"{', distorted' if config.augment else ''})" if per_extra
            else f"batches of {config.batch_size}")
     print(f"Training: fine-tuning, {config.optimizer}, lr {config.learning_rate:g} "
-          f"({config.lr_schedule}), {mix}, {config.steps:,} steps on "
+          f"({config.lr_schedule}), {mix}, {steps:,} steps on "
           f"{splits.X_train.shape[0]:,} images"
           + (f" + {len(y_extra):,} drawings" if len(y_extra) else "")
           + f" (validation {splits.X_val.shape[0]:,})")
@@ -444,6 +450,10 @@ def cmd_finetune(args):
         history.append(record.to_dict())
         bar.update(record)
     last = history[-1]
+    grew = model.config != start.model.config
+    if grew:
+        print(f"Second reader: the network grew to {model.config.describe()} (core.reader: a "
+              "copy of it reads through the drawings' hand)")
     val_loss, val_accuracy = model.evaluate(splits.X_val, splits.y_val)
     test_loss, test_accuracy = model.evaluate(splits.X_test, splits.y_test)
     extra_after = accuracy(model, X_extra, y_extra)
@@ -463,6 +473,8 @@ def cmd_finetune(args):
     train_config = {**config.to_dict(), "dataset": args.dataset, "scaling": start.scaling,
                     "validation_size": validation, "fine_tuned_from": str(args.start_from),
                     "extra_data": str(args.extra_data) if args.extra_data else None}
+    if grew or start.train_config.get("grew_second_reader"):
+        train_config["grew_second_reader"] = True
     saved = SavedModel(model=model, dataset=args.dataset, scaling=start.scaling,
                        train_config=train_config, history=history, metrics=metrics)
     path = save_model(Path(args.out), saved)

@@ -47,10 +47,16 @@ from .errors import ConfigError
 from .handstyle import HandStyle
 from .model import CONV_ROWS, MLP
 from .optimizers import make_optimizer
+from .reader import can_grow, grown, head_of, with_reader
 from .training import (LR_SCHEDULES, MAX_STEPS, RunProgress, check_loss,
                        check_optimizer_settings, check_report, checked_update, plain)
 
 LIVE_VALIDATION = 1000          # validation images measured at each record (all of them at the end)
+PLAIN_STEPS = 800               # updates of the whole network (no second reader)
+READER_STEPS = 2400             # updates of the layers after the first (a second reader)
+REPORTS = 30                    # records per run when report_every is None
+READER_MIN_TAUGHT = 0.9         # a second reader that reads fewer of the taught drawings goes
+POOL = {"plain": 24000, "styled": 24000, "drawings": 12000}  # a second reader's pools, at most
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,8 @@ class TeachConfig:
     2-core machine on the shipped MNIST model (784-256-128-10) and cost it at most about 0.6
     points of test accuracy (python -m benchmarks.handwriting). The same for every visitor:
     nothing is set per style."""
-    steps: int = 800                   # optimiser updates
+    steps: int | None = None           # optimiser updates; None: the method's own
+                                       # (READER_STEPS with a second reader, else PLAIN_STEPS)
     batch_size: int = 128              # images per update, dataset images and drawings together
     extra_share: float = 0.25          # share of each batch taken from the drawings (oversampled)
     learning_rate: float = 6e-4
@@ -75,15 +82,19 @@ class TeachConfig:
     distill: float = 1.0               # on the dataset images not redrawn, this share of the
                                        # target is the original model's probabilities (soft
                                        # targets that keep it where it was), the rest the label
+    second_reader: bool = True         # grow a second reader through the visitor's hand
+                                       # (core.reader) when the model is a dense MLP
+    reader_weight: float = 1.0         # the second reader's share of the logits at the start
     seed: int = 0
-    report_every: int = 20             # steps between records
+    report_every: int | None = None    # steps between records; None: about REPORTS per run
 
     def __post_init__(self):
         self.validate()
 
     def validate(self):
-        if isinstance(self.steps, bool) or not isinstance(self.steps, (int, np.integer)) \
-                or not 1 <= self.steps <= MAX_STEPS:
+        if self.steps is not None and (
+                isinstance(self.steps, bool) or not isinstance(self.steps, (int, np.integer))
+                or not 1 <= self.steps <= MAX_STEPS):
             raise ConfigError(f"{self.steps} steps is not possible: use from 1 to {MAX_STEPS:,}.")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) \
                 or not 2 <= self.batch_size <= 4096:
@@ -102,9 +113,45 @@ class TeachConfig:
         if not (isinstance(self.pull_back, (int, float)) and 0 <= self.pull_back < 0.5):
             raise ConfigError(f"The pull back towards the original weights must be from 0 to "
                               f"below 0.5 per step; got {self.pull_back!r}.")
+        if not (isinstance(self.reader_weight, (int, float)) and 0 <= self.reader_weight <= 1):
+            raise ConfigError("The second reader's share of the answer at the start must be from "
+                              f"0 to 1; got {self.reader_weight!r}.")
         check_optimizer_settings(self)
-        if self.report_every < 1:
+        if self.report_every is not None and self.report_every < 1:
             raise ConfigError("report_every must be at least 1 step.")
+
+    def uses_reader(self, model_config, n_extra):
+        """Whether teaching ``n_extra`` drawings to a model of ``model_config`` grows a second
+        reader (core.reader): asked for, drawings to measure the hand from, dataset images
+        redrawn in it, a dense MLP with a softmax output."""
+        return bool(self.second_reader and n_extra > 0 and self.styled_share > 0
+                    and model_config.loss == "cross_entropy" and can_grow(model_config))
+
+    def steps_for(self, model_config, n_extra):
+        """The run's number of updates: ``steps``, or the method's own when it is None."""
+        if self.steps is not None:
+            return int(self.steps)
+        return READER_STEPS if self.uses_reader(model_config, n_extra) else PLAIN_STEPS
+
+    def model_config_after(self, model_config, n_extra):
+        """The taught model's ModelConfig: twice as wide with a second reader (unless it goes
+        because it did not learn the drawings), else ``model_config``."""
+        return grown(model_config) if self.uses_reader(model_config, n_extra) else model_config
+
+    def pool_bytes(self, model_config, n_extra, n_data):
+        """The second reader's pools (float16 first-layer activations), 0 without one."""
+        if not self.uses_reader(model_config, n_extra):
+            return 0
+        total = self.steps_for(model_config, n_extra)
+        per_extra = self.extra_per_batch(n_extra, n_data)
+        per_data = self.batch_size - per_extra
+        per_styled = self.styled_per_batch(per_data)
+        rows = sum(min(cap, per * total) for cap, per in
+                   zip(POOL.values(), (per_data - per_styled, per_styled, per_extra)))
+        return rows * 2 * model_config.hidden_sizes[0] * 2
+
+    def report_steps(self, total):
+        return self.report_every or max(1, round(total / REPORTS))
 
     def extra_per_batch(self, n_extra, n_dataset):
         """How many drawings go into each batch (the rest are dataset images): ``extra_share``
@@ -205,20 +252,27 @@ def _teach(model, splits, X_extra, y_extra, config, rng, held_out):
     per_extra = config.extra_per_batch(n_extra, n_data)
     per_data = config.batch_size - per_extra if n_data else 0
     per_styled = config.styled_per_batch(per_data) if n_extra else 0
-    total = config.steps
+    reading = per_styled > 0 and config.uses_reader(model.config, n_extra)
+    total = config.steps_for(model.config, n_extra)
+    report_every = config.report_steps(total)
     X_val = np.asarray(splits.X_val[:LIVE_VALIDATION], dtype)
     y_val = splits.y_val[:LIVE_VALIDATION]
     X_held, y_held = held_out if held_out is not None else (X_extra[:0], y_extra[:0])
     X_held = np.asarray(X_held, dtype).reshape(-1, model.config.input_size)
     augment = AugmentConfig() if config.augment or config.augment_dataset else None
     hand = HandStyle.measure(X_extra, y_extra, X_data, y_data, rng=rng) if per_styled else None
-    optimizer = make_optimizer(config.optimizer, config.learning_rate, config.momentum,
-                               config.weight_decay)
     schedule = LR_SCHEDULES[config.lr_schedule]
     # the model as it came answers for the plain dataset images (distillation); only with the
     # softmax's cross-entropy, whose soft-target gradient is (P - T) / N
     distilled = per_data - per_styled if config.distill and model.loss_fn.fused_with_softmax else 0
-    original = copy_model(model) if distilled else None
+    original = copy_model(model) if distilled or reading else None
+    if reading:                      # the model grows a second reader through the visitor's hand
+        paper = -1.0 if splits.scaling == "symmetric" else 0.0
+        model.take_over(with_reader(model, hand.maps[0], paper, config.reader_weight))
+        head, first_layer = head_of(model)
+        pools = _reader_pools(first_layer, original, X_data, y_data, X_extra, y_extra, hand,
+                              augment, config, total, (per_data - per_styled, per_styled,
+                                                       per_extra), rng)
 
     def epoch_at(step):
         return step * per_data / n_data if n_data else 0.0
@@ -257,37 +311,124 @@ def _teach(model, splits, X_extra, y_extra, config, rng, held_out):
     first_loss, first_accuracy = (model.evaluate(X_extra, y_extra) if n_extra
                                   else model.evaluate(X_data[:1000], y_data[:1000]))
     yield record(0, first_loss, first_accuracy, 0.0)
-
-    good_params = model.copy_params()
-    start_params = model.copy_params() if config.pull_back else None
     start = time.perf_counter()
-    loss_sum = correct = seen = 0
-    for step in range(1, total + 1):
-        Xb, yb = batch()
-        optimizer.learning_rate = config.learning_rate * schedule(step, total)
-        if distilled:
-            targets = np.zeros((yb.size, model.config.output_size), dtype)     # (B, 10)
-            targets[np.arange(yb.size), yb] = 1
-            plain = slice(per_styled, per_data)            # dataset images as they were
-            targets[plain] *= 1 - config.distill
-            targets[plain] += config.distill * original.predict_proba(Xb[plain])
-            loss, probs = soft_update(model, optimizer, Xb, targets, rng, good_params,
-                                      step=step, epoch=epoch_at(step))
+
+    def phase(offset, steps, reading):
+        """Steps offset + 1 .. offset + steps: the layers after the first on the pools (a
+        second reader), or the whole network on fresh batches."""
+        optimizer = make_optimizer(config.optimizer, config.learning_rate, config.momentum,
+                                   config.weight_decay)
+        good_params = model.copy_params()
+        start_params = model.copy_params() if config.pull_back else None
+        loss_sum = correct = seen = 0
+        for k in range(1, steps + 1):
+            step = offset + k
+            optimizer.learning_rate = config.learning_rate * schedule(k, steps)
+            if reading:
+                # the layers after the first, on the pools' first-layer activations
+                Fb, targets, yb = _reader_batch(pools, config.distill, model, rng)
+                loss, probs = soft_update(head, optimizer, Fb, targets, rng,
+                                          _renamed(good_params, head), step=step,
+                                          epoch=epoch_at(step))
+            elif distilled:
+                Xb, yb = batch()
+                targets = np.zeros((yb.size, model.config.output_size), dtype)     # (B, 10)
+                targets[np.arange(yb.size), yb] = 1
+                plain = slice(per_styled, per_data)            # dataset images as they were
+                targets[plain] *= 1 - config.distill
+                targets[plain] += config.distill * original.predict_proba(Xb[plain])
+                loss, probs = soft_update(model, optimizer, Xb, targets, rng, good_params,
+                                          step=step, epoch=epoch_at(step))
+            else:
+                Xb, yb = batch()
+                loss, probs = checked_update(model, optimizer, Xb, yb, rng, good_params,
+                                             step=step, epoch=epoch_at(step), what="Teaching")
+            if config.pull_back:
+                for name, value in model.params.items():     # towards the model as it came
+                    value -= config.pull_back * (value - start_params[name])
+            loss_sum += loss * yb.size
+            correct += int((probs.argmax(axis=1) == yb).sum())
+            seen += yb.size
+            if k % report_every == 0 or k == steps:
+                check_report(model, loss_sum / seen, good_params, step=step,
+                             epoch=epoch_at(step), learning_rate=config.learning_rate,
+                             what="Teaching")
+                yield record(step, loss_sum / seen, correct / seen, time.perf_counter() - start)
+                good_params = model.copy_params()
+                loss_sum = correct = seen = 0
+
+    yield from phase(0, total, reading)
+    if reading and accuracy(model, X_extra, y_extra) < READER_MIN_TAUGHT:
+        # The first layer's features (kept as they were) cannot tell these drawings apart: the
+        # second reader goes, and the whole network is taught, as without one.
+        del pools
+        model.take_over(copy_model(original))
+        extra = config.steps if config.steps is not None else PLAIN_STEPS
+        total += extra
+        yield from phase(total - extra, extra, False)
+
+
+def _renamed(params, head):
+    """``params`` of a whole model under the names of ``head``'s (its layers after the first)."""
+    return {name: params[f"layers.{int(name.split('.')[1]) + 1}.{name.split('.')[2]}"]
+            for name in head.params}
+
+
+def _reader_pools(first_layer, original, X_data, y_data, X_extra, y_extra, hand, augment, config,
+                  total, per_batch, rng):
+    """A second reader's teaching data, distorted once: {name: (first-layer activations (n,
+    units), labels (n,), the original model's probabilities (n, classes) or None)} for
+    "plain" dataset images, dataset images "styled" in the visitor's hand and the "drawings";
+    each pool as large as the run would draw (``per_batch`` a step over ``total`` steps), at
+    most POOL's size. Made in blocks of CONV_ROWS images (the pixels are not kept)."""
+    pools = {}
+    for (name, cap), per in zip(POOL.items(), per_batch):
+        n = min(cap, per * total)
+        if name == "drawings":
+            rows = rng.permutation(np.arange(n) % len(y_extra))
+            X_from, y_from = X_extra, y_extra
         else:
-            loss, probs = checked_update(model, optimizer, Xb, yb, rng, good_params, step=step,
-                                         epoch=epoch_at(step), what="Teaching")
-        if config.pull_back:
-            for name, value in model.params.items():     # towards the model as it came
-                value -= config.pull_back * (value - start_params[name])
-        loss_sum += loss * yb.size
-        correct += int((probs.argmax(axis=1) == yb).sum())
-        seen += yb.size
-        if step % config.report_every == 0 or step == total:
-            check_report(model, loss_sum / seen, good_params, step=step, epoch=epoch_at(step),
-                         learning_rate=config.learning_rate, what="Teaching")
-            yield record(step, loss_sum / seen, correct / seen, time.perf_counter() - start)
-            good_params = model.copy_params()
-            loss_sum = correct = seen = 0
+            rows = rng.integers(0, len(y_data), n)
+            X_from, y_from = X_data, y_data
+        features, probs = [], []
+        for begin in range(0, n, CONV_ROWS):
+            part = rows[begin:begin + CONV_ROWS]
+            Xb = X_from[part]
+            if name == "styled":
+                Xb = hand.redraw(Xb, y_from[part])
+            if augment is not None and (config.augment if name == "drawings"
+                                        else config.augment_dataset):
+                Xb = augment(Xb, rng)
+            features.append(first_layer(Xb).astype(np.float16))     # half the memory
+            if name == "plain":
+                probs.append(original.predict_proba(Xb))
+        pools[name] = (np.concatenate(features) if features else np.zeros((0, 0)),
+                       y_from[rows], np.concatenate(probs) if probs else None)
+    return pools, per_batch
+
+
+def _reader_batch(pools, distill, model, rng):
+    """(first-layer activations with dropout (B, units), targets (B, classes), labels (B,)): a
+    batch drawn from the pools; the plain dataset images' targets are ``distill`` of the
+    original model's answer, the rest the label."""
+    pools, per_batch = pools
+    parts_F, parts_T, parts_y = [], [], []
+    classes = model.config.output_size
+    for (name, (features, labels, probs)), per in zip(pools.items(), per_batch):
+        if not per or not len(labels):
+            continue
+        rows = rng.integers(0, len(labels), per)
+        T = np.zeros((per, classes), model.dtype)
+        T[np.arange(per), labels[rows]] = 1
+        if probs is not None and distill:
+            T = (1 - distill) * T + distill * probs[rows]
+        parts_F.append(features[rows])
+        parts_T.append(T)
+        parts_y.append(labels[rows])
+    F = np.concatenate(parts_F).astype(model.dtype)
+    if model.dropout is not None:
+        F *= model.dropout.mask(F.shape, rng, F.dtype)
+    return F, np.concatenate(parts_T).astype(model.dtype, copy=False), np.concatenate(parts_y)
 
 
 def soft_update(model, optimizer, Xb, targets, rng, good_params, *, step, epoch):

@@ -271,6 +271,11 @@ class MLP:
     def copy_params(self):
         return {k: v.copy() for k, v in self.params.items()}
 
+    def take_over(self, other):
+        """Become ``other`` (another MLP): its config, weights and layers, in place, so that
+        whoever holds this model holds the new one (teaching's second reader grows a model)."""
+        self.__dict__.update(other.__dict__)
+
     def load_params(self, params):
         """Copy ``params`` into the model's own arrays (keeps optimiser references valid)."""
         for k, v in params.items():

@@ -226,14 +226,14 @@ def run_limit():
     return app_settings.get().max_run_bytes
 
 
-def run_memory(model_config, train_config, splits, replay=True):
-    """What the job will take (core.memory: its worker's copy of ``splits`` included, and the
-    replay's weight copies unless ``replay`` is False), or ConfigError when that is more than one
-    job may use on this server (NN_MAX_RUN_MB)."""
+def run_memory(model_config, train_config, splits, replay=True, extra_bytes=0):
+    """What the job will take (core.memory: its worker's copy of ``splits`` and ``extra_bytes``
+    included, and the replay's weight copies unless ``replay`` is False), or ConfigError when
+    that is more than one job may use on this server (NN_MAX_RUN_MB)."""
     as_split = dataclasses.replace(train_config, validation_size=len(splits.y_val))
     return memory.check_run_memory(
         model_config, as_split, snapshot_budget=BUDGET if replay else None,
-        data_bytes=memory.splits_bytes(splits), n_images=len(splits.y_train) + len(splits.y_val),
+        data_bytes=memory.splits_bytes(splits) + extra_bytes, n_images=len(splits.y_train) + len(splits.y_val),
         n_test=len(splits.y_test), limit=run_limit())
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from app.runs import line, worker
 from app.runs.job import POLL_TIMEOUT, Job, RunState
 from core.finetune import Outcome, split_drawings
+from core.model import ModelConfig
 from core.modelio import SavedModel
 from core.training import TrainConfig
 
@@ -30,12 +31,17 @@ class Teacher(Job):
         core.handwriting.Drawings) mixed with ``splits``' training images, with ``config`` (a
         core.finetune.TeachConfig). Raises TrainingBusy when a job of this session or visitor
         runs, ConfigError when it needs more memory than a run may use."""
+        taught, held = split_drawings(drawings.labels, held_out_share, rng=config.seed)
+        n_taught, n_data = len(taught), len(splits.y_train)
+        steps = config.steps_for(saved.model.config, n_taught)
         as_training = TrainConfig(dataset=saved.dataset, batch_size=config.batch_size,
                                   optimizer=config.optimizer, momentum=config.momentum,
-                                  learning_rate=config.learning_rate, iterations=config.steps,
+                                  learning_rate=config.learning_rate, iterations=steps,
                                   scaling=saved.scaling)
-        needs = line.run_memory(saved.model.config, as_training, splits, replay=False)
-        taught, held = split_drawings(drawings.labels, held_out_share, rng=config.seed)
+        # the taught model (twice as wide with a second reader, core.reader) and its pools
+        needs = line.run_memory(config.model_config_after(saved.model.config, n_taught),
+                                as_training, splits, replay=False,
+                                extra_bytes=config.pool_bytes(saved.model.config, n_taught, n_data))
         X = drawings.pixels(saved.scaling, saved.model.dtype)          # (N, 784)
         y = drawings.labels.astype(np.int64)
         arrays = {**worker.split_arrays(splits),
@@ -46,7 +52,7 @@ class Teacher(Job):
                 "scaling": splits.scaling}
         self._saved, self._config = saved, config
         self._counts = int(len(taught)), int(len(held))
-        state = RunState(total_steps=config.steps, dataset=saved.dataset,
+        state = RunState(total_steps=steps, dataset=saved.dataset,
                          label=f"{label}, taught your handwriting",
                          details={"held_out": (drawings.fingerprint(),
                                                tuple(int(i) for i in held))})
@@ -56,14 +62,17 @@ class Teacher(Job):
         saved, config = self._saved, self._config
         outcome = Outcome(**metrics["outcome"])
         n_taught, n_held = self._counts
+        grew = metrics["model_config"] != saved.model.config.to_dict()
         train_config = {**saved.train_config, **config.to_dict(), "dataset": saved.dataset,
                         "scaling": saved.scaling, "taught_drawings": n_taught,
                         "held_out_drawings": n_held}
+        if grew:                   # core.reader: taught again, it is not grown a second time
+            train_config["grew_second_reader"] = True
         measured = {**saved.metrics, "test_accuracy": outcome.test_after,
                     "test_accuracy_before": outcome.test_before,
                     "held_out_accuracy": outcome.held_out_after,
                     "held_out_accuracy_before": outcome.held_out_before}
-        model = type(saved.model)(saved.model.config, params=params)
+        model = type(saved.model)(ModelConfig.from_dict(metrics["model_config"]), params=params)
         taught = SavedModel(model=model, dataset=saved.dataset, scaling=saved.scaling,
                             train_config=train_config, history=list(self._state.history),
                             metrics=measured, created=time.strftime("%Y-%m-%dT%H:%M:%S"))

@@ -255,8 +255,10 @@ def _teach(sender, stop, spec, arrays):
     seconds = time.perf_counter() - started
     sender.put(("evaluating",))
     outcome = compare(before, model, splits.X_test, splits.y_test, taught, held,
-                      steps=spec["teach_config"].steps, seconds=seconds)
-    sender.finish(("final", "done", "", None, {"outcome": dataclasses.asdict(outcome)}),
+                      steps=record.step, seconds=seconds)
+    # the taught model's shape: twice as wide when it grew a second reader (core.reader)
+    sender.finish(("final", "done", "", None, {"outcome": dataclasses.asdict(outcome),
+                                                "model_config": model.config.to_dict()}),
                   model.params)
 
 

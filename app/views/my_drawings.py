@@ -39,7 +39,8 @@ MIN_TO_TEACH = 5            # drawings before "Teach it" is offered
 MIN_FOR_CURVE = 10          # drawings before the Train page draws their curve
 MIN_FOR_INSPECT = 2         # drawings before Inspect offers them as a test set
 HELD_OUT_SHARE = 0.25       # of each class, kept aside to measure the teaching honestly
-STEP_CHOICES = (50, 100, 200, 400, 800, 1600)   # holds TeachConfig().steps (tests/test_finetune)
+# None: core.finetune's own (2,400 with a second reader, 800 without); holds TeachConfig().steps
+STEP_CHOICES = (None, 50, 100, 200, 400, 800, 1600, 2400)
 PER_PAGE = 40               # gallery pictures per page
 PER_ROW = 8
 POLL_SECONDS = 0.5
@@ -101,9 +102,15 @@ def _start_teaching(dataset):
         validation = saved.train_config.get("validation_size", 5000)
         seed = saved.train_config.get("seed", 0)
         splits = load_splits(dataset, validation, saved.scaling, seed)
-        config = TeachConfig(steps=int(ss["my_teach_steps"]))
+        steps = ss["my_teach_steps"]
+        # a model grown a second reader (core.reader) is not grown another
+        config = TeachConfig(steps=None if steps is None else int(steps),
+                             second_reader=not saved.train_config.get("grew_second_reader"))
         share = HELD_OUT_SHARE if ss["my_teach_hold_out"] else 0.0
-        held.check_room(ss, visitor_token(), held.model_bytes(saved),
+        # the taught copy: twice as wide when it grows a second reader (core.reader)
+        after = config.model_config_after(saved.model.config, len(drawings.labels))
+        held.check_room(ss, visitor_token(),
+                        after.num_parameters * saved.model.dtype.itemsize,
                         "The taught copy of your model")
         _teacher().start(saved, label, splits, drawings, config, share)
     except NNError as e:
@@ -226,8 +233,11 @@ def _teach_panel(dataset, n, saved):
                            on_click=ss["my_teacher"].stop)
         with buttons.popover("Settings", icon=":material/tune:"):
             st.select_slider("Steps", STEP_CHOICES, key="my_teach_steps",
+                             format_func=lambda v: "auto" if v is None else f"{v:,}",
                              help="Optimiser updates of 128 images, 32 of them your drawings "
-                                  "(distorted a little each time). More steps, more seconds.")
+                                  "(distorted a little each time). More steps, more seconds. "
+                                  "auto: 2,400 when the network grows a second reader for your "
+                                  "hand (a fully connected network), else 800.")
             st.toggle("Keep some drawings aside", key="my_teach_hold_out",
                       help=f"Keep {HELD_OUT_SHARE:.0%} of each kind of drawing (of those you "
                            "drew at least 4 times) out of the teaching, to see whether it "
