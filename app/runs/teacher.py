@@ -76,7 +76,8 @@ class Teacher(Job):
         taught = SavedModel(model=model, dataset=saved.dataset, scaling=saved.scaling,
                             train_config=train_config, history=list(self._state.history),
                             metrics=measured, created=time.strftime("%Y-%m-%dT%H:%M:%S"))
-        return {"saved": taught, "details": {**self._state.details, "outcome": outcome}}
+        return {"saved": taught, "details": {**self._state.details, "outcome": outcome,
+                                             "grew": grew}}
 
     def _killed(self, message):
         return "stopped", message or "Stopped: the model was not changed."

@@ -302,8 +302,15 @@ def _before_after(snap, o, dataset):
     aside = (f" On the {o.n_taught} drawings it was taught: {o.taught_before:.0%} → "
              f"{o.taught_after:.0%}." if o.n_held_out else
              " Draw at least 4 of a kind to keep some aside and measure it honestly.")
-    st.caption(f"{o.steps} steps in {o.seconds:.1f} s.{aside} The taught model is now the current "
-               "model: draw again to try it.")
+    grew = ""
+    if snap.details.get("grew") and snap.saved is not None:
+        sizes = snap.saved.model.config.hidden_sizes
+        grew = (f" It grew a **second reader** for your hand ({' and '.join(map(str, sizes))} "
+                "units now): half of it is a copy of the network that sees each drawing "
+                "straightened the way your hand turns, leans and squeezes it; the layers after "
+                "the first learned when to trust which half. Inspect shows both.")
+    st.caption(f"{o.steps} steps in {o.seconds:.1f} s.{aside}{grew} The taught model is now the "
+               "current model: draw again to try it.")
     _, before_label, _ = adopt.replaced("teach", snap)
     if before_label is not None:
         if st.button("Undo: back to the model before", icon=":material/undo:",
