@@ -228,6 +228,14 @@ def show_weights(look):
                 ", laid out as the 28x28 image. **Red**: ink there pushes the unit up; **blue**: "
                 "ink there pushes it down; white: the unit ignores that pixel. Each unit has its "
                 "own colour scale."))
+    # a network taught a handwriting grew a second reader (core.reader): its second half of
+    # units are the first half seen through the visitor's hand
+    reader = units // 2 if look.saved.train_config.get("grew_second_reader") else 0
+    if reader:
+        st.caption(f"Taught a handwriting, this network grew a **second reader**: units "
+                   f"{reader}–{units - 1} are units 0–{reader - 1} looking through your hand (unit "
+                   f"{reader}, marked ↻ 0, is unit 0 turned, leaned and squeezed the way you draw), "
+                   "so that what they learned from the dataset fits your drawings.")
     start = 0
     if units > WEIGHTS_PER_PAGE:
         starts = list(range(0, units, WEIGHTS_PER_PAGE))
@@ -237,7 +245,8 @@ def show_weights(look):
             help=f"{units} units, {WEIGHTS_PER_PAGE} at a time.")
     images = weight_images(W, start, WEIGHTS_PER_PAGE, scale=3)
     captions = ([look.names[j] for j in range(start, start + len(images))] if is_output
-                else [f"unit {j}" for j in range(start, start + len(images))])
+                else [f"unit {j}" + (f" (↻ {j - reader})" if reader and j >= reader else "")
+                      for j in range(start, start + len(images))])
     st.image(images, caption=captions, width=90)
 
 # -- training curves ----------------------------------------------------------------------------------

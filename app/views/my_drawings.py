@@ -309,7 +309,7 @@ def _before_after(snap, o, dataset):
                 "units now): half of it is a copy of the network that sees each drawing "
                 "straightened the way your hand turns, leans and squeezes it; the layers after "
                 "the first learned when to trust which half. Inspect shows both.")
-    st.caption(f"{o.steps} steps in {o.seconds:.1f} s.{aside}{grew} The taught model is now the "
+    st.caption(f"{o.steps:,} steps in {o.seconds:.1f} s.{aside}{grew} The taught model is now the "
                "current model: draw again to try it.")
     _, before_label, _ = adopt.replaced("teach", snap)
     if before_label is not None:

@@ -79,7 +79,7 @@ def test_draw_label_and_see_it_in_the_gallery_then_teach(app_url, page, screensh
     teach = page.get_by_role("button", name="Teach it")
     assert teach.is_enabled()
     teach.click()
-    page.get_by_text(re.compile(r"\d+ steps in [\d.]+ s")).wait_for(timeout=240_000)
+    page.get_by_text(re.compile(r"[\d,]+ steps in [\d.]+ s")).wait_for(timeout=240_000)
     page.get_by_test_id("stMetricLabel").filter(has_text="drawings it never saw").wait_for()
     page.get_by_test_id("stMetricLabel").filter(has_text="test images").wait_for()
     assert page.get_by_role("button", name="Undo: back to the model before").is_visible()
@@ -89,6 +89,8 @@ def test_draw_label_and_see_it_in_the_gallery_then_teach(app_url, page, screensh
     headline.wait_for()
     unseen = int(re.search(r"of the (\d+) drawings it was not taught", headline.inner_text())[1])
     assert 10 <= unseen < 65, headline.inner_text()     # at least one of each digit kept aside
+    # the shipped fully connected network grew a second reader for the hand (core.reader)
+    assert page.get_by_text(re.compile(r"second reader.*512 and 256 units")).is_visible()
     wait_for_images(page)
     screenshot("my-drawings-3-taught")
 
@@ -110,6 +112,19 @@ def test_draw_label_and_see_it_in_the_gallery_then_teach(app_url, page, screensh
     page.get_by_text("Test set: your 65 MNIST drawings").wait_for()
     wait_for_images(page)
     screenshot("my-drawings-4-inspect")
+    # the grown network's first layer: the second half are the first half seen through the hand
+    page.get_by_role("tab", name="What units look for").click()
+    page.get_by_text(re.compile("grew a second reader")).first.wait_for()
+    thumb = page.get_by_test_id("stSlider").filter(has_text="Units").get_by_role("slider")
+    thumb.focus()
+    for _ in range(8):                                   # to the second reader's first units
+        if "(↻ 0)" in " ".join(gallery_captions(page)):
+            break
+        thumb.press("ArrowRight")
+        page.wait_for_timeout(700)
+    assert "unit 256 (↻ 0)" in gallery_captions(page)
+    wait_for_images(page)
+    screenshot("my-drawings-5-units")
 
 
 def style_zip():
