@@ -160,8 +160,10 @@ def build_parser():
         "(-lr, -i, --epochs, --batch-size, --optimizer, --momentum, --weight-decay, --lr-schedule, "
         "--augment, --validation-size, --seed).")
     teaching.add_argument("--start-from", metavar="MODEL",
-                          help="fine-tune this model file (its architecture and pixel scaling "
-                               "stay) instead of training a new network; needs --out")
+                          help="fine-tune this model file (its pixel scaling stays; with "
+                               "--extra-data a fully connected network grows a second reader for "
+                               "the drawings' hand, twice as wide) instead of training a new "
+                               "network; needs --out")
     teaching.add_argument("--extra-data", metavar="DIR",
                           help="a folder of your labelled drawings in MNIST's IDX format "
                                "(*-images-idx3-ubyte and *-labels-idx1-ubyte, .gz or not) to mix "
@@ -169,6 +171,10 @@ def build_parser():
     teaching.add_argument("--extra-share", type=float, metavar="SHARE",
                           help="share of each batch taken from the drawings, 0-1 (default: "
                                "0.25, 32 of 128)")
+    teaching.add_argument("--second-reader", action=argparse.BooleanOptionalAction, default=None,
+                          help="grow a second reader through the drawings' hand (core.reader; "
+                               "default: yes for a fully connected network not grown one "
+                               "already); --no-second-reader keeps the architecture as it is")
 
     def model_argument(p):
         p.add_argument("--model", metavar="FILE",
@@ -311,6 +317,8 @@ def cmd_train(args):
                           "--out FILE.")
     if args.extra_share is not None:
         raise ConfigError("--extra-share goes with --start-from and --extra-data.")
+    if args.second_reader is not None:
+        raise ConfigError("--second-reader goes with --start-from and --extra-data.")
     model_config, train_config = configs_from_args(args)
     raw = _load_raw(args)
     splits = make_splits(raw, train_config.validation_size, train_config.scaling,
@@ -377,6 +385,8 @@ def teach_config_from_args(args, saved, n_train):
             raise ConfigError("Fine-tuning mixes your drawings into mini-batches: give "
                               "--batch-size a number (the default is 128), not 'full'.")
         overrides["batch_size"] = args.batch_size
+    if args.second_reader is not None:
+        overrides["second_reader"] = args.second_reader
     if saved.train_config.get("grew_second_reader"):
         overrides["second_reader"] = False         # core.reader: grown once, not again
     config = TeachConfig(**overrides)

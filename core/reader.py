@@ -86,18 +86,31 @@ def with_reader(model, hand_map, paper=0.0, weight=0.3):
 
 
 def head_of(model):
-    """An MLP of the layers after ``model``'s first (sharing its arrays: training the head
-    trains the model), and a function from images (N, 784) to the first layer's activations
-    (N, units), the head's input, without dropout."""
+    """An MLP of the dense layers after ``model``'s first block (sharing its arrays: training
+    the head trains the model), and a function from images (N, 784) to that block's output
+    (N, features), the head's input, without dropout. The first block: the first dense layer
+    and its activation for an MLP; every conv and pool layer for a conv net (their output
+    flattened)."""
+    from .layers import Flatten
     config = model.config
-    head_config = replace(config, input_size=config.hidden_sizes[0],
-                          hidden_sizes=config.hidden_sizes[1:])
-    last = len(config.hidden_sizes)
-    params = {f"layers.{i - 1}.{k}": model.params[f"layers.{i}.{k}"]
-              for i in range(1, last + 1) for k in ("W", "b")}
+    if config.layers:
+        split = next(i for i, layer in enumerate(model._inference) if isinstance(layer, Flatten))
+        first_weights = sum(1 for spec in config.specs if spec.kind == "conv")
+        inputs, hidden = config.layer_sizes[0], config.hidden_sizes
+    else:
+        split, first_weights = 1, 1                      # Dense, then its activation
+        inputs, hidden = config.hidden_sizes[0], config.hidden_sizes[1:]
+    head_config = replace(config, layers="", input_size=inputs, hidden_sizes=hidden)
+    count = len(model.layers)
+    params = {f"layers.{i - first_weights}.{k}": model.params[f"layers.{i}.{k}"]
+              for i in range(first_weights, count) for k in ("W", "b")}
     head = MLP(head_config, params=params)
-    dense, activation = model.sequence[0], model.sequence[1]
+    head.key_offset = first_weights                # head's layers.i is the model's layers.i+this
+    block = model._inference[:split + 1]
 
-    def first_layer(X):
-        return activation.forward(dense.forward(np.asarray(X, model.dtype)))
-    return head, first_layer
+    def first_block(X):
+        A = np.asarray(X, model.dtype)
+        for layer in block:
+            A = layer.forward(A)
+        return A
+    return head, first_block

@@ -19,11 +19,19 @@ def test_teaching_a_conv_net_runs_and_changes_only_the_copy():
     y = np.repeat(np.arange(10), 2)
     taught = copy_model(model)
     assert taught.config.is_convolutional
-    records = list(teach(taught, splits, X, y, TeachConfig(steps=10, report_every=5,
-                                                            augment=False, augment_dataset=False)))
+    whole = TeachConfig(steps=10, report_every=5, augment=False, augment_dataset=False,
+                        fast_head=False)                # the whole network, every step
+    records = list(teach(taught, splits, X, y, whole))
     assert records and records[-1].step == 10
     assert not np.array_equal(taught.params["layers.0.W"], model.params["layers.0.W"])
     assert taught.params["layers.0.W"].shape == (2, 1, 5, 5)
+    # by default the dense layers are taught on pools of the convolutions' output first; random
+    # pixels are beyond the kept convolutions, so then the whole network is taught as above
+    taught = copy_model(model)
+    records = list(teach(taught, splits, X, y, TeachConfig(steps=10, report_every=5,
+                                                            augment=False, augment_dataset=False)))
+    assert [r.step for r in records] == [0, 5, 10, 15, 20]
+    assert not np.array_equal(taught.params["layers.0.W"], model.params["layers.0.W"])
 
 
 def test_a_conv_net_saves_loads_and_exports(tmp_path):

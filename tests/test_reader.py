@@ -102,3 +102,71 @@ def test_teaching_a_turned_hand_grows_a_reader_that_reads_it():
                                                                         splits.y_val)
     assert drop < 0.015, drop
     assert records[-1].step == 600 and records[-1].held_out_accuracy == pytest.approx(after)
+
+
+@pytest.fixture(scope="module")
+def turned_dir(tmp_path_factory):
+    """A folder of 100 drawings: bundled-sample test digits, 10 of each, turned ~29 degrees."""
+    from core.handwriting import Drawings, write_dir
+    raw = read_sample("mnist")
+    rows = np.concatenate([np.flatnonzero(raw.test_labels == k)[:10] for k in range(10)])
+    X = raw.test_images[rows].reshape(-1, 784).astype(np.float32) / 255
+    turned = warp(X, np.tile(np.linalg.inv(TURN), (len(rows), 1, 1)), np.zeros((len(rows), 2)), 0.0)
+    images = (np.clip(turned, 0, 1) * 255 + 0.5).astype(np.uint8)
+    sketches = np.repeat(np.repeat(images.reshape(-1, 28, 28), 2, 1), 2, 2)
+    folder = tmp_path_factory.mktemp("turned")
+    write_dir(Drawings(images, raw.test_labels[rows].copy(), sketches), folder)
+    return folder
+
+
+@needs_model
+def test_the_command_line_grows_a_reader_once_and_can_keep_the_shape(tmp_path, turned_dir):
+    from tests.test_finetune import run
+
+    drawings_dir = turned_dir
+    grown_file, again_file, kept_file = (tmp_path / f"{n}.npz" for n in ("grown", "again", "kept"))
+    r = run("train", "-dataset", "mnist", "--start-from", str(SHIPPED), "--extra-data",
+            str(drawings_dir), "--out", str(grown_file), "-i", "300")
+    assert r.returncode == 0, r.stderr
+    assert "Second reader: the network grew to 784-512-256-10" in r.stdout
+    saved = load_model(grown_file, expected_dataset="mnist")
+    assert saved.model.config.hidden_sizes == (512, 256)
+    assert saved.train_config["grew_second_reader"] is True
+    # taught again, it is not grown a second time
+    r = run("train", "-dataset", "mnist", "--start-from", str(grown_file), "--extra-data",
+            str(drawings_dir), "--out", str(again_file), "-i", "20")
+    assert r.returncode == 0, r.stderr
+    assert "Second reader" not in r.stdout
+    again = load_model(again_file, expected_dataset="mnist")
+    assert again.model.config.hidden_sizes == (512, 256)
+    assert again.train_config["grew_second_reader"] is True
+    # --no-second-reader keeps the architecture
+    r = run("train", "-dataset", "mnist", "--start-from", str(SHIPPED), "--extra-data",
+            str(drawings_dir), "--out", str(kept_file), "-i", "20", "--no-second-reader")
+    assert r.returncode == 0, r.stderr
+    assert load_model(kept_file).model.config.hidden_sizes == (256, 128)
+    r = run("train", "-dataset", "mnist", "--second-reader", "-i", "5")
+    assert r.returncode == 2 and "--second-reader goes with --start-from" in r.stderr
+
+
+def test_a_conv_net_is_taught_after_its_convolutions_which_stay():
+    """A small conv net that read the bundled sample, taught 60 turned digits: its dense layers
+    learn them on pools of the convolutions' output; the convolutions stay as they were."""
+    from core.training import TrainConfig, fit
+
+    splits = make_splits(read_sample("mnist"), 1000, "unit", rng=0)
+    model = MLP(ModelConfig(layers="conv 4x5, pool 2, dense 32"), np.random.default_rng(0))
+    for _ in fit(model, splits, TrainConfig(learning_rate=0.003, optimizer="adam", epochs=1,
+                                            batch_size=64, validation_size=1000)):
+        pass
+    inverse = np.tile(np.linalg.inv(TURN), (600, 1, 1))
+    X = warp(splits.X_test[:600], inverse, np.zeros((600, 2)), 0.0)
+    y = splits.y_test[:600]
+    taught = copy_model(model)
+    records = list(teach(taught, splits, X[:60], y[:60], TeachConfig(steps=400)))
+    assert records[-1].step == 400 and records[-1].total_steps == 400      # no fall-back
+    assert np.array_equal(taught.params["layers.0.W"], model.params["layers.0.W"])   # conv kept
+    assert not np.array_equal(taught.params["layers.1.W"], model.params["layers.1.W"])
+    assert taught.config == model.config                                # no second reader
+    before, after = accuracy(model, X[60:], y[60:]), accuracy(taught, X[60:], y[60:])
+    assert after > before + 0.05, (before, after)

@@ -389,7 +389,10 @@ class Job:
         if kind == "record":
             _, entry, params = msg
             with self._lock:
-                self._state = dataclasses.replace(self._state,
+                # a run can grow longer than planned (Teach it: a second reader that could not
+                # learn the drawings gives way to teaching the whole network)
+                total = max(self._state.total_steps, int(entry.get("total_steps") or 0))
+                self._state = dataclasses.replace(self._state, total_steps=total,
                                                   history=(*self._state.history, entry))
                 index = len(self._state.history) - 1
             self._on_record(index, entry, params)

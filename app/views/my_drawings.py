@@ -39,7 +39,7 @@ MIN_TO_TEACH = 5            # drawings before "Teach it" is offered
 MIN_FOR_CURVE = 10          # drawings before the Train page draws their curve
 MIN_FOR_INSPECT = 2         # drawings before Inspect offers them as a test set
 HELD_OUT_SHARE = 0.25       # of each class, kept aside to measure the teaching honestly
-# None: core.finetune's own (2,400 with a second reader, 800 without); holds TeachConfig().steps
+# None: core.finetune's own (2,400 on pools, else 800); holds TeachConfig().steps
 STEP_CHOICES = (None, 50, 100, 200, 400, 800, 1600, 2400)
 PER_PAGE = 40               # gallery pictures per page
 PER_ROW = 8
@@ -236,8 +236,9 @@ def _teach_panel(dataset, n, saved):
                              format_func=lambda v: "auto" if v is None else f"{v:,}",
                              help="Optimiser updates of 128 images, 32 of them your drawings "
                                   "(distorted a little each time). More steps, more seconds. "
-                                  "auto: 2,400 when the network grows a second reader for your "
-                                  "hand (a fully connected network), else 800.")
+                                  "auto: 2,400 updates of the layers after the first (a fully "
+                                  "connected network grows a second reader for your hand; a conv "
+                                  "net keeps its convolutions), or 800 of the whole network.")
             st.toggle("Keep some drawings aside", key="my_teach_hold_out",
                       help=f"Keep {HELD_OUT_SHARE:.0%} of each kind of drawing (of those you "
                            "drew at least 4 times) out of the teaching, to see whether it "
