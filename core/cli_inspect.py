@@ -14,7 +14,7 @@ def _pct(x):
 
 
 def _read_extra(args):
-    from .cli import _read_extra as read
+    from .cli_teach import _read_extra as read
     return read(args)
 
 

@@ -28,7 +28,7 @@ from dataclasses import replace
 import numpy as np
 
 from .augment import SIDE, warp
-from .model import MLP
+from .model import CONV_ROWS, MLP
 
 MAX_GROWN_PARAMETERS = 4_000_000     # beyond this a model is taught without a second reader
 
@@ -114,3 +114,61 @@ def head_of(model):
             A = layer.forward(A)
         return A
     return head, first_block
+
+
+def make_pools(first_block, teacher, X_data, y_data, X_extra, y_extra, hand, augment, config,
+                  total, per_batch, rng, caps):
+    """The pooled teaching data, distorted once: {name: (the first block's activations (n,
+    features), labels (n,), the original model's probabilities (n, classes) or None)} for
+    "plain" dataset images, dataset images "styled" in the visitor's hand and the "drawings";
+    each pool as large as the run would draw (``per_batch`` a step over ``total`` steps), at
+    most ``caps``. Made in blocks of CONV_ROWS images (the pixels are not kept)."""
+    pools = {}
+    for (name, cap), per in zip(caps.items(), per_batch):
+        n = min(cap, per * total)
+        if name == "drawings":
+            rows = rng.permutation(np.arange(n) % len(y_extra))
+            X_from, y_from = X_extra, y_extra
+        else:
+            rows = rng.integers(0, len(y_data), n)
+            X_from, y_from = X_data, y_data
+        features, probs = [], []
+        for begin in range(0, n, CONV_ROWS):
+            part = rows[begin:begin + CONV_ROWS]
+            Xb = X_from[part]
+            if name == "styled":
+                Xb = hand.redraw(Xb, y_from[part])
+            if augment is not None and (config.augment if name == "drawings"
+                                        else config.augment_dataset):
+                Xb = augment(Xb, rng)
+            F = first_block(Xb)
+            features.append(F.astype(np.float16))                   # half the memory
+            if name == "plain":
+                probs.append(teacher(Xb, F))
+        pools[name] = (np.concatenate(features) if features else np.zeros((0, 0)),
+                       y_from[rows], np.concatenate(probs) if probs else None)
+    return pools, per_batch
+
+
+def pool_batch(pools, distill, model, rng):
+    """(first-layer activations with dropout (B, units), targets (B, classes), labels (B,)): a
+    batch drawn from the pools; the plain dataset images' targets are ``distill`` of the
+    original model's answer, the rest the label."""
+    pools, per_batch = pools
+    parts_F, parts_T, parts_y = [], [], []
+    classes = model.config.output_size
+    for (name, (features, labels, probs)), per in zip(pools.items(), per_batch):
+        if not per or not len(labels):
+            continue
+        rows = rng.integers(0, len(labels), per)
+        T = np.zeros((per, classes), model.dtype)
+        T[np.arange(per), labels[rows]] = 1
+        if probs is not None and distill:
+            T = (1 - distill) * T + distill * probs[rows]
+        parts_F.append(features[rows])
+        parts_T.append(T)
+        parts_y.append(labels[rows])
+    F = np.concatenate(parts_F).astype(model.dtype)
+    if model.dropout is not None and not model.config.layers:   # an MLP's first layer has one
+        F *= model.dropout.mask(F.shape, rng, F.dtype)
+    return F, np.concatenate(parts_T).astype(model.dtype, copy=False), np.concatenate(parts_y)
