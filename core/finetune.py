@@ -287,7 +287,8 @@ def _teach(model, splits, X_extra, y_extra, config, rng, held_out):
     per_styled = config.styled_per_batch(per_data) if n_extra else 0
     pooled = per_styled > 0 and config.uses_pools(model.config, n_extra)
     reading = pooled and config.uses_reader(model.config, n_extra)
-    total = config.steps_for(model.config, n_extra)
+    # the method's own number of steps: READER_STEPS on pools, else PLAIN_STEPS
+    total = config.steps_for(model.config, n_extra) if pooled else (config.steps or PLAIN_STEPS)
     report_every = config.report_steps(total)
     X_val = np.asarray(splits.X_val[:LIVE_VALIDATION], dtype)
     y_val = splits.y_val[:LIVE_VALIDATION]
@@ -309,10 +310,9 @@ def _teach(model, splits, X_extra, y_extra, config, rng, held_out):
         # the original's while the pools are made)
         teacher = ((lambda X, F: original.predict_proba(X)) if reading
                    else (lambda X, F: head.predict_proba(F)))
-        pools = make_pools(first_block, teacher, X_data, y_data, X_extra, y_extra, hand,
-                              augment, config, total, (per_data - per_styled, per_styled,
-                                                       per_extra), rng,
-                              POOL_CONV if model.config.layers else POOL)
+        pools = make_pools(first_block, teacher, X_data, y_data, X_extra, y_extra, hand, augment,
+                           config, total, (per_data - per_styled, per_styled, per_extra), rng,
+                           POOL_CONV if model.config.layers else POOL)
 
     def epoch_at(step):
         return step * per_data / n_data if n_data else 0.0
