@@ -48,7 +48,9 @@ def test_fine_tuning_a_conv_net_and_its_model_file(splits, tmp_path):
     model, rng = new_run(ModelConfig(layers=LAYERS), TrainConfig())
     X_extra, y_extra = splits.X_val[:20], splits.y_val[:20]
     records = list(teach(model, splits, X_extra, y_extra, TeachConfig(steps=5, batch_size=32)))
-    assert records[-1].step == 5
+    # an untrained conv net's dense layers cannot learn the drawings in 5 steps on the pools of
+    # its convolutions' output: then the whole network is taught 5 steps more
+    assert [r.step for r in records][-1] == records[-1].total_steps == 10
     saved = SavedModel(model=model, dataset="mnist", scaling="unit", train_config={}, history=[],
                        metrics={})
     loaded = load_model(save_model(tmp_path / "conv.npz", saved)).model
