@@ -354,8 +354,9 @@ def _teach(model, splits, X_extra, y_extra, config, rng, held_out):
     start = time.perf_counter()
 
     def phase(offset, steps, pooled):
-        """Steps offset + 1 .. offset + steps: the layers after the first on the pools (a
-        second reader), or the whole network on fresh batches."""
+        """Steps offset + 1 .. offset + steps: the layers after the first block on the pools
+        (with a second reader, or a conv net's dense layers), or the whole network on fresh
+        batches."""
         optimizer = make_optimizer(config.optimizer, config.learning_rate, config.momentum,
                                    config.weight_decay)
         good_params = model.copy_params()
@@ -399,8 +400,8 @@ def _teach(model, splits, X_extra, y_extra, config, rng, held_out):
 
     yield from phase(0, total, pooled)
     if pooled and accuracy(model, X_extra, y_extra) < READER_MIN_TAUGHT:
-        # The first layer's features (kept as they were) cannot tell these drawings apart: the
-        # second reader goes, and the whole network is taught, as without one.
+        # The first block's features (kept as they were) cannot tell these drawings apart: the
+        # second reader, if any, goes, and the whole network is taught, as without pools.
         del pools
         model.take_over(copy_model(original))
         extra = config.steps if config.steps is not None else PLAIN_STEPS

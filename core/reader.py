@@ -11,10 +11,11 @@ the first layer's weights, and the result is still a plain MLP:
     784 -> [W1 | U W1] -> 2 x 256 -> [[W2, 0], [0, W2]] -> 2 x 128 -> [W3 ; a W3] -> 10
 
 The first half is the network as it came; the second half is the same network looking through
-``U``, the un-warp of the visitor's hand. Their logits add. At the start the second reader's
-weight is small (``a`` = ``reader_weight``), so the network still reads MNIST as before; teaching
+``U``, the un-warp of the visitor's hand. Their logits add (the second's scaled by ``a``,
+TeachConfig.reader_weight, 1 by default: measured best, benchmarks/README.md round 3). Teaching
 then trains everything after the first layer (the first layer stays as built: both readers' eyes
-are kept) to trust the second reader on drawings in the visitor's hand and the first on the rest.
+are kept) to trust the second reader on drawings in the visitor's hand and the first on the rest,
+with the dataset's images and the original model's answers to them holding MNIST in place.
 
 Keeping the first layer fixed also makes teaching cheap: its output for a pool of distorted
 dataset images, redrawn ones and drawings is computed once, and each step trains only the
@@ -28,6 +29,7 @@ from dataclasses import replace
 import numpy as np
 
 from .augment import SIDE, warp
+from .errors import ConfigError
 from .model import CONV_ROWS, MLP
 
 MAX_GROWN_PARAMETERS = 4_000_000     # beyond this a model is taught without a second reader
@@ -57,12 +59,12 @@ def can_grow(config):
         return False
     try:
         bigger = grown(config)
-    except Exception:                                  # a doubled layer over the unit limit
+    except ConfigError:                                # a doubled layer over the unit limit
         return False
     return bigger.num_parameters <= MAX_GROWN_PARAMETERS
 
 
-def with_reader(model, hand_map, paper=0.0, weight=0.3):
+def with_reader(model, hand_map, paper=0.0, weight=1.0):
     """A new MLP: ``model`` beside a copy of it that reads through the un-warp of ``hand_map``
     (see the module's text). ``paper``: the pixel value of blank paper in the model's scaling
     (0 for [0, 1], -1 for [-1, 1]); ``weight``: the second reader's share of the logits at the
