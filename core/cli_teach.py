@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError
+from .reader import has_reader, marked
 
 # Settings that describe a network: a model you start from keeps its own.
 _ARCHITECTURE_FLAGS = (("hidden", "--hidden"), ("layers", "--layers"), ("activation", "--activation"),
@@ -45,7 +46,7 @@ def teach_config_from_args(args, saved, n_train):
         overrides["batch_size"] = args.batch_size
     if args.second_reader is not None:
         overrides["second_reader"] = args.second_reader
-    if saved.train_config.get("grew_second_reader"):
+    if has_reader(saved.train_config):
         overrides["second_reader"] = False         # core.reader: grown once, not again
     config = TeachConfig(**overrides)
     if args.epochs is not None and args.iterations is None:
@@ -142,8 +143,7 @@ def cmd_finetune(args):
     train_config = {**config.to_dict(), "dataset": args.dataset, "scaling": start.scaling,
                     "validation_size": validation, "fine_tuned_from": str(args.start_from),
                     "extra_data": str(args.extra_data) if args.extra_data else None}
-    if grew or start.train_config.get("grew_second_reader"):
-        train_config["grew_second_reader"] = True
+    train_config = marked(train_config, start, model.config)
     saved = SavedModel(model=model, dataset=args.dataset, scaling=start.scaling,
                        train_config=train_config, history=history, metrics=metrics)
     path = save_model(Path(args.out), saved)

@@ -360,6 +360,7 @@ def _teach(model, splits, X_extra, y_extra, config, rng, held_out):
         optimizer = make_optimizer(config.optimizer, config.learning_rate, config.momentum,
                                    config.weight_decay)
         good_params = model.copy_params()
+        head_good = _renamed(good_params, head) if pooled else None
         start_params = model.copy_params() if config.pull_back else None
         loss_sum = correct = seen = 0
         for k in range(1, steps + 1):
@@ -368,9 +369,8 @@ def _teach(model, splits, X_extra, y_extra, config, rng, held_out):
             if pooled:
                 # the layers after the first block, on the pools' activations
                 Fb, targets, yb = pool_batch(pools, config.distill, model, rng)
-                loss, probs = soft_update(head, optimizer, Fb, targets, rng,
-                                          _renamed(good_params, head), step=step,
-                                          epoch=epoch_at(step))
+                loss, probs = soft_update(head, optimizer, Fb, targets, rng, head_good,
+                                          step=step, epoch=epoch_at(step))
             elif distilled:
                 Xb, yb = batch()
                 targets = np.zeros((yb.size, model.config.output_size), dtype)     # (B, 10)
@@ -396,6 +396,7 @@ def _teach(model, splits, X_extra, y_extra, config, rng, held_out):
                              what="Teaching")
                 yield record(step, loss_sum / seen, correct / seen, time.perf_counter() - start)
                 good_params = model.copy_params()
+                head_good = _renamed(good_params, head) if pooled else None
                 loss_sum = correct = seen = 0
 
     yield from phase(0, total, pooled)

@@ -33,6 +33,20 @@ from .errors import ConfigError
 from .model import CONV_ROWS, MLP
 
 MAX_GROWN_PARAMETERS = 4_000_000     # beyond this a model is taught without a second reader
+GREW = "grew_second_reader"          # the train_config key of a model that grew one
+
+
+def has_reader(train_config):
+    """Whether a saved model's ``train_config`` says it grew a second reader (it grows no other)."""
+    return bool((train_config or {}).get(GREW))
+
+
+def marked(train_config, start, after_config):
+    """``train_config`` of a model taught from ``start`` (a SavedModel), marked when it grew a
+    reader (its ModelConfig is ``start``'s no more) or ``start`` had one."""
+    if after_config != start.model.config or has_reader(start.train_config):
+        return {**train_config, GREW: True}
+    return train_config
 
 
 def unwarp_matrix(A, paper=0.0):

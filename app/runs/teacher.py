@@ -17,6 +17,7 @@ from app.runs.job import POLL_TIMEOUT, Job, RunState
 from core.finetune import Outcome, split_drawings
 from core.model import ModelConfig
 from core.modelio import SavedModel
+from core.reader import marked
 from core.training import TrainConfig
 
 
@@ -62,17 +63,16 @@ class Teacher(Job):
         saved, config = self._saved, self._config
         outcome = Outcome(**metrics["outcome"])
         n_taught, n_held = self._counts
-        grew = metrics["model_config"] != saved.model.config.to_dict()
-        train_config = {**saved.train_config, **config.to_dict(), "dataset": saved.dataset,
-                        "scaling": saved.scaling, "taught_drawings": n_taught,
-                        "held_out_drawings": n_held}
-        if grew:                   # core.reader: taught again, it is not grown a second time
-            train_config["grew_second_reader"] = True
+        model_config = ModelConfig.from_dict(metrics["model_config"])
+        grew = model_config != saved.model.config
+        train_config = marked({**saved.train_config, **config.to_dict(), "dataset": saved.dataset,
+                               "scaling": saved.scaling, "taught_drawings": n_taught,
+                               "held_out_drawings": n_held}, saved, model_config)
         measured = {**saved.metrics, "test_accuracy": outcome.test_after,
                     "test_accuracy_before": outcome.test_before,
                     "held_out_accuracy": outcome.held_out_after,
                     "held_out_accuracy_before": outcome.held_out_before}
-        model = type(saved.model)(ModelConfig.from_dict(metrics["model_config"]), params=params)
+        model = type(saved.model)(model_config, params=params)
         taught = SavedModel(model=model, dataset=saved.dataset, scaling=saved.scaling,
                             train_config=train_config, history=list(self._state.history),
                             metrics=measured, created=time.strftime("%Y-%m-%dT%H:%M:%S"))

@@ -11,7 +11,6 @@ import numpy as np
 import streamlit as st
 
 from app.data import class_names, dataset_title, fingerprint, load_model_file, shipped_model
-from core.explain import to_model_input
 from app.render.charts import (
     activation_spec,
     confusion_spec,
@@ -22,12 +21,14 @@ from app.render.charts import (
 from app.render.images import WEIGHTS_PER_PAGE, enlarge, grey_images, weight_images
 from app.session import current_model
 from app.store.files import visible_models
-from app.views.draw import classify
 from app.views.conv import feature_maps_gallery, filters_view
+from app.views.draw import classify
 from app.views.inspect_compare import show_compare
 from app.views.why import dreams_view, network_view, saliency_view
 from core import metrics
 from core.errors import NNError
+from core.explain import to_model_input
+from core.reader import has_reader
 
 HEAT_SCHEME = "blues"
 
@@ -230,7 +231,7 @@ def show_weights(look):
                 "own colour scale."))
     # a network taught a handwriting grew a second reader (core.reader): its second half of
     # units are the first half seen through the visitor's hand
-    reader = units // 2 if look.saved.train_config.get("grew_second_reader") else 0
+    reader = units // 2 if has_reader(look.saved.train_config) else 0
     if reader:
         st.caption(f"Taught a handwriting, this network grew a **second reader**: units "
                    f"{reader}–{units - 1} are units 0–{reader - 1} looking through your hand (unit "

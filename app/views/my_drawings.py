@@ -91,6 +91,7 @@ def _teacher():
 def _start_teaching(dataset):
     """Callback of "Teach it"."""
     from core.finetune import TeachConfig
+    from core.reader import has_reader
 
     ss = st.session_state
     saved, label = current_model(dataset)
@@ -105,7 +106,7 @@ def _start_teaching(dataset):
         steps = ss["my_teach_steps"]
         # a model grown a second reader (core.reader) is not grown another
         config = TeachConfig(steps=None if steps is None else int(steps),
-                             second_reader=not saved.train_config.get("grew_second_reader"))
+                             second_reader=not has_reader(saved.train_config))
         share = HELD_OUT_SHARE if ss["my_teach_hold_out"] else 0.0
         # the taught copy: twice as wide when it grows a second reader (core.reader)
         after = config.model_config_after(saved.model.config, len(drawings.labels))
