@@ -8,6 +8,7 @@ the benchmarks (the server, the Draw page, ``wait_until_drawable``) is tests/hel
 import contextlib
 import importlib
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -144,16 +145,45 @@ def wait_for_images(page):
     page.wait_for_function("() => [...document.images].every(i => i.complete)")
 
 
+def wait_until_idle(page, timeout=15_000):
+    """Wait (up to ``timeout`` ms, then go on) until no script run is in flight: Streamlit's
+    running icon is gone. A run in flight may still redraw what the test is about to touch."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    try:
+        page.wait_for_function(
+            "() => !document.querySelector('[data-testid=\"stStatusWidgetRunningIcon\"]')",
+            timeout=timeout, polling=200)
+    except PlaywrightTimeout:
+        pass
+
+
+def open_expander(page, group, name):
+    """Open the expander whose ``details`` element is the locator ``group``, if not open yet.
+
+    It is open when its content is no longer inert (Streamlit's expander sets ``inert`` the moment
+    it closes, before its closing animation ends). A click that lands while a script run redraws
+    the page can be undone by that run, so the expander is checked once the page is idle again
+    and opened again if it closed (a busy CI machine did show this)."""
+    details = group.locator('[data-testid="stExpanderDetails"]')
+    for _ in range(6):
+        group.wait_for()
+        wait_until_idle(page)
+        if details.get_attribute("inert") is not None:
+            group.locator("summary").click()
+        time.sleep(0.8)                               # the opening animation
+        wait_until_idle(page)
+        if details.get_attribute("inert") is None and details.is_visible():
+            return
+    raise AssertionError(f"the expander {name!r} did not stay open after 6 clicks")
+
+
 def open_settings(page, *titles):
     """Open the Train page's groups of settings (collapsible, in the side panel) named ``titles``
     ("The network", "Training"), those not open yet."""
     for title in titles:
         group = page.locator('[data-testid="stSidebar"] [data-testid="stExpander"] details').filter(
             has=page.locator("summary", has_text=title)).first
-        group.wait_for()
-        if group.get_attribute("open") is None:
-            group.locator("summary").click()
-        group.locator('[data-testid="stExpanderDetails"]').wait_for()
+        open_expander(page, group, title)
 
 
 def set_network(page, hidden, epochs):

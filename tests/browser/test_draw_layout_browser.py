@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from tests.helpers.browser import STROKES, wait_until_drawable
 from tests.browser.conftest import ARTIFACTS, set_network, wait_for_images
 from tests.browser.test_draw_browser import stroke, wait_for_prediction
+from tests.helpers.browser import STROKES, wait_until_drawable
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 

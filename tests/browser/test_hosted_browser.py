@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, served, set_network
+from tests.browser.conftest import ARTIFACTS, open_expander, served, set_network
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -42,9 +42,7 @@ def open_panel(page):
     """The Train page's model panel, opened; returns it."""
     page.get_by_role("heading", name="Train a network").wait_for()
     panel = page.get_by_test_id("stExpander").filter(has_text=PANEL)
-    panel.wait_for()
-    if panel.locator("details").get_attribute("open") is None:
-        panel.locator("summary").click()
+    open_expander(page, panel.locator("details"), PANEL)
     panel.get_by_role("textbox", name="Save as").wait_for()
     return panel
 

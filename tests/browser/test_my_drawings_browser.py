@@ -131,8 +131,8 @@ def style_zip():
     """A zip of 60 drawings in tests/helpers/handwriting.py's style, as 'Download' makes them."""
     import numpy as np
 
-    from tests.helpers.handwriting import make_style_set
     from core.handwriting import Drawings, sketch_of, to_zip
+    from tests.helpers.handwriting import make_style_set
     X, y, canvases = make_style_set(6, seed=3)
     return to_zip(Drawings((X * 255 + 0.5).astype(np.uint8), y.astype(np.uint8),
                            np.stack([sketch_of(c) for c in canvases])))

@@ -4,7 +4,12 @@ import re
 
 import pytest
 
-from tests.browser.conftest import open_settings, set_network, wait_for_run_to_finish, wait_for_step_above
+from tests.browser.conftest import (
+    open_settings,
+    set_network,
+    wait_for_run_to_finish,
+    wait_for_step_above,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]   # a ceiling, not a wait
 

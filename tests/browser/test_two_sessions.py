@@ -10,9 +10,7 @@ import time
 
 import pytest
 
-from tests.browser.conftest import open_settings
-
-from tests.browser.conftest import wait_for_step_above
+from tests.browser.conftest import open_settings, wait_for_step_above
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 

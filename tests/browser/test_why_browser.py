@@ -15,8 +15,13 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import wait_for_images
-from tests.browser.test_draw_browser import (SERVER_MS_JS, clear, open_draw_page, stroke,
-                                             wait_for_prediction)
+from tests.browser.test_draw_browser import (
+    SERVER_MS_JS,
+    clear,
+    open_draw_page,
+    stroke,
+    wait_for_prediction,
+)
 from tests.helpers.browser import PREDICTION_JS, STROKES
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
