@@ -25,10 +25,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app import settings as app_settings
-
 from app.store import hosting
-from core import metrics
+from core import metrics, settings
 from core.datasets import CLASS_NAMES, TITLES, RawDataset
 from core.errors import ModelFileError, NNError
 from core.modelio import PRETRAINED_NAME, load_model
@@ -73,7 +71,7 @@ def load_raw(dataset):
     ``raw.describe()`` says where it came from and how many images it has.
     """
     from core.datasets import load_dataset
-    config = app_settings.get()
+    config = settings.get()
     raw = load_dataset(dataset, config.data_dir, download=not config.offline,
                        cache_dir=config.cache_dir, mirrors=config.mirrors or None,
                        progress=_skipped_source)

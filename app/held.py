@@ -20,9 +20,8 @@ sweeper, app.visitor.sweep) lets go of the models over SMALL_MODEL_BYTES that on
 model or Undo holds (an upload, a saved file loaded: nothing a job made) of visitors gone for
 REPLAY_KEEP_SECONDS with no session connected; a reload tells them (session key "models_freed").
 """
-from app import settings as app_settings
 from app import visitor
-from core import memory
+from core import memory, settings
 from core.errors import ConfigError
 
 SMALL_MODEL_BYTES = 16 * 2**20          # the largest preset is far below: 784-1024-1024-10, 7 MB
@@ -42,7 +41,7 @@ def model_bytes(saved):
 
 def limits():
     """(bytes per visitor, bytes in all) from the settings."""
-    s = app_settings.get()
+    s = settings.get()
     total = s.max_held_mb_total * 2**20 if s.max_held_mb_total else _default_total()
     return s.max_held_mb_per_visitor * 2**20, max(total, s.max_held_mb_per_visitor * 2**20)
 

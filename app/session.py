@@ -21,13 +21,11 @@ from dataclasses import dataclass
 import streamlit as st
 
 from app import held, replica, visitor  # noqa: F401  (held: the sweeper's hook)
-from app import settings as app_settings
-from core import blas
-
 from app.data import model_root, shipped_model
 from app.inputs.form import FORM_KEYS, form_defaults
 from app.store.admission import renew_space
 from app.store.hosting import clean_when_due, policy
+from core import blas, settings
 from core.datasets import DATASETS
 from core.errors import NNError
 from core.finetune import TeachConfig
@@ -157,7 +155,7 @@ def init_state():
         # cookie is written again in every session so that it lasts as long as they do
         ss["visitor_cookie"] = needs_cookie or ("renew" if policy().hosted else False)
         clean_when_due(model_root())      # hosted mode: old spaces, at most hourly
-        blas.set_training_threads(app_settings.get().blas_threads)   # dreams, counterfactuals
+        blas.set_training_threads(settings.get().blas_threads)   # dreams, counterfactuals
         lost = replica.lost_notice(model_root(), ss["visitor"])  # a run lost with its replica
         if lost:
             ss["lost_run"] = lost
@@ -185,9 +183,9 @@ def publish_kept():
 def cookie_seconds():
     """How long the visitor cookie lasts: the reload window (app.visitor.KEEP_SECONDS), or in
     hosted mode as long as the visitor's saved models are kept (NN_HOSTED_KEEP_DAYS)."""
-    settings = policy()
-    if settings.hosted:
-        return max(visitor.KEEP_SECONDS, int(settings.keep_days * 86400))
+    hosting = policy()
+    if hosting.hosted:
+        return max(visitor.KEEP_SECONDS, int(hosting.keep_days * 86400))
     return visitor.KEEP_SECONDS
 
 

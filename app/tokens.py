@@ -39,7 +39,7 @@ def _b64(data):
 
 def _store(root):
     if root is None:
-        from app import settings
+        from core import settings
         root = settings.get().model_dir
     return Path(root)
 

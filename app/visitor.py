@@ -48,7 +48,7 @@ MAX_SWEEP_SECONDS = 60.0         # the sweeper's period at most (else a quarter 
 def keep_seconds():
     """How long a visitor who left is remembered: ``NN_VISITOR_KEEP_SECONDS`` (whole seconds, at
     least 1; default 1800). Benchmarks set it short to see the memory come back."""
-    from app import settings
+    from core import settings
 
     return settings.get().visitor_keep_seconds
 

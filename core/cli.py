@@ -17,48 +17,23 @@ DIR holds an images file ``*-images-idx3-ubyte`` and a labels file ``*-labels-id
 (gzip-compressed ``.gz`` or not), as the Draw page's download does.
 """
 import argparse
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from . import options
+from . import options, settings
 from .cli_inspect import cmd_eval, cmd_visualize, load_saved
 from .cli_predict import cmd_predict
 from .errors import ConfigError, NNError
 from .records import known
 from .training import PRESETS, fit, get_preset, new_run, plan
 
-ROOT = Path(__file__).resolve().parents[1]
-_OFF = {"", "0", "false", "no", "off"}
-
-
-def environment(environ=None):
-    """The NN_* settings the command line follows, read here and nowhere else in core (with the
-    app's meanings, app/settings.py): NN_MODEL_DIR, NN_DATA_DIR, NN_CACHE_DIR, NN_OFFLINE,
-    NN_MIRRORS, NN_BLAS_THREADS. Unset or empty means the default; a bad thread count means 1."""
-    env = os.environ if environ is None else environ
-
-    def text(name):
-        return env.get(name, "").strip()
-
-    try:
-        threads = max(1, int(text("NN_BLAS_THREADS") or 1))
-    except ValueError:
-        threads = 1
-    return {"model_dir": Path(text("NN_MODEL_DIR")).expanduser() if text("NN_MODEL_DIR")
-            else ROOT / "model",
-            "data_dir": text("NN_DATA_DIR") or None, "cache_dir": text("NN_CACHE_DIR") or None,
-            "offline": text("NN_OFFLINE").lower() not in _OFF,
-            "mirrors": tuple(text("NN_MIRRORS").replace(",", " ").split()) or None,
-            "blas_threads": threads}
-
 
 def model_root():
     """Where models live: ``$NN_MODEL_DIR`` (as for the app), else model/ next to core/."""
-    return environment()["model_dir"]
+    return settings.get().model_dir
 
 
 def default_model(dataset):
@@ -296,10 +271,10 @@ def _load_raw(args):
         if message:
             print(message, file=sys.stderr)
 
-    env = environment()
-    raw = load_dataset(args.dataset, args.data_dir or env["data_dir"],
-                       download=not (args.offline or env["offline"]), progress=progress,
-                       cache_dir=env["cache_dir"], mirrors=env["mirrors"])
+    env = settings.get()
+    raw = load_dataset(args.dataset, args.data_dir or env.data_dir,
+                       download=not (args.offline or env.offline), progress=progress,
+                       cache_dir=env.cache_dir, mirrors=env.mirrors or None)
     print(f"Data: {raw.describe()}")
     return raw
 
@@ -353,7 +328,7 @@ def cmd_train(args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     from . import blas
-    blas.set_training_threads(environment()["blas_threads"])
+    blas.set_training_threads(settings.get().blas_threads)
     try:
         commands = {"train": cmd_train, "eval": cmd_eval, "visualize": cmd_visualize,
                     "predict": lambda args: cmd_predict(args, load_saved)}

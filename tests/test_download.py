@@ -131,7 +131,7 @@ def test_download_dataset_fetches_what_is_missing_and_keeps_what_is_good(tmp_pat
 
 
 def test_the_settings_mirrors_with_dataset_placeholder(tmp_path, mirror, online):
-    from app import settings
+    from core import settings
     files = tiny_dataset()
     mirror.serve("/files/fashion-mnist/", files)
     mirrors = settings.get({"NN_MIRRORS": f"{dead_url()}, {mirror.url}/files/{{dataset}}"}).mirrors

@@ -140,7 +140,7 @@ def test_a_measured_run_stays_within_the_estimate(model_config, train_config):
 
 # -- the cap --------------------------------------------------------------------------------------
 def test_the_cap_comes_from_the_apps_settings():
-    from app import settings
+    from core import settings
     assert settings.get({}).max_run_bytes == DEFAULT_MAX_RUN_BYTES == 1024 * memory.MB
     assert settings.get({"NN_MAX_RUN_MB": "300"}).max_run_bytes == 300 * memory.MB
     assert settings.get({"NN_MAX_RUN_MB": "0"}).max_run_bytes is None          # no limit

@@ -41,10 +41,8 @@ import time
 from dataclasses import dataclass
 
 from app import replica
-from app import settings as app_settings
-
 from app.runs import line, worker
-from core import memory
+from core import memory, settings
 from core.errors import NNError
 
 log = logging.getLogger(__name__)
@@ -319,7 +317,7 @@ class Job:
         self._process = worker.launch(child_end)
         try:
             spec, arrays = job
-            spec = {**spec, "blas_threads": app_settings.get().blas_threads}
+            spec = {**spec, "blas_threads": settings.get().blas_threads}
             worker.send_job(parent_end, self.kind, spec, arrays, nice=line.worker_nice())
         except OSError:
             pass                       # the worker died at once: its exit code says why below

@@ -18,10 +18,8 @@ import dataclasses
 import os
 import threading
 
-from app import settings as app_settings
-
 from app.runs.replay import BUDGET
-from core import memory
+from core import memory, settings
 from core.errors import NNError
 
 
@@ -64,14 +62,14 @@ def max_trainings():
     """Runs the server trains at once (NN_MAX_TRAININGS; default the number of cores, since each
     run keeps one core busy in its worker process and one more would only slow the others down,
     and no more than half the server's memory holds at the per-run cap, core.memory)."""
-    chosen = app_settings.get().max_trainings
+    chosen = settings.get().max_trainings
     return chosen if chosen is not None else min(cores(), memory_slots())
 
 
 def memory_slots():
     """How many runs of the per-run memory cap (NN_MAX_RUN_MB) fit in half of the memory this
     server may use (its cgroup's limit, else the machine's); at least 1."""
-    limit = app_settings.get().max_run_bytes
+    limit = settings.get().max_run_bytes
     total = _memory_bytes()
     if not limit or not total:
         return 1_000_000
@@ -103,13 +101,13 @@ def _memory_bytes():
 
 def max_per_visitor():
     """Runs one visitor may have at once, all tabs together (NN_MAX_TRAININGS_PER_VISITOR, 1)."""
-    return app_settings.get().max_trainings_per_visitor
+    return settings.get().max_trainings_per_visitor
 
 
 def max_run_seconds():
     """How long a run may train before it stops by itself (NN_MAX_TRAINING_SECONDS, default 600);
     None when there is no limit (0)."""
-    return app_settings.get().max_training_seconds or None
+    return settings.get().max_training_seconds or None
 
 
 def duration_text(seconds):
@@ -218,12 +216,12 @@ def worker_nice():
     default 5 in hosted mode (a class's server answers every visitor's strokes and clicks first;
     30 drawing while 2 train: p95 1,485 -> 1,216 ms, the trainings 0.55x -> 0.53x of alone) and 0
     on one's own machine (where the visitor's own browser would take the training's place)."""
-    return app_settings.get().nice
+    return settings.get().nice
 
 
 def run_limit():
     """The per-run memory cap in bytes for core.memory (NN_MAX_RUN_MB; None for no limit)."""
-    return app_settings.get().max_run_bytes
+    return settings.get().max_run_bytes
 
 
 def run_memory(model_config, train_config, splits, replay=True, extra_bytes=0):

@@ -23,9 +23,9 @@ import os
 import time
 from pathlib import Path
 
-from app import settings as app_settings
 from app import tokens
 from app.store.spaces import QuotaError, saved_root
+from core import settings
 from core.errors import ConfigError
 from core.idx import write_bytes_atomic
 
@@ -42,7 +42,7 @@ def client_address():
     machine and outside a request (AppTest, scripts)."""
     try:
         import streamlit as st
-        if app_settings.get().trust_forwarded:
+        if settings.get().trust_forwarded:
             forwarded = st.context.headers.get("X-Forwarded-For")
             forwarded = forwarded if isinstance(forwarded, str) else ""
             hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
@@ -75,7 +75,7 @@ def admit_new_space(root, token, address, name, limit=None, now=None):
         raise QuotaError(
             f"This browser's visitor key was not given out by this server, so “{name}” cannot "
             f"be saved here. Reload the page to get a new key, then save again.")
-    limit = app_settings.get().hosted_new_spaces_per_hour if limit is None else limit
+    limit = settings.get().hosted_new_spaces_per_hour if limit is None else limit
     now = time.time() if now is None else now
     path = Path(root) / LEDGER
     ledger = {key: [t for t in times if now - t < HOUR] for key, times in _read(path).items()}

@@ -48,11 +48,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app import settings as app_settings
-
 from app.store.admission import admit_new_space
 from app.store.spaces import SPACE_RE, VISITORS, QuotaError, saved_root, space_name  # noqa: F401
-from core import modelio
+from core import modelio, settings
 from core.errors import ConfigError
 from core.idx import write_bytes_atomic
 
@@ -99,9 +97,9 @@ class Usage:
 
 
 def policy():
-    """The hosting policy from the app's settings (app.settings; read on every call: cheap, and
+    """The hosting policy from the app's settings (core.settings; read on every call: cheap, and
     tests change the environment)."""
-    s = app_settings.get()
+    s = settings.get()
     return Settings(hosted=s.hosted, max_models=s.hosted_max_models,
                     max_mb_per_visitor=s.hosted_max_mb_per_visitor,
                     max_mb_total=s.hosted_max_mb_total, keep_days=s.hosted_keep_days)
@@ -122,8 +120,8 @@ def _bytes_mb(size):
 
 # -- where a visitor's models are ------------------------------------------------------------------
 def store_root():
-    """The model store: NN_MODEL_DIR, else the app's own model/ folder (app.settings)."""
-    return app_settings.get().model_dir
+    """The model store: NN_MODEL_DIR, else the app's own model/ folder (core.settings)."""
+    return settings.get().model_dir
 
 
 def shipped_root(root, hosted):
@@ -131,7 +129,7 @@ def shipped_root(root, hosted):
     app's own ``model/`` folder (NN_SHIPPED_DIR: read-only in the image, and never copied into the
     shared store, so replicas of different images never overwrite each other's); in local mode
     the model root itself, one folder for everything, as always."""
-    return app_settings.get().shipped_dir if hosted else Path(root)
+    return settings.get().shipped_dir if hosted else Path(root)
 
 
 def visible_models(root, dataset, token, hosted):

@@ -13,7 +13,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from app import settings as app_settings
 from app.data import load_raw
 from app.inputs.form import (
     DEFAULT_PRESET,
@@ -38,7 +37,7 @@ from app.inputs.links import LESSONS, SETTINGS, link_query, read_link
 from app.inputs.scales import BATCH_SIZES, LEARNING_RATES, WEIGHT_DECAYS
 from app.runs.line import run_limit
 from app.runs.replay import BUDGET
-from core import memory, modelio, options
+from core import memory, modelio, options, settings
 from core.errors import ConfigError, NNError
 from core.model import MAX_DROPOUT, ModelConfig
 from core.training import PRESETS, TrainConfig
@@ -314,7 +313,7 @@ def memory_line(model_config, train_config, raw):
     except ConfigError as e:
         st.warning(str(e), icon=":material/memory:")
         return str(e)
-    limit = app_settings.get().max_run_bytes
+    limit = settings.get().max_run_bytes
     of = f", of the {memory.format_bytes(limit)} a run may use here" if limit else " here"
     st.caption(f"**Memory:** training this network needs about "
                f"{memory.format_bytes(needs.total)}{of}.",
