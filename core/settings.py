@@ -1,12 +1,12 @@
 """Every ``NN_*`` setting of the product, the app's and the command line's, read here and nowhere
 else, with one parser.
 
-``TABLE`` names each variable with its default and meaning (docs/ARCHITECTURE.md prints the same
-table, and tests/test_settings.py checks that they agree). ``get()`` reads the environment on every
-call: it is cheap, and tests change the environment between calls. The rest of core/ reads no
-environment: the app (app/) passes these values to core as arguments, and ``python -m core``
-(core/cli.py) reads the few it follows here too, so both mean the same by each variable. Standard
-library only, like all of core/.
+``TABLE`` names each variable with its default and meaning, as the table below does (and
+tests/test_settings.py checks that the two agree; docs/serving.md explains them for a class).
+``get()`` reads the environment on every call: it is cheap, and tests change the environment between
+calls. The rest of core/ reads no environment: the app (app/) passes these values to core as
+arguments, and ``python -m core`` (core/cli.py) reads the few it follows here too, so both mean the
+same by each variable. Standard library only, like all of core/.
 
 A value that cannot be read is logged once and its default used: a typo in a server's
 configuration never stops a class.
