@@ -161,17 +161,18 @@ def open_expander(page, group, name):
     """Open the expander whose ``details`` element is the locator ``group``, if not open yet.
 
     It is open when its content is no longer inert (Streamlit's expander sets ``inert`` the moment
-    it closes, before its closing animation ends). A click that lands while a script run redraws
-    the page can be undone by that run, so the expander is checked once the page is idle again
-    and opened again if it closed (a busy CI machine did show this)."""
+    it closes, before its closing animation ends). On a busy machine a click can miss (the header
+    still moving while the expander above it opens) or be undone by a script run redrawing the
+    page (CI showed one of the two), so the expander is checked once the page is idle again and
+    clicked again if it is still closed."""
     details = group.locator('[data-testid="stExpanderDetails"]')
     for _ in range(6):
         group.wait_for()
         wait_until_idle(page)
         if details.get_attribute("inert") is not None:
             group.locator("summary").click()
-        time.sleep(0.8)                               # the opening animation
-        wait_until_idle(page)
+            time.sleep(0.8)                           # its opening animation
+            wait_until_idle(page)
         if details.get_attribute("inert") is None and details.is_visible():
             return
     raise AssertionError(f"the expander {name!r} did not stay open after 6 clicks")
